@@ -95,7 +95,12 @@ def private_key_pkcs8_pem(key: str | bytes) -> str:
 
 
 def public_key_pem(key: str | bytes | rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
-    """SubjectPublicKeyInfo PEM (``BEGIN PUBLIC KEY``), what the SDK's verifier reads."""
+    """SubjectPublicKeyInfo PEM (``BEGIN PUBLIC KEY``), what the SDK's verifier reads.
+
+    A private key (object or PEM) gives its public half.
+    """
+    if isinstance(key, str | bytes) and "PRIVATE KEY" in _as_text(key):
+        key = load_private_key(key)
     if isinstance(key, rsa.RSAPrivateKey):
         pub = key.public_key()
     elif isinstance(key, rsa.RSAPublicKey):
