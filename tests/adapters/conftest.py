@@ -6,8 +6,7 @@ import fakeredis
 import pytest
 import redis as redis_lib
 
-from adapters.alipay import AlipayClient, AlipayConfig
-from adapters.alipay import keys
+from adapters.alipay import AlipayClient, AlipayConfig, keys
 from adapters.fakes import FakeAlipayGateway, FakeWeChatApi
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 

@@ -1,5 +1,4 @@
 import json
-import os
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -79,7 +78,9 @@ def test_user_info_raises_permanent_when_auth_token_is_invalid(alipay):
     assert exc.value.sub_code == "aop.invalid-auth-token"
 
 
-def test_gateway_rejects_request_when_app_signs_with_another_key(alipay_fake, gateway_key, aes_key, make_alipay):
+def test_gateway_rejects_request_when_app_signs_with_another_key(
+    alipay_fake, gateway_key, aes_key, make_alipay
+):
     stranger = keys.generate_private_key_pem(2048)
     client = make_alipay(alipay_fake, stranger, gateway_key, aes_key)
     with pytest.raises(SignatureError) as exc:
@@ -96,7 +97,9 @@ def test_client_refuses_reply_when_gateway_response_is_tampered(alipay, alipay_f
     assert exc.value.retryable is False
 
 
-def test_client_refuses_reply_when_signed_by_unknown_gateway_key(alipay_fake, app_key, aes_key, make_alipay):
+def test_client_refuses_reply_when_signed_by_unknown_gateway_key(
+    alipay_fake, app_key, aes_key, make_alipay
+):
     other_gateway = keys.generate_private_key_pem(2048)
     client = make_alipay(alipay_fake, app_key, other_gateway, aes_key)
     with pytest.raises(ResponseSignatureError):
@@ -104,12 +107,16 @@ def test_client_refuses_reply_when_signed_by_unknown_gateway_key(alipay_fake, ap
 
 
 @pytest.mark.parametrize("form", ["pkcs1", "pkcs8", "pkcs8-bare", "pkcs1-bare"])
-def test_client_signs_correctly_when_private_key_is_given_as(form, alipay_fake, app_key, gateway_key, aes_key, make_alipay):
+def test_client_signs_correctly_when_private_key_is_given_as(
+    form, alipay_fake, app_key, gateway_key, aes_key, make_alipay
+):
     pem = keys.private_key_pkcs8_pem(app_key) if form.startswith("pkcs8") else app_key
     if form.endswith("bare"):
         pem = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
     gateway_public_bare = "".join(
-        line for line in keys.public_key_pem(gateway_key).splitlines() if not line.startswith("-----")
+        line
+        for line in keys.public_key_pem(gateway_key).splitlines()
+        if not line.startswith("-----")
     )
     client = make_alipay(
         alipay_fake, pem, gateway_key, aes_key, alipay_public_key=gateway_public_bare
@@ -138,8 +145,12 @@ def test_gateway_rejects_request_when_timestamp_is_hours_off(alipay, alipay_fake
 
 
 def test_error_maps_to_retryable_when_gateway_answers_20000(alipay, alipay_fake):
-    alipay_fake.inject_error("alipay.user.certify.open.query", code="20000", msg="Service Currently Unavailable",
-                             sub_code="isp.unknow-error")
+    alipay_fake.inject_error(
+        "alipay.user.certify.open.query",
+        code="20000",
+        msg="Service Currently Unavailable",
+        sub_code="isp.unknow-error",
+    )
     with pytest.raises(RetryableChannelError) as exc:
         alipay.query_certification("whatever")
     assert exc.value.code == "20000"
@@ -148,7 +159,9 @@ def test_error_maps_to_retryable_when_gateway_answers_20000(alipay, alipay_fake)
 
 @pytest.mark.parametrize("code", ["40001", "40002", "40004", "40006"])
 def test_error_is_permanent_with_sub_code_when_gateway_answers(code, alipay, alipay_fake):
-    alipay_fake.inject_error("alipay.user.certify.open.query", code=code, sub_code=f"isv.sub-{code}")
+    alipay_fake.inject_error(
+        "alipay.user.certify.open.query", code=code, sub_code=f"isv.sub-{code}"
+    )
     with pytest.raises(PermanentChannelError) as exc:
         alipay.query_certification("whatever")
     assert exc.value.retryable is False
@@ -163,7 +176,9 @@ def test_error_is_retryable_when_gateway_answers_http(status, alipay, alipay_fak
     assert exc.value.retryable and exc.value.code == f"http-{status}"
 
 
-def test_timeout_is_honoured_when_gateway_is_slow(alipay_fake, app_key, gateway_key, aes_key, make_alipay):
+def test_timeout_is_honoured_when_gateway_is_slow(
+    alipay_fake, app_key, gateway_key, aes_key, make_alipay
+):
     client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, timeout=0.3)
     alipay_fake.inject_error("*", delay=1.5)
     started = time.monotonic()
@@ -173,7 +188,9 @@ def test_timeout_is_honoured_when_gateway_is_slow(alipay_fake, app_key, gateway_
     assert time.monotonic() - started < 1.4
 
 
-def test_connection_error_is_retryable_when_gateway_is_down(alipay_fake, app_key, gateway_key, aes_key, make_alipay):
+def test_connection_error_is_retryable_when_gateway_is_down(
+    alipay_fake, app_key, gateway_key, aes_key, make_alipay
+):
     client = make_alipay(alipay_fake, app_key, gateway_key, aes_key)
     alipay_fake.stop()
     with pytest.raises(TransportError) as exc:
@@ -234,10 +251,19 @@ def test_phone_payload_is_refused_when_ciphertext_is_swapped(alipay, alipay_fake
         alipay.decrypt_phone(payload)
 
 
-def test_phone_payload_error_is_typed_when_platform_reports_one_inside(alipay, alipay_fake, aes_key, gateway_key):
-    ciphertext = aes_encrypt('{"code":"40003","msg":"Insufficient Conditions","subCode":"isv.invalid-auth"}', aes_key)
-    payload = {"response": ciphertext, "sign": keys.sign(gateway_key, f'"{ciphertext}"'.encode()),
-               "sign_type": "RSA2", "encrypt_type": "AES", "charset": "UTF-8"}
+def test_phone_payload_error_is_typed_when_platform_reports_one_inside(
+    alipay, alipay_fake, aes_key, gateway_key
+):
+    ciphertext = aes_encrypt(
+        '{"code":"40003","msg":"Insufficient Conditions","subCode":"isv.invalid-auth"}', aes_key
+    )
+    payload = {
+        "response": ciphertext,
+        "sign": keys.sign(gateway_key, f'"{ciphertext}"'.encode()),
+        "sign_type": "RSA2",
+        "encrypt_type": "AES",
+        "charset": "UTF-8",
+    }
     with pytest.raises(PermanentChannelError) as exc:
         alipay.decrypt_phone(payload)
     assert (exc.value.code, exc.value.sub_code) == ("40003", "isv.invalid-auth")
@@ -245,7 +271,9 @@ def test_phone_payload_error_is_typed_when_platform_reports_one_inside(alipay, a
 
 def test_template_send_spends_one_time_consent_when_message_goes_out(alipay, alipay_fake):
     alipay_fake.grant_consent(USER_ID, TEMPLATE, count=1)
-    result = alipay.send_subscription(OPEN_ID, TEMPLATE, {"keyword1": "到账 1234.50 元"}, "pages/inbox/index?id=1")
+    result = alipay.send_subscription(
+        OPEN_ID, TEMPLATE, {"keyword1": "到账 1234.50 元"}, "pages/inbox/index?id=1"
+    )
     assert result.channel == "alipay"
     assert alipay_fake.remaining_consent(USER_ID, TEMPLATE) == 0
     sent = alipay_fake.sent_messages[-1]
@@ -260,7 +288,10 @@ def test_template_send_spends_one_time_consent_when_message_goes_out(alipay, ali
 def test_subscription_query_reflects_consent_when_granted_and_spent(alipay, alipay_fake):
     alipay_fake.grant_consent(USER_ID, TEMPLATE, count=1)
     alipay_fake.grant_consent(USER_ID, "tmpl-long", longterm=True)
-    subs = {s.template_id: s for s in alipay.query_subscriptions(USER_ID, [TEMPLATE, "tmpl-long", "tmpl-none"])}
+    subs = {
+        s.template_id: s
+        for s in alipay.query_subscriptions(USER_ID, [TEMPLATE, "tmpl-long", "tmpl-none"])
+    }
     assert subs[TEMPLATE].subscribed and subs["tmpl-long"].subscribed
     assert subs["tmpl-long"].subscribe_type == "longterm"
     assert not subs["tmpl-none"].subscribed
@@ -269,7 +300,9 @@ def test_subscription_query_reflects_consent_when_granted_and_spent(alipay, alip
 
 
 def test_notification_verifies_when_signed_by_gateway_and_fails_when_altered(alipay, alipay_fake):
-    params = alipay_fake.sign_notification({"notify_id": "n1", "app_id": APP_ID, "trade_status": "OK"})
+    params = alipay_fake.sign_notification(
+        {"notify_id": "n1", "app_id": APP_ID, "trade_status": "OK"}
+    )
     assert alipay.verify_notification(params)
     assert not alipay.verify_notification({**params, "trade_status": "FAIL"})
     assert not alipay.verify_notification({k: v for k, v in params.items() if k != "sign"})

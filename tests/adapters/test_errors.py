@@ -39,14 +39,18 @@ def test_wechat_code_is_classified_when_platform_answers(errcode, kind, retryabl
         ("40006", "isv.other", errors.PermissionDeniedError, False),
     ],
 )
-def test_alipay_code_is_classified_with_sub_code_when_gateway_answers(code, sub_code, kind, retryable):
+def test_alipay_code_is_classified_with_sub_code_when_gateway_answers(
+    code, sub_code, kind, retryable
+):
     err = errors.alipay_error(code, "msg", sub_code, "sub msg")
     assert type(err) is kind
     assert err.retryable is retryable
     assert (err.channel, err.code, err.sub_code) == ("alipay", code, sub_code)
 
 
-@pytest.mark.parametrize(("status", "retryable"), [(500, True), (503, True), (429, True), (404, False), (400, False)])
+@pytest.mark.parametrize(
+    ("status", "retryable"), [(500, True), (503, True), (429, True), (404, False), (400, False)]
+)
 def test_http_status_is_classified_when_no_platform_verdict(status, retryable):
     assert errors.http_status_error("wechat", status).retryable is retryable
 

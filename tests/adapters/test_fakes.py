@@ -23,19 +23,38 @@ def _post(url, body):
 
 def test_alipay_admin_api_drives_login_and_push_when_used_over_http(alipay_fake, alipay):
     admin = alipay_fake.url + "/__admin/"
-    _post(admin + "users", {"users": [{"user_id": "2088000000000002", "open_id": "open-2", "name": "李四",
-                                        "cert_no": "110101198001010012", "mobile": "13700000000"}]})
+    _post(
+        admin + "users",
+        {
+            "users": [
+                {
+                    "user_id": "2088000000000002",
+                    "open_id": "open-2",
+                    "name": "李四",
+                    "cert_no": "110101198001010012",
+                    "mobile": "13700000000",
+                }
+            ]
+        },
+    )
     code = _post(admin + "auth-codes", {"user_id": "2088000000000002"})["auth_code"]
     assert alipay.exchange_auth_code(code).open_id == "open-2"
-    assert _post(admin + "consents", {"user_id": "2088000000000002", "template_id": "t1"})["remaining"] == 1
+    assert (
+        _post(admin + "consents", {"user_id": "2088000000000002", "template_id": "t1"})["remaining"]
+        == 1
+    )
     alipay.send_subscription("open-2", "t1", {"keyword1": "v"})
     messages = requests.get(admin + "messages", timeout=2).json()["messages"]
     assert messages[-1]["template_id"] == "t1" and messages[-1]["user_id"] == "2088000000000002"
-    _post(admin + "errors", {"method": "alipay.open.app.mini.templatemessage.send", "code": "20000"})
+    _post(
+        admin + "errors", {"method": "alipay.open.app.mini.templatemessage.send", "code": "20000"}
+    )
     with pytest.raises(Exception) as exc:
         alipay.send_subscription("open-2", "t1", {"keyword1": "v"})
     assert getattr(exc.value, "code", None) == "20000"
-    payload = _post(admin + "phone-payloads", {"user_id": "2088000000000002", "app_id": "2021000000000001"})["payload"]
+    payload = _post(
+        admin + "phone-payloads", {"user_id": "2088000000000002", "app_id": "2021000000000001"}
+    )["payload"]
     assert alipay.decrypt_phone(payload).mobile == "13700000000"
 
 
@@ -64,36 +83,66 @@ def test_wechat_admin_api_drives_login_and_push_when_used_over_http(wechat_fake,
 
 def test_cli_serves_both_fakes_with_state_when_started(tmp_path):
     state = {
-        "alipay": {"users": [{"user_id": "2088000000000009", "open_id": "open-9", "user_name": "王五",
-                              "cert_no": "110101197001010019", "mobile": "13500000000"}]},
-        "wechat": {"users": [{"openid": "o-9", "phone": "13400000000"}],
-                   "consents": [{"openid": "o-9", "template_id": "t9", "count": 1}]},
+        "alipay": {
+            "users": [
+                {
+                    "user_id": "2088000000000009",
+                    "open_id": "open-9",
+                    "user_name": "王五",
+                    "cert_no": "110101197001010019",
+                    "mobile": "13500000000",
+                }
+            ]
+        },
+        "wechat": {
+            "users": [{"openid": "o-9", "phone": "13400000000"}],
+            "consents": [{"openid": "o-9", "template_id": "t9", "count": 1}],
+        },
     }
     state_file = tmp_path / "state.json"
     state_file.write_text(json.dumps(state))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "adapters.fakes", "serve", "--state", str(state_file),
-         "--keys-dir", str(tmp_path / "keys"), "--info-file", str(tmp_path / "info.json")],
-        stdout=subprocess.PIPE, env=env, text=True,
+        [
+            sys.executable,
+            "-m",
+            "adapters.fakes",
+            "serve",
+            "--state",
+            str(state_file),
+            "--keys-dir",
+            str(tmp_path / "keys"),
+            "--info-file",
+            str(tmp_path / "info.json"),
+        ],
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
     )
     try:
         info = json.loads(proc.stdout.readline())
         assert json.loads((tmp_path / "info.json").read_text()) == info
-        alipay = AlipayClient(AlipayConfig(
-            app_id=info["alipay_app_id"],
-            app_private_key=Path(info["app_private_key"]).read_text(),
-            alipay_public_key=Path(info["gateway_public_key"]).read_text(),
-            server_url=info["alipay_gateway_url"],
-            aes_key=Path(info["aes_key"]).read_text().strip(),
-            timeout=2.0,
-        ))
-        code = requests.post(info["alipay_admin_url"] + "auth-codes", json={"user_id": "2088000000000009"},
-                             timeout=2).json()["auth_code"]
+        alipay = AlipayClient(
+            AlipayConfig(
+                app_id=info["alipay_app_id"],
+                app_private_key=Path(info["app_private_key"]).read_text(),
+                alipay_public_key=Path(info["gateway_public_key"]).read_text(),
+                server_url=info["alipay_gateway_url"],
+                aes_key=Path(info["aes_key"]).read_text().strip(),
+                timeout=2.0,
+            )
+        )
+        code = requests.post(
+            info["alipay_admin_url"] + "auth-codes", json={"user_id": "2088000000000009"}, timeout=2
+        ).json()["auth_code"]
         token = alipay.exchange_auth_code(code)
         assert alipay.user_info(token.access_token).user_name == "王五"
         wechat = WeChatMiniClient(
-            WeChatConfig(appid=info["wechat_appid"], secret="fake-wechat-secret", base_url=info["wechat_base_url"]),
+            WeChatConfig(
+                appid=info["wechat_appid"],
+                secret="fake-wechat-secret",
+                base_url=info["wechat_base_url"],
+            ),
             fakeredis.FakeRedis(),
         )
         assert wechat.send_subscription("o-9", "t9", {"thing1": "v"}).message_id

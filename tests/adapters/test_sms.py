@@ -34,13 +34,18 @@ class FakeDysms(LoopbackServer):
         time.sleep(self.delay)
         params = request.form()
         signature = params.pop("Signature", "")
-        canonical = "&".join(f"{_documented_encode(k)}={_documented_encode(v)}" for k, v in sorted(params.items()))
+        canonical = "&".join(
+            f"{_documented_encode(k)}={_documented_encode(v)}" for k, v in sorted(params.items())
+        )
         string_to_sign = "POST&%2F&" + _documented_encode(canonical)
         expected = base64.b64encode(
             hmac.new((KEY_SECRET + "&").encode(), string_to_sign.encode(), hashlib.sha1).digest()
         ).decode()
         if signature != expected:
-            return json_response({"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"}, 400)
+            return json_response(
+                {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"},
+                400,
+            )
         self.received.append(params)
         return json_response(self.answer)
 
@@ -52,9 +57,15 @@ def dysms():
 
 
 def _sender(fake, **overrides):
-    options = {"access_key_id": KEY_ID, "access_key_secret": KEY_SECRET, "sign_name": "某市公积金",
-               "template_code": "SMS_0001", "template_codes": {"register": "SMS_REG"},
-               "endpoint": fake.url + "/", "timeout": 2.0}
+    options = {
+        "access_key_id": KEY_ID,
+        "access_key_secret": KEY_SECRET,
+        "sign_name": "某市公积金",
+        "template_code": "SMS_0001",
+        "template_codes": {"register": "SMS_REG"},
+        "endpoint": fake.url + "/",
+        "timeout": 2.0,
+    }
     options.update(overrides)
     return build_sms_sender("dysms", **options)
 
@@ -133,5 +144,8 @@ def test_factory_refuses_backend_when_unknown():
 
 
 def test_dysms_repr_hides_secret_when_printed():
-    assert KEY_SECRET not in repr(DysmsSender(access_key_id=KEY_ID, access_key_secret=KEY_SECRET,
-                                              sign_name="s", template_code="t"))
+    assert KEY_SECRET not in repr(
+        DysmsSender(
+            access_key_id=KEY_ID, access_key_secret=KEY_SECRET, sign_name="s", template_code="t"
+        )
+    )

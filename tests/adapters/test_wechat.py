@@ -61,7 +61,9 @@ def test_phone_code_is_refused_when_expired(wechat, wechat_fake):
         wechat.get_phone_number(code)
 
 
-def test_token_is_fetched_once_and_shared_when_two_clients_use_one_redis(wechat_fake, redis_client, make_wechat):
+def test_token_is_fetched_once_and_shared_when_two_clients_use_one_redis(
+    wechat_fake, redis_client, make_wechat
+):
     first = make_wechat(wechat_fake, redis_client)
     second = make_wechat(wechat_fake, redis_client)
     assert first.access_token == second.access_token
@@ -114,11 +116,17 @@ def test_classic_token_call_knocks_out_the_previous_token_when_called_again(wech
     import requests
 
     params = {"grant_type": "client_credential", "appid": "wxtest0000000001", "secret": "wx-secret"}
-    first = requests.get(wechat_fake.url + "/cgi-bin/token", params=params, timeout=2).json()["access_token"]
+    first = requests.get(wechat_fake.url + "/cgi-bin/token", params=params, timeout=2).json()[
+        "access_token"
+    ]
     requests.get(wechat_fake.url + "/cgi-bin/token", params=params, timeout=2)
     wechat_fake.grant_consent(OPENID, TEMPLATE)
-    reply = requests.post(wechat_fake.url + SEND, params={"access_token": first},
-                          json={"touser": OPENID, "template_id": TEMPLATE, "data": {"k": {"value": "v"}}}, timeout=2).json()
+    reply = requests.post(
+        wechat_fake.url + SEND,
+        params={"access_token": first},
+        json={"touser": OPENID, "template_id": TEMPLATE, "data": {"k": {"value": "v"}}},
+        timeout=2,
+    ).json()
     assert reply["errcode"] == 40001
 
 
@@ -143,7 +151,9 @@ def test_longterm_consent_does_not_run_out_when_sending_repeatedly(wechat, wecha
     assert len(wechat_fake.sent_messages) == 3
 
 
-def test_send_uses_configured_state_when_client_is_for_trial_build(wechat_fake, redis_client, make_wechat):
+def test_send_uses_configured_state_when_client_is_for_trial_build(
+    wechat_fake, redis_client, make_wechat
+):
     client = make_wechat(wechat_fake, redis_client, miniprogram_state="trial", lang="en_US")
     wechat_fake.grant_consent(OPENID, TEMPLATE)
     client.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
@@ -209,7 +219,9 @@ def test_connection_error_is_retryable_when_api_is_down(wechat, wechat_fake):
     assert exc.value.code == "connection"
 
 
-def test_stable_token_error_is_permanent_when_secret_is_wrong(wechat_fake, redis_client, make_wechat):
+def test_stable_token_error_is_permanent_when_secret_is_wrong(
+    wechat_fake, redis_client, make_wechat
+):
     client = make_wechat(wechat_fake, redis_client, secret="wrong")
     with pytest.raises(PermanentChannelError) as exc:
         client.get_phone_number("x")
@@ -221,7 +233,11 @@ def test_callback_signature_verifies_when_token_matches():
 
     from adapters.wechat import WeChatConfig, WeChatMiniClient
 
-    client = WeChatMiniClient(WeChatConfig(appid="a", secret="s", callback_token="cb-token"), fakeredis.FakeRedis())
-    signature = hashlib.sha1("".join(sorted(["cb-token", "1700000000", "nonce1"])).encode()).hexdigest()
+    client = WeChatMiniClient(
+        WeChatConfig(appid="a", secret="s", callback_token="cb-token"), fakeredis.FakeRedis()
+    )
+    signature = hashlib.sha1(
+        "".join(sorted(["cb-token", "1700000000", "nonce1"])).encode()
+    ).hexdigest()
     assert client.verify_callback(signature, "1700000000", "nonce1")
     assert not client.verify_callback(signature, "1700000001", "nonce1")
