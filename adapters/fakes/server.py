@@ -103,8 +103,8 @@ class LoopbackServer:
     def url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("server not started")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._httpd.server_address[1]
+        return f"http://{self._host}:{port}"
 
     def start(self) -> LoopbackServer:
         server = self

@@ -237,7 +237,7 @@ class FakeWeChatApi(LoopbackServer):
             raise _Err(40002, "invalid grant_type")
         appid = self._check_app(body.get("appid"), body.get("secret"))
         current = self.stable_tokens.get(appid)
-        if body.get("force_refresh") or not self._live(current):
+        if body.get("force_refresh") or current is None or not self._live(current):
             current = self._issue_token(appid)
             self.stable_tokens[appid] = current
         return self._token_reply(current)
