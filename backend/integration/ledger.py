@@ -17,9 +17,10 @@ from backend.inbox.services import post_message
 from backend.integration.services import (
     Caller,
     audit,
-    commit_or_replay,
+    commit_once,
     find_application,
     find_member,
+    lost_race,
 )
 from backend.pii import PiiVault
 
@@ -35,6 +36,7 @@ BUSINESS_TYPES = {
     "withdrawal": "withdrawal",
 }
 TRANSACTION_KEY = "txn:{}"
+CLOSED = ("completed", "rejected", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -146,45 +148,49 @@ def book_transaction(
             error_code="fund.balance_insufficient",
             errors={"amount": [f"超过账户余额 {account.balance} 元"]},
         )
-    account.balance = balance
-    if kind in ("deposit", "supplementary") and period_month:
-        if account.paid_through is None or period_month > account.paid_through:
-            account.paid_through = period_month
-    txn = FundTransaction(
-        account_id=account.id,
-        member_id=account.member_id,
-        txn_date=txn_date,
-        kind=kind,
-        amount=amount,
-        balance_after=balance,
-        period_month=period_month,
-        summary=summary or TRANSACTION_KINDS[kind],
-        external_id=external_id,
-    )
-    session.add(txn)
-    if application is not None and application.status not in ("completed", "rejected", "cancelled"):
-        apply_event(session, application, event="completed", notify=False)
-    post_message(
-        session,
-        member_id=account.member_id,
-        business_name=f"{TRANSACTION_KINDS[kind]}到账"
-        if kind in CREDIT_KINDS
-        else f"{TRANSACTION_KINDS[kind]}支付",
-        content=entry_content(txn, account.account_no, application_no),
-        business_type=BUSINESS_TYPES[kind],
-        application_id=application.id if application else None,
-        dedupe_key=TRANSACTION_KEY.format(external_id),
-    )
-    audit(
-        session,
-        caller,
-        "internal.fund_transaction",
-        account.member_id,
-        external_id=external_id,
-        kind=kind,
-        amount=str(amount),
-    )
-    winner = commit_or_replay(session, lambda: _by_external_id(session, external_id))
-    if winner is not None:
-        return _replay(session, caller, winner, kind, amount)
-    return Booked(txn, account.account_no, created=True)
+
+    def write() -> Booked:
+        account.balance = balance
+        if kind in ("deposit", "supplementary") and period_month:
+            if account.paid_through is None or period_month > account.paid_through:
+                account.paid_through = period_month
+        txn = FundTransaction(
+            account_id=account.id,
+            member_id=account.member_id,
+            txn_date=txn_date,
+            kind=kind,
+            amount=amount,
+            balance_after=balance,
+            period_month=period_month,
+            summary=summary or TRANSACTION_KINDS[kind],
+            external_id=external_id,
+        )
+        session.add(txn)
+        if application is not None and application.status not in CLOSED:
+            apply_event(session, application, event="completed", notify=False)
+        post_message(
+            session,
+            member_id=account.member_id,
+            business_name=TRANSACTION_KINDS[kind] + ("到账" if kind in CREDIT_KINDS else "支付"),
+            content=entry_content(txn, account.account_no, application_no),
+            business_type=BUSINESS_TYPES[kind],
+            application_id=application.id if application else None,
+            dedupe_key=TRANSACTION_KEY.format(external_id),
+        )
+        audit(
+            session,
+            caller,
+            "internal.fund_transaction",
+            account.member_id,
+            external_id=external_id,
+            kind=kind,
+            amount=str(amount),
+        )
+        return Booked(txn, account.account_no, created=True)
+
+    booked = commit_once(session, write)
+    if booked is None:
+        return _replay(
+            session, caller, lost_race(_by_external_id(session, external_id)), kind, amount
+        )
+    return booked

@@ -18,7 +18,13 @@ from backend.clock import today
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
-from backend.integration.services import Caller, audit, commit_or_replay, find_application
+from backend.integration.services import (
+    Caller,
+    audit,
+    commit_once,
+    find_application,
+    lost_race,
+)
 from backend.loans.models import (
     REPAYMENT_CHANNELS,
     LoanContract,
@@ -163,41 +169,43 @@ def apply_loan_event(
         else EVENT_KEY.format(contract_no, event.event_id)
     )
     contract = _contract(session, contract_no)
-    if contract is None:
-        contract = _new_contract(session, contract_no, event)
-    elif _seen(session, key):
+    if contract is not None and _seen(session, key):
         return _replayed(session, caller, contract, event)
-    if contract.status not in ALLOWED_FROM[event.type]:
-        raise Conflict(
-            "该合同当前状态不能办理此事项",
-            error_code="loan.invalid_transition",
-            contract_status=contract.status,
+
+    def write() -> Applied:
+        target = contract or _new_contract(session, contract_no, event)
+        if target.status not in ALLOWED_FROM[event.type]:
+            raise Conflict(
+                "该合同当前状态不能办理此事项",
+                error_code="loan.invalid_transition",
+                contract_status=target.status,
+            )
+        repayment = _apply(session, target, event)
+        post_message(
+            session,
+            member_id=target.member_id,
+            business_name=LOAN_EVENTS[event.type],
+            content=_content(target, event, repayment),
+            business_type="loan",
+            application_id=target.application_id,
+            dedupe_key=key,
         )
-    repayment = _apply(session, contract, event)
-    post_message(
-        session,
-        member_id=contract.member_id,
-        business_name=LOAN_EVENTS[event.type],
-        content=_content(contract, event, repayment),
-        business_type="loan",
-        application_id=contract.application_id,
-        dedupe_key=key,
-    )
-    audit(
-        session,
-        caller,
-        "internal.loan_event",
-        contract.member_id,
-        contract_no=contract_no,
-        event=event.type,
-        event_id=event.event_id or event.external_id,
-    )
-    if commit_or_replay(session, lambda: _seen(session, key) or None):
-        contract = _contract(session, contract_no)
-        if contract is None:  # pragma: no cover - the winner created it
-            raise NotFound("未找到该借款合同", error_code="loan.contract_not_found")
-        return _replayed(session, caller, contract, event)
-    return Applied(contract, repayment, created=True)
+        audit(
+            session,
+            caller,
+            "internal.loan_event",
+            target.member_id,
+            contract_no=contract_no,
+            event=event.type,
+            event_id=event.event_id or event.external_id,
+        )
+        return Applied(target, repayment, created=True)
+
+    applied = commit_once(session, write)
+    if applied is None:
+        lost_race(_seen(session, key) or None)
+        return _replayed(session, caller, lost_race(_contract(session, contract_no)), event)
+    return applied
 
 
 def _replayed(

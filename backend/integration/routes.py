@@ -32,13 +32,14 @@ from backend.integration.schemas import (
     TodoDoneArgsSchema,
     TodoStateSchema,
 )
+from backend.integration.signing import HEADERS
 from backend.integration.verify import NonceStore, verify
 
 logger = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SIGNATURE_SECURITY = [{"gjjSignature": []}]
+SIGNATURE_SECURITY: list[dict[str, list[str]]] = [{"gjjSignature": []}]
 
 blp = Blueprint(
     "integration",
@@ -54,7 +55,7 @@ def signed_by_core(view: F) -> F:
         rt = runtime()
         try:
             key_id = verify(
-                request.headers,
+                {name: request.headers.get(name, "") for name in HEADERS},
                 method=request.method,
                 path=request.path,
                 query=request.query_string.decode("utf-8", "replace"),

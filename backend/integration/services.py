@@ -21,7 +21,7 @@ from backend.applications.models import Application
 from backend.applications.services import apply_event
 from backend.audit.services import RequestOrigin, record
 from backend.clock import utcnow
-from backend.errors import NotFound, ValidationFailed
+from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.fund.models import FundAccount
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
@@ -56,18 +56,24 @@ def audit(
     record(session, action, member_id=member_id, actor=caller.actor, origin=caller.origin, **detail)
 
 
-def commit_or_replay(session: Session, replay: Callable[[], T | None]) -> T | None:
-    """Commit; when a concurrent call with the same key won the race (unique violation), roll
-    back and return what ``replay`` finds (``None`` when the violation was something else)."""
+def commit_once(session: Session, write: Callable[[], T]) -> T | None:
+    """Run ``write`` and commit. ``None`` when a unique constraint refused it: a concurrent call
+    with the same key committed first. The session is then rolled back, and the caller answers as
+    a replay (see :func:`lost_race`)."""
     try:
+        result = write()
         session.commit()
     except IntegrityError:
         session.rollback()
-        found = replay()
-        if found is None:
-            raise
-        return found
-    return None
+        return None
+    return result
+
+
+def lost_race(winner: T | None) -> T:
+    """The winner of a race on a dedupe key; none found means the violation was something else."""
+    if winner is None:
+        raise Conflict("请求与当前数据冲突，请稍后重试", error_code="internal.write_conflict")
+    return winner
 
 
 def find_member(
@@ -132,16 +138,7 @@ def post_core_message(
     key = MESSAGE_KEY.format(dedupe_key)
     existing = _message_by_key(session, key)
     if existing is not None:
-        audit(
-            session,
-            caller,
-            "internal.message",
-            existing.member_id,
-            message_id=existing.id,
-            replayed=True,
-        )
-        session.commit()
-        return existing, False
+        return _message_replay(session, caller, existing), False
     if kind != "todo" and due_at is not None:
         raise ValidationFailed(
             "只有待办可以设置办理期限", errors={"due_at": ["仅 kind=todo 时可填写"]}
@@ -150,24 +147,36 @@ def post_core_message(
     application = (
         find_application(session, application_no, member_id=member.id) if application_no else None
     )
-    message, _ = post_message(
-        session,
-        member_id=member.id,
-        kind=kind,
-        business_name=business_name,
-        content=content,
-        business_type=business_type,
-        source_channel=source_channel,
-        application_id=application.id if application else None,
-        due_at=due_at,
-        dedupe_key=key,
-        sent_at=sent_at,
-    )
-    audit(session, caller, "internal.message", member.id, message_id=message.id, kind=kind)
-    winner = commit_or_replay(session, lambda: _message_by_key(session, key))
-    if winner is not None:
-        return winner, False
+
+    def write() -> Message:
+        message, _ = post_message(
+            session,
+            member_id=member.id,
+            kind=kind,
+            business_name=business_name,
+            content=content,
+            business_type=business_type,
+            source_channel=source_channel,
+            application_id=application.id if application else None,
+            due_at=due_at,
+            dedupe_key=key,
+            sent_at=sent_at,
+        )
+        audit(session, caller, "internal.message", member.id, message_id=message.id, kind=kind)
+        return message
+
+    message = commit_once(session, write)
+    if message is None:
+        return _message_replay(session, caller, lost_race(_message_by_key(session, key))), False
     return message, True
+
+
+def _message_replay(session: Session, caller: Caller, message: Message) -> Message:
+    audit(
+        session, caller, "internal.message", message.member_id, message_id=message.id, replayed=True
+    )
+    session.commit()
+    return message
 
 
 def mark_todo_done(
@@ -207,6 +216,19 @@ def record_application_event(
     key = APPLICATION_EVENT_KEY.format(application_no, event_id)
     application = find_application(session, application_no, lock=True)
     if _message_by_key(session, key) is not None:
+        return _event_replay(session, caller, application, event_id), False
+
+    def write() -> Application:
+        apply_event(
+            session,
+            application,
+            event=event,
+            node=node,
+            opinion=opinion,
+            handler=handler,
+            at=at,
+            dedupe_key=key,
+        )
         audit(
             session,
             caller,
@@ -214,35 +236,28 @@ def record_application_event(
             application.member_id,
             application_no=application_no,
             event_id=event_id,
-            replayed=True,
+            event=event,
         )
-        session.commit()
-        return application, False
-    apply_event(
-        session,
-        application,
-        event=event,
-        node=node,
-        opinion=opinion,
-        handler=handler,
-        at=at,
-        dedupe_key=key,
-    )
+        return application
+
+    if commit_once(session, write) is None:
+        lost_race(_message_by_key(session, key))
+        winner = find_application(session, application_no)
+        return _event_replay(session, caller, winner, event_id), False
+    return application, True
+
+
+def _event_replay(
+    session: Session, caller: Caller, application: Application, event_id: str
+) -> Application:
     audit(
         session,
         caller,
         "internal.application_event",
         application.member_id,
-        application_no=application_no,
+        application_no=application.application_no,
         event_id=event_id,
-        event=event,
+        replayed=True,
     )
-    winner = commit_or_replay(
-        session,
-        lambda: (
-            find_application(session, application_no) if _message_by_key(session, key) else None
-        ),
-    )
-    if winner is not None:
-        return winner, False
-    return application, True
+    session.commit()
+    return application
