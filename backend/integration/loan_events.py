@@ -110,12 +110,7 @@ def _seen(session: Session, key: str) -> bool:
 def _new_contract(session: Session, contract_no: str, event: LoanEvent) -> LoanContract:
     if event.type != "signed" or not event.application_no:
         raise NotFound("未找到该借款合同", error_code="loan.contract_not_found")
-    missing = [f for f in ("amount", "term_months", "method") if getattr(event, f) is None]
-    if missing:
-        raise ValidationFailed(
-            "新合同缺少必要信息",
-            errors={f: ["首次签订合同时必填"] for f in missing},
-        )
+    assert_fields(event, "amount", "term_months", "method")
     application = find_application(session, event.application_no)
     if application.kind != "loan":
         raise ValidationFailed(

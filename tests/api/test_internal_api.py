@@ -474,30 +474,17 @@ def test_contract_lives_from_signing_to_settlement_when_events_arrive(make, clie
         first_due_date="2026-04-20",
         annual_rate="2.85",
     )
-    repaid = _loan(
-        make,
-        client,
-        "JK2026001",
-        type="repaid",
-        external_id="HK-1",
-        period=1,
-        principal="1200.00",
-        interest="475.00",
-        paid_on="2026-04-20",
-        channel="fund_offset",
-    )
-    replay = _loan(
-        make,
-        client,
-        "JK2026001",
-        type="repaid",
-        external_id="HK-1",
-        period=1,
-        principal="1200.00",
-        interest="475.00",
-        paid_on="2026-04-20",
-        channel="fund_offset",
-    )
+    first_repayment = {
+        "type": "repaid",
+        "external_id": "HK-1",
+        "period": 1,
+        "principal": "1200.00",
+        "interest": "475.00",
+        "paid_on": "2026-04-20",
+        "channel": "fund_offset",
+    }
+    repaid = _loan(make, client, "JK2026001", **first_repayment)
+    replay = _loan(make, client, "JK2026001", **first_repayment)
     overdue = _loan(make, client, "JK2026001", type="overdue", event_id="o2", period=2)
     repaid2 = _loan(
         make,
