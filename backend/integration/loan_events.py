@@ -6,7 +6,6 @@ Repayments book once per ``external_id``; other events once per ``event_id``.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,6 +30,7 @@ from backend.loans.models import (
     LoanRate,
     LoanRepayment,
 )
+from backend.loans.rules import add_months
 
 LOAN_EVENTS = {
     "signed": "贷款合同签订",
@@ -81,14 +81,6 @@ class Applied:
     contract: LoanContract
     repayment: LoanRepayment | None
     created: bool
-
-
-def _plus_months(start: dt.date, months: int) -> dt.date:
-    year, index = divmod(start.month - 1 + months, 12)
-    month = index + 1
-    return dt.date(
-        start.year + year, month, min(start.day, calendar.monthrange(start.year + year, month)[1])
-    )
 
 
 def _contract(session: Session, contract_no: str) -> LoanContract | None:
@@ -272,7 +264,7 @@ def _repay(session: Session, contract: LoanContract, event: LoanEvent) -> LoanRe
         )
     period: int = event.period  # type: ignore[assignment]
     due = event.due_date or (
-        _plus_months(contract.first_due_date, period - 1)
+        add_months(contract.first_due_date, period - 1)
         if contract.first_due_date
         else event.paid_on
     )

@@ -133,7 +133,9 @@ def test_cli_serves_both_fakes_with_state_when_started(tmp_path):
             )
         )
         code = requests.post(
-            info["alipay_admin_url"] + "auth-codes", json={"user_id": "2088000000000009"}, timeout=10
+            info["alipay_admin_url"] + "auth-codes",
+            json={"user_id": "2088000000000009"},
+            timeout=10,
         ).json()["auth_code"]
         token = alipay.exchange_auth_code(code)
         assert alipay.user_info(token.access_token).user_name == "王五"
