@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
-from backend.inbox.schemas import LocalDateTime
+from backend.fields import LocalDateTime
 from backend.pagination import PageArgsSchema
 
 
