@@ -16,6 +16,7 @@ from backend.api import db, runtime
 from backend.audit.services import RequestOrigin
 from backend.errors import Unauthorized
 from backend.identity.tokens import TokenStore
+from backend.identity.tokens import token_store as runtime_token_store
 from backend.logs import request_id_var
 from backend.members.models import Member
 
@@ -25,14 +26,7 @@ BEARER_SECURITY = [{"bearerAuth": []}]
 
 
 def token_store() -> TokenStore:
-    rt = runtime()
-    store = rt.extras.get("tokens")
-    if store is None:
-        store = TokenStore(
-            rt.redis, rt.keys, rt.settings.access_token_ttl, rt.settings.refresh_token_ttl
-        )
-        rt.extras["tokens"] = store
-    return store
+    return runtime_token_store(runtime())
 
 
 def bearer_token() -> str | None:
