@@ -45,7 +45,8 @@ MAX_FAILED_LOGINS = 5
 LOCK_MINUTES = 15
 IP_FAILED_LOGINS = 20  # failed logins per IP per window before the IP is throttled
 IP_WINDOW = 15 * 60
-CAPTCHAS_PER_IP_MINUTE = 30
+# Generous: many members share one carrier-grade NAT address.
+CAPTCHAS_PER_IP_MINUTE = 60
 RESET_TTL = 15 * 60
 RESET_STEPS = ("identified", "code_sent", "verified")
 

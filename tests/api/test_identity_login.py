@@ -3,6 +3,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
+from backend.identity.services import IP_FAILED_LOGINS
 from backend.members.models import Credential
 from tests.api.test_identity_support import PASSWORD, bearer, captcha, clock_at, later, log_in
 
@@ -121,7 +122,7 @@ def test_failed_count_resets_when_login_succeeds(client, runtime, make, session)
 
 
 def test_ip_throttled_when_too_many_failures_from_one_address(client, runtime, make):
-    for _ in range(20):
+    for _ in range(IP_FAILED_LOGINS):
         assert log_in(client, runtime, make.id_number(), "wrong1234").status_code == 401
     r = log_in(client, runtime, make.member(password=PASSWORD).plain_id_number)
     assert r.status_code == 429
