@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
-from backend.auth import BEARER_SECURITY, current_family, current_member, login_required, origin
+from backend.auth import current_family, current_member, member_view, origin
 from backend.errors import ErrorSchema
 from backend.identity import services
 from backend.identity.schemas import (
@@ -70,21 +70,14 @@ class SmsCodes(MethodView):
         """Send a registration SMS code
 
         The image captcha must be answered first. Codes last 5 minutes; a resend needs 60 s."""
-        return services.send_register_code(
-            runtime(),
-            phone=body["phone"],
-            captcha_id=body["captcha_id"],
-            captcha_code=body["captcha_code"],
-            origin=origin(),
-        )
+        del body["scene"]  # "register" is the only scene open without a login
+        return services.send_register_code(runtime(), origin=origin(), **body)
 
 
 @blp.route("/sms-codes/transaction")
 class TransactionCodes(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(202, MaskedCodeSentSchema)
-    @blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
     @blp.alt_response(403, schema=ErrorSchema, description="No reserved phone at the centre")
     @blp.alt_response(429, schema=ErrorSchema, description="Resend too soon or daily quota used")
     def post(self) -> Any:
@@ -116,16 +109,8 @@ class Registrations(MethodView):
         """Register for the web hall
 
         Answers `{"message": "注册成功"}`; the member then logs in with ID number or phone."""
-        services.register(
-            runtime(),
-            db(),
-            id_number=body["id_number"],
-            name=body["name"],
-            phone=body["phone"],
-            sms_code=body["sms_code"],
-            password=body["password"],
-            origin=origin(),
-        )
+        del body["agree_terms"]  # the schema accepts nothing but true
+        services.register(runtime(), db(), origin=origin(), **body)
         return {"message": "注册成功"}
 
 
@@ -146,16 +131,7 @@ class Sessions(MethodView):
     @blp.alt_response(429, schema=ErrorSchema, description=THROTTLED)
     def post(self, body: dict[str, Any]) -> Any:
         """Log in with ID number or phone and password"""
-        started = services.login(
-            runtime(),
-            db(),
-            username=body["username"],
-            password=body["password"],
-            captcha_id=body["captcha_id"],
-            captcha_code=body["captcha_code"],
-            origin=origin(),
-        )
-        return _session_body(started)
+        return _session_body(services.login(runtime(), db(), origin=origin(), **body))
 
 
 @blp.route("/sessions/refresh")
@@ -172,17 +148,13 @@ class SessionRefresh(MethodView):
         """Exchange a refresh token for a new token pair
 
         Refresh tokens are single use: each answer carries the next one."""
-        return _session_body(
-            services.refresh(runtime(), db(), refresh_token=body["refresh_token"], origin=origin())
-        )
+        return _session_body(services.refresh(runtime(), db(), origin=origin(), **body))
 
 
 @blp.route("/sessions/current")
 class CurrentSession(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(204)
-    @blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
     def delete(self) -> None:
         """Log out (退出系统)"""
         services.logout(
@@ -192,11 +164,9 @@ class CurrentSession(MethodView):
 
 @blp.route("/me/password")
 class MyPassword(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(ChangePasswordSchema)
     @blp.response(204)
-    @blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
     @blp.alt_response(
         422,
         schema=ErrorSchema,
@@ -206,14 +176,9 @@ class MyPassword(MethodView):
         """Change the password (修改密码)
 
         Every other session of the member ends; this one stays."""
+        member, family = current_member(), current_family()
         services.change_password(
-            runtime(),
-            db(),
-            member=current_member(),
-            family=current_family(),
-            old_password=body["old_password"],
-            new_password=body["new_password"],
-            origin=origin(),
+            runtime(), db(), member=member, family=family, origin=origin(), **body
         )
 
 
@@ -241,15 +206,7 @@ class PasswordResets(MethodView):
         """Forgot password, step 1: verify name and ID number (信息验证)
 
         Answers the reserved phone, masked, and the `reset_id` of the next steps."""
-        return services.start_reset(
-            runtime(),
-            db(),
-            name=body["name"],
-            id_number=body["id_number"],
-            captcha_id=body["captcha_id"],
-            captcha_code=body["captcha_code"],
-            origin=origin(),
-        )
+        return services.start_reset(runtime(), db(), origin=origin(), **body)
 
 
 @blp.route("/password-resets/<reset_id>/sms-codes")
@@ -278,7 +235,7 @@ class PasswordResetVerification(MethodView):
     @blp.alt_response(422, schema=ErrorSchema, description=INVALID)
     def post(self, body: dict[str, Any], reset_id: str) -> Any:
         """Forgot password, step 3: check the SMS code (下一步)"""
-        services.verify_reset_code(runtime(), db(), reset_id=reset_id, sms_code=body["sms_code"])
+        services.verify_reset_code(runtime(), db(), reset_id=reset_id, **body)
         return {"verified": True}
 
 
@@ -294,6 +251,4 @@ class PasswordResetPassword(MethodView):
 
         On 204 the client shows 「重置完成」 and offers 【登录】. The reset also lifts a lock-out
         and ends every session of the member."""
-        services.finish_reset(
-            runtime(), db(), reset_id=reset_id, new_password=body["new_password"], origin=origin()
-        )
+        services.finish_reset(runtime(), db(), reset_id=reset_id, origin=origin(), **body)

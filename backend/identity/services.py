@@ -152,6 +152,8 @@ def register(
         raise Conflict(
             "您已注册，请使用身份证号或手机号码直接登录", error_code="register.already_registered"
         )
+    if not member.online_access:
+        raise access_disabled()
     if not member.phone_hash:
         _refuse(session, "auth.register_refused", member.id, origin, "no_reserved_phone", masked_id)
         raise Forbidden(NO_RESERVED_PHONE, error_code="register.no_reserved_phone")

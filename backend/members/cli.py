@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.orm import Session
 
 from backend.members import queries, services
 from backend.runtime import Runtime
@@ -19,12 +20,11 @@ def members() -> None:
     """Members' online access (网上业务)."""
 
 
-def _member_id(rt: Runtime, account_no: str) -> int:
-    with rt.session() as session:
-        member = queries.member_by_account_no(session, account_no)
-        if member is None:
-            raise click.ClickException(f"no fund account {account_no}")
-        return member.id
+def _member_id(session: Session, account_no: str) -> int:
+    member = queries.member_by_account_no(session, account_no)
+    if member is None:
+        raise click.ClickException(f"no fund account {account_no}")
+    return member.id
 
 
 @members.command("disable")
@@ -32,8 +32,8 @@ def _member_id(rt: Runtime, account_no: str) -> int:
 def disable(account_no: str) -> None:
     """Switch online access off for the member of ACCOUNT_NO; ends their sessions at once."""
     rt = _runtime()
-    member_id = _member_id(rt, account_no)
     with rt.session() as session:
+        member_id = _member_id(session, account_no)
         ended = services.disable_online_access(rt, session, member_id, actor="cli")
     click.echo(f"online access disabled for account {account_no}; {ended} session(s) ended")
 
@@ -42,8 +42,6 @@ def disable(account_no: str) -> None:
 @click.argument("account_no")
 def enable(account_no: str) -> None:
     """Switch online access back on for the member of ACCOUNT_NO."""
-    rt = _runtime()
-    member_id = _member_id(rt, account_no)
-    with rt.session() as session:
-        services.enable_online_access(session, member_id, actor="cli")
+    with _runtime().session() as session:
+        services.enable_online_access(session, _member_id(session, account_no), actor="cli")
     click.echo(f"online access enabled for account {account_no}")

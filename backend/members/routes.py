@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db
-from backend.auth import BEARER_SECURITY, current_member, login_required, origin
+from backend.auth import current_member, member_view, origin
 from backend.errors import ErrorSchema
 from backend.fund.models import ACCOUNT_STATUS
 from backend.members import queries, services
@@ -18,10 +18,8 @@ blp = Blueprint("members", __name__, url_prefix="/api/v1", description="个人�
 
 @blp.route("/me")
 class Me(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, ProfileSchema)
-    @blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
     def get(self) -> Any:
         """Customer and account information (个人基本信息)
 
@@ -56,19 +54,15 @@ def _preferences(member_id: int) -> dict[str, Any]:
 
 @blp.route("/me/preferences")
 class MyPreferences(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, PreferencesSchema)
-    @blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
     def get(self) -> Any:
         """Sound and push-channel preferences"""
         return _preferences(current_member().id)
 
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(PreferencesPatchSchema)
     @blp.response(200, PreferencesSchema)
-    @blp.alt_response(401, schema=ErrorSchema, description="Not logged in")
     @blp.alt_response(422, schema=ErrorSchema, description="Unknown channel or empty change")
     def patch(self, body: dict[str, Any]) -> Any:
         """Change preferences (关闭音效, push channels)

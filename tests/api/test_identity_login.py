@@ -212,3 +212,11 @@ def test_lock_time_shown_in_shanghai_time_when_locked(client, runtime, make):
             r = log_in(client, runtime, member.plain_id_number, "wrong1234")
     assert r.json["locked_until"] == "2026-03-02T09:15:00+08:00"
     assert "09:15" in r.json["message"]
+
+
+def test_unknown_user_costs_a_password_verification_when_login_fails(client, runtime, make):
+    # The dummy hash exists only once a login for an unknown user has verified against it, so
+    # unknown users pay the same argon2 cost as registered ones with a wrong password.
+    assert "password_dummy_hash" not in runtime.extras
+    log_in(client, runtime, make.id_number(), "wrong1234")
+    assert runtime.extras["password_dummy_hash"].startswith("$argon2id$")

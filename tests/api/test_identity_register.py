@@ -85,6 +85,14 @@ def test_sms_daily_quota_enforced_when_phone_asked_eleven_times(client, runtime)
     assert r.json["error_code"] == "sms.daily_quota"
 
 
+def test_sms_daily_quota_enforced_when_one_address_asks_for_many_phones(client, runtime):
+    for n in range(20):
+        assert send_code(client, runtime, f"1391234{n:04d}").status_code == 202
+    r = send_code(client, runtime, "13912349999")
+    assert r.status_code == 429
+    assert r.json["error_code"] == "sms.daily_quota"
+
+
 def test_registration_refused_when_phone_differs_from_reserved(client, runtime, make, session):
     member = make.member()
     r = registration(client, runtime, member, phone="13700000001")
@@ -167,3 +175,11 @@ def test_registration_response_never_contains_full_identity_when_refused(client,
     r = registration(client, runtime, member, phone="13700000003")
     text = r.get_data(as_text=True)
     assert member.plain_id_number not in text and member.plain_phone not in text
+
+
+def test_registration_refused_when_online_access_disabled(client, runtime, make, session):
+    member = make.member(online_access=False)
+    r = registration(client, runtime, member)
+    assert r.status_code == 403
+    assert r.json["error_code"] == "auth.access_disabled"
+    assert session.get(Credential, member.id) is None
