@@ -215,3 +215,10 @@ def test_reset_openapi_says_reset_complete_when_documented(client):
     op = spec["paths"]["/api/v1/password-resets/{reset_id}/password"]["put"]
     assert "重置完成" in op["summary"] + op.get("description", "")
     assert "204" in op["responses"]
+
+
+def test_reset_refused_when_online_access_disabled(client, runtime, make):
+    member = make.member(password=PASSWORD, online_access=False)
+    r = start(client, runtime, member)
+    assert r.status_code == 403
+    assert r.json["error_code"] == "auth.access_disabled"
