@@ -54,7 +54,7 @@ class _Check(validate.Validator):
 
     def __init__(self, predicate: Any, message: str) -> None:
         self.predicate = predicate
-        self.error = message
+        self.error: str = message
 
     def __call__(self, value: Any) -> Any:
         if not self.predicate(value):
