@@ -124,3 +124,7 @@ def main() -> None:
     except SettingsError as exc:  # pragma: no cover - surfaced by click normally
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
