@@ -9,6 +9,7 @@ import click
 
 from backend import migrate
 from backend.integration.cli import internal as internal_cli
+from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
 from backend.settings import Settings, SettingsError
 
@@ -116,6 +117,7 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None) -
 
 
 cli.add_command(internal_cli)
+cli.add_command(members_cli)
 
 
 def main() -> None:
