@@ -1,0 +1,48 @@
+"""What every channel offers the backend, independent of the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A subscription message the platform accepted."""
+
+    channel: str
+    message_id: str | None = None
+
+
+class SubscriptionSender(Protocol):
+    """Sends one subscription message; raises a ``ChannelError`` subclass on any failure.
+
+    ``data`` is flat (``{"keyword1": "text"}``); each client wraps it in its platform's shape.
+    ``recipient`` is the member's per-app id on that channel (Alipay open_id or user_id, WeChat
+    openid).
+    """
+
+    channel: str
+
+    def send_subscription(
+        self,
+        recipient: str,
+        template_id: str,
+        data: Mapping[str, str],
+        page: str | None = None,
+    ) -> SendResult: ...
+
+
+def mask_phone(phone: str) -> str:
+    """``138****5678``: the only form a phone number takes in a log line or a repr."""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}"
+
+
+def mask_id_number(number: str) -> str:
+    """``1401**********1234``."""
+    if len(number) < 8:
+        return "*" * len(number)
+    return f"{number[:4]}{'*' * (len(number) - 8)}{number[-4:]}"

@@ -1,0 +1,67 @@
+"""flask-smorest glue: the Api with our error envelope, the Blueprint, and request-scoped access to
+the runtime and the database session."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import flask_smorest
+from flask import current_app, g
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from backend.errors import ErrorSchema, http_envelope
+from backend.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        code = error.code or 500
+        data = getattr(error, "data", None) or {}
+        errors = data.get("errors") or data.get("messages")
+        if isinstance(errors, dict) and code == 422:
+            errors = _flatten_locations(errors)
+        payload = http_envelope(code, errors if isinstance(errors, dict) else None)
+        headers = dict(data.get("headers") or {})
+        if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return payload, code, headers
+
+
+def _flatten_locations(errors: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests field errors under their location (json/query/headers); members don't care."""
+    flat: dict[str, Any] = {}
+    for location, fields in errors.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+class Blueprint(flask_smorest.Blueprint):
+    pass
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["gjj"]
+    return rt
+
+
+def db() -> Session:
+    """The request's database session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = runtime().session()
+    session: Session = g.db_session
+    return session
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,171 @@
+"""The application factory: builds everything from settings; nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, g, request, send_from_directory
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend.api import Api, close_db
+from backend.applications.routes import blp as applications_blp
+from backend.channels.routes import blp as channels_blp
+from backend.errors import AppError, http_envelope
+from backend.fund.routes import blp as fund_blp
+from backend.identity.routes import blp as identity_blp
+from backend.inbox.routes import blp as inbox_blp
+from backend.integration.routes import blp as integration_blp
+from backend.loans.routes import blp as loans_blp
+from backend.logs import configure_logging, request_id_var
+from backend.members.routes import blp as members_blp
+from backend.ops.metrics import Metrics
+from backend.ops.routes import blp as ops_blp
+from backend.push.routes import blp as push_blp
+from backend.runtime import Runtime
+from backend.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+H5_DIR = PROJECT_ROOT / "miniapp" / "dist" / "build" / "h5"
+
+MEMBER_BLUEPRINTS = (
+    identity_blp,
+    members_blp,
+    inbox_blp,
+    applications_blp,
+    fund_blp,
+    loans_blp,
+    channels_blp,
+    push_blp,
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    channels: Any | None = None,
+    runtime: Runtime | None = None,
+) -> Flask:
+    """Build the app. ``channels`` injects channel clients (tests, demo); ``runtime`` reuses one."""
+    settings = settings or (runtime.settings if runtime else Settings.from_env())
+    configure_logging(settings.log_level, settings.log_json)
+    rt = runtime or Runtime.build(settings)
+    if channels is not None:
+        rt.extras["channels"] = channels
+    rt.extras.setdefault("metrics", Metrics())
+
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        API_TITLE="住房公积金个人网厅 API",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        JSON_SORT_KEYS=False,
+        MAX_CONTENT_LENGTH=1 * 1024 * 1024,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["gjj"] = rt
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {"description": "个人网厅：缴存职工自助服务与核心业务系统集成接口"},
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "登录返回的 access_token"}
+    )
+    api.spec.components.security_scheme(
+        "gjjSignature",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Gjj-Signature",
+            "description": "HMAC-SHA256 signature with X-Gjj-Key, X-Gjj-Timestamp, X-Gjj-Nonce",
+        },
+    )
+    api.register_blueprint(ops_blp)
+    for blp in MEMBER_BLUEPRINTS:
+        api.register_blueprint(blp)
+    api.register_blueprint(integration_blp)
+
+    _install_request_hooks(app, rt)
+    _install_error_handlers(app)
+    _install_h5(app)
+    app.teardown_appcontext(close_db)
+    return app
+
+
+def _install_request_hooks(app: Flask, rt: Runtime) -> None:
+    metrics: Metrics = rt.extras["metrics"]
+
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        g.request_id = rid
+        g.request_token = request_id_var.set(rid)
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(elapsed)
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Cache-Control", "no-store")
+        logger.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 1),
+            },
+        )
+        return response
+
+    @app.teardown_request
+    def _reset(_exc: BaseException | None) -> None:
+        token = g.pop("request_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(AppError)
+    def _app_error(error: AppError) -> Any:
+        return error.to_payload(), error.status_code, error.headers
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Any:
+        if isinstance(error, HTTPException):
+            return http_envelope(error.code or 500), error.code or 500
+        logger.exception("unhandled error")
+        return http_envelope(500), 500
+
+
+def _install_h5(app: Flask) -> None:
+    """Serve the H5 build of the mini-program at / when it has been built."""
+
+    @app.get("/")
+    @app.get("/<path:path>")
+    def h5(path: str = "index.html") -> Any:
+        root = Path(H5_DIR)
+        if path.startswith(("api/", "internal/")) or not (root / "index.html").is_file():
+            raise NotFound()
+        if not (root / path).is_file():
+            path = "index.html"
+        return send_from_directory(root, path)

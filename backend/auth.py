@@ -1,0 +1,81 @@
+"""Request authentication: the bearer token → the member, for views.
+
+``@login_required`` resolves the token (idle timeout slides on use), loads the member and refuses
+members whose online access the centre switched off. Views read :func:`current_member`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from backend.api import db, runtime
+from backend.audit.services import RequestOrigin
+from backend.errors import Unauthorized
+from backend.identity.tokens import TokenStore
+from backend.logs import request_id_var
+from backend.members.models import Member
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+def token_store() -> TokenStore:
+    rt = runtime()
+    store = rt.extras.get("tokens")
+    if store is None:
+        store = TokenStore(
+            rt.redis, rt.keys, rt.settings.access_token_ttl, rt.settings.refresh_token_ttl
+        )
+        rt.extras["tokens"] = store
+    return store
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = bearer_token()
+        if token is None:
+            raise Unauthorized("请先登录", error_code="auth.missing_token")
+        info = token_store().resolve(token)
+        if info is None:
+            raise Unauthorized("登录已过期，请重新登录", error_code="auth.token_expired")
+        member = db().get(Member, info.member_id)
+        if member is None or not member.online_access:
+            token_store().revoke_family(info.family)
+            raise Unauthorized(
+                "您的网上业务已停用，请联系公积金中心", error_code="auth.access_disabled"
+            )
+        g.member = member
+        g.token_family = info.family
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def current_member() -> Member:
+    member: Member = g.member
+    return member
+
+
+def current_family() -> str:
+    family: str = g.token_family
+    return family
+
+
+def origin() -> RequestOrigin:
+    """The client address and the request id. Behind a proxy, ``GJJ_PROXY_HOPS`` makes
+    ``remote_addr`` the real client (ProxyFix); X-Forwarded-For is never trusted otherwise."""
+    return RequestOrigin(ip=request.remote_addr, request_id=request_id_var.get())

@@ -1,0 +1,82 @@
+"""Fund accounts (个人账户), their ledger (缴存支取明细) and deposit certificates (缴存证明)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, Numeric, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.clock import utcnow
+from backend.db import Base, Money, UtcDateTime
+
+# status codes → the centre's names
+ACCOUNT_STATUS = {"normal": "正常", "sealed": "封存", "frozen": "冻结", "closed": "销户"}
+# kind codes → the centre's names; amounts are signed (credits positive)
+TRANSACTION_KINDS = {
+    "deposit": "汇缴",
+    "supplementary": "补缴",
+    "withdrawal": "提取",
+    "interest": "结息",
+    "transfer_in": "转入",
+    "transfer_out": "转出",
+}
+
+
+class FundAccount(Base):
+    __tablename__ = "fund_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_no: Mapped[str] = mapped_column(String(32), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), unique=True)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="normal")
+    balance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    deposit_base: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    employee_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.12"))
+    employer_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4), default=Decimal("0.12"))
+    monthly_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    paid_through: Mapped[str | None] = mapped_column(String(7))  # 缴至年月, "YYYY-MM"
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FundTransaction(Base):
+    __tablename__ = "fund_transactions"
+    __table_args__ = (
+        # 缴存支取明细 by date range, newest first, keyset on (txn_date, id)
+        Index("ix_fund_transactions_member_date", "member_id", "txn_date", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("fund_accounts.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    txn_date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    balance_after: Mapped[Decimal] = mapped_column(Money)
+    period_month: Mapped[str | None] = mapped_column(String(7))  # "YYYY-MM" the deposit covers
+    summary: Mapped[str] = mapped_column(String(200), default="")
+    # The core system's own id: a replayed feed never books twice.
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Certificate(Base):
+    __tablename__ = "certificates"
+    __table_args__ = (Index("ix_certificates_member_issued", "member_id", "issued_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial_no: Mapped[str] = mapped_column(String(32), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("fund_accounts.id"))
+    verification_code: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    valid_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # The figures as certified at issue time (the PDF is rendered from this, never from live data)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    content_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,34 @@
+"""Every model, imported in one place so Alembic and ``create_all`` see the whole schema."""
+
+from backend.applications.models import Application, ApplicationNode
+from backend.audit.models import AuditEvent
+from backend.channels.models import ChannelIdentity
+from backend.db import Base
+from backend.fund.models import Certificate, FundAccount, FundTransaction
+from backend.idempotency.models import IdempotencyRecord
+from backend.inbox.models import Message
+from backend.loans.models import LoanContract, LoanRate, LoanRepayment
+from backend.members.models import Credential, Employer, Member, MemberPreference
+from backend.push.models import PushDelivery, SubscriptionConsent
+
+__all__ = [
+    "Application",
+    "ApplicationNode",
+    "AuditEvent",
+    "Base",
+    "Certificate",
+    "ChannelIdentity",
+    "Credential",
+    "Employer",
+    "FundAccount",
+    "FundTransaction",
+    "IdempotencyRecord",
+    "LoanContract",
+    "LoanRate",
+    "LoanRepayment",
+    "Member",
+    "MemberPreference",
+    "Message",
+    "PushDelivery",
+    "SubscriptionConsent",
+]

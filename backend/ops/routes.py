@@ -1,0 +1,71 @@
+"""Operations endpoints: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import marshmallow as ma
+from flask import Response
+from flask.views import MethodView
+from sqlalchemy import text
+
+from backend.api import Blueprint, runtime
+from backend.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
+
+blp = Blueprint("ops", __name__, description="运维：存活、就绪与指标")
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+
+
+class ReadinessSchema(ma.Schema):
+    status = ma.fields.String(required=True)
+    checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), required=True)
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self) -> dict[str, Any]:
+        """Liveness: the process answers"""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, ReadinessSchema)
+    @blp.alt_response(503, description="The database or Redis is unreachable")
+    def get(self) -> dict[str, Any]:
+        """Readiness: the database and Redis both answer"""
+        rt = runtime()
+        checks = {"database": "ok", "redis": "ok"}
+        try:
+            with rt.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means not ready
+            logger.warning("readiness: database down: %s", type(exc).__name__)
+            checks["database"] = "down"
+        try:
+            rt.redis.ping()
+        except Exception as exc:
+            logger.warning("readiness: redis down: %s", type(exc).__name__)
+            checks["redis"] = "down"
+        if "down" in checks.values():
+            raise ServiceUnavailable(
+                "服务暂不可用，请稍后再试", error_code="service.not_ready", checks=checks
+            )
+        return {"status": "ready", "checks": checks}
+
+
+@blp.route("/metrics")
+class MetricsView(MethodView):
+    @blp.response(200, content_type="text/plain")
+    def get(self) -> Response:
+        """Prometheus metrics"""
+        rt = runtime()
+        body = rt.extras["metrics"].render()
+        return Response(body, mimetype="text/plain; version=0.0.4")

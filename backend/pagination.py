@@ -1,0 +1,111 @@
+"""Keyset pagination: ``{"items": [...], "next_cursor": "<opaque>" | null}``, never OFFSET.
+
+A cursor carries the sort key of the last row returned; the next page is the rows strictly after
+it in the list's order (newest first: ``(sort_col, id) < (last_sort, last_id)``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import marshmallow as ma
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from backend.errors import ValidationFailed
+
+T = TypeVar("T")
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+
+
+class PageArgsSchema(ma.Schema):
+    cursor = ma.fields.String(
+        load_default=None, metadata={"description": "next_cursor of the previous page"}
+    )
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_LIMIT,
+        validate=ma.validate.Range(min=1, max=MAX_LIMIT, error="每页条数应在 1 到 100 之间"),
+    )
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"d": value.isoformat()}
+    return value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "t" in value:
+            return dt.datetime.fromisoformat(value["t"])
+        if "d" in value:
+            return dt.date.fromisoformat(value["d"])
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != width:
+            raise ValueError("cursor shape")
+        return [_decode_value(v) for v in values]
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "分页参数无效，请从第一页重新查询",
+            error_code="pagination.invalid_cursor",
+            errors={"cursor": ["无效的分页游标"]},
+        ) from exc
+
+
+def keyset_page(
+    session: Session,
+    stmt: Select[Any],
+    order: Sequence[InstrumentedAttribute[Any]],
+    *,
+    cursor: str | None,
+    limit: int,
+    descending: bool = True,
+    key: Callable[[Any], Sequence[Any]] | None = None,
+) -> tuple[list[Any], str | None]:
+    """Run one page of ``stmt`` ordered by ``order`` (the last column must be unique, e.g. id).
+
+    Returns the rows and the next cursor (``None`` on the last page). One SQL statement.
+    """
+    if cursor:
+        last = decode_cursor(cursor, len(order))
+        stmt = stmt.where(_after(order, last, descending))
+    ordering = [c.desc() if descending else c.asc() for c in order]
+    rows = list(session.scalars(stmt.order_by(*ordering).limit(limit + 1)))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if has_more and rows:
+        sort_key = key or (lambda row: [getattr(row, c.key) for c in order])
+        next_cursor = encode_cursor(list(sort_key(rows[-1])))
+    return rows, next_cursor
+
+
+def _after(
+    order: Sequence[InstrumentedAttribute[Any]], last: Sequence[Any], descending: bool
+) -> Any:
+    # Expanded row-value comparison: portable to SQLite and uses the composite index on PostgreSQL.
+    clauses = []
+    for i, column in enumerate(order):
+        equal_prefix = [order[j] == last[j] for j in range(i)]
+        beyond = column < last[i] if descending else column > last[i]
+        clauses.append(and_(*equal_prefix, beyond))
+    return or_(*clauses)

@@ -1,0 +1,56 @@
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backend.fund.models import FundAccount
+
+
+def test_unknown_path_answers_envelope_when_not_found(client):
+    r = client.get("/api/v1/no-such-thing")
+    assert r.status_code == 404
+    assert r.json["error_code"] == "resource.not_found"
+    assert r.json["code"] == 404 and r.json["status"] == "Not Found"
+    assert r.json["message"]
+
+
+def test_wrong_method_answers_envelope_when_not_allowed(client):
+    r = client.post("/healthz")
+    assert r.status_code == 405
+    assert r.json["error_code"] == "request.method_not_allowed"
+
+
+def test_readiness_ok_when_database_and_redis_answer(client):
+    r = client.get("/readyz")
+    assert r.status_code == 200
+    assert r.json["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readiness_reports_redis_down_when_redis_stopped(runtime, client):
+    import redis
+
+    # A client pointed at a port nothing listens on behaves as a stopped Redis.
+    runtime.redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json["error_code"] == "service.not_ready"
+    assert r.json["checks"]["redis"] == "down"
+    assert r.json["checks"]["database"] == "ok"
+
+
+def test_money_survives_round_trip_to_the_fen_when_stored(make, session):
+    member = make.member(balance="12345678.91")
+    account = session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
+    session.expire_all()
+    assert account.balance == Decimal("12345678.91")
+
+
+def test_metrics_exposes_request_counters_when_scraped(client):
+    client.get("/healthz")
+    body = client.get("/metrics").data.decode()
+    assert "gjj_http_requests_total" in body
+
+
+def test_openapi_documents_error_envelope_when_served(client):
+    spec = client.get("/openapi.json").json
+    schema = spec["components"]["schemas"]["Error"]
+    assert {"code", "status", "message", "error_code"} <= set(schema["properties"])

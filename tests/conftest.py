@@ -1,0 +1,146 @@
+"""Shared fixtures: a real database (SQLite by default, PostgreSQL with GJJ_DATABASE_URL) and Redis
+(fakeredis by default, a real one with GJJ_REDIS_URL), an app over them, and a logged-in client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import fakeredis
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from backend import migrate
+from backend.app import create_app
+from backend.cache import Keys
+from backend.db import Base, make_engine, make_session_factory
+from backend.identity.tokens import TokenStore
+from backend.pii import PiiVault
+from backend.runtime import Runtime
+from backend.settings import Settings
+from tests import factories
+
+PG_URL = os.environ.get("GJJ_DATABASE_URL", "")
+REDIS_URL = os.environ.get("GJJ_REDIS_URL", "")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    if PG_URL:
+        return PG_URL
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url)
+    # The schema the tests run on is the one the migrations build, on both databases.
+    with eng.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def _wipe(eng: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with eng.begin() as conn:
+        if eng.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis_lib.Redis]:
+    if REDIS_URL:
+        client = redis_lib.Redis.from_url(REDIS_URL, decode_responses=True)
+        yield client
+        client.close()
+    else:
+        yield fakeredis.FakeRedis(server=fakeredis.FakeServer(), decode_responses=True)
+
+
+@pytest.fixture
+def redis_prefix(redis_client: redis_lib.Redis) -> Iterator[str]:
+    prefix = f"gjjtest:{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    keys = list(redis_client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        redis_client.delete(*keys)
+
+
+@pytest.fixture
+def settings(database_url: str, redis_prefix: str, tmp_path: Any) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        redis_prefix=redis_prefix,
+        argon2_time_cost=1,
+        argon2_memory_cost=8,
+        sms_backend="file",
+        sms_outbox=str(tmp_path / "sms-outbox.jsonl"),
+        internal_keys={"core": "core-test-secret"},
+        log_json=True,
+    )
+
+
+@pytest.fixture
+def runtime(engine: Engine, settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Runtime]:
+    _wipe(engine)
+    rt = Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        redis=redis_client,
+        keys=Keys(settings.redis_prefix),
+        pii=PiiVault(settings.effective_pii_key, settings.effective_lookup_key),
+    )
+    yield rt
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Any:
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(runtime: Runtime) -> Iterator[Session]:
+    with runtime.session() as s:
+        yield s
+
+
+@pytest.fixture
+def make(session: Session, runtime: Runtime) -> factories.Factory:
+    """Builders of members, accounts, loans … committed to the test database."""
+    return factories.Factory(session, runtime)
+
+
+@pytest.fixture
+def login(runtime: Runtime) -> Any:
+    """``login(member)`` → Authorization headers of a fresh session for that member."""
+    store = TokenStore(
+        runtime.redis,
+        runtime.keys,
+        runtime.settings.access_token_ttl,
+        runtime.settings.refresh_token_ttl,
+    )
+
+    def _login(member: Any) -> dict[str, str]:
+        pair = store.issue(member.id)
+        return {"Authorization": f"Bearer {pair.access_token}"}
+
+    return _login

@@ -1,0 +1,136 @@
+"""Test data builders. Each builds valid, consistent rows and commits them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.fund.models import FundAccount, FundTransaction
+from backend.identity.passwords import make_hasher
+from backend.members.models import Credential, Employer, Member
+from backend.pii import compose_id_number, mask_id_number, mask_phone
+from backend.runtime import Runtime
+
+_seq = itertools.count(1)
+
+
+class Factory:
+    def __init__(self, session: Session, runtime: Runtime) -> None:
+        self.session = session
+        self.rt = runtime
+        self.hasher = make_hasher(
+            runtime.settings.argon2_time_cost, runtime.settings.argon2_memory_cost
+        )
+
+    def id_number(self, birth: dt.date = dt.date(1990, 5, 17)) -> str:
+        return compose_id_number("110105", birth, next(_seq) % 1000)
+
+    def phone(self) -> str:
+        return f"138{next(_seq):08d}"
+
+    def employer(self, name: str = "示范市测试科技有限公司") -> Employer:
+        n = next(_seq)
+        employer = Employer(name=name, unit_account_no=f"U{n:010d}")
+        self.session.add(employer)
+        self.session.commit()
+        return employer
+
+    def member(
+        self,
+        *,
+        name: str = "张三",
+        id_number: str | None = None,
+        phone: str | None = "auto",
+        password: str | None = None,
+        account: bool = True,
+        balance: Decimal | str = "0.00",
+        status: str = "normal",
+        online_access: bool = True,
+        **account_fields: Any,
+    ) -> Member:
+        """A member, optionally registered (``password``) and with a fund account."""
+        id_number = id_number or self.id_number()
+        phone = self.phone() if phone == "auto" else phone
+        pii = self.rt.pii
+        member = Member(
+            name=name,
+            id_number_enc=pii.encrypt(id_number),
+            id_number_hash=pii.id_lookup(id_number),
+            id_number_masked=mask_id_number(id_number),
+            phone_enc=pii.encrypt(phone) if phone else None,
+            phone_hash=pii.phone_lookup(phone) if phone else None,
+            phone_masked=mask_phone(phone) if phone else None,
+            online_access=online_access,
+        )
+        self.session.add(member)
+        self.session.flush()
+        member.plain_id_number = id_number  # type: ignore[attr-defined]
+        member.plain_phone = phone  # type: ignore[attr-defined]
+        if password is not None:
+            self.session.add(
+                Credential(member_id=member.id, password_hash=self.hasher.hash(password))
+            )
+        if account:
+            self.account(member, balance=Decimal(balance), status=status, **account_fields)
+        self.session.commit()
+        return member
+
+    def account(
+        self,
+        member: Member,
+        *,
+        balance: Decimal = Decimal("0.00"),
+        status: str = "normal",
+        deposit_base: Decimal = Decimal("8000.00"),
+        opened_on: dt.date = dt.date(2018, 3, 1),
+        employer: Employer | None = None,
+    ) -> FundAccount:
+        employer = employer or self.employer()
+        rate = Decimal("0.12")
+        account = FundAccount(
+            account_no=f"{next(_seq):012d}",
+            member_id=member.id,
+            employer_id=employer.id,
+            status=status,
+            balance=balance,
+            deposit_base=deposit_base,
+            employee_rate=rate,
+            employer_rate=rate,
+            monthly_amount=(deposit_base * rate * 2).quantize(Decimal("0.01")),
+            paid_through="2026-10",
+            opened_on=opened_on,
+        )
+        self.session.add(account)
+        self.session.flush()
+        return account
+
+    def transaction(
+        self,
+        account: FundAccount,
+        *,
+        txn_date: dt.date,
+        amount: Decimal | str,
+        kind: str = "deposit",
+        period_month: str | None = None,
+        summary: str = "",
+    ) -> FundTransaction:
+        """Books a ledger entry and moves the account's running balance with it."""
+        amount = Decimal(amount)
+        account.balance = account.balance + amount
+        txn = FundTransaction(
+            account_id=account.id,
+            member_id=account.member_id,
+            txn_date=txn_date,
+            kind=kind,
+            amount=amount,
+            balance_after=account.balance,
+            period_month=period_month,
+            summary=summary,
+        )
+        self.session.add(txn)
+        self.session.commit()
+        return txn
