@@ -18,7 +18,7 @@ test('a withdrawal retried after a failure reuses its Idempotency-Key', async ()
   const page = await openPage('pages/fund/withdraw')
 
   // pick 租赁自住住房 as the picker would
-  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: 2 } })
+  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: '2' } })
   await settle()
   expect(platform.requests.find((r) => r.path === '/withdrawals/eligibility').query).toEqual({ reason: 'rent' })
 
@@ -34,7 +34,7 @@ test('a withdrawal retried after a failure reuses its Idempotency-Key', async ()
   expect(posts[0].header['Idempotency-Key']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   expect(posts[1].header['Idempotency-Key']).toBe(posts[0].header['Idempotency-Key'])
   expect(posts[1].data).toEqual({ reason: 'rent', amount: '1200.50', bank_account: '6222020200112233445', sms_code: '123456' })
-  expect(platform.requests.find((r) => r.path === '/sms-codes/transaction').data).toEqual({ scene: 'withdrawal' })
+  expect(platform.requests.find((r) => r.path === '/sms-codes/transaction').data).toEqual({})
   expect(platform.toasts).toContain('服务暂时不可用，请稍后重试')
   expect(page.querySelector('.done__title')).toBeTruthy()
 })
@@ -47,7 +47,7 @@ test('a withdrawal corrected after a refusal is a new submission with a new Idem
       : { statusCode: 201, data: { id: 'A2', status: '受理中', amount: '100.00' } },
   )
   const page = await openPage('pages/fund/withdraw')
-  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: 2 } })
+  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: '2' } })
   await settle()
   await type(page.querySelector('.withdraw__amount'), '100.00')
   await type(page.querySelector('.withdraw__bank'), '6222020200112233445')
@@ -65,7 +65,7 @@ test('a withdrawal corrected after a refusal is a new submission with a new Idem
 test('an amount above the withdrawable amount is refused before any request', async () => {
   route('GET', '/withdrawals/eligibility', { data: { eligible: true, withdrawable_amount: '999.99' } })
   const page = await openPage('pages/fund/withdraw')
-  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: 0 } })
+  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: '0' } })
   await settle()
   await type(page.querySelector('.withdraw__amount'), '1000.00')
   await type(page.querySelector('.withdraw__bank'), '6222020200112233445')
