@@ -1,4 +1,4 @@
-const { platform, reset, route, login, openPage, settle, tap, type } = require('./harness')
+const { platform, reset, route, login, openPage, settle, tap, text, type } = require('./harness')
 
 beforeEach(() => {
   reset()
@@ -36,7 +36,7 @@ test('a withdrawal retried after a failure reuses its Idempotency-Key', async ()
   expect(posts[1].data).toEqual({ reason: 'rent', amount: '1200.50', bank_account: '6222020200112233445', sms_code: '123456' })
   expect(platform.requests.find((r) => r.path === '/sms-codes/transaction').data).toEqual({})
   expect(platform.toasts).toContain('服务暂时不可用，请稍后重试')
-  expect(page.querySelector('.done__title')).toBeTruthy()
+  expect(text(page.querySelector('.withdraw__result').querySelector('.app-result__title'))).toBe('提取申请已提交')
 })
 
 test('a withdrawal corrected after a refusal is a new submission with a new Idempotency-Key', async () => {
