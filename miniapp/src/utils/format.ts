@@ -86,3 +86,9 @@ export function methodName(value: string | null | undefined): string {
   if (!value) return '—'
   return METHODS[value] || value
 }
+
+/** The API sends codes with a Chinese `<field>_label` beside them; show the label when present. */
+export function label(obj: Record<string, any> | null | undefined, field: string): string {
+  if (!obj) return '—'
+  return text(obj[`${field}_label`] || obj[field])
+}
