@@ -87,8 +87,8 @@ export function methodName(value: string | null | undefined): string {
   return METHODS[value] || value
 }
 
-/** The API sends codes with a Chinese `<field>_label` beside them; show the label when present. */
+/** The API sends codes with a Chinese `<field>_label` (or `_name`) beside them; show that. */
 export function label(obj: Record<string, any> | null | undefined, field: string): string {
   if (!obj) return '—'
-  return text(obj[`${field}_label`] || obj[field])
+  return text(obj[`${field}_label`] || obj[`${field}_name`] || obj[field])
 }
