@@ -29,11 +29,11 @@ system-deps: ## fonts for the certificate PDF, Chromium for the browser tests (D
 	@bash scripts/system-deps.sh
 
 miniapp: ## install the front end and build all three targets
-	cd miniapp && npm ci --no-audit --no-fund && npm run build:h5 && npm run build:mp-weixin && npm run build:mp-alipay
+	$(MAKE) -C miniapp install build
 
 miniapp-h5:
 	@if [ -f miniapp/package.json ]; then \
-	  cd miniapp && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build:h5; \
+	  { [ -d miniapp/node_modules ] || $(MAKE) -C miniapp install; } && cd miniapp && npm run build:h5; \
 	else echo "miniapp: no front end yet, serving the API only"; fi
 
 miniapp-ci: ## front end: npm ci, the three builds, type check, jest + Alipay output checks
