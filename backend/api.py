@@ -11,7 +11,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from backend.errors import ErrorSchema, http_envelope
+from backend.errors import ErrorSchema, http_envelope, translate_field_errors
 from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class Api(flask_smorest.Api):
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
         if isinstance(errors, dict) and code == 422:
-            errors = _flatten_locations(errors)
+            errors = translate_field_errors(_flatten_locations(errors))
         payload = http_envelope(code, errors if isinstance(errors, dict) else None)
         headers = dict(data.get("headers") or {})
         if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:

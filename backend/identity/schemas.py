@@ -1,12 +1,10 @@
 """Request and response shapes of the identity endpoints.
 
-Request schemas derive from :class:`ZhSchema`, which turns marshmallow's English field errors
-into Chinese a member can read (the 422 envelope's ``errors``).
+Field errors reach members in Chinese: the API's 422 handler translates marshmallow's defaults.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import marshmallow as ma
@@ -16,37 +14,6 @@ from backend.identity.passwords import password_meets_policy
 from backend.pii import is_valid_id_number, is_valid_phone
 
 PASSWORD_POLICY = "登录密码为6-18位数字和字母组合"  # noqa: S105 - the policy text, not a password
-
-_ZH_MESSAGES = {
-    "Missing data for required field.": "此项为必填项",
-    "Field may not be null.": "此项不能为空",
-    "Unknown field.": "不支持的字段",
-    "Not a valid string.": "应为文本",
-    "Not a valid boolean.": "应为是或否",
-    "Not a valid integer.": "应为整数",
-    "Not a valid list.": "应为列表",
-    "Invalid input type.": "请以 JSON 对象提交",
-}
-_HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def _zh(messages: Any) -> Any:
-    if isinstance(messages, dict):
-        return {key: _zh(value) for key, value in messages.items()}
-    if isinstance(messages, list):
-        return [_zh(m) for m in messages]
-    if isinstance(messages, str) and not _HAS_CJK.search(messages):
-        return _ZH_MESSAGES.get(messages, "格式不正确")
-    return messages
-
-
-class ZhSchema(ma.Schema):
-    """Base of request schemas: field errors in Chinese."""
-
-    def handle_error(
-        self, error: ma.ValidationError, data: Any, *, many: bool, **kwargs: Any
-    ) -> None:
-        raise ma.ValidationError(_zh(error.messages), data=data, valid_data=error.valid_data)
 
 
 class _Check(validate.Validator):
@@ -120,7 +87,7 @@ class CaptchaSchema(ma.Schema):
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
 
 
-class CaptchaAnswerSchema(ZhSchema):
+class CaptchaAnswerSchema(ma.Schema):
     captcha_id = _text(64, "请先获取图形验证码")
     captcha_code = _text(8, "请输入图形验证码")
 
@@ -146,7 +113,7 @@ class MaskedCodeSentSchema(CodeSentSchema):
 # --- registration, login, sessions ---------------------------------------------------------
 
 
-class RegistrationSchema(ZhSchema):
+class RegistrationSchema(ma.Schema):
     id_number = IdNumber()
     name = _text(50, "请输入姓名")
     phone = Phone()
@@ -187,7 +154,7 @@ class SessionSchema(ma.Schema):
     member = fields.Nested(MemberBriefSchema, required=True)
 
 
-class RefreshSchema(ZhSchema):
+class RefreshSchema(ma.Schema):
     refresh_token = _text(128, "缺少刷新令牌")
 
 
@@ -205,7 +172,7 @@ class ResetStartedSchema(ma.Schema):
     expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
 
 
-class SmsCodeSchema(ZhSchema):
+class SmsCodeSchema(ma.Schema):
     sms_code = SmsCode()
 
 
@@ -213,7 +180,7 @@ class ResetVerifiedSchema(ma.Schema):
     verified = fields.Boolean(required=True)
 
 
-class NewPasswordSchema(ZhSchema):
+class NewPasswordSchema(ma.Schema):
     new_password = Password()
 
 

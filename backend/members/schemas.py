@@ -9,7 +9,6 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from backend.clock import to_local
-from backend.identity.schemas import ZhSchema
 from backend.push.services import PUSH_CHANNELS
 
 
@@ -50,7 +49,7 @@ class PreferencesSchema(ma.Schema):
     push_channels = fields.List(fields.String(), required=True)
 
 
-class PreferencesPatchSchema(ZhSchema):
+class PreferencesPatchSchema(ma.Schema):
     sound_enabled = fields.Boolean()
     push_channels = fields.List(
         fields.String(
