@@ -58,7 +58,7 @@ def facts(session: Session, acct: FundAccount) -> AccountFacts:
         status=acct.status,
         balance=acct.balance,
         monthly_amount=acct.monthly_amount,
-        reserved=Decimal(reserved).quantize(FEN),
+        reserved=Decimal(reserved or 0).quantize(FEN),
         open_applications=int(open_count),
         rent_applications_this_month=int(rent_count),
     )

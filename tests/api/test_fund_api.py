@@ -79,7 +79,7 @@ def test_account_takes_two_statements_when_loaded(client, make, login, engine):
     assert len(statements) == 2, statements  # the member (auth), the account with its employer
 
 
-def _ledger(make, session, member, dates):
+def _ledger(make, session, member, *dates):
     account = account_of(session, member)
     return [
         make.transaction(account, txn_date=d, amount="1920.00", period_month=f"{d:%Y-%m}")
@@ -89,12 +89,8 @@ def _ledger(make, session, member, dates):
 
 def test_transactions_default_to_last_twelve_months_when_no_range(client, make, login, session):
     member = make.member()
-    _ledger(
-        make,
-        session,
-        member,
-        [dt.date(2025, 11, 4), dt.date(2025, 11, 5), dt.date(2026, 11, 5), dt.date(2026, 11, 6)],
-    )
+    days = (dt.date(2025, 11, 4), dt.date(2025, 11, 5), dt.date(2026, 11, 5), dt.date(2026, 11, 6))
+    _ledger(make, session, member, *days)
     with at():
         r = client.get("/api/v1/fund/transactions", headers=login(member))
     assert r.status_code == 200
@@ -104,12 +100,8 @@ def test_transactions_default_to_last_twelve_months_when_no_range(client, make, 
 
 def test_transactions_include_both_ends_when_range_given(client, make, login, session):
     member = make.member()
-    _ledger(
-        make,
-        session,
-        member,
-        [dt.date(2026, 1, 31), dt.date(2026, 2, 1), dt.date(2026, 2, 28), dt.date(2026, 3, 1)],
-    )
+    days = (dt.date(2026, 1, 31), dt.date(2026, 2, 1), dt.date(2026, 2, 28), dt.date(2026, 3, 1))
+    _ledger(make, session, member, *days)
     r = client.get(
         "/api/v1/fund/transactions?start=2026-02-01&end=2026-02-28", headers=login(member)
     )
@@ -144,7 +136,7 @@ def test_transaction_items_carry_kind_signed_amount_and_balance_when_listed(
 
 def test_transactions_hide_other_members_rows_when_listed(client, make, login, session):
     me, other = make.member(), make.member()
-    _ledger(make, session, other, [dt.date(2026, 5, 1)])
+    _ledger(make, session, other, dt.date(2026, 5, 1))
     r = client.get("/api/v1/fund/transactions?start=2026-01-01&end=2026-12-31", headers=login(me))
     assert r.json["items"] == []
 
@@ -153,7 +145,7 @@ def test_transactions_page_by_cursor_when_more_than_limit(client, make, login, s
     member = make.member()
     # two rows on one day: the id breaks the tie in the keyset
     dates = [dt.date(2026, 1, d) for d in (1, 2, 3, 3, 4)]
-    _ledger(make, session, member, dates)
+    _ledger(make, session, member, *dates)
     headers = login(member)
     url = "/api/v1/fund/transactions?start=2026-01-01&end=2026-01-31&limit=2"
     seen, cursor, pages = [], None, 0
@@ -213,7 +205,7 @@ def test_transactions_take_two_statements_per_page_when_listed(
     client, make, login, session, engine
 ):
     member = make.member()
-    _ledger(make, session, member, [dt.date(2026, 1, d) for d in range(1, 26)])
+    _ledger(make, session, member, *[dt.date(2026, 1, d) for d in range(1, 26)])
     headers = login(member)
     url = "/api/v1/fund/transactions?start=2026-01-01&end=2026-01-31&limit=10"
     with counted_statements(engine) as first:
