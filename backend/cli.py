@@ -8,6 +8,7 @@ import sys
 import click
 
 from backend import migrate
+from backend.integration.cli import internal as internal_cli
 from backend.runtime import Runtime
 from backend.settings import Settings, SettingsError
 
@@ -112,6 +113,9 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None) -
             return app
 
     _Server().run()
+
+
+cli.add_command(internal_cli)
 
 
 def main() -> None:

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields
 
-from backend.clock import to_local
 from backend.fund.models import TRANSACTION_KINDS
+from backend.inbox.schemas import LocalDateTime
 from backend.pagination import PageArgsSchema
 
 
 def money(**kwargs: Any) -> fields.Decimal:
     return fields.Decimal(as_string=True, places=2, **kwargs)
-
-
-class LocalDateTime(fields.DateTime):
-    """Stored UTC, shown in Asia/Shanghai with its offset."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, dt.datetime):
-            return to_local(value).isoformat(timespec="seconds")
-        return value
 
 
 class EmployerSchema(ma.Schema):

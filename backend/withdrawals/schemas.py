@@ -8,8 +8,8 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
-from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
-from backend.fund.schemas import LocalDateTime, money
+from backend.applications.schemas import ApplicationSchema
+from backend.fund.schemas import money
 from backend.withdrawals.rules import REASONS
 
 
@@ -82,16 +82,6 @@ class IdempotencyHeaderSchema(ma.Schema):
     )
 
 
-class NodeSchema(ma.Schema):
-    seq = fields.Integer()
-    name = fields.String()
-    state = fields.String()
-    state_name = fields.Function(lambda n: NODE_STATES.get(n.state, n.state))
-    opinion = fields.String(allow_none=True)
-    handler = fields.String(allow_none=True)
-    acted_at = LocalDateTime(allow_none=True)
-
-
 # Details the member may see again (the encrypted bank account stays inside).
 PUBLIC_DETAILS = (
     "reason_name",
@@ -105,17 +95,14 @@ PUBLIC_DETAILS = (
 )
 
 
-class WithdrawalApplicationSchema(ma.Schema):
-    id = fields.Integer()
-    application_no = fields.String()
-    kind = fields.String()
-    kind_name = fields.Function(lambda a: APPLICATION_KINDS.get(a.kind, a.kind))
-    reason = fields.String()
+class WithdrawalApplicationSchema(ApplicationSchema):
+    """The application as 我发起的 shows it, with the reason's name; the encrypted bank account
+    stays inside."""
+
     reason_name = fields.Function(lambda a: REASONS.get(a.reason, a.reason))
-    amount = money()
-    status = fields.String()
-    status_name = fields.Function(lambda a: APPLICATION_STATUS.get(a.status, a.status))
-    details = fields.Function(lambda a: {k: a.details[k] for k in PUBLIC_DETAILS if k in a.details})
-    submitted_at = LocalDateTime()
-    completed_at = LocalDateTime(allow_none=True)
-    nodes = fields.List(fields.Nested(NodeSchema))
+
+    @ma.post_dump
+    def _public_details(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        details = data.get("details") or {}
+        data["details"] = {k: details[k] for k in PUBLIC_DETAILS if k in details}
+        return data

@@ -330,3 +330,14 @@ def test_keys_are_per_member_when_two_members_use_the_same_key(client, make, log
     r2 = submit(client, login(two), body(sms_code=make.transaction_code(two)), key="same")
     assert r1.status_code == r2.status_code == 201
     assert r1.json["application_no"] != r2.json["application_no"]
+
+
+def test_submitted_application_appears_in_my_applications_when_listed(client, make, login):
+    member = make.member(balance="20000.00")
+    headers = login(member)
+    created = submit(client, headers, body(sms_code=make.transaction_code(member))).json
+    listed = client.get("/api/v1/applications?kind=withdrawal", headers=headers).json["items"]
+    assert [a["application_no"] for a in listed] == [created["application_no"]]
+    assert listed[0]["current_node"] == "受理"
+    detail = client.get(f"/api/v1/applications/{created['id']}", headers=headers).json
+    assert [n["name"] for n in detail["nodes"]] == ["受理", "审核", "审批", "支付"]
