@@ -121,6 +121,8 @@ class Settings:
 
     # Business rules of the centre (configurable; defaults are typical of Chinese centres)
     certificate_valid_days: int = 30
+    # TrueType CJK font for the certificate PDF; empty: found via fontconfig / known paths
+    certificate_font: str = ""
     rent_monthly_share: Decimal = Decimal("0.60")
     withdrawal_min_balance: Decimal = Decimal("0.00")
     loan_balance_multiple: Decimal = Decimal("15")

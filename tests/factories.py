@@ -266,3 +266,43 @@ class Factory:
             headers=signed,
             content_type="application/json" if raw else None,
         )
+
+    # --- fund / withdrawals / certificates (issue 5) ---
+
+    def withdrawal_application(
+        self,
+        member: Member,
+        *,
+        amount: Decimal | str,
+        reason: str = "purchase",
+        status: str = "processing",
+        submitted_at: dt.datetime | None = None,
+    ) -> Any:
+        """A withdrawal application as the core system would hold it (no rules checked)."""
+        from backend.applications.services import create_application
+
+        application = create_application(
+            self.session,
+            member_id=member.id,
+            kind="withdrawal",
+            reason=reason,
+            amount=Decimal(amount),
+        )
+        application.status = status
+        if submitted_at is not None:
+            application.submitted_at = submitted_at
+        self.session.commit()
+        return application
+
+    def transaction_code(self, member: Member) -> str:
+        """Sends the member a step-up SMS code and reads it back from the SMS outbox file."""
+        import json
+        from pathlib import Path
+
+        from backend.identity.stepup import send_transaction_code
+
+        send_transaction_code(self.rt, member)
+        lines = Path(self.rt.settings.sms_outbox).read_text(encoding="utf-8").splitlines()
+        sent = [json.loads(line) for line in lines]
+        mine = [s for s in sent if s["phone"] == member.plain_phone and s["scene"] == "transaction"]
+        return str(mine[-1]["code"])
