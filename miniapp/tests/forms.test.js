@@ -1,29 +1,55 @@
-const { platform, reset, route, login, openPage, settle, tap, text, type } = require('./harness')
+const { platform, reset, route, login, openPage, settle, tap, text, type, fixture } = require('./harness')
 
 beforeEach(() => {
   reset()
   login()
 })
 
+/** Choose the reason at ``index`` of the eligibility fixture, as the radio group reports it. */
+async function chooseReason(page, index) {
+  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: String(index) } })
+  await settle()
+}
+
+async function fillWithdrawal(page, { amount = '1200.50', smsCode = '123456' } = {}) {
+  if (amount !== null) await type(page.querySelector('.withdraw__amount'), amount)
+  await type(page.querySelector('.withdraw__bank-name'), '中国建设银行')
+  await type(page.querySelector('.withdraw__bank'), '6222020200112233445')
+  await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), smsCode)
+}
+
+test('the withdrawal page lists the reasons of GET /withdrawals/eligibility with their limits and refusals', async () => {
+  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
+  const page = await openPage('pages/fund/withdraw')
+
+  expect(platform.requests.find((r) => r.path === '/withdrawals/eligibility').query).toEqual({})
+  const labels = page.querySelectorAll('.withdraw__reason-item').map(text)
+  expect(labels).toEqual(['租房', '购房', '偿还贷款', '离退休', '离职/户口迁出不可办理'])
+
+  await chooseReason(page, 4)
+  expect(text(page.querySelector('.withdraw__refusal'))).toBe('离职提取须在账户封存后办理')
+  expect(page.querySelector('.withdraw__submit')).toBeFalsy()
+
+  await chooseReason(page, 0)
+  expect(page.querySelector('.withdraw__refusal')).toBeFalsy()
+  expect(page.querySelectorAll('.withdraw__limit').map(text)).toContain('· 每个自然月限提取一次')
+  expect(page.querySelector('.withdraw__submit')).toBeTruthy()
+})
+
 test('a withdrawal retried after a failure reuses its Idempotency-Key', async () => {
-  route('GET', '/withdrawals/eligibility', { data: { eligible: true, withdrawable_amount: '8000.00', explanation: '租房提取每月限额' } })
-  route('POST', '/sms-codes/transaction', { statusCode: 202, data: { resend_after: 60, expires_in: 300 } })
+  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
+  route('POST', '/sms-codes/transaction', { statusCode: 202, data: { resend_after: 60, expires_in: 300, masked_phone: '138****5678' } })
   let attempts = 0
   route('POST', '/withdrawals', () => {
     attempts += 1
     return attempts === 1
       ? { statusCode: 503, data: { code: 503, message: '服务暂时不可用，请稍后重试', error_code: 'service.unavailable' } }
-      : { statusCode: 201, data: { id: 'A1', kind: 'withdrawal', status: '受理中', amount: '1200.50', submitted_at: '2024-03-01T02:00:00Z' } }
+      : { statusCode: 201, data: fixture('withdrawal') }
   })
   const page = await openPage('pages/fund/withdraw')
+  await chooseReason(page, 0)
 
-  // pick 租赁自住住房 as the picker would
-  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: '2' } })
-  await settle()
-  expect(platform.requests.find((r) => r.path === '/withdrawals/eligibility').query).toEqual({ reason: 'rent' })
-
-  await type(page.querySelector('.withdraw__amount'), '1200.50')
-  await type(page.querySelector('.withdraw__bank'), '6222020200112233445')
+  await fillWithdrawal(page, { smsCode: '' })
   await tap(page.querySelector('.sms-row').querySelector('.sms-field__send'))
   await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '123456')
   await tap(page.querySelector('.withdraw__submit'))
@@ -33,25 +59,26 @@ test('a withdrawal retried after a failure reuses its Idempotency-Key', async ()
   expect(posts).toHaveLength(2)
   expect(posts[0].header['Idempotency-Key']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   expect(posts[1].header['Idempotency-Key']).toBe(posts[0].header['Idempotency-Key'])
-  expect(posts[1].data).toEqual({ reason: 'rent', amount: '1200.50', bank_account: '6222020200112233445', sms_code: '123456' })
+  expect(posts[1].data).toEqual({ reason: 'rent', amount: '1200.50', bank_name: '中国建设银行', bank_account: '6222020200112233445', sms_code: '123456' })
   expect(platform.requests.find((r) => r.path === '/sms-codes/transaction').data).toEqual({})
   expect(platform.toasts).toContain('服务暂时不可用，请稍后重试')
-  expect(text(page.querySelector('.withdraw__result').querySelector('.app-result__title'))).toBe('提取申请已提交')
+  const result = page.querySelector('.withdraw__result')
+  expect(text(result.querySelector('.app-result__title'))).toBe('提取申请已提交')
+  expect(text(result)).toContain('办理中')
+  expect(text(result)).toContain('租房')
+  expect(text(result)).toContain('TQ2024030100001')
 })
 
 test('a withdrawal corrected after a refusal is a new submission with a new Idempotency-Key', async () => {
-  route('GET', '/withdrawals/eligibility', { data: { eligible: true, withdrawable_amount: '8000.00' } })
+  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
   route('POST', '/withdrawals', (req) =>
     req.data.sms_code === '111111'
-      ? { statusCode: 422, data: { code: 422, message: '短信验证码不正确', error_code: 'sms.code_invalid' } }
-      : { statusCode: 201, data: { id: 'A2', status: '受理中', amount: '100.00' } },
+      ? { statusCode: 422, data: { code: 422, status: 'Unprocessable Entity', message: '短信验证码不正确', error_code: 'sms.code_invalid' } }
+      : { statusCode: 201, data: fixture('withdrawal', { amount: '100.00' }) },
   )
   const page = await openPage('pages/fund/withdraw')
-  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: '2' } })
-  await settle()
-  await type(page.querySelector('.withdraw__amount'), '100.00')
-  await type(page.querySelector('.withdraw__bank'), '6222020200112233445')
-  await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '111111')
+  await chooseReason(page, 0)
+  await fillWithdrawal(page, { amount: '100.00', smsCode: '111111' })
   await tap(page.querySelector('.withdraw__submit'))
   await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '222222')
   await tap(page.querySelector('.withdraw__submit'))
@@ -62,14 +89,11 @@ test('a withdrawal corrected after a refusal is a new submission with a new Idem
   expect(platform.toasts).toContain('短信验证码不正确')
 })
 
-test('an amount above the withdrawable amount is refused before any request', async () => {
-  route('GET', '/withdrawals/eligibility', { data: { eligible: true, withdrawable_amount: '999.99' } })
+test('an amount above the reason’s withdrawable amount is refused before any request', async () => {
+  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
   const page = await openPage('pages/fund/withdraw')
-  page.querySelector('.withdraw__reason').dispatchEvent('change', { detail: { value: '0' } })
-  await settle()
-  await type(page.querySelector('.withdraw__amount'), '1000.00')
-  await type(page.querySelector('.withdraw__bank'), '6222020200112233445')
-  await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '123456')
+  await chooseReason(page, 0)
+  await fillWithdrawal(page, { amount: '1800.01' })
 
   await tap(page.querySelector('.withdraw__submit'))
 
@@ -77,15 +101,81 @@ test('an amount above the withdrawable amount is refused before any request', as
   expect(platform.requests.filter((r) => r.path === '/withdrawals')).toHaveLength(0)
 })
 
-test('switching the sound off tunnels PATCH /me/preferences through POST, as wx.request has no PATCH', async () => {
-  route('GET', '/me', { data: { name: '张三', account: { account_no: '1001', status: '正常', balance: '52000.00' } } })
-  route('GET', '/me/preferences', { data: { sound_enabled: true, push_channels: [] } })
-  route('GET', '/messages/unread-count', { data: { count: 3 } })
-  route('GET', '/loans', { data: { items: [], notice: '您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请' } })
-  route('POST', '/me/preferences', (req) => ({ data: { sound_enabled: req.data.sound_enabled, push_channels: [] } }))
+test('a purchase withdrawal asks for the contract or title number and sends it as document_no', async () => {
+  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
+  route('POST', '/withdrawals', { statusCode: 201, data: fixture('withdrawal', { reason: 'purchase', reason_name: '购房' }) })
+  const page = await openPage('pages/fund/withdraw')
+  await chooseReason(page, 1)
+  await fillWithdrawal(page, { amount: '30000.00' })
+
+  await tap(page.querySelector('.withdraw__submit'))
+  expect(platform.toasts).toEqual(['请输入购房合同编号或不动产权证号'])
+  expect(platform.requests.filter((r) => r.path === '/withdrawals')).toHaveLength(0)
+
+  await type(page.querySelector('.withdraw__extra'), 'BJ2024-0001')
+  await tap(page.querySelector('.withdraw__submit'))
+  const [post] = platform.requests.filter((r) => r.path === '/withdrawals')
+  expect(post.data).toMatchObject({ reason: 'purchase', amount: '30000.00', document_no: 'BJ2024-0001' })
+  expect(post.data.loan_contract_no).toBeUndefined()
+})
+
+test('a full-balance reason takes the amount from the API and shows it unedited', async () => {
+  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
+  route('POST', '/withdrawals', { statusCode: 201, data: fixture('withdrawal', { reason: 'retirement', amount: '52000.00' }) })
+  const page = await openPage('pages/fund/withdraw')
+  await chooseReason(page, 3)
+
+  expect(page.querySelector('.withdraw__amount')).toBeFalsy()
+  expect(text(page.querySelector('.withdraw__amount-fixed'))).toBe('52000.00 元')
+  await fillWithdrawal(page, { amount: null })
+  await tap(page.querySelector('.withdraw__submit'))
+
+  const [post] = platform.requests.filter((r) => r.path === '/withdrawals')
+  expect(post.data).toMatchObject({ reason: 'retirement', amount: '52000.00' })
+})
+
+test('the home page shows the account status name, the unread and to-do counts', async () => {
+  route('GET', '/me', { data: fixture('me') })
+  route('GET', '/me/preferences', { data: fixture('preferences') })
+  route('GET', '/messages/unread-count', { data: fixture('unread_count', { unread_count: 5, open_todo_count: 2 }) })
+  route('GET', '/loans', { data: fixture('loans') })
   const page = await openPage('pages/home/index')
 
-  expect(page.querySelector('.badge').dom.textContent).toBe('3')
+  expect(text(page.querySelector('.badge'))).toBe('5')
+  expect(page.querySelectorAll('.badge').map(text)).toEqual(['5', '2'])
+  expect(text(page.querySelector('.home__half'))).toContain('账户状态：封存')
+  expect(text(page.querySelector('.home__half'))).not.toContain('sealed')
+  expect(text(page.querySelector('.home__balance'))).toBe('52000.00 元')
+  expect(text(page.querySelectorAll('.home__half')[1])).toContain('合同 JK2023001（还款中）')
+
+  await tap(page.querySelector('.home__who'))
+  const summary = text(page.querySelector('.home__summary'))
+  expect(summary).toContain('110100012345')
+  expect(summary).toContain('北京某某科技有限公司')
+})
+
+test('a member without a fund account sees that, not an error', async () => {
+  route('GET', '/me', { data: fixture('me_without_account') })
+  route('GET', '/me/preferences', { data: fixture('preferences') })
+  route('GET', '/messages/unread-count', { data: fixture('unread_count', { unread_count: 0, open_todo_count: 0 }) })
+  route('GET', '/loans', { data: fixture('loans_none') })
+  const page = await openPage('pages/home/index')
+
+  expect(page.querySelector('.badge')).toBeFalsy()
+  expect(text(page.querySelector('.home__balance'))).toBe('—')
+  await tap(page.querySelector('.home__who'))
+  expect(text(page.querySelector('.home__summary'))).toContain('暂无公积金账户')
+  expect(platform.toasts).toEqual([])
+})
+
+test('switching the sound off tunnels PATCH /me/preferences through POST, as wx.request has no PATCH', async () => {
+  route('GET', '/me', { data: fixture('me') })
+  route('GET', '/me/preferences', { data: fixture('preferences') })
+  route('GET', '/messages/unread-count', { data: fixture('unread_count') })
+  route('GET', '/loans', { data: fixture('loans_none') })
+  route('POST', '/me/preferences', (req) => ({ data: fixture('preferences', { sound_enabled: req.data.sound_enabled }) }))
+  const page = await openPage('pages/home/index')
+
   await tap(page.querySelectorAll('.home__tool')[1])
 
   const patch = platform.requests.find((r) => r.method === 'POST' && r.path === '/me/preferences')
@@ -93,4 +183,104 @@ test('switching the sound off tunnels PATCH /me/preferences through POST, as wx.
   expect(patch.data).toEqual({ sound_enabled: false })
   expect(platform.toasts).toContain('音效已关闭')
   expect(page.querySelectorAll('.home__tool')[1].dom.textContent).toBe('开启音效')
+})
+
+test('the profile page shows masked identity data and the account status name', async () => {
+  route('GET', '/me', { data: fixture('me') })
+  const page = await openPage('pages/profile/index')
+
+  const shown = text(page)
+  expect(shown).toContain('1101**********001X')
+  expect(shown).toContain('138****5678')
+  expect(shown).toContain('2024-01-05 09:30')
+  expect(shown).toContain('封存')
+  expect(shown).not.toContain('sealed')
+  expect(shown).toContain('1101000888')
+})
+
+test('the fund page shows the ledger rows by date and kind name for the chosen range', async () => {
+  route('GET', '/fund/account', { data: fixture('fund_account') })
+  route('GET', '/fund/transactions', { data: fixture('transactions') })
+  const page = await openPage('pages/fund/index')
+
+  expect(text(page.querySelector('.card'))).toContain('正常')
+  expect(text(page.querySelector('.card'))).toContain('12%')
+  const rows = page.querySelectorAll('.table__row').slice(1)
+  // j-component cannot query inside a page's plain nodes: read the cells off the DOM row
+  expect(rows.map((r) => Array.from(r.dom.children).map((c) => c.textContent.trim()))).toEqual([
+    ['2024-02-15', '汇缴（2024-02）', '2400.00', '52000.00'],
+    ['2024-01-20', '提取', '-1500.00', '49600.00'],
+  ])
+  const query = platform.requests.find((r) => r.path === '/fund/transactions').query
+  expect(query.start).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+  expect(query.end).toMatch(/^\d{4}-\d{2}-\d{2}$/)
+})
+
+test('an API refusal of the date range shows its message', async () => {
+  route('GET', '/fund/account', { data: fixture('fund_account') })
+  route('GET', '/fund/transactions', {
+    statusCode: 422,
+    data: { code: 422, status: 'Unprocessable Entity', message: '每次最多查询5年的缴存支取记录，请缩小查询范围', error_code: 'fund.range_too_long', errors: { start: ['每次最多查询5年的缴存支取记录，请缩小查询范围'] } },
+  })
+  await openPage('pages/fund/index')
+
+  expect(platform.toasts).toEqual(['每次最多查询5年的缴存支取记录，请缩小查询范围'])
+})
+
+test('我发起的 names a withdrawal by its reason and shows the status name', async () => {
+  route('GET', '/applications', { data: fixture('applications') })
+  const page = await openPage('pages/applications/index')
+
+  const item = text(page.querySelector('.app'))
+  expect(item).toContain('租房')
+  expect(item).toContain('办理中')
+  expect(item).toContain('当前环节：受理')
+  expect(item).not.toContain('rent')
+  expect(platform.requests[0].query).toMatchObject({ kind: 'withdrawal' })
+})
+
+test('a logged-in session keeps the brief member of POST /sessions', async () => {
+  platform.storage = {}
+  route('POST', '/captchas', { statusCode: 201, data: { captcha_id: 'c1', image: 'data:image/png;base64,iVBORw0KGgo=', expires_in: 300 } })
+  route('POST', '/sessions', { statusCode: 201, data: fixture('session') })
+  const page = await openPage('pages/login/index')
+
+  await type(page.querySelectorAll('.field__input')[0], '110105199005170011')
+  await type(page.querySelectorAll('.field__input')[1], 'abc12345')
+  await type(page.querySelector('.captcha-row').querySelector('.field__input'), '1234')
+  await tap(page.querySelector('.btn-primary'))
+
+  const login = platform.requests.find((r) => r.path === '/sessions')
+  expect(login.data).toEqual({ username: '110105199005170011', password: 'abc12345', captcha_id: 'c1', captcha_code: '1234' })
+  expect(platform.storage['gjj.tokens'].access_token).toBe('access-9')
+  expect(platform.storage['gjj.member']).toEqual(fixture('session').member)
+  expect(platform.relaunches).toEqual(['/pages/home/index'])
+})
+
+test('the last password-reset step answers 204 and the page says 重置完成', async () => {
+  platform.storage = {}
+  route('POST', '/captchas', { statusCode: 201, data: { captcha_id: 'c1', image: 'data:image/png;base64,iVBORw0KGgo=', expires_in: 300 } })
+  route('POST', '/password-resets', { statusCode: 201, data: { reset_id: 'r1', masked_phone: '138****5678', expires_in: 900 } })
+  route('POST', '/password-resets/r1/sms-codes', { statusCode: 202, data: { resend_after: 60, expires_in: 300, masked_phone: '138****5678' } })
+  route('POST', '/password-resets/r1/verification', { data: { verified: true } })
+  route('PUT', '/password-resets/r1/password', { statusCode: 204 })
+  const page = await openPage('pages/forgot/index')
+
+  await type(page.querySelectorAll('.field__input')[0], '张三')
+  await type(page.querySelectorAll('.field__input')[1], '110105199005170011')
+  await type(page.querySelector('.captcha-row').querySelector('.field__input'), '1234')
+  await tap(page.querySelector('.btn-primary'))
+  expect(text(page.querySelector('.field__value'))).toBe('138****5678')
+
+  await tap(page.querySelector('.sms-row').querySelector('.sms-field__send'))
+  await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '654321')
+  await tap(page.querySelector('.btn-primary'))
+  await type(page.querySelectorAll('.field__input')[0], 'newpass123')
+  await type(page.querySelectorAll('.field__input')[1], 'newpass123')
+  await tap(page.querySelector('.btn-primary'))
+
+  const put = platform.requests.find((r) => r.method === 'PUT')
+  expect(put).toMatchObject({ path: '/password-resets/r1/password', data: { new_password: 'newpass123' } })
+  expect(text(page.querySelector('.done__title'))).toBe('重置完成')
+  expect(platform.toasts).toContain('重置完成')
 })

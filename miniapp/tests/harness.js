@@ -139,8 +139,17 @@ async function type(wrapper, value) {
   await settle(5)
 }
 
+const FIXTURES = require('./fixtures/api.json')
+
+/** A fresh copy of a response body from fixtures/api.json (held to the backend's schemas by
+ * tests/e2e/test_api_fixtures.py), with top-level fields replaced by ``overrides``. */
+function fixture(name, overrides = {}) {
+  if (!FIXTURES[name]) throw new Error(`no fixture ${name}`)
+  return { ...JSON.parse(JSON.stringify(FIXTURES[name].body)), ...overrides }
+}
+
 function text(node) {
   return (node.dom || node).textContent.replace(/\s+/g, ' ').trim()
 }
 
-module.exports = { API, OUT, platform, reset, route, login, openPage, settle, tap, type, text, simulate }
+module.exports = { API, OUT, platform, reset, route, login, openPage, settle, tap, type, text, fixture, simulate }

@@ -1,7 +1,7 @@
-const { platform, reset, route, login, openPage, tap, text } = require('./harness')
+const { platform, reset, route, login, openPage, tap, text, fixture } = require('./harness')
 
 function message(id, extra = {}) {
-  return { id, kind: 'message', business_name: `提取业务${id}`, content: `您的提取申请已受理${id}`, channel: 'core', sent_at: '2024-03-01T02:30:00Z', read_at: null, ...extra }
+  return fixture('message', { id, business_name: `提取业务${id}`, content: `您的提取申请已受理${id}`, ...extra })
 }
 
 function items(page) {
@@ -29,7 +29,7 @@ test('unread message item shows business name, content, Shanghai time and the re
 })
 
 test('read message item has no read action when listed under 已阅', async () => {
-  route('GET', '/messages', { data: { items: [message(2, { read_at: '2024-03-02T00:00:00Z' })], next_cursor: null } })
+  route('GET', '/messages', { data: { items: [message(2, { read: true, read_at: '2024-03-02T08:00:00+08:00' })], next_cursor: null } })
   const page = await openPage('pages/messages/index', { status: 'read' })
 
   const [item] = items(page)
@@ -40,7 +40,7 @@ test('read message item has no read action when listed under 已阅', async () =
 
 test('marking a message read posts it, says 已标记为已阅 and moves it out of the unread list', async () => {
   route('GET', '/messages', { data: { items: [message(1), message(2)], next_cursor: null } })
-  route('POST', '/messages/1/read', { statusCode: 200, data: { id: 1, read_at: '2024-03-02T00:00:00Z' } })
+  route('POST', '/messages/1/read', { statusCode: 200, data: fixture('marked_read') })
   const page = await openPage('pages/messages/index', { status: 'unread' })
 
   await tap(items(page)[0].querySelector('.msg-item__read'))

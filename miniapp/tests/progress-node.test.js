@@ -1,4 +1,4 @@
-const { platform, reset, route, login, openPage, text } = require('./harness')
+const { platform, reset, route, login, openPage, text, fixture } = require('./harness')
 
 const YELLOW = '#f5b800'
 const GREEN = '#19a15f'
@@ -20,18 +20,8 @@ beforeEach(() => {
 })
 
 test('progress nodes are yellow when done, green when current and grey when pending', async () => {
-  route('GET', '/loans', { data: { items: [{ contract_no: 'JK2023001', status: '还款中' }], next_cursor: null } })
-  route('GET', '/loans/JK2023001/progress', {
-    data: {
-      contract_no: 'JK2023001',
-      nodes: [
-        { name: '贷款受理', state: 'done', time: '2023-05-01T01:00:00Z', opinion: '材料齐全' },
-        { name: '贷款审批', state: 'done', time: '2023-05-03T01:00:00Z', handler: '王审批' },
-        { name: '合同签订', state: 'current', time: null },
-        { name: '贷款发放', state: 'pending', time: null },
-      ],
-    },
-  })
+  route('GET', '/loans', { data: fixture('loans') })
+  route('GET', '/loans/JK2023001/progress', { data: fixture('loan_progress') })
   const page = await openPage('pages/loans/progress')
 
   const rendered = nodes(page)
@@ -46,7 +36,7 @@ test('progress nodes are yellow when done, green when current and grey when pend
 
 test('a member without loans sees the API notice and no progress', async () => {
   const notice = '您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请'
-  route('GET', '/loans', { data: { items: [], notice } })
+  route('GET', '/loans', { data: fixture('loans_none') })
   const page = await openPage('pages/loans/progress')
 
   expect(text(page.querySelector('.contracts').querySelector('.notice'))).toBe(notice)
@@ -55,8 +45,9 @@ test('a member without loans sees the API notice and no progress', async () => {
 })
 
 test('an undisbursed contract shows the notice of GET /loans/{no}', async () => {
-  route('GET', '/loans', { data: { items: [{ contract_no: 'JK2024009', status: '已签合同未放款' }], next_cursor: null } })
-  route('GET', '/loans/JK2024009', { data: { contract_no: 'JK2024009', status: '已签合同未放款', amount: '300000.00', term_months: 240, notice: '此合同【JK2024009】的贷款未发放' } })
+  const info = fixture('loan_info_signed')
+  route('GET', '/loans', { data: fixture('loans', { items: [{ ...fixture('loans').items[0], contract_no: info.contract_no, status: info.status, status_label: info.status_label }] }) })
+  route('GET', '/loans/JK2024009', { data: info })
   const page = await openPage('pages/loans/info')
 
   expect(text(page.querySelector('.notice'))).toBe('此合同【JK2024009】的贷款未发放')

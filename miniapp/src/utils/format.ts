@@ -87,6 +87,25 @@ export function methodName(value: string | null | undefined): string {
   return METHODS[value] || value
 }
 
+// Withdrawal reason codes (backend/withdrawals/rules.py REASONS): the application list carries the
+// code only, the detail carries its name in details.reason_name.
+export const WITHDRAWAL_REASONS: Record<string, string> = {
+  rent: '租房',
+  purchase: '购房',
+  loan_repayment: '偿还贷款',
+  retirement: '离退休',
+  leaving: '离职/户口迁出',
+}
+
+/** What an application was for: a withdrawal's reason name, or a loan's purpose (sent as text). */
+export function reasonName(app: Record<string, any> | null | undefined): string {
+  if (!app) return '—'
+  const named = pick(app, 'reason_name', 'details.reason_name')
+  if (named) return String(named)
+  if (app.kind === 'withdrawal' && WITHDRAWAL_REASONS[app.reason]) return WITHDRAWAL_REASONS[app.reason]
+  return text(app.reason)
+}
+
 /** The API sends codes with a Chinese `<field>_label` (or `_name`) beside them; show that. */
 export function label(obj: Record<string, any> | null | undefined, field: string): string {
   if (!obj) return '—'
