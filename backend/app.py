@@ -12,7 +12,7 @@ from flask import Flask, Response, g, request, send_from_directory
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend.api import Api, close_db
+from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
@@ -80,6 +80,7 @@ def create_app(
     api = Api(
         app,
         spec_kwargs={
+            "marshmallow_plugin": marshmallow_plugin(),
             "info": {"description": "个人网厅：缴存职工自助服务与核心业务系统集成接口"},
         },
     )
