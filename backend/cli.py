@@ -9,7 +9,7 @@ import click
 
 from backend import migrate
 from backend.runtime import Runtime
-from backend.settings import Settings, SettingsError
+from backend.settings import INSTANCE_DIR, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +131,7 @@ def worker(c: Context, concurrency: int, beat: bool, loglevel: str) -> None:
     # connection pool would be shared between processes.
     argv = ["worker", f"--concurrency={concurrency}", "--pool=threads", f"--loglevel={loglevel}"]
     if beat:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
         argv.append("--beat")
     app.worker_main(argv=argv)
 
