@@ -8,6 +8,7 @@ import sys
 import click
 
 from backend import migrate
+from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
 from backend.settings import INSTANCE_DIR, Settings, SettingsError
 
@@ -179,6 +180,9 @@ def push_stats(c: Context) -> None:
         click.echo(f"{row.channel:<8} {row.status:<9} {row.error_code or '-':<32} {row.count:>7}")
     if not rows:
         click.echo("no deliveries")
+
+
+cli.add_command(members_cli)
 
 
 def main() -> None:
