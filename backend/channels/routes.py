@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
-from backend.auth import BEARER_SECURITY, current_member, login_required, origin
+from backend.auth import current_member, member_view, origin
 from backend.channels import services
 from backend.channels.clients import channel_clients
 from backend.channels.models import CHANNELS
@@ -16,23 +16,14 @@ from backend.channels.schemas import (
     AlipaySessionArgs,
     BindingListSchema,
     CertificationSchema,
-    SessionSchema,
     WeChatBindingArgs,
     WeChatSessionArgs,
 )
 from backend.clock import to_local
+from backend.identity.routes import _session_body
+from backend.identity.schemas import SessionSchema
 
 blp = Blueprint("channels", __name__, url_prefix="/api/v1", description="支付宝、微信登录与绑定")
-
-
-def _session_body(started: services.SessionStarted) -> dict[str, Any]:
-    return {
-        "access_token": started.tokens.access_token,
-        "refresh_token": started.tokens.refresh_token,
-        "token_type": "Bearer",
-        "expires_in": started.tokens.expires_in,
-        "member": started.member,
-    }
 
 
 @blp.route("/channels/alipay/sessions")
@@ -133,9 +124,7 @@ class WeChatBindings(MethodView):
 
 @blp.route("/me/channel-bindings")
 class ChannelBindings(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, BindingListSchema)
     def get(self) -> dict[str, Any]:
         """The member's Alipay / WeChat bindings"""
@@ -153,9 +142,7 @@ class ChannelBindings(MethodView):
 
 @blp.route("/me/channel-bindings/<channel>")
 class ChannelBinding(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(204)
     @blp.alt_response(404, description="Not bound on that channel")
     def delete(self, channel: str) -> None:

@@ -41,23 +41,6 @@ class WeChatBindingArgs(ma.Schema):
     password = ma.fields.String(validate=validate.Length(min=1, max=64), load_only=True)
 
 
-class SessionMemberSchema(ma.Schema):
-    id = ma.fields.Integer(required=True)
-    name = ma.fields.String(required=True)
-    id_number = ma.fields.String(attribute="id_number_masked", required=True)
-    phone = ma.fields.String(attribute="phone_masked", allow_none=True)
-
-
-class SessionSchema(ma.Schema):
-    """Same shape as POST /sessions (password login)."""
-
-    access_token = ma.fields.String(required=True)
-    refresh_token = ma.fields.String(required=True)
-    token_type = ma.fields.String(required=True)
-    expires_in = ma.fields.Integer(required=True)
-    member = ma.fields.Nested(SessionMemberSchema, required=True)
-
-
 class BindingSchema(ma.Schema):
     channel = ma.fields.String(required=True)
     channel_name = ma.fields.String(required=True)

@@ -14,7 +14,6 @@ arguments and commit once; no Flask here.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import uuid
@@ -38,27 +37,26 @@ from backend.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from backend.identity.passwords import make_hasher, verify_password
-from backend.identity.tokens import TokenPair, TokenStore
-from backend.members.models import Credential, Member
+from backend.identity.passwords import verify_password
+from backend.identity.services import (
+    SessionStarted,
+    _count_failure,
+    _is_locked,
+    _locked_error,
+    access_disabled,
+    password_hasher,
+)
+from backend.identity.tokens import token_store
+from backend.members.models import Member
+from backend.members.queries import credentials_for_update, member_by_id_number
 from backend.pii import is_valid_id_number, mask_id_number, normalize_id_number
 from backend.push.models import SubscriptionConsent
 from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-# Same lock-out rule as the web-hall password login (manual 1.2): five wrong passwords in a row
-# lock the credential for fifteen minutes, whichever door they were typed at.
-MAX_FAILED_PASSWORDS = 5
-LOCK_MINUTES = 15
 # Wrong passwords one binding ticket tolerates before the member must log in to WeChat again.
 TICKET_PASSWORD_TRIES = 3
-
-
-@dataclass(frozen=True)
-class SessionStarted:
-    tokens: TokenPair
-    member: Member
 
 
 # --- sessions ------------------------------------------------------------------------------
@@ -67,7 +65,7 @@ class SessionStarted:
 def open_session(
     rt: Runtime, session: Session, member: Member, *, via: str, origin: RequestOrigin, **detail: Any
 ) -> SessionStarted:
-    """Log ``member`` in: the audit event, the commit, then the token pair (as password login)."""
+    """Log ``member`` in as password login does: same refusal, audit event, commit, token pair."""
     if not member.online_access:
         record(
             session,
@@ -78,16 +76,10 @@ def open_session(
             reason="access_disabled",
         )
         session.commit()
-        raise Forbidden("您的网上业务已停用，请联系公积金中心", error_code="auth.access_disabled")
+        raise access_disabled()
     record(session, "auth.login", member_id=member.id, origin=origin, via=via, **detail)
     session.commit()
-    store = rt.extras.get("tokens")
-    if store is None:
-        store = TokenStore(
-            rt.redis, rt.keys, rt.settings.access_token_ttl, rt.settings.refresh_token_ttl
-        )
-        rt.extras["tokens"] = store
-    return SessionStarted(store.issue(member.id), member)
+    return SessionStarted(token_store(rt).issue(member.id), member)
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -120,12 +112,6 @@ def _identity(session: Session, channel: str, open_id: str) -> ChannelIdentity |
         select(ChannelIdentity).where(
             ChannelIdentity.channel == channel, ChannelIdentity.open_id == open_id
         )
-    ).one_or_none()
-
-
-def _member_by_id_number(rt: Runtime, session: Session, id_number: str) -> Member | None:
-    return session.scalars(
-        select(Member).where(Member.id_number_hash == rt.pii.id_lookup(id_number))
     ).one_or_none()
 
 
@@ -250,7 +236,7 @@ def alipay_login(
             ),
         )
     member = (
-        _member_by_id_number(rt, session, info.cert_no or "") if info.has_verified_identity else None
+        member_by_id_number(session, rt.pii, info.cert_no or "") if info.has_verified_identity else None
     )
     if member is None or member.name.strip() != (info.user_name or "").strip():
         raise _refuse(session, "alipay", "not_a_member", origin, _not_a_member("alipay"))
@@ -282,7 +268,7 @@ def start_alipay_certification(
     if not is_valid_id_number(id_number):
         raise ValidationFailed(errors={"id_number": ["请输入正确的身份证号"]})
     id_number = normalize_id_number(id_number)
-    member = _member_by_id_number(rt, session, id_number)
+    member = member_by_id_number(session, rt.pii, id_number)
     # Face checks cost the centre money: only for someone who is a member under that name.
     if member is None or member.name.strip() != name.strip():
         raise _refuse(session, "alipay", "not_a_member", origin, _not_a_member("alipay"))
@@ -481,37 +467,38 @@ def _member_by_password(
     password: str,
     origin: RequestOrigin,
 ) -> Member:
-    wrong = Unauthorized("身份证号或密码错误", error_code="auth.invalid_credentials")
-    member = _member_by_id_number(rt, session, id_number) if is_valid_id_number(id_number) else None
-    credential = session.get(Credential, member.id) if member else None
+    """The web-hall credentials, under the web hall's lock-out rule (manual 1.2): wrong passwords
+    count against the same credential whichever door they were typed at."""
+    member = member_by_id_number(session, rt.pii, id_number) if is_valid_id_number(id_number) else None
+    credential = credentials_for_update(session, [member.id]).get(member.id) if member else None
     now = clock.utcnow()
-    if credential is not None and credential.locked_until and credential.locked_until > now:
-        raise Forbidden(
-            f"密码连续输错{MAX_FAILED_PASSWORDS}次，账户已锁定{LOCK_MINUTES}分钟，请稍后再试",
-            error_code="auth.account_locked",
-        )
-    hasher = make_hasher(rt.settings.argon2_time_cost, rt.settings.argon2_memory_cost)
-    if credential is not None and verify_password(hasher, credential.password_hash, password):
+    if credential is not None and _is_locked(credential, now):
+        assert credential.locked_until is not None
+        raise _locked_error(credential.locked_until)
+    if credential is not None and verify_password(
+        password_hasher(rt), credential.password_hash, password
+    ):
         credential.failed_attempts = 0
         credential.last_login_at = now
         assert member is not None
         return member
-    if credential is not None:
-        credential.failed_attempts = (credential.failed_attempts or 0) + 1
-        if credential.failed_attempts >= MAX_FAILED_PASSWORDS:
-            credential.failed_attempts = 0
-            credential.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
+    locked_until = _count_failure(session, [credential] if credential else [], now, origin)
     ticket["tries"] = int(ticket.get("tries", 0)) + 1
     if ticket["tries"] >= TICKET_PASSWORD_TRIES:
         tickets.take_ticket(rt, "wechat-bind", binding_token)
     else:
         tickets.update_ticket(rt, "wechat-bind", binding_token, ticket)
+    error: AppError = (
+        _locked_error(locked_until)
+        if locked_until is not None
+        else Unauthorized("身份证号或密码错误", error_code="auth.invalid_credentials")
+    )
     raise _refuse(
         session,
         "wechat",
         "wrong_password" if credential else "unknown_user",
         origin,
-        wrong,
+        error,
         member_id=member.id if member else None,
     )
 

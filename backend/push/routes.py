@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
-from backend.auth import BEARER_SECURITY, current_member, login_required, origin
+from backend.auth import current_member, member_view, origin
 from backend.push import services
 from backend.push.dispatch import push_templates
 from backend.push.schemas import SubscriptionArgs, SubscriptionListSchema, SubscriptionQuery
@@ -43,16 +43,14 @@ def _listing(member_id: int, channel: str | None) -> dict[str, Any]:
 
 @blp.route("/me/subscriptions")
 class Subscriptions(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(SubscriptionQuery, location="query")
     @blp.response(200, SubscriptionListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The push templates and the member's consent for each"""
         return _listing(current_member().id, args.get("channel"))
 
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(SubscriptionArgs)
     @blp.response(201, SubscriptionListSchema)
     @blp.alt_response(422, description="Unknown channel, template or result")

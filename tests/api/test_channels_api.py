@@ -45,8 +45,8 @@ def _assert_session(r, member):
     assert body["token_type"] == "Bearer"
     assert body["access_token"] and body["refresh_token"] and body["expires_in"] > 0
     assert body["member"]["id"] == member.id
-    assert body["member"]["id_number"] == member.id_number_masked
-    assert "*" in body["member"]["id_number"]
+    assert body["member"]["masked_id_number"] == member.id_number_masked
+    assert "*" in body["member"]["masked_id_number"]
 
 
 # --- Alipay ----------------------------------------------------------------------------------
