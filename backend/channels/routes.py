@@ -86,9 +86,7 @@ class WeChatSessions(MethodView):
     @blp.arguments(WeChatSessionArgs)
     @blp.response(201, SessionSchema)
     @blp.alt_response(401, description="Login code invalid or already used")
-    @blp.alt_response(
-        403, description="wechat.binding_required, with binding_token and expires_in"
-    )
+    @blp.alt_response(403, description="wechat.binding_required, with binding_token and expires_in")
     @blp.alt_response(503, description="WeChat unavailable")
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Log in with WeChat (wx.login code)"""

@@ -107,12 +107,19 @@ def _guard_code(rt: Runtime, channel: str, code: str) -> None:
         )
 
 
-def _identity(session: Session, channel: str, open_id: str) -> ChannelIdentity | None:
-    return session.scalars(
-        select(ChannelIdentity).where(
+def _login_if_bound(
+    rt: Runtime, session: Session, channel: str, open_id: str, origin: RequestOrigin
+) -> SessionStarted | None:
+    """A platform account already bound logs its member straight in."""
+    member_id = session.scalars(
+        select(ChannelIdentity.member_id).where(
             ChannelIdentity.channel == channel, ChannelIdentity.open_id == open_id
         )
     ).one_or_none()
+    member = session.get(Member, member_id) if member_id is not None else None
+    if member is None:
+        return None
+    return open_session(rt, session, member, via=channel, origin=origin)
 
 
 def _bind(
@@ -199,11 +206,9 @@ def alipay_login(
     open_id = token.open_id or token.user_id
     if not open_id:
         raise ServiceUnavailable("支付宝服务暂不可用，请稍后再试", error_code="alipay.unavailable")
-    bound = _identity(session, "alipay", open_id)
+    bound = _login_if_bound(rt, session, "alipay", open_id, origin)
     if bound is not None:
-        member = session.get(Member, bound.member_id)
-        assert member is not None  # FK
-        return open_session(rt, session, member, via="alipay", origin=origin)
+        return bound
     ids = {"open_id": open_id, "user_id": token.user_id, "union_id": token.union_id}
     try:
         info = clients.alipay.user_info(token.access_token)
@@ -236,11 +241,22 @@ def alipay_login(
             ),
         )
     member = (
-        member_by_id_number(session, rt.pii, info.cert_no or "") if info.has_verified_identity else None
+        member_by_id_number(session, rt.pii, info.cert_no or "")
+        if info.has_verified_identity
+        else None
     )
     if member is None or member.name.strip() != (info.user_name or "").strip():
         raise _refuse(session, "alipay", "not_a_member", origin, _not_a_member("alipay"))
-    _bind(session, member, "alipay", origin=origin, proof="alipay_real_name", **ids)
+    _bind(
+        session,
+        member,
+        "alipay",
+        open_id=open_id,
+        user_id=token.user_id,
+        union_id=token.union_id,
+        origin=origin,
+        proof="alipay_real_name",
+    )
     return open_session(rt, session, member, via="alipay", origin=origin, bound=True)
 
 
@@ -300,7 +316,12 @@ def start_alipay_certification(
 
 
 def finish_alipay_certification(
-    rt: Runtime, session: Session, clients: ChannelClients, *, certify_id: str, origin: RequestOrigin
+    rt: Runtime,
+    session: Session,
+    clients: ChannelClients,
+    *,
+    certify_id: str,
+    origin: RequestOrigin,
 ) -> SessionStarted:
     key = rt.keys("chan", "alipay-certify", certify_id)
     raw = rt.redis.get(key)
@@ -364,11 +385,9 @@ def wechat_login(
         wx = clients.wechat.code_to_session(code)
     except ChannelError as exc:
         raise _platform_error("wechat", exc) from None
-    bound = _identity(session, "wechat", wx.openid)
+    bound = _login_if_bound(rt, session, "wechat", wx.openid, origin)
     if bound is not None:
-        member = session.get(Member, bound.member_id)
-        assert member is not None  # FK
-        return open_session(rt, session, member, via="wechat", origin=origin)
+        return bound
     ticket = tickets.issue_ticket(
         rt, "wechat-bind", {"openid": wx.openid, "unionid": wx.unionid, "tries": 0}
     )
@@ -397,7 +416,9 @@ def wechat_bind(
     if phone_code:
         member, proof = _member_by_wechat_phone(rt, session, clients, phone_code, origin), "phone"
     elif id_number and password:
-        member = _member_by_password(rt, session, binding_token, ticket, id_number, password, origin)
+        member = _member_by_password(
+            rt, session, binding_token, ticket, id_number, password, origin
+        )
         proof = "password"
     else:
         raise ValidationFailed(
@@ -469,7 +490,9 @@ def _member_by_password(
 ) -> Member:
     """The web-hall credentials, under the web hall's lock-out rule (manual 1.2): wrong passwords
     count against the same credential whichever door they were typed at."""
-    member = member_by_id_number(session, rt.pii, id_number) if is_valid_id_number(id_number) else None
+    member = (
+        member_by_id_number(session, rt.pii, id_number) if is_valid_id_number(id_number) else None
+    )
     credential = credentials_for_update(session, [member.id]).get(member.id) if member else None
     now = clock.utcnow()
     if credential is not None and _is_locked(credential, now):

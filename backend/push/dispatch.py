@@ -115,9 +115,7 @@ class CeleryDispatcher:
         self.celery = celery_app
 
     def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
-        self.celery.send_task(
-            "gjj.push.deliver", args=[delivery_id], countdown=countdown or None
-        )
+        self.celery.send_task("gjj.push.deliver", args=[delivery_id], countdown=countdown or None)
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:

@@ -180,9 +180,7 @@ def spend_consent(session: Session, member_id: int, channel: str, template_id: s
     """Take one send of consent, atomically (two workers can never spend the same accept).
     Long-term consents do not run out. Not committed."""
     where = _consent_filter(member_id, channel, template_id)
-    long_term = session.scalars(
-        select(SubscriptionConsent.long_term).where(*where)
-    ).one_or_none()
+    long_term = session.scalars(select(SubscriptionConsent.long_term).where(*where)).one_or_none()
     if long_term:
         return True
     spent = session.execute(

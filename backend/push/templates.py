@@ -106,9 +106,7 @@ class Templates:
                 self._by_type[(channel, business_type)] = _template(channel, business_type, entry)
 
     def for_message(self, channel: str, business_type: str) -> Template | None:
-        return self._by_type.get((channel, business_type)) or self._by_type.get(
-            (channel, "notice")
-        )
+        return self._by_type.get((channel, business_type)) or self._by_type.get((channel, "notice"))
 
     def find(self, channel: str, template_id: str) -> Template | None:
         for (ch, _), template in self._by_type.items():

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fakes' fixtures are imported from test_channels_fakes and used as arguments
 """Alipay and WeChat login and binding, against the loopback fakes over real HTTP."""
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def _actions(session, member_id=None):
     stmt = select(AuditEvent).order_by(AuditEvent.id)
     if member_id is not None:
         stmt = stmt.where(AuditEvent.member_id == member_id)
-    return [(e.action, e.detail.get("via") or e.detail.get("channel")) for e in session.scalars(stmt)]
+    return [
+        (e.action, e.detail.get("via") or e.detail.get("channel")) for e in session.scalars(stmt)
+    ]
 
 
 def _identity(session, member_id, channel):
@@ -149,9 +152,9 @@ def test_alipay_face_verification_refused_when_check_failed(api, alipay_fake, ma
     member = make.member(name="钱七")
     user = alipay_fake.add_user(alipay_user(member))
     alipay_fake.grant_cert_no = False
-    token = api.post(
-        ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)}
-    ).json["certification_token"]
+    token = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)}).json[
+        "certification_token"
+    ]
     certify_id = api.post(
         "/api/v1/channels/alipay/certifications",
         json={"certification_token": token, "name": "钱七", "id_number": member.plain_id_number},
@@ -167,9 +170,9 @@ def test_alipay_certification_refused_when_not_a_member(api, alipay_fake, make):
     member = make.member(name="孙八")
     user = alipay_fake.add_user(alipay_user(member))
     alipay_fake.grant_cert_no = False
-    token = api.post(
-        ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)}
-    ).json["certification_token"]
+    token = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)}).json[
+        "certification_token"
+    ]
     r = api.post(
         "/api/v1/channels/alipay/certifications",
         json={"certification_token": token, "name": "别人", "id_number": member.plain_id_number},
@@ -183,7 +186,11 @@ def test_alipay_certification_refused_when_token_unknown(api, make):
     member = make.member()
     r = api.post(
         "/api/v1/channels/alipay/certifications",
-        json={"certification_token": "nope", "name": member.name, "id_number": member.plain_id_number},
+        json={
+            "certification_token": "nope",
+            "name": member.name,
+            "id_number": member.plain_id_number,
+        },
     )
     assert r.status_code == 401
     assert r.json["error_code"] == "alipay.certification_expired"
@@ -210,11 +217,15 @@ def test_wechat_binding_by_phone_then_login_by_code_when_reserved_phone(
     assert len(ticket_keys) == 1 and token not in ticket_keys[0]
     assert 0 < runtime.redis.ttl(ticket_keys[0]) <= runtime.settings.channel_ticket_ttl
 
-    r = api.post(BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)})
+    r = api.post(
+        BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)}
+    )
     _assert_session(r, member)
     assert _identity(session, member.id, "wechat").open_id == user.openid
     # The binding ticket is spent.
-    again = api.post(BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)})
+    again = api.post(
+        BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)}
+    )
     assert again.status_code == 401
 
     later = api.post(WECHAT, json={"code": wechat_fake.mint_js_code(user.openid)})
@@ -228,7 +239,9 @@ def test_wechat_binding_refused_when_phone_not_reserved(api, wechat_fake, make, 
     member = make.member()
     user = wechat_fake.add_user(wechat_user(phone="13700000099"))
     token = _binding_required(api, wechat_fake, user.openid)
-    r = api.post(BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)})
+    r = api.post(
+        BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)}
+    )
     assert r.status_code == 403
     assert r.json["error_code"] == "wechat.phone_not_reserved"
     assert _identity(session, member.id, "wechat") is None
@@ -239,12 +252,14 @@ def test_wechat_binding_by_password_when_registered(api, wechat_fake, make, sess
     user = wechat_fake.add_user(wechat_user())
     token = _binding_required(api, wechat_fake, user.openid)
     wrong = api.post(
-        BIND, json={"binding_token": token, "id_number": member.plain_id_number, "password": "zzz99999"}
+        BIND,
+        json={"binding_token": token, "id_number": member.plain_id_number, "password": "zzz99999"},
     )
     assert wrong.status_code == 401
     assert wrong.json["error_code"] == "auth.invalid_credentials"
     r = api.post(
-        BIND, json={"binding_token": token, "id_number": member.plain_id_number, "password": "abc12345"}
+        BIND,
+        json={"binding_token": token, "id_number": member.plain_id_number, "password": "abc12345"},
     )
     _assert_session(r, member)
     assert _identity(session, member.id, "wechat").open_id == user.openid
@@ -283,7 +298,9 @@ def test_unbind_removes_binding_when_member_asks(api, wechat_fake, make, session
     member = make.member()
     user = wechat_fake.add_user(wechat_user(phone=member.plain_phone))
     token = _binding_required(api, wechat_fake, user.openid)
-    api.post(BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)})
+    api.post(
+        BIND, json={"binding_token": token, "phone_code": wechat_fake.mint_phone_code(user.openid)}
+    )
     headers = login(member)
     assert api.delete("/api/v1/me/channel-bindings/wechat", headers=headers).status_code == 204
     assert api.get("/api/v1/me/channel-bindings", headers=headers).json["items"] == []

@@ -80,7 +80,9 @@ def channels(
         )
     )
     wechat = WeChatMiniClient(
-        WeChatConfig(appid=wechat_appid, secret=WECHAT_SECRET, base_url=wechat_fake.url, timeout=2.0),
+        WeChatConfig(
+            appid=wechat_appid, secret=WECHAT_SECRET, base_url=wechat_fake.url, timeout=2.0
+        ),
         runtime.redis,
     )
     yield ChannelClients(alipay=alipay, wechat=wechat)

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fakes' fixtures are imported from test_channels_fakes and used as arguments
 """A real Celery worker on the machine's Redis delivers a message end to end to the WeChat fake.
 
 Runs only in the real-service run (GJJ_REDIS_URL set): the broker is that Redis, on its own

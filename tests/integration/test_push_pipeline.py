@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fakes' fixtures are imported from test_channels_fakes and used as arguments
 """The push pipeline end to end: inbox message → outbox row → delivery to the loopback fakes."""
 
 from __future__ import annotations
@@ -122,7 +123,9 @@ def test_one_time_consent_gives_one_send_when_accepted_once(
     assert session.get(Message, second) is not None
 
 
-def test_long_term_consent_keeps_sending_when_accepted(runtime, api, wx_member, wechat_fake, make, session):
+def test_long_term_consent_keeps_sending_when_accepted(
+    runtime, api, wx_member, wechat_fake, make, session
+):
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE, longterm=True)
     make.consent(wx_member, "wechat", WX_NOTICE, remaining=0, long_term=True)
     for _ in range(3):
@@ -182,7 +185,9 @@ def test_push_retries_with_backoff_then_fails_when_platform_keeps_refusing(
     assert _consent(session, wx_member).remaining == 1
 
 
-def test_push_sent_on_retry_when_platform_recovers(runtime, api, push, wx_member, wechat_fake, make, session):
+def test_push_sent_on_retry_when_platform_recovers(
+    runtime, api, push, wx_member, wechat_fake, make, session
+):
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     wechat_fake.inject_error(SEND, status=502)
@@ -198,7 +203,9 @@ def test_push_sent_on_retry_when_platform_recovers(runtime, api, push, wx_member
     assert _consent(session, wx_member).remaining == 0
 
 
-def test_push_rejected_with_code_when_platform_says_43101(runtime, api, push, wx_member, wechat_fake, make, session):
+def test_push_rejected_with_code_when_platform_says_43101(
+    runtime, api, push, wx_member, wechat_fake, make, session
+):
     make.consent(wx_member, "wechat", WX_NOTICE, remaining=2)  # we think so; WeChat disagrees
     message_id = _post(runtime, wx_member)
     delivery = _deliveries(session, message_id)["wechat"]
@@ -240,7 +247,9 @@ def test_no_sms_fallback_when_kind_not_chosen(runtime, api, wx_member, session):
 # --- at most once, sweeper -------------------------------------------------------------------
 
 
-def test_push_sent_once_when_two_workers_deliver_same_id(runtime, api, wx_member, wechat_fake, make, session):
+def test_push_sent_once_when_two_workers_deliver_same_id(
+    runtime, api, wx_member, wechat_fake, make, session
+):
     recorder = Recorder()
     runtime.extras["push_dispatcher"] = recorder
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE, count=5)
@@ -267,7 +276,9 @@ def test_push_sent_once_when_two_workers_deliver_same_id(runtime, api, wx_member
     assert _consent(session, wx_member).remaining == 4
 
 
-def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(runtime, api, wx_member, wechat_fake, make, session):
+def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
+    runtime, api, wx_member, wechat_fake, make, session
+):
     runtime.extras["push_dispatcher"] = Recorder()
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member)
@@ -283,7 +294,9 @@ def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(runtime, api, wx_
     assert wechat_fake.sent_messages == []
 
 
-def test_sweeper_requeues_pending_when_dispatch_was_lost(runtime, api, wx_member, wechat_fake, make, session, push):
+def test_sweeper_requeues_pending_when_dispatch_was_lost(
+    runtime, api, wx_member, wechat_fake, make, session, push
+):
     recorder = Recorder()
     runtime.extras["push_dispatcher"] = recorder  # the dispatch goes nowhere (broker down)
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
@@ -297,7 +310,9 @@ def test_sweeper_requeues_pending_when_dispatch_was_lost(runtime, api, wx_member
     assert _deliveries(session, message_id)["wechat"].status == "sent"
 
 
-def test_rollback_queues_nothing_when_message_transaction_fails(runtime, api, push, wx_member, wechat_fake):
+def test_rollback_queues_nothing_when_message_transaction_fails(
+    runtime, api, push, wx_member, wechat_fake
+):
     with runtime.session() as s:
         post_message(s, member_id=wx_member.id, business_name="缴存到账", content="x")
         s.rollback()
@@ -309,14 +324,19 @@ def test_rollback_queues_nothing_when_message_transaction_fails(runtime, api, pu
 # --- statistics ------------------------------------------------------------------------------
 
 
-def test_stats_count_deliveries_when_scraped_and_listed(runtime, api, wx_member, wechat_fake, make, database_url):
+def test_stats_count_deliveries_when_scraped_and_listed(
+    runtime, api, wx_member, wechat_fake, make, database_url
+):
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     _post(runtime, wx_member)
     _post(runtime, wx_member)
     body = api.get("/metrics").data.decode()
     assert 'gjj_push_deliveries{channel="wechat",error_code="",status="sent"} 1.0' in body
-    assert 'gjj_push_deliveries{channel="wechat",error_code="no_consent",status="rejected"} 1.0' in body
+    assert (
+        'gjj_push_deliveries{channel="wechat",error_code="no_consent",status="rejected"} 1.0'
+        in body
+    )
 
     from click.testing import CliRunner
 
