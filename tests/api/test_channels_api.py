@@ -316,3 +316,19 @@ def test_channel_bindings_need_login_when_anonymous(api):
 
 def _bearer(r):
     return {"Authorization": f"Bearer {r.json['access_token']}"}
+
+
+def test_wechat_password_binding_locks_credential_when_wrong_five_times(api, wechat_fake, make):
+    member = make.member(password="abc12345")
+    user = wechat_fake.add_user(wechat_user())
+    body = {"id_number": member.plain_id_number, "password": "wrong1234"}
+    answers = []
+    for _ in range(5):
+        token = _binding_required(api, wechat_fake, user.openid)
+        answers.append(api.post(BIND, json={**body, "binding_token": token}).json["error_code"])
+    assert answers == ["auth.invalid_credentials"] * 4 + ["auth.account_locked"]
+    token = _binding_required(api, wechat_fake, user.openid)
+    right = api.post(BIND, json={**body, "password": "abc12345", "binding_token": token})
+    # The lock-out is the web hall's own: the right password waits it out too.
+    assert right.status_code == 403
+    assert right.json["error_code"] == "auth.account_locked"
