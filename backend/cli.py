@@ -8,6 +8,7 @@ import sys
 import click
 
 from backend import migrate
+from backend.integration.cli import internal as internal_cli
 from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
 from backend.settings import INSTANCE_DIR, Settings, SettingsError
@@ -183,6 +184,7 @@ def push_stats(c: Context) -> None:
 
 
 cli.add_command(members_cli)
+cli.add_command(internal_cli)
 
 
 def main() -> None:

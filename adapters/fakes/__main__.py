@@ -117,13 +117,15 @@ def serve(args: argparse.Namespace) -> int:
         },
     }
     line = json.dumps(info)
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-    if args.info_file:
-        Path(args.info_file).write_text(line + "\n")
+    # Handlers and the info file come before the stdout line: a reader of that line may stop us
+    # (or read the file) the moment it arrives.
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.info_file:
+        Path(args.info_file).write_text(line + "\n")
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
     stop.wait()
     alipay.stop()
     wechat.stop()

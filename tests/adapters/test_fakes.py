@@ -129,11 +129,13 @@ def test_cli_serves_both_fakes_with_state_when_started(tmp_path):
                 alipay_public_key=Path(info["gateway_public_key"]).read_text(),
                 server_url=info["alipay_gateway_url"],
                 aes_key=Path(info["aes_key"]).read_text().strip(),
-                timeout=2.0,
+                timeout=10.0,
             )
         )
         code = requests.post(
-            info["alipay_admin_url"] + "auth-codes", json={"user_id": "2088000000000009"}, timeout=2
+            info["alipay_admin_url"] + "auth-codes",
+            json={"user_id": "2088000000000009"},
+            timeout=10,
         ).json()["auth_code"]
         token = alipay.exchange_auth_code(code)
         assert alipay.user_info(token.access_token).user_name == "王五"
@@ -148,5 +150,5 @@ def test_cli_serves_both_fakes_with_state_when_started(tmp_path):
         assert wechat.send_subscription("o-9", "t9", {"thing1": "v"}).message_id
     finally:
         proc.terminate()
-        assert proc.wait(timeout=5) == 0
+        assert proc.wait(timeout=20) == 0
         proc.stdout.close()
