@@ -79,6 +79,7 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["gjj"] = rt
+    app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
@@ -112,6 +113,25 @@ def create_app(
     return app
 
 
+class MethodOverride:
+    """``POST`` + ``X-HTTP-Method-Override: PATCH|PUT|DELETE`` → that method.
+
+    The mini-program request APIs can't send PATCH (wx.request) or only GET/POST (older
+    my.request), so their builds tunnel those methods through POST.
+    """
+
+    ALLOWED = frozenset({"PATCH", "PUT", "DELETE"})
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        override = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").upper()
+        if environ.get("REQUEST_METHOD") == "POST" and override in self.ALLOWED:
+            environ["REQUEST_METHOD"] = override
+        return self.wsgi_app(environ, start_response)
+
+
 def _install_request_hooks(app: Flask, rt: Runtime) -> None:
     metrics: Metrics = rt.extras["metrics"]
 
@@ -136,7 +156,8 @@ def _install_request_hooks(app: Flask, rt: Runtime) -> None:
             "request",
             extra={
                 "method": request.method,
-                "path": request.path,
+                # The route, not the path: paths carry short-lived secrets (password-reset ids).
+                "route": endpoint,
                 "status": response.status_code,
                 "ms": round(elapsed * 1000, 1),
             },

@@ -183,8 +183,8 @@ def push_stats(c: Context) -> None:
         click.echo("no deliveries")
 
 
-cli.add_command(members_cli)
 cli.add_command(internal_cli)
+cli.add_command(members_cli)
 
 
 def main() -> None:

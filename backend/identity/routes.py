@@ -16,8 +16,8 @@ from backend.identity.schemas import (
     CodeSentSchema,
     LoginSchema,
     MaskedCodeSentSchema,
-    MessageSchema,
     NewPasswordSchema,
+    NoticeSchema,
     RefreshSchema,
     RegistrationSchema,
     ResetStartedSchema,
@@ -96,7 +96,7 @@ class TransactionCodes(MethodView):
 @blp.route("/registrations")
 class Registrations(MethodView):
     @blp.arguments(RegistrationSchema)
-    @blp.response(201, MessageSchema)
+    @blp.response(201, NoticeSchema)
     @blp.alt_response(403, schema=ErrorSchema, description="No reserved phone at the centre")
     @blp.alt_response(409, schema=ErrorSchema, description="Already registered")
     @blp.alt_response(

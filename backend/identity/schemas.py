@@ -159,7 +159,7 @@ class RegistrationSchema(ZhSchema):
     )
 
 
-class MessageSchema(ma.Schema):
+class NoticeSchema(ma.Schema):
     message = fields.String(required=True)
 
 
