@@ -148,13 +148,18 @@ def test_alipay_face_verification_opens_session_when_cert_no_withheld(
     assert api.post(result).status_code == 404
 
 
-def test_alipay_face_verification_refused_when_check_failed(api, alipay_fake, make, session):
-    member = make.member(name="钱七")
+def _certification_required(api, alipay_fake, member):
+    """An Alipay login of ``member`` that Alipay answers without the ID number."""
     user = alipay_fake.add_user(alipay_user(member))
     alipay_fake.grant_cert_no = False
-    token = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)}).json[
-        "certification_token"
-    ]
+    r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
+    assert r.json["error_code"] == "alipay.certification_required"
+    return r.json["certification_token"]
+
+
+def test_alipay_face_verification_refused_when_check_failed(api, alipay_fake, make, session):
+    member = make.member(name="钱七")
+    token = _certification_required(api, alipay_fake, member)
     certify_id = api.post(
         "/api/v1/channels/alipay/certifications",
         json={"certification_token": token, "name": "钱七", "id_number": member.plain_id_number},
@@ -168,11 +173,7 @@ def test_alipay_face_verification_refused_when_check_failed(api, alipay_fake, ma
 
 def test_alipay_certification_refused_when_not_a_member(api, alipay_fake, make):
     member = make.member(name="孙八")
-    user = alipay_fake.add_user(alipay_user(member))
-    alipay_fake.grant_cert_no = False
-    token = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)}).json[
-        "certification_token"
-    ]
+    token = _certification_required(api, alipay_fake, member)
     r = api.post(
         "/api/v1/channels/alipay/certifications",
         json={"certification_token": token, "name": "别人", "id_number": member.plain_id_number},

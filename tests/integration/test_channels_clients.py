@@ -18,7 +18,12 @@ def test_fake_channel_clients_talk_to_fakes_when_channels_fake(settings, tmp_pat
         paths["aes_key"].read_text().strip(),
     )
     user = alipay.add_user(
-        {"user_id": "2088000000000077", "user_name": "周九", "cert_no": "x", "mobile": "13800000077"}
+        {
+            "user_id": "2088000000000077",
+            "user_name": "周九",
+            "cert_no": "x",
+            "mobile": "13800000077",
+        }
     )
     wechat = FakeWeChatApi()
     wechat.register_app(settings.fakes_wechat_app_id, settings.fakes_wechat_app_secret)
@@ -33,6 +38,7 @@ def test_fake_channel_clients_talk_to_fakes_when_channels_fake(settings, tmp_pat
         assert token.user_id == user.user_id
         assert clients.wechat.code_to_session(wechat.mint_js_code(wx_user.openid)).openid == "o-77"
     # The same key files serve again: created once, never replaced.
-    assert fake_key_paths(settings)["app_private_key"].read_text() == paths[
-        "app_private_key"
-    ].read_text()
+    assert (
+        fake_key_paths(settings)["app_private_key"].read_text()
+        == paths["app_private_key"].read_text()
+    )
