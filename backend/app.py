@@ -12,7 +12,7 @@ from flask import Flask, Response, g, request, send_from_directory
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from backend.api import Api, close_db
+from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
@@ -25,7 +25,9 @@ from backend.logs import configure_logging, request_id_var
 from backend.members.routes import blp as members_blp
 from backend.ops.metrics import Metrics
 from backend.ops.routes import blp as ops_blp
+from backend.push import dispatch as push_dispatch
 from backend.push.routes import blp as push_blp
+from backend.push.stats import PushCollector
 from backend.runtime import Runtime
 from backend.settings import PROJECT_ROOT, Settings
 
@@ -58,6 +60,10 @@ def create_app(
     if channels is not None:
         rt.extras["channels"] = channels
     rt.extras.setdefault("metrics", Metrics())
+    push_dispatch.install(rt)
+    if not rt.extras.get("push_collector"):
+        rt.extras["push_collector"] = PushCollector(rt)
+        rt.extras["metrics"].registry.register(rt.extras["push_collector"])
 
     app = Flask(__name__, static_folder=None)
     app.config.update(
@@ -80,6 +86,7 @@ def create_app(
     api = Api(
         app,
         spec_kwargs={
+            "marshmallow_plugin": marshmallow_plugin(),
             "info": {"description": "个人网厅：缴存职工自助服务与核心业务系统集成接口"},
         },
     )

@@ -128,6 +128,11 @@ def test_submission_creates_application_with_nodes_and_message_when_allowed(
     (stored,) = applications(session, member)
     assert stored.application_no == app["application_no"]
     assert stored.details["bank_account_enc"] != "6227001234567890123"
+    # 我发起的 shows it at once, with the sealed account number left out
+    mine = client.get(f"/api/v1/applications/{stored.id}", headers=login(member))
+    assert mine.status_code == 200
+    assert "bank_account_enc" not in mine.json["details"]
+    assert mine.json["details"]["bank_account_masked"] == "6227***********0123"
     message = session.scalars(select(Message).filter_by(member_id=member.id)).one()
     assert message.business_type == "withdrawal" and message.application_id == stored.id
     assert app["application_no"] in message.content and "5000.00元" in message.content
