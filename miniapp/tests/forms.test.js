@@ -284,3 +284,21 @@ test('the last password-reset step answers 204 and the page says 重置完成', 
   expect(text(page.querySelector('.done__title'))).toBe('重置完成')
   expect(platform.toasts).toContain('重置完成')
 })
+
+test('consent to subscription messages asks for the backend’s templates and records the answers in one POST', async () => {
+  route('GET', '/me', { data: fixture('me') })
+  route('GET', '/me/preferences', { data: fixture('preferences') })
+  route('GET', '/messages/unread-count', { data: fixture('unread_count') })
+  route('GET', '/loans', { data: fixture('loans_none') })
+  route('GET', '/me/subscriptions', { data: fixture('subscriptions') })
+  route('POST', '/me/subscriptions', { statusCode: 201, data: fixture('subscriptions') })
+  platform.subscribeAnswer = { 'tmpl-progress': 'accept', 'tmpl-arrival': 'reject' }
+  const page = await openPage('pages/home/index')
+
+  expect(platform.requests.find((r) => r.path === '/me/subscriptions').query).toEqual({ channel: 'wechat' })
+  await tap(page.querySelector('.btn-plain'))
+
+  const post = platform.requests.find((r) => r.method === 'POST' && r.path === '/me/subscriptions')
+  expect(post.data).toEqual({ channel: 'wechat', results: { 'tmpl-progress': 'accept', 'tmpl-arrival': 'reject' } })
+  expect(platform.toasts).toContain('已开启消息提醒')
+})

@@ -18,6 +18,7 @@ const platform = {
   relaunches: [],
   navigations: [],
   routes: [],
+  subscribeAnswer: {},
 }
 
 global.wx = {
@@ -44,6 +45,7 @@ global.wx = {
   navigateTo: (o) => platform.navigations.push(o.url),
   redirectTo: (o) => platform.navigations.push(o.url),
   navigateBack: () => {},
+  requestSubscribeMessage: (o) => o.success({ errMsg: 'requestSubscribeMessage:ok', ...platform.subscribeAnswer }),
   request: (o) => {
     const url = new URL(o.url)
     const entry = {
@@ -82,6 +84,7 @@ function reset() {
   platform.relaunches = []
   platform.navigations = []
   platform.routes = []
+  platform.subscribeAnswer = {}
 }
 
 /** Answer METHOD path (string or RegExp) with {statusCode, data} or a function of the request. */

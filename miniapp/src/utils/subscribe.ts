@@ -1,21 +1,57 @@
 // Subscription-message consent. Both platforms only show the consent sheet from a tap, so this is
-// called from button handlers, and every answer is recorded with POST /me/subscriptions.
+// called from button handlers, and the answers are recorded with POST /me/subscriptions.
+// The template ids are the backend's (GET /me/subscriptions), fetched ahead of the tap because a
+// request between the tap and requestSubscribeMessage can cost the platform's tap gesture; the
+// build-time ids (VITE_GJJ_*_TEMPLATE_IDS) serve until that answer arrives.
 import { api } from '../api/client'
 import { ALIPAY_TEMPLATE_IDS, WECHAT_TEMPLATE_IDS } from '../api/config'
+
+export type ConsentAnswer = 'accept' | 'reject' | 'ban'
 
 export interface ConsentResult {
   channel: 'wechat' | 'alipay'
   template_id: string
-  result: 'accept' | 'reject' | 'ban'
+  result: ConsentAnswer
+}
+
+let WECHAT_IDS = WECHAT_TEMPLATE_IDS
+let ALIPAY_IDS = ALIPAY_TEMPLATE_IDS
+
+function appChannel(): 'wechat' | 'alipay' | '' {
+  let channel: 'wechat' | 'alipay' | '' = ''
+  // #ifdef MP-WEIXIN
+  channel = 'wechat'
+  // #endif
+  // #ifdef MP-ALIPAY
+  channel = 'alipay'
+  // #endif
+  return channel
+}
+
+/** Fetch the backend's template ids for this platform; resolves to whether consent can be asked. */
+export async function loadTemplates(): Promise<boolean> {
+  const channel = appChannel()
+  if (!channel) return false
+  try {
+    const body = await api.get('/me/subscriptions', { channel }, { silent: true })
+    const ids: string[] = (body.items || []).map((t: Record<string, any>) => String(t.template_id))
+    if (ids.length) {
+      if (channel === 'wechat') WECHAT_IDS = ids
+      else ALIPAY_IDS = ids
+    }
+  } catch (e) {
+    // keep the build-time ids: consent is a courtesy, the page must not fail for it
+  }
+  return subscriptionSupported()
 }
 
 export function subscriptionSupported(): boolean {
   let ok = false
   // #ifdef MP-WEIXIN
-  ok = WECHAT_TEMPLATE_IDS.length > 0
+  ok = WECHAT_IDS.length > 0
   // #endif
   // #ifdef MP-ALIPAY
-  ok = ALIPAY_TEMPLATE_IDS.length > 0
+  ok = ALIPAY_IDS.length > 0
   // #endif
   return ok
 }
@@ -24,13 +60,13 @@ function askPlatform(): Promise<ConsentResult[]> {
   return new Promise((resolve) => {
     // #ifdef MP-WEIXIN
     wx.requestSubscribeMessage({
-      tmplIds: WECHAT_TEMPLATE_IDS,
+      tmplIds: WECHAT_IDS,
       success: (res: Record<string, string>) => {
         resolve(
-          WECHAT_TEMPLATE_IDS.filter((id) => res[id]).map((id) => ({
+          WECHAT_IDS.filter((id) => res[id]).map((id) => ({
             channel: 'wechat' as const,
             template_id: id,
-            result: (res[id] === 'accept' ? 'accept' : res[id] === 'ban' ? 'ban' : 'reject') as ConsentResult['result'],
+            result: (res[id] === 'accept' ? 'accept' : res[id] === 'ban' ? 'ban' : 'reject') as ConsentAnswer,
           })),
         )
       },
@@ -39,15 +75,15 @@ function askPlatform(): Promise<ConsentResult[]> {
     // #endif
     // #ifdef MP-ALIPAY
     my.requestSubscribeMessage({
-      entityIds: ALIPAY_TEMPLATE_IDS,
+      entityIds: ALIPAY_IDS,
       success: (res: any) => {
         const accepted: string[] = (res && res.result && res.result.subscribeEntityIds) || []
         const subscribed = res && res.behavior === 'subscribe'
         resolve(
-          ALIPAY_TEMPLATE_IDS.map((id) => ({
+          ALIPAY_IDS.map((id) => ({
             channel: 'alipay' as const,
             template_id: id,
-            result: (subscribed && (accepted.length === 0 || accepted.includes(id)) ? 'accept' : 'reject') as ConsentResult['result'],
+            result: (subscribed && (accepted.length === 0 || accepted.includes(id)) ? 'accept' : 'reject') as ConsentAnswer,
           })),
         )
       },
@@ -64,8 +100,13 @@ function askPlatform(): Promise<ConsentResult[]> {
 export async function askSubscriptionConsent(): Promise<number> {
   if (!subscriptionSupported()) return 0
   const answers = await askPlatform()
-  for (const answer of answers) {
-    await api.post('/me/subscriptions', answer, { silent: true }).catch(() => undefined)
+  if (answers.length) {
+    // one POST per channel: {channel, results: {template_id: accept|reject|ban}}
+    const results: Record<string, ConsentAnswer> = {}
+    answers.forEach((a) => {
+      results[a.template_id] = a.result
+    })
+    await api.post('/me/subscriptions', { channel: answers[0].channel, results }, { silent: true }).catch(() => undefined)
   }
   const accepted = answers.filter((a) => a.result === 'accept').length
   if (answers.length) {
