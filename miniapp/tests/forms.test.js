@@ -208,7 +208,7 @@ test('the fund page shows the ledger rows by date and kind name for the chosen r
   const rows = page.querySelectorAll('.table__row').slice(1)
   // j-component cannot query inside a page's plain nodes: read the cells off the DOM row
   expect(rows.map((r) => Array.from(r.dom.children).map((c) => c.textContent.trim()))).toEqual([
-    ['2024-02-15', '汇缴（2024-02）', '2400.00', '52000.00'],
+    ['2024-02-15', '汇缴', '2400.00', '52000.00'],
     ['2024-01-20', '提取', '-1500.00', '49600.00'],
   ])
   const query = platform.requests.find((r) => r.path === '/fund/transactions').query
@@ -301,4 +301,27 @@ test('consent to subscription messages asks for the backend’s templates and re
   const post = platform.requests.find((r) => r.method === 'POST' && r.path === '/me/subscriptions')
   expect(post.data).toEqual({ channel: 'wechat', results: { 'tmpl-progress': 'accept', 'tmpl-arrival': 'reject' } })
   expect(platform.toasts).toContain('已开启消息提醒')
+})
+
+test('a WeChat member without a binding binds with ID number and password, then is logged in', async () => {
+  platform.storage = {}
+  route('POST', '/captchas', { statusCode: 201, data: { captcha_id: 'c1', image: 'data:image/png;base64,iVBORw0KGgo=', expires_in: 300 } })
+  route('POST', '/channels/wechat/sessions', {
+    statusCode: 403,
+    data: { code: 403, status: 'Forbidden', message: '请先绑定公积金账户', error_code: 'wechat.binding_required', binding_token: 'bt-1', expires_in: 600 },
+  })
+  route('POST', '/channels/wechat/bindings', { statusCode: 201, data: fixture('session') })
+  const page = await openPage('pages/login/index')
+
+  await tap(page.querySelector('.login__channel'))
+  expect(platform.requests.find((r) => r.path === '/channels/wechat/sessions').data).toEqual({ code: 'wx-login-code' })
+  expect(platform.toasts).toEqual([])
+  await type(page.querySelector('.login__bind-id'), '110105199005170011')
+  await type(page.querySelector('.login__bind-password'), 'abc12345')
+  await tap(page.querySelector('.login__bind-submit'))
+
+  const bind = platform.requests.find((r) => r.path === '/channels/wechat/bindings')
+  expect(bind.data).toEqual({ binding_token: 'bt-1', id_number: '110105199005170011', password: 'abc12345' })
+  expect(platform.storage['gjj.tokens'].access_token).toBe('access-9')
+  expect(platform.relaunches).toEqual(['/pages/home/index'])
 })

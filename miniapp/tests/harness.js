@@ -45,6 +45,7 @@ global.wx = {
   navigateTo: (o) => platform.navigations.push(o.url),
   redirectTo: (o) => platform.navigations.push(o.url),
   navigateBack: () => {},
+  login: (o) => o.success({ code: 'wx-login-code', errMsg: 'login:ok' }),
   requestSubscribeMessage: (o) => o.success({ errMsg: 'requestSubscribeMessage:ok', ...platform.subscribeAnswer }),
   request: (o) => {
     const url = new URL(o.url)

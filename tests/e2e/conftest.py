@@ -25,9 +25,10 @@ import pytest
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 H5_DIR = PROJECT_ROOT / "miniapp" / "dist" / "build" / "h5"
 CHROMIUM = Path("/usr/bin/chromium")
-DEMO_CSV = PROJECT_ROOT / "instance" / "demo-members.csv"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
 CAPTCHA = "1234"
+# The showcase members of `gjj seed` (one of each situation) come first; a few more is plenty.
+SEED_MEMBERS = 20
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -106,8 +107,8 @@ def _gjj(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
-def _read_members() -> list[DemoMember]:
-    with DEMO_CSV.open(encoding="utf-8-sig", newline="") as f:
+def _read_members(csv_path: Path) -> list[DemoMember]:
+    with csv_path.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     return [
         DemoMember(
@@ -162,10 +163,13 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     help_text = _gjj(["--help"], env).stdout
     if " seed" not in help_text:
         pytest.skip("the backend has no `gjj seed` command yet")
-    for step in (["db", "upgrade"], ["seed"]):
+    # The logins go to the run's own directory, not the developer's instance/demo-members.csv.
+    demo_csv = work / "demo-members.csv"
+    seed = ["seed", "--members", str(SEED_MEMBERS), "--csv", str(demo_csv)]
+    for step in (["db", "upgrade"], seed):
         done = _gjj(step, env)
         assert done.returncode == 0, f"gjj {' '.join(step)} failed:\n{done.stdout}\n{done.stderr}"
-    members = _read_members()
+    members = _read_members(demo_csv)
 
     log = (work / "serve.log").open("wb")
     proc = subprocess.Popen(
