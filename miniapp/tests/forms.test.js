@@ -11,6 +11,22 @@ async function chooseReason(page, index) {
   await settle()
 }
 
+/** The withdrawal page on the eligibility fixture, with the reason at ``index`` chosen. */
+async function openWithdrawal(index) {
+  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
+  const page = await openPage('pages/fund/withdraw')
+  await chooseReason(page, index)
+  return page
+}
+
+/** What the home page asks for when it is shown. */
+function homeRoutes({ me = fixture('me'), unread = fixture('unread_count'), loans = fixture('loans_none') } = {}) {
+  route('GET', '/me', { data: me })
+  route('GET', '/me/preferences', { data: fixture('preferences') })
+  route('GET', '/messages/unread-count', { data: unread })
+  route('GET', '/loans', { data: loans })
+}
+
 async function fillWithdrawal(page, { amount = '1200.50', smsCode = '123456' } = {}) {
   if (amount !== null) await type(page.querySelector('.withdraw__amount'), amount)
   await type(page.querySelector('.withdraw__bank-name'), '中国建设银行')
@@ -37,7 +53,6 @@ test('the withdrawal page lists the reasons of GET /withdrawals/eligibility with
 })
 
 test('a withdrawal retried after a failure reuses its Idempotency-Key', async () => {
-  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
   route('POST', '/sms-codes/transaction', { statusCode: 202, data: { resend_after: 60, expires_in: 300, masked_phone: '138****5678' } })
   let attempts = 0
   route('POST', '/withdrawals', () => {
@@ -46,8 +61,7 @@ test('a withdrawal retried after a failure reuses its Idempotency-Key', async ()
       ? { statusCode: 503, data: { code: 503, message: '服务暂时不可用，请稍后重试', error_code: 'service.unavailable' } }
       : { statusCode: 201, data: fixture('withdrawal') }
   })
-  const page = await openPage('pages/fund/withdraw')
-  await chooseReason(page, 0)
+  const page = await openWithdrawal(0)
 
   await fillWithdrawal(page, { smsCode: '' })
   await tap(page.querySelector('.sms-row').querySelector('.sms-field__send'))
@@ -70,14 +84,12 @@ test('a withdrawal retried after a failure reuses its Idempotency-Key', async ()
 })
 
 test('a withdrawal corrected after a refusal is a new submission with a new Idempotency-Key', async () => {
-  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
   route('POST', '/withdrawals', (req) =>
     req.data.sms_code === '111111'
       ? { statusCode: 422, data: { code: 422, status: 'Unprocessable Entity', message: '短信验证码不正确', error_code: 'sms.code_invalid' } }
       : { statusCode: 201, data: fixture('withdrawal', { amount: '100.00' }) },
   )
-  const page = await openPage('pages/fund/withdraw')
-  await chooseReason(page, 0)
+  const page = await openWithdrawal(0)
   await fillWithdrawal(page, { amount: '100.00', smsCode: '111111' })
   await tap(page.querySelector('.withdraw__submit'))
   await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '222222')
@@ -90,9 +102,7 @@ test('a withdrawal corrected after a refusal is a new submission with a new Idem
 })
 
 test('an amount above the reason’s withdrawable amount is refused before any request', async () => {
-  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
-  const page = await openPage('pages/fund/withdraw')
-  await chooseReason(page, 0)
+  const page = await openWithdrawal(0)
   await fillWithdrawal(page, { amount: '1800.01' })
 
   await tap(page.querySelector('.withdraw__submit'))
@@ -102,10 +112,8 @@ test('an amount above the reason’s withdrawable amount is refused before any r
 })
 
 test('a purchase withdrawal asks for the contract or title number and sends it as document_no', async () => {
-  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
   route('POST', '/withdrawals', { statusCode: 201, data: fixture('withdrawal', { reason: 'purchase', reason_name: '购房' }) })
-  const page = await openPage('pages/fund/withdraw')
-  await chooseReason(page, 1)
+  const page = await openWithdrawal(1)
   await fillWithdrawal(page, { amount: '30000.00' })
 
   await tap(page.querySelector('.withdraw__submit'))
@@ -120,10 +128,8 @@ test('a purchase withdrawal asks for the contract or title number and sends it a
 })
 
 test('a full-balance reason takes the amount from the API and shows it unedited', async () => {
-  route('GET', '/withdrawals/eligibility', { data: fixture('eligibility') })
   route('POST', '/withdrawals', { statusCode: 201, data: fixture('withdrawal', { reason: 'retirement', amount: '52000.00' }) })
-  const page = await openPage('pages/fund/withdraw')
-  await chooseReason(page, 3)
+  const page = await openWithdrawal(3)
 
   expect(page.querySelector('.withdraw__amount')).toBeFalsy()
   expect(text(page.querySelector('.withdraw__amount-fixed'))).toBe('52000.00 元')
@@ -135,10 +141,7 @@ test('a full-balance reason takes the amount from the API and shows it unedited'
 })
 
 test('the home page shows the account status name, the unread and to-do counts', async () => {
-  route('GET', '/me', { data: fixture('me') })
-  route('GET', '/me/preferences', { data: fixture('preferences') })
-  route('GET', '/messages/unread-count', { data: fixture('unread_count', { unread_count: 5, open_todo_count: 2 }) })
-  route('GET', '/loans', { data: fixture('loans') })
+  homeRoutes({ unread: fixture('unread_count', { unread_count: 5, open_todo_count: 2 }), loans: fixture('loans') })
   const page = await openPage('pages/home/index')
 
   expect(text(page.querySelector('.badge'))).toBe('5')
@@ -155,10 +158,7 @@ test('the home page shows the account status name, the unread and to-do counts',
 })
 
 test('a member without a fund account sees that, not an error', async () => {
-  route('GET', '/me', { data: fixture('me_without_account') })
-  route('GET', '/me/preferences', { data: fixture('preferences') })
-  route('GET', '/messages/unread-count', { data: fixture('unread_count', { unread_count: 0, open_todo_count: 0 }) })
-  route('GET', '/loans', { data: fixture('loans_none') })
+  homeRoutes({ me: fixture('me_without_account'), unread: fixture('unread_count', { unread_count: 0, open_todo_count: 0 }) })
   const page = await openPage('pages/home/index')
 
   expect(page.querySelector('.badge')).toBeFalsy()
@@ -169,10 +169,7 @@ test('a member without a fund account sees that, not an error', async () => {
 })
 
 test('switching the sound off tunnels PATCH /me/preferences through POST, as wx.request has no PATCH', async () => {
-  route('GET', '/me', { data: fixture('me') })
-  route('GET', '/me/preferences', { data: fixture('preferences') })
-  route('GET', '/messages/unread-count', { data: fixture('unread_count') })
-  route('GET', '/loans', { data: fixture('loans_none') })
+  homeRoutes()
   route('POST', '/me/preferences', (req) => ({ data: fixture('preferences', { sound_enabled: req.data.sound_enabled }) }))
   const page = await openPage('pages/home/index')
 
@@ -286,10 +283,7 @@ test('the last password-reset step answers 204 and the page says 重置完成', 
 })
 
 test('consent to subscription messages asks for the backend’s templates and records the answers in one POST', async () => {
-  route('GET', '/me', { data: fixture('me') })
-  route('GET', '/me/preferences', { data: fixture('preferences') })
-  route('GET', '/messages/unread-count', { data: fixture('unread_count') })
-  route('GET', '/loans', { data: fixture('loans_none') })
+  homeRoutes()
   route('GET', '/me/subscriptions', { data: fixture('subscriptions') })
   route('POST', '/me/subscriptions', { statusCode: 201, data: fixture('subscriptions') })
   platform.subscribeAnswer = { 'tmpl-progress': 'accept', 'tmpl-arrival': 'reject' }

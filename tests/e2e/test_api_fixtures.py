@@ -45,7 +45,10 @@ def _problems(schema: ma.Schema, body: Any, where: str) -> list[str]:
     if not isinstance(body, dict):
         return [f"{where}: expected an object, got {type(body).__name__}"]
     fields = _dumped_fields(schema)
-    problems = [f"{where}.{key}: not a field of {type(schema).__name__}" for key in body.keys() - fields.keys()]
+    problems = [
+        f"{where}.{key}: not a field of {type(schema).__name__}"
+        for key in body.keys() - fields.keys()
+    ]
     problems += [
         f"{where}.{key}: required by {type(schema).__name__} but missing"
         for key, field in fields.items()
