@@ -16,6 +16,8 @@ pytestmark = pytest.mark.e2e
 
 YELLOW = "rgb(245, 184, 0)"
 GREEN = "rgb(25, 161, 95)"
+# Reasons that take part of the balance, with the name the page shows (withdrawals/rules.py).
+PARTIAL_REASONS = {"rent": "租房", "purchase": "购房", "loan_repayment": "偿还贷款"}
 
 
 def test_member_marks_a_message_read_when_logged_in(backend: Backend, page) -> None:
@@ -143,13 +145,17 @@ def test_member_submits_a_withdrawal_when_the_sms_code_is_right(backend: Backend
     log_in(page, backend.base_url, member)
     page.locator("[data-testid=go-withdraw]").click()
 
-    reasons = page.locator("[data-testid^=reason-]")
-    reasons.first.wait_for()
-    # the reasons and what each allows come from GET /withdrawals/eligibility; rent is the one a
-    # working member with a normal account can use, with a part of the balance
-    rent = page.locator("[data-testid=reason-rent]")
-    assert "不可办理" not in rent.inner_text()
-    rent.click()
+    page.locator("[data-testid^=reason-]").first.wait_for()
+    # The reasons and what each allows come from GET /withdrawals/eligibility. A working member
+    # with a normal account can take part of the balance for rent (once a month) or, with a
+    # document number, for a purchase or a loan; the first one open today is used.
+    for reason, name in PARTIAL_REASONS.items():
+        choice = page.locator(f"[data-testid=reason-{reason}]")
+        if "不可办理" not in choice.inner_text():
+            break
+    else:
+        pytest.fail("no partial withdrawal reason is open to the demo member")
+    choice.click()
     page.locator("[data-testid=withdraw-submit]").wait_for()
     withdrawable = page.locator("[data-testid=withdrawable]").inner_text()
     assert re.fullmatch(r"\d+\.\d{2} 元", withdrawable)
@@ -158,6 +164,8 @@ def test_member_submits_a_withdrawal_when_the_sms_code_is_right(backend: Backend
     type_into(page, "withdraw-amount", "100.00")
     type_into(page, "withdraw-bank-name", "中国建设银行")
     type_into(page, "withdraw-bank", "6222020200112233445")
+    if page.locator("[data-testid=withdraw-extra]").count():
+        type_into(page, "withdraw-extra", "E2E-0001")
     sent_from = backend.outbox_size()
     with page.expect_response(re.compile(r"/api/v1/sms-codes/transaction$")) as answer:
         page.locator("[data-testid=sms-send]").click()
@@ -169,6 +177,6 @@ def test_member_submits_a_withdrawal_when_the_sms_code_is_right(backend: Backend
     assert re.fullmatch(r"[0-9a-f-]{36}", sent.value.headers["idempotency-key"])
     result = page.locator("[data-testid=withdrawal-result]")
     result.get_by_text("提取申请已提交").wait_for()
-    result.get_by_text("租房").wait_for()
+    result.get_by_text(name, exact=True).wait_for()
     result.get_by_text("100.00 元").wait_for()
     shot(page, "withdrawal-submitted")
