@@ -9,7 +9,7 @@ from flask import Response, jsonify
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
-from backend.auth import BEARER_SECURITY, current_member, login_required, origin
+from backend.auth import current_member, member_view, origin
 from backend.errors import ErrorSchema
 from backend.fund import services
 from backend.fund.models import ACCOUNT_STATUS
@@ -37,8 +37,7 @@ blp = Blueprint(
 
 @blp.route("/fund/account")
 class FundAccountView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, FundAccountSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
     def get(self) -> dict[str, Any]:
@@ -61,8 +60,7 @@ class FundAccountView(MethodView):
 
 @blp.route("/fund/transactions")
 class FundTransactionsView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(TransactionArgsSchema, location="query")
     @blp.response(200, TransactionPageSchema)
     @blp.alt_response(
@@ -83,8 +81,7 @@ class FundTransactionsView(MethodView):
 
 @blp.route("/fund/certificates")
 class CertificatesView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(201, CertificateIssuedSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
     @blp.alt_response(503, schema=ErrorSchema, description="certificate.font_unavailable")
@@ -111,8 +108,8 @@ PDF_RESPONSE = {
 
 @blp.route("/fund/certificates/<string:serial_no>/pdf")
 class CertificatePdfView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY, responses=PDF_RESPONSE)
+    @member_view(blp)
+    @blp.doc(responses=PDF_RESPONSE)
     @blp.alt_response(404, schema=ErrorSchema, description="certificate.not_found")
     @blp.alt_response(410, schema=ErrorSchema, description="certificate.voided")
     def get(self, serial_no: str) -> Response:
@@ -142,8 +139,7 @@ class CertificateVerificationView(MethodView):
 
 @blp.route("/withdrawals/eligibility")
 class EligibilityView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(EligibilityArgsSchema, location="query")
     @blp.response(200, EligibilitySchema)
     @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
@@ -157,8 +153,7 @@ class EligibilityView(MethodView):
 
 @blp.route("/withdrawals")
 class WithdrawalsView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.arguments(WithdrawalInSchema)
     @blp.response(201, WithdrawalApplicationSchema)
