@@ -64,7 +64,20 @@ def marshmallow_plugin() -> MarshmallowPlugin:
 
 
 class Blueprint(flask_smorest.Blueprint):
-    pass
+    def alt_response(
+        self,
+        status_code: int | str,
+        response: Any = None,
+        *,
+        schema: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Document an alternative response. Every error answer is the envelope (the one error
+        handler renders it), so an error's body is documented as ``ErrorSchema`` unless the view
+        names another schema or a response reference."""
+        if response is None and schema is None and int(status_code) >= 400:
+            schema = ErrorSchema
+        return super().alt_response(status_code, response, schema=schema, **kwargs)
 
 
 def runtime() -> Runtime:

@@ -15,7 +15,7 @@ from flask import g, request
 
 from backend.api import Blueprint, db, runtime
 from backend.audit.services import RequestOrigin
-from backend.errors import ErrorSchema, Unauthorized
+from backend.errors import Unauthorized
 from backend.identity.tokens import TokenStore
 from backend.identity.tokens import token_store as runtime_token_store
 from backend.logs import request_id_var
@@ -68,7 +68,7 @@ def member_view(blp: Blueprint) -> Callable[[F], F]:
     so an anonymous call is a 401, not a 422."""
 
     def decorate(view: F) -> F:
-        view = blp.alt_response(401, schema=ErrorSchema, description="Not logged in")(view)
+        view = blp.alt_response(401, description="Not logged in")(view)
         view = blp.doc(security=BEARER_SECURITY)(view)
         return login_required(view)
 
