@@ -63,16 +63,8 @@ def login_required(view: F) -> F:
 def member_view(blp: Blueprint) -> Callable[[F], F]:
     """``@login_required`` plus its OpenAPI documentation (bearer security, the 401), for views
     of a logged-in member: every member view uses it, so no secured operation goes undocumented.
-
-    Put it above the other ``blp`` decorators: authentication then runs before argument parsing,
-    so an anonymous call is a 401, not a 422."""
-
-    def decorate(view: F) -> F:
-        view = blp.alt_response(401, description="Not logged in")(view)
-        view = blp.doc(security=BEARER_SECURITY)(view)
-        return login_required(view)
-
-    return decorate
+    Put it above the other ``blp`` decorators (see :meth:`Blueprint.secured`)."""
+    return blp.secured(login_required, BEARER_SECURITY, "Not logged in")
 
 
 def current_member() -> Member:
