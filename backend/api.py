@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import flask_smorest
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import current_app, g
+from flask import Response, current_app, g, jsonify
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import ErrorSchema, http_envelope, translate_field_errors
 from backend.runtime import Runtime
+
+if TYPE_CHECKING:
+    from backend.idempotency.services import StoredAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +100,17 @@ class Blueprint(flask_smorest.Blueprint):
             return guard(view)
 
         return decorate
+
+
+def stored_answer(answer: StoredAnswer, *, replay_header: str) -> Response:
+    """The answer of an ``Idempotency-Key`` request as stored by its first run, sent as is (a
+    replay must be byte-for-byte the first answer, so no schema dumps it again); a replay carries
+    ``replay_header: true``."""
+    response = jsonify(answer.body)
+    response.status_code = answer.status_code
+    if answer.replayed:
+        response.headers[replay_header] = "true"
+    return response
 
 
 def runtime() -> Runtime:

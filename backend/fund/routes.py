@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 
-from backend.api import Blueprint, db, runtime
+from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, member_view, origin
 from backend.fund import services
 from backend.fund.models import ACCOUNT_STATUS
@@ -175,9 +175,4 @@ class WithdrawalsView(MethodView):
             origin=origin(),
             serialize=WithdrawalApplicationSchema().dump,
         )
-        # The stored answer is already serialised (a replay must be byte-for-byte the first one).
-        response = jsonify(answer.body)
-        response.status_code = answer.status_code
-        if answer.replayed:
-            response.headers["Idempotency-Replayed"] = "true"
-        return response
+        return stored_answer(answer, replay_header="Idempotency-Replayed")

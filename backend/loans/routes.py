@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
 from flask.views import MethodView
 
-from backend.api import Blueprint, db, runtime
+from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, member_view, origin
 from backend.clock import today
 from backend.loans import services
@@ -157,5 +156,5 @@ class LoanApplications(MethodView):
             today=today(),
             render=LoanApplicationSchema().dump,
         )
-        replayed = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-        return jsonify(answer.body), answer.status_code, replayed
+        # Withdrawals say "Idempotency-Replayed"; this name shipped (and is tested) as it is.
+        return stored_answer(answer, replay_header="Idempotent-Replayed")
