@@ -26,6 +26,7 @@ from backend.identity.schemas import (
     SmsCodeRequestSchema,
     SmsCodeSchema,
 )
+from backend.identity.smscodes import CodeSent
 from backend.identity.stepup import send_transaction_code
 
 blp = Blueprint(
@@ -44,6 +45,15 @@ def _session_body(started: services.SessionStarted) -> dict[str, Any]:
         "token_type": "Bearer",
         "expires_in": pair.expires_in,
         "member": started.member,
+    }
+
+
+def _code_sent_to(sent: CodeSent, masked_phone: str | None) -> dict[str, Any]:
+    """A code sent to the reserved phone: when to resend, how long it lasts, where it went."""
+    return {
+        "resend_after": sent.resend_after,
+        "expires_in": sent.expires_in,
+        "masked_phone": masked_phone,
     }
 
 
@@ -85,11 +95,7 @@ class TransactionCodes(MethodView):
         Withdrawals and loan applications require it as `sms_code`."""
         member = current_member()
         sent = send_transaction_code(runtime(), member, ip=origin().ip)
-        return {
-            "resend_after": sent.resend_after,
-            "expires_in": sent.expires_in,
-            "masked_phone": member.phone_masked,
-        }
+        return _code_sent_to(sent, member.phone_masked)
 
 
 @blp.route("/registrations")
@@ -210,11 +216,7 @@ class PasswordResetCodes(MethodView):
         sent, masked_phone = services.send_reset_code(
             runtime(), db(), reset_id=reset_id, origin=origin()
         )
-        return {
-            "resend_after": sent.resend_after,
-            "expires_in": sent.expires_in,
-            "masked_phone": masked_phone,
-        }
+        return _code_sent_to(sent, masked_phone)
 
 
 @blp.route("/password-resets/<reset_id>/verification")

@@ -51,6 +51,17 @@ def _documents_error(spec: dict[str, Any], op: dict[str, Any], status: str) -> b
     return response is not None and _response_schema_ref(spec, response) == ERROR_REF
 
 
+def _not_secured_by(
+    spec: dict[str, Any], operations: list[tuple[str, str, dict[str, Any]]], scheme: str
+) -> list[str]:
+    """The operations that do not declare ``scheme`` alone, or no 401 with the error envelope."""
+    return [
+        f"{method.upper()} {path}"
+        for method, path, op in operations
+        if op.get("security") != [{scheme: []}] or not _documents_error(spec, op, "401")
+    ]
+
+
 def _takes_arguments(op: dict[str, Any]) -> bool:
     return "requestBody" in op or any(p["in"] != "path" for p in op.get("parameters", []))
 
@@ -70,12 +81,7 @@ def test_openapi_declares_bearer_and_401_when_operation_needs_login(client):
         if (method, path) not in PUBLIC | CHANNEL_LOGINS
     ]
     assert ("get", "/api/v1/me") in {(m, p) for m, p, _ in secured}
-    undocumented = [
-        f"{method.upper()} {path}"
-        for method, path, op in secured
-        if op.get("security") != [{"bearerAuth": []}] or not _documents_error(spec, op, "401")
-    ]
-    assert undocumented == []
+    assert _not_secured_by(spec, secured, "bearerAuth") == []
 
 
 def test_openapi_declares_no_bearer_when_operation_is_public(client):
@@ -92,12 +98,7 @@ def test_openapi_declares_signature_and_401_when_operation_is_internal(client):
     spec = client.get("/openapi.json").json
     internal = _operations(spec, "/internal/v1/")
     assert internal
-    undocumented = [
-        f"{method.upper()} {path}"
-        for method, path, op in internal
-        if op.get("security") != [{"gjjSignature": []}] or not _documents_error(spec, op, "401")
-    ]
-    assert undocumented == []
+    assert _not_secured_by(spec, internal, "gjjSignature") == []
 
 
 def test_openapi_declares_422_when_operation_takes_arguments(client):
