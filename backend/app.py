@@ -25,7 +25,9 @@ from backend.logs import configure_logging, request_id_var
 from backend.members.routes import blp as members_blp
 from backend.ops.metrics import Metrics
 from backend.ops.routes import blp as ops_blp
+from backend.push import dispatch as push_dispatch
 from backend.push.routes import blp as push_blp
+from backend.push.stats import PushCollector
 from backend.runtime import Runtime
 from backend.settings import PROJECT_ROOT, Settings
 
@@ -58,6 +60,10 @@ def create_app(
     if channels is not None:
         rt.extras["channels"] = channels
     rt.extras.setdefault("metrics", Metrics())
+    push_dispatch.install(rt)
+    if not rt.extras.get("push_collector"):
+        rt.extras["push_collector"] = PushCollector(rt)
+        rt.extras["metrics"].registry.register(rt.extras["push_collector"])
 
     app = Flask(__name__, static_folder=None)
     app.config.update(

@@ -306,3 +306,42 @@ class Factory:
         sent = [json.loads(line) for line in lines]
         mine = [s for s in sent if s["phone"] == member.plain_phone and s["scene"] == "transaction"]
         return str(mine[-1]["code"])
+
+    # --- channels / push (issue 7) ---
+
+    def channel_identity(
+        self, member: Member, channel: str, open_id: str, *, user_id: str | None = None
+    ) -> Any:
+        """A binding of ``member`` to an Alipay / WeChat account."""
+        # Imported here so this block stays an append-only addition to the module.
+        from backend.channels.models import ChannelIdentity
+
+        identity = ChannelIdentity(
+            member_id=member.id, channel=channel, open_id=open_id, user_id=user_id
+        )
+        self.session.add(identity)
+        self.session.commit()
+        return identity
+
+    def consent(
+        self,
+        member: Member,
+        channel: str,
+        template_id: str,
+        *,
+        remaining: int = 1,
+        long_term: bool = False,
+    ) -> Any:
+        """Subscription-message consent as recorded from requestSubscribeMessage."""
+        from backend.push.models import SubscriptionConsent
+
+        consent = SubscriptionConsent(
+            member_id=member.id,
+            channel=channel,
+            template_id=template_id,
+            remaining=remaining,
+            long_term=long_term,
+        )
+        self.session.add(consent)
+        self.session.commit()
+        return consent
