@@ -4,18 +4,24 @@ the runtime and the database session."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import flask_smorest
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import current_app, g
+from flask import Response, current_app, g, jsonify
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from backend.errors import ErrorSchema, http_envelope, translate_field_errors
 from backend.runtime import Runtime
 
+if TYPE_CHECKING:
+    from backend.idempotency.services import StoredAnswer
+
 logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Api(flask_smorest.Api):
@@ -64,7 +70,47 @@ def marshmallow_plugin() -> MarshmallowPlugin:
 
 
 class Blueprint(flask_smorest.Blueprint):
-    pass
+    def alt_response(
+        self,
+        status_code: int | str,
+        response: Any = None,
+        *,
+        schema: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Document an alternative response. Every error answer is the envelope (the one error
+        handler renders it), so an error's body is documented as ``ErrorSchema`` unless the view
+        names another schema or a response reference."""
+        if response is None and schema is None and int(status_code) >= 400:
+            schema = ErrorSchema
+        return super().alt_response(status_code, response, schema=schema, **kwargs)
+
+    def secured(
+        self, guard: Callable[[F], F], security: list[dict[str, list[str]]], refused: str
+    ) -> Callable[[F], F]:
+        """A view decorator: ``guard`` (which raises ``Unauthorized``) around the view, and its
+        documentation, the security scheme and the 401 (described as ``refused``).
+
+        Put it above the other ``blp`` decorators: the guard then runs before argument parsing,
+        so an unauthenticated call is a 401, not a 422."""
+
+        def decorate(view: F) -> F:
+            view = self.alt_response(401, description=refused)(view)
+            view = self.doc(security=security)(view)
+            return guard(view)
+
+        return decorate
+
+
+def stored_answer(answer: StoredAnswer, *, replay_header: str) -> Response:
+    """The answer of an ``Idempotency-Key`` request as stored by its first run, sent as is (a
+    replay must be byte-for-byte the first answer, so no schema dumps it again); a replay carries
+    ``replay_header: true``."""
+    response = jsonify(answer.body)
+    response.status_code = answer.status_code
+    if answer.replayed:
+        response.headers[replay_header] = "true"
+    return response
 
 
 def runtime() -> Runtime:

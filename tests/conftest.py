@@ -58,6 +58,16 @@ def _wipe(eng: Engine) -> None:
                 conn.execute(text(f"DELETE FROM {name}"))
 
 
+class RecordingDispatcher:
+    """Push dispatcher that only records which deliveries were handed over after commit."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[tuple[int, float]] = []
+
+    def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
+        self.dispatched.append((delivery_id, countdown))
+
+
 @pytest.fixture
 def redis_client() -> Iterator[redis_lib.Redis]:
     if REDIS_URL:
@@ -104,6 +114,9 @@ def runtime(engine: Engine, settings: Settings, redis_client: redis_lib.Redis) -
         keys=Keys(settings.redis_prefix),
         pii=PiiVault(settings.effective_pii_key, settings.effective_lookup_key),
     )
+    # Deliveries stay pending unless a test asks for delivery (push tests inject their own
+    # dispatcher): a background pool racing the assertions would make tests flaky.
+    rt.extras["push_dispatcher"] = RecordingDispatcher()
     yield rt
 
 

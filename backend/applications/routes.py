@@ -13,7 +13,7 @@ from backend.applications.schemas import (
     ApplicationPageSchema,
     ApplicationSchema,
 )
-from backend.auth import BEARER_SECURITY, current_member, login_required
+from backend.auth import current_member, member_view
 
 blp = Blueprint(
     "applications", __name__, url_prefix="/api/v1", description="我发起的：提取与贷款申请的办理情况"
@@ -22,12 +22,9 @@ blp = Blueprint(
 
 @blp.route("/applications")
 class Applications(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(ApplicationListArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, ApplicationPageSchema)
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(422, description="Bad kind, limit or cursor")
     def get(self, kind: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
         """我发起的: the member's applications, newest first"""
@@ -39,11 +36,8 @@ class Applications(MethodView):
 
 @blp.route("/applications/<int:application_id>")
 class ApplicationDetail(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, ApplicationSchema)
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(404, description="No such application of this member")
     def get(self, application_id: int) -> Any:
         """查看: status, every node with its opinion, handler and time"""

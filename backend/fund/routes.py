@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from flask.views import MethodView
 
-from backend.api import Blueprint, db, runtime
-from backend.auth import BEARER_SECURITY, current_member, login_required, origin
-from backend.errors import ErrorSchema
+from backend.api import Blueprint, db, runtime, stored_answer
+from backend.auth import current_member, member_view, origin
 from backend.fund import services
 from backend.fund.models import ACCOUNT_STATUS
 from backend.fund.schemas import (
@@ -37,10 +36,9 @@ blp = Blueprint(
 
 @blp.route("/fund/account")
 class FundAccountView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, FundAccountSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
+    @blp.alt_response(404, description="fund.account_missing")
     def get(self) -> dict[str, Any]:
         """缴存支取信息：账户、状态、余额、基数、比例、月缴存额、缴至年月、单位"""
         account, employer = services.account_summary(db(), current_member().id)
@@ -61,13 +59,10 @@ class FundAccountView(MethodView):
 
 @blp.route("/fund/transactions")
 class FundTransactionsView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(TransactionArgsSchema, location="query")
     @blp.response(200, TransactionPageSchema)
-    @blp.alt_response(
-        422, schema=ErrorSchema, description="fund.range_reversed, fund.range_too_long"
-    )
+    @blp.alt_response(422, description="fund.range_reversed, fund.range_too_long")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """缴存支取明细：日期范围内（含两端，默认近 12 个月，最长 5 年），新的在前"""
         rows, next_cursor, start, end = services.transactions(
@@ -83,11 +78,10 @@ class FundTransactionsView(MethodView):
 
 @blp.route("/fund/certificates")
 class CertificatesView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(201, CertificateIssuedSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
-    @blp.alt_response(503, schema=ErrorSchema, description="certificate.font_unavailable")
+    @blp.alt_response(404, description="fund.account_missing")
+    @blp.alt_response(503, description="certificate.font_unavailable")
     def post(self) -> dict[str, Any]:
         """开具缴存证明（重新开具时原证明作废）"""
         rt = runtime()
@@ -111,10 +105,10 @@ PDF_RESPONSE = {
 
 @blp.route("/fund/certificates/<string:serial_no>/pdf")
 class CertificatePdfView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY, responses=PDF_RESPONSE)
-    @blp.alt_response(404, schema=ErrorSchema, description="certificate.not_found")
-    @blp.alt_response(410, schema=ErrorSchema, description="certificate.voided")
+    @member_view(blp)
+    @blp.doc(responses=PDF_RESPONSE)
+    @blp.alt_response(404, description="certificate.not_found")
+    @blp.alt_response(410, description="certificate.voided")
     def get(self, serial_no: str) -> Response:
         """缴存证明 PDF（仅本人）"""
         pdf = services.certificate_pdf(db(), runtime().settings, current_member().id, serial_no)
@@ -129,8 +123,8 @@ class CertificatePdfView(MethodView):
 class CertificateVerificationView(MethodView):
     @blp.arguments(VerifyArgsSchema, location="query")
     @blp.response(200, CertificateVerificationSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="certificate.not_found")
-    @blp.alt_response(429, schema=ErrorSchema, description="certificate.verify_rate_limited")
+    @blp.alt_response(404, description="certificate.not_found")
+    @blp.alt_response(429, description="certificate.verify_rate_limited")
     def get(self, args: dict[str, Any], serial_no: str) -> dict[str, Any]:
         """缴存证明核验（银行、单位等第三方，无需登录）"""
         rt = runtime()
@@ -142,12 +136,11 @@ class CertificateVerificationView(MethodView):
 
 @blp.route("/withdrawals/eligibility")
 class EligibilityView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(EligibilityArgsSchema, location="query")
     @blp.response(200, EligibilitySchema)
-    @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
-    @blp.alt_response(422, schema=ErrorSchema, description="withdrawal.reason_unknown")
+    @blp.alt_response(404, description="fund.account_missing")
+    @blp.alt_response(422, description="withdrawal.reason_unknown")
     def get(self, args: dict[str, Any]) -> Any:
         """可提取金额与各提取原因的条件"""
         return withdrawals.eligibility(
@@ -157,17 +150,12 @@ class EligibilityView(MethodView):
 
 @blp.route("/withdrawals")
 class WithdrawalsView(MethodView):
-    @login_required
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.arguments(WithdrawalInSchema)
     @blp.response(201, WithdrawalApplicationSchema)
-    @blp.alt_response(
-        409, schema=ErrorSchema, description="withdrawal.* state refusals, idempotency.key_reused"
-    )
-    @blp.alt_response(
-        422, schema=ErrorSchema, description="withdrawal.* amount refusals, sms.code_*"
-    )
+    @blp.alt_response(409, description="withdrawal.* state refusals, idempotency.key_reused")
+    @blp.alt_response(422, description="withdrawal.* amount refusals, sms.code_*")
     def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Response:
         """提交提取申请（需短信验证码与 Idempotency-Key）"""
         request = withdrawals.WithdrawalRequest(
@@ -187,9 +175,4 @@ class WithdrawalsView(MethodView):
             origin=origin(),
             serialize=WithdrawalApplicationSchema().dump,
         )
-        # The stored answer is already serialised (a replay must be byte-for-byte the first one).
-        response = jsonify(answer.body)
-        response.status_code = answer.status_code
-        if answer.replayed:
-            response.headers["Idempotency-Replayed"] = "true"
-        return response
+        return stored_answer(answer, replay_header="Idempotency-Replayed")

@@ -8,7 +8,6 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
 from backend.auth import current_family, current_member, member_view, origin
-from backend.errors import ErrorSchema
 from backend.identity import services
 from backend.identity.schemas import (
     CaptchaSchema,
@@ -27,6 +26,7 @@ from backend.identity.schemas import (
     SmsCodeRequestSchema,
     SmsCodeSchema,
 )
+from backend.identity.smscodes import CodeSent
 from backend.identity.stepup import send_transaction_code
 
 blp = Blueprint(
@@ -48,10 +48,19 @@ def _session_body(started: services.SessionStarted) -> dict[str, Any]:
     }
 
 
+def _code_sent_to(sent: CodeSent, masked_phone: str | None) -> dict[str, Any]:
+    """A code sent to the reserved phone: when to resend, how long it lasts, where it went."""
+    return {
+        "resend_after": sent.resend_after,
+        "expires_in": sent.expires_in,
+        "masked_phone": masked_phone,
+    }
+
+
 @blp.route("/captchas")
 class Captchas(MethodView):
     @blp.response(201, CaptchaSchema)
-    @blp.alt_response(429, schema=ErrorSchema, description=THROTTLED)
+    @blp.alt_response(429, description=THROTTLED)
     def post(self) -> Any:
         """New image captcha
 
@@ -64,8 +73,8 @@ class Captchas(MethodView):
 class SmsCodes(MethodView):
     @blp.arguments(SmsCodeRequestSchema)
     @blp.response(202, CodeSentSchema)
-    @blp.alt_response(422, schema=ErrorSchema, description=INVALID)
-    @blp.alt_response(429, schema=ErrorSchema, description="Resend too soon or daily quota used")
+    @blp.alt_response(422, description=INVALID)
+    @blp.alt_response(429, description="Resend too soon or daily quota used")
     def post(self, body: dict[str, Any]) -> Any:
         """Send a registration SMS code
 
@@ -78,30 +87,25 @@ class SmsCodes(MethodView):
 class TransactionCodes(MethodView):
     @member_view(blp)
     @blp.response(202, MaskedCodeSentSchema)
-    @blp.alt_response(403, schema=ErrorSchema, description="No reserved phone at the centre")
-    @blp.alt_response(429, schema=ErrorSchema, description="Resend too soon or daily quota used")
+    @blp.alt_response(403, description="No reserved phone at the centre")
+    @blp.alt_response(429, description="Resend too soon or daily quota used")
     def post(self) -> Any:
         """Send a step-up code to the reserved phone
 
         Withdrawals and loan applications require it as `sms_code`."""
         member = current_member()
         sent = send_transaction_code(runtime(), member, ip=origin().ip)
-        return {
-            "resend_after": sent.resend_after,
-            "expires_in": sent.expires_in,
-            "masked_phone": member.phone_masked,
-        }
+        return _code_sent_to(sent, member.phone_masked)
 
 
 @blp.route("/registrations")
 class Registrations(MethodView):
     @blp.arguments(RegistrationSchema)
     @blp.response(201, NoticeSchema)
-    @blp.alt_response(403, schema=ErrorSchema, description="No reserved phone at the centre")
-    @blp.alt_response(409, schema=ErrorSchema, description="Already registered")
+    @blp.alt_response(403, description="No reserved phone at the centre")
+    @blp.alt_response(409, description="Already registered")
     @blp.alt_response(
         422,
-        schema=ErrorSchema,
         description=INVALID + "; unknown member (`register.member_not_found`); phone differs "
         "from the reserved one (`register.phone_mismatch`)",
     )
@@ -118,17 +122,14 @@ class Registrations(MethodView):
 class Sessions(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(201, SessionSchema)
-    @blp.alt_response(
-        401, schema=ErrorSchema, description="Wrong user name or password (one answer for both)"
-    )
+    @blp.alt_response(401, description="Wrong user name or password (one answer for both)")
     @blp.alt_response(
         403,
-        schema=ErrorSchema,
         description="Account locked (`auth.account_locked`, with `locked_until`) or online "
         "access disabled by the centre (`auth.access_disabled`)",
     )
-    @blp.alt_response(422, schema=ErrorSchema, description=INVALID)
-    @blp.alt_response(429, schema=ErrorSchema, description=THROTTLED)
+    @blp.alt_response(422, description=INVALID)
+    @blp.alt_response(429, description=THROTTLED)
     def post(self, body: dict[str, Any]) -> Any:
         """Log in with ID number or phone and password"""
         return _session_body(services.login(runtime(), db(), origin=origin(), **body))
@@ -140,7 +141,6 @@ class SessionRefresh(MethodView):
     @blp.response(201, SessionSchema)
     @blp.alt_response(
         401,
-        schema=ErrorSchema,
         description="Unknown or expired refresh token; a reused one (`auth.refresh_reused`) "
         "also ends the whole session",
     )
@@ -169,7 +169,6 @@ class MyPassword(MethodView):
     @blp.response(204)
     @blp.alt_response(
         422,
-        schema=ErrorSchema,
         description="Old password wrong, new one against the policy or equal to the old one",
     )
     def put(self, body: dict[str, Any]) -> None:
@@ -192,14 +191,12 @@ class PasswordResets(MethodView):
     @blp.response(201, ResetStartedSchema)
     @blp.alt_response(
         403,
-        schema=ErrorSchema,
         description="No reserved phone (`reset.no_reserved_phone`: use Alipay login or the "
         "counter) or online access disabled",
     )
-    @blp.alt_response(409, schema=ErrorSchema, description="Not registered yet")
+    @blp.alt_response(409, description="Not registered yet")
     @blp.alt_response(
         422,
-        schema=ErrorSchema,
         description=INVALID + "; name and ID number do not match (`reset.identity_mismatch`)",
     )
     def post(self, body: dict[str, Any]) -> Any:
@@ -212,27 +209,23 @@ class PasswordResets(MethodView):
 @blp.route("/password-resets/<reset_id>/sms-codes")
 class PasswordResetCodes(MethodView):
     @blp.response(202, MaskedCodeSentSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description=RESET_GONE)
-    @blp.alt_response(429, schema=ErrorSchema, description="Resend too soon or daily quota used")
+    @blp.alt_response(404, description=RESET_GONE)
+    @blp.alt_response(429, description="Resend too soon or daily quota used")
     def post(self, reset_id: str) -> Any:
         """Forgot password, step 2: send a code to the reserved phone"""
         sent, masked_phone = services.send_reset_code(
             runtime(), db(), reset_id=reset_id, origin=origin()
         )
-        return {
-            "resend_after": sent.resend_after,
-            "expires_in": sent.expires_in,
-            "masked_phone": masked_phone,
-        }
+        return _code_sent_to(sent, masked_phone)
 
 
 @blp.route("/password-resets/<reset_id>/verification")
 class PasswordResetVerification(MethodView):
     @blp.arguments(SmsCodeSchema)
     @blp.response(200, ResetVerifiedSchema)
-    @blp.alt_response(404, schema=ErrorSchema, description=RESET_GONE)
-    @blp.alt_response(409, schema=ErrorSchema, description=RESET_ORDER)
-    @blp.alt_response(422, schema=ErrorSchema, description=INVALID)
+    @blp.alt_response(404, description=RESET_GONE)
+    @blp.alt_response(409, description=RESET_ORDER)
+    @blp.alt_response(422, description=INVALID)
     def post(self, body: dict[str, Any], reset_id: str) -> Any:
         """Forgot password, step 3: check the SMS code (下一步)"""
         services.verify_reset_code(runtime(), db(), reset_id=reset_id, **body)
@@ -243,9 +236,9 @@ class PasswordResetVerification(MethodView):
 class PasswordResetPassword(MethodView):
     @blp.arguments(NewPasswordSchema)
     @blp.response(204, description="重置完成 — the client shows this text: a 204 has no body")
-    @blp.alt_response(404, schema=ErrorSchema, description=RESET_GONE)
-    @blp.alt_response(409, schema=ErrorSchema, description=RESET_ORDER)
-    @blp.alt_response(422, schema=ErrorSchema, description=INVALID)
+    @blp.alt_response(404, description=RESET_GONE)
+    @blp.alt_response(409, description=RESET_ORDER)
+    @blp.alt_response(422, description=INVALID)
     def put(self, body: dict[str, Any], reset_id: str) -> None:
         """Forgot password, step 4: set the new password (重置完成)
 

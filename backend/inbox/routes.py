@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db
-from backend.auth import BEARER_SECURITY, current_member, login_required
+from backend.auth import current_member, member_view
 from backend.inbox import queries, services
 from backend.inbox.schemas import (
     AllReadSchema,
@@ -31,12 +31,9 @@ DELETED = "消息已删除"
 
 @blp.route("/messages")
 class Messages(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(MessageListArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, MessagePageSchema)
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(422, description="Bad status, limit or cursor")
     def get(self, status: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
         """消息 / 已阅 list, newest first
@@ -52,11 +49,8 @@ class Messages(MethodView):
 
 @blp.route("/messages/unread-count")
 class UnreadCount(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, UnreadCountSchema)
-    @blp.alt_response(401, description="Not logged in")
     def get(self) -> dict[str, int]:
         """Unread badge: unread messages and open to-dos"""
         member_id = current_member().id
@@ -68,11 +62,8 @@ class UnreadCount(MethodView):
 
 @blp.route("/messages/read-all")
 class ReadAll(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, AllReadSchema)
-    @blp.alt_response(401, description="Not logged in")
     def post(self) -> dict[str, Any]:
         """全部标为已阅"""
         count = services.mark_all_read(db(), current_member().id)
@@ -81,19 +72,15 @@ class ReadAll(MethodView):
 
 @blp.route("/messages/<int:message_id>")
 class MessageDetail(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, MessageSchema)
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(404, description="No such message of this member (or deleted)")
     def get(self, message_id: int) -> Any:
         """查看: business name, content, channel and time"""
         return queries.get_item(db(), current_member().id, message_id, "message")
 
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(204, description=f"删除成功：前端提示“{DELETED}”")
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(404, description="No such message of this member (or already deleted)")
     def delete(self, message_id: int) -> None:
         """删除 (soft): the message leaves every list
@@ -105,11 +92,8 @@ class MessageDetail(MethodView):
 
 @blp.route("/messages/<int:message_id>/read")
 class MessageRead(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, MarkedReadSchema)
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(404, description="No such message of this member (or deleted)")
     def post(self, message_id: int) -> dict[str, Any]:
         """标为已阅: the message moves to 已阅"""
@@ -119,12 +103,9 @@ class MessageRead(MethodView):
 
 @blp.route("/todos")
 class Todos(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.arguments(TodoListArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, TodoPageSchema)
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(422, description="Bad status, limit or cursor")
     def get(self, status: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
         """待办 list, newest first (``status=open`` for those still to do)"""
@@ -136,11 +117,8 @@ class Todos(MethodView):
 
 @blp.route("/todos/<int:todo_id>")
 class TodoDetail(MethodView):
-    decorators = [login_required]
-
-    @blp.doc(security=BEARER_SECURITY)
+    @member_view(blp)
     @blp.response(200, TodoSchema)
-    @blp.alt_response(401, description="Not logged in")
     @blp.alt_response(404, description="No such to-do of this member")
     def get(self, todo_id: int) -> Any:
         """查看待办: what to do, by when, which application it concerns"""

@@ -80,6 +80,10 @@ def signed_by_core(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Signature checked before the payload is parsed: a forged call is a 401, never a 422.
+core_view = blp.secured(signed_by_core, SIGNATURE_SECURITY, "Signature refused (internal.*)")
+
+
 def caller() -> services.Caller:
     found: services.Caller = g.internal_caller
     return found
@@ -91,13 +95,10 @@ def _created(created: bool) -> int:
 
 @blp.route("/messages")
 class CoreMessages(MethodView):
-    decorators = [signed_by_core]
-
-    @blp.doc(security=SIGNATURE_SECURITY)
+    @core_view
     @blp.arguments(CoreMessageArgsSchema)
     @blp.response(201, CoreMessageSchema, description="Created")
     @blp.alt_response(200, schema=CoreMessageSchema, description="Replay of a known dedupe_key")
-    @blp.alt_response(401, description="Signature refused (internal.*)")
     @blp.alt_response(404, description="Unknown member or application")
     @blp.alt_response(422, description="Bad payload")
     def post(self, args: dict[str, Any]) -> Any:
@@ -112,12 +113,9 @@ class CoreMessages(MethodView):
 
 @blp.route("/todos/<int:todo_id>/done")
 class CoreTodoDone(MethodView):
-    decorators = [signed_by_core]
-
-    @blp.doc(security=SIGNATURE_SECURITY)
+    @core_view
     @blp.arguments(TodoDoneArgsSchema)
     @blp.response(200, TodoStateSchema)
-    @blp.alt_response(401, description="Signature refused (internal.*)")
     @blp.alt_response(404, description="No such to-do")
     @blp.alt_response(422, description="Bad payload")
     def post(self, args: dict[str, Any], todo_id: int) -> Any:
@@ -130,15 +128,12 @@ class CoreTodoDone(MethodView):
 
 @blp.route("/applications/<string:application_no>/events")
 class CoreApplicationEvents(MethodView):
-    decorators = [signed_by_core]
-
-    @blp.doc(security=SIGNATURE_SECURITY)
+    @core_view
     @blp.arguments(ApplicationEventArgsSchema)
     @blp.response(201, InternalApplicationSchema, description="Event applied")
     @blp.alt_response(
         200, schema=InternalApplicationSchema, description="Replay of a known event_id"
     )
-    @blp.alt_response(401, description="Signature refused (internal.*)")
     @blp.alt_response(404, description="Unknown application")
     @blp.alt_response(409, description="The application is closed, or no node is current")
     @blp.alt_response(422, description="Bad payload or unknown node name")
@@ -158,15 +153,12 @@ class CoreApplicationEvents(MethodView):
 
 @blp.route("/fund/transactions")
 class CoreFundTransactions(MethodView):
-    decorators = [signed_by_core]
-
-    @blp.doc(security=SIGNATURE_SECURITY)
+    @core_view
     @blp.arguments(FundTransactionArgsSchema)
     @blp.response(201, FundTransactionSchema, description="Booked")
     @blp.alt_response(
         200, schema=FundTransactionSchema, description="Replay of a known external_id"
     )
-    @blp.alt_response(401, description="Signature refused (internal.*)")
     @blp.alt_response(404, description="Unknown account, member or application")
     @blp.alt_response(409, description="external_id already booked with other content")
     @blp.alt_response(422, description="Bad payload, wrong sign, or the balance would go negative")
@@ -182,13 +174,10 @@ class CoreFundTransactions(MethodView):
 
 @blp.route("/loans/<string:contract_no>/events")
 class CoreLoanEvents(MethodView):
-    decorators = [signed_by_core]
-
-    @blp.doc(security=SIGNATURE_SECURITY)
+    @core_view
     @blp.arguments(LoanEventArgsSchema)
     @blp.response(201, LoanStateSchema, description="Event applied")
     @blp.alt_response(200, schema=LoanStateSchema, description="Replay of a known event")
-    @blp.alt_response(401, description="Signature refused (internal.*)")
     @blp.alt_response(404, description="Unknown contract (or application for a new one)")
     @blp.alt_response(409, description="The contract's status does not allow the event")
     @blp.alt_response(422, description="Bad payload, or principal above the balance")

@@ -8,7 +8,6 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db
 from backend.auth import current_member, member_view, origin
-from backend.errors import ErrorSchema
 from backend.fund.models import ACCOUNT_STATUS
 from backend.members import queries, services
 from backend.members.schemas import PreferencesPatchSchema, PreferencesSchema, ProfileSchema
@@ -63,7 +62,7 @@ class MyPreferences(MethodView):
     @member_view(blp)
     @blp.arguments(PreferencesPatchSchema)
     @blp.response(200, PreferencesSchema)
-    @blp.alt_response(422, schema=ErrorSchema, description="Unknown channel or empty change")
+    @blp.alt_response(422, description="Unknown channel or empty change")
     def patch(self, body: dict[str, Any]) -> Any:
         """Change preferences (关闭音效, push channels)
 
