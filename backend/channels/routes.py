@@ -20,8 +20,7 @@ from backend.channels.schemas import (
     WeChatSessionArgs,
 )
 from backend.clock import to_local
-from backend.identity.routes import _session_body
-from backend.identity.schemas import SessionSchema
+from backend.identity.schemas import SessionSchema, session_body
 
 blp = Blueprint("channels", __name__, url_prefix="/api/v1", description="支付宝、微信登录与绑定")
 
@@ -43,7 +42,7 @@ class AlipaySessions(MethodView):
         started = services.alipay_login(
             rt, db(), channel_clients(rt), auth_code=args["auth_code"], origin=origin()
         )
-        return _session_body(started)
+        return session_body(started)
 
 
 @blp.route("/channels/alipay/certifications")
@@ -78,7 +77,7 @@ class AlipayCertificationResult(MethodView):
         started = services.finish_alipay_certification(
             rt, db(), channel_clients(rt), certify_id=certify_id, origin=origin()
         )
-        return _session_body(started)
+        return session_body(started)
 
 
 @blp.route("/channels/wechat/sessions")
@@ -94,7 +93,7 @@ class WeChatSessions(MethodView):
         started = services.wechat_login(
             rt, db(), channel_clients(rt), code=args["code"], origin=origin()
         )
-        return _session_body(started)
+        return session_body(started)
 
 
 @blp.route("/channels/wechat/bindings")
@@ -117,7 +116,7 @@ class WeChatBindings(MethodView):
             password=args.get("password"),
             origin=origin(),
         )
-        return _session_body(started)
+        return session_body(started)
 
 
 @blp.route("/me/channel-bindings")

@@ -40,13 +40,12 @@ from backend.errors import (
 from backend.identity.passwords import verify_password
 from backend.identity.services import (
     SessionStarted,
-    _count_failure,
-    _is_locked,
-    _locked_error,
-    access_disabled,
+    count_failed_password,
+    is_locked,
+    locked_error,
+    open_session,
     password_hasher,
 )
-from backend.identity.tokens import token_store
 from backend.members.models import Member
 from backend.members.queries import credentials_for_update, member_by_id_number
 from backend.pii import is_valid_id_number, mask_id_number, normalize_id_number
@@ -60,26 +59,6 @@ TICKET_PASSWORD_TRIES = 3
 
 
 # --- sessions ------------------------------------------------------------------------------
-
-
-def open_session(
-    rt: Runtime, session: Session, member: Member, *, via: str, origin: RequestOrigin, **detail: Any
-) -> SessionStarted:
-    """Log ``member`` in as password login does: same refusal, audit event, commit, token pair."""
-    if not member.online_access:
-        record(
-            session,
-            "auth.login_refused",
-            member_id=member.id,
-            origin=origin,
-            via=via,
-            reason="access_disabled",
-        )
-        session.commit()
-        raise access_disabled()
-    record(session, "auth.login", member_id=member.id, origin=origin, via=via, **detail)
-    session.commit()
-    return SessionStarted(token_store(rt).issue(member.id), member)
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -495,9 +474,9 @@ def _member_by_password(
     )
     credential = credentials_for_update(session, [member.id]).get(member.id) if member else None
     now = clock.utcnow()
-    if credential is not None and _is_locked(credential, now):
+    if credential is not None and is_locked(credential, now):
         assert credential.locked_until is not None
-        raise _locked_error(credential.locked_until)
+        raise locked_error(credential.locked_until)
     if credential is not None and verify_password(
         password_hasher(rt), credential.password_hash, password
     ):
@@ -505,14 +484,14 @@ def _member_by_password(
         credential.last_login_at = now
         assert member is not None
         return member
-    locked_until = _count_failure(session, [credential] if credential else [], now, origin)
+    locked_until = count_failed_password(session, [credential] if credential else [], now, origin)
     ticket["tries"] = int(ticket.get("tries", 0)) + 1
     if ticket["tries"] >= TICKET_PASSWORD_TRIES:
         tickets.take_ticket(rt, "wechat-bind", binding_token)
     else:
         tickets.update_ticket(rt, "wechat-bind", binding_token, ticket)
     error: AppError = (
-        _locked_error(locked_until)
+        locked_error(locked_until)
         if locked_until is not None
         else Unauthorized("身份证号或密码错误", error_code="auth.invalid_credentials")
     )

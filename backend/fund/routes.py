@@ -20,11 +20,11 @@ from backend.fund.schemas import (
     TransactionPageSchema,
     VerifyArgsSchema,
 )
+from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.withdrawals import services as withdrawals
 from backend.withdrawals.schemas import (
     EligibilityArgsSchema,
     EligibilitySchema,
-    IdempotencyHeaderSchema,
     WithdrawalApplicationSchema,
     WithdrawalInSchema,
 )
@@ -175,4 +175,4 @@ class WithdrawalsView(MethodView):
             origin=origin(),
             serialize=WithdrawalApplicationSchema().dump,
         )
-        return stored_answer(answer, replay_header="Idempotency-Replayed")
+        return stored_answer(answer, replay_header=REPLAY_HEADER)

@@ -25,6 +25,7 @@ from backend.identity.schemas import (
     SessionSchema,
     SmsCodeRequestSchema,
     SmsCodeSchema,
+    session_body,
 )
 from backend.identity.smscodes import CodeSent
 from backend.identity.stepup import send_transaction_code
@@ -35,17 +36,6 @@ blp = Blueprint(
 
 INVALID = "Invalid input (field errors in `errors`), wrong or expired captcha or SMS code"
 THROTTLED = "Too many attempts; `Retry-After` says when to try again"
-
-
-def _session_body(started: services.SessionStarted) -> dict[str, Any]:
-    pair = started.tokens
-    return {
-        "access_token": pair.access_token,
-        "refresh_token": pair.refresh_token,
-        "token_type": "Bearer",
-        "expires_in": pair.expires_in,
-        "member": started.member,
-    }
 
 
 def _code_sent_to(sent: CodeSent, masked_phone: str | None) -> dict[str, Any]:
@@ -132,7 +122,7 @@ class Sessions(MethodView):
     @blp.alt_response(429, description=THROTTLED)
     def post(self, body: dict[str, Any]) -> Any:
         """Log in with ID number or phone and password"""
-        return _session_body(services.login(runtime(), db(), origin=origin(), **body))
+        return session_body(services.login(runtime(), db(), origin=origin(), **body))
 
 
 @blp.route("/sessions/refresh")
@@ -148,7 +138,7 @@ class SessionRefresh(MethodView):
         """Exchange a refresh token for a new token pair
 
         Refresh tokens are single use: each answer carries the next one."""
-        return _session_body(services.refresh(runtime(), db(), origin=origin(), **body))
+        return session_body(services.refresh(runtime(), db(), origin=origin(), **body))
 
 
 @blp.route("/sessions/current")

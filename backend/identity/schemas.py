@@ -5,13 +5,16 @@ Field errors reach members in Chinese: the API's 422 handler translates marshmal
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from backend.identity.passwords import password_meets_policy
 from backend.pii import is_valid_id_number, is_valid_phone
+
+if TYPE_CHECKING:
+    from backend.identity.services import SessionStarted
 
 PASSWORD_POLICY = "登录密码为6-18位数字和字母组合"  # noqa: S105 - the policy text, not a password
 
@@ -188,3 +191,15 @@ class ChangePasswordSchema(NewPasswordSchema):
     old_password = fields.String(
         required=True, load_only=True, validate=validate.Length(min=1, max=64, error="请输入原密码")
     )
+
+
+def session_body(started: SessionStarted) -> dict[str, Any]:
+    """The answer of every login and refresh (SessionSchema's shape)."""
+    pair = started.tokens
+    return {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": pair.expires_in,
+        "member": started.member,
+    }

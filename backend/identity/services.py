@@ -206,7 +206,7 @@ class SessionStarted:
     member: Member
 
 
-def _locked_error(until: dt.datetime) -> Forbidden:
+def locked_error(until: dt.datetime) -> Forbidden:
     local = clock.to_local(until)
     return Forbidden(
         f"密码连续输错{MAX_FAILED_LOGINS}次，账户已锁定{LOCK_MINUTES}分钟，请于{local:%H:%M}后再试",
@@ -216,7 +216,7 @@ def _locked_error(until: dt.datetime) -> Forbidden:
     )
 
 
-def _is_locked(credential: Credential, now: dt.datetime) -> bool:
+def is_locked(credential: Credential, now: dt.datetime) -> bool:
     return credential.locked_until is not None and credential.locked_until > now
 
 
@@ -248,7 +248,7 @@ def login(
     hasher = password_hasher(rt)
     candidates = login_candidates(session, rt.pii, username)
     creds = credentials_for_update(session, [m.id for m in candidates])
-    live = [m for m in candidates if not _is_locked(creds[m.id], now)]
+    live = [m for m in candidates if not is_locked(creds[m.id], now)]
     masked = mask_username(username)
     if candidates and not live:
         until = min(c.locked_until for c in creds.values() if c.locked_until is not None)
@@ -260,7 +260,7 @@ def login(
             username=masked,
         )
         session.commit()
-        raise _locked_error(until)
+        raise locked_error(until)
     if not candidates:
         verify_password(hasher, _dummy_hash(rt), password)
     member = next(
@@ -268,7 +268,7 @@ def login(
     )
     if member is None:
         ip_window.hit(origin.ip)
-        locked_until = _count_failure(session, [creds[m.id] for m in live], now, origin)
+        locked_until = count_failed_password(session, [creds[m.id] for m in live], now, origin)
         record(
             session,
             "auth.login_failed",
@@ -279,32 +279,40 @@ def login(
         )
         session.commit()
         if locked_until is not None:
-            raise _locked_error(locked_until)
+            raise locked_error(locked_until)
         raise Unauthorized("用户名或密码错误", error_code="auth.invalid_credentials")
+    credential = creds[member.id]
+    if member.online_access:
+        credential.failed_attempts = 0
+        credential.locked_until = None
+        credential.last_login_at = now
+        if hasher.check_needs_rehash(credential.password_hash):
+            credential.password_hash = hasher.hash(password)
+    return open_session(rt, session, member, via="password", origin=origin, username=masked)
+
+
+def open_session(
+    rt: Runtime, session: Session, member: Member, *, via: str, origin: RequestOrigin, **detail: Any
+) -> SessionStarted:
+    """Log an identified ``member`` in (password, Alipay, WeChat): the disabled-access refusal,
+    the audit event, the commit and the token pair are the same whatever the door."""
     if not member.online_access:
         record(
             session,
             "auth.login_refused",
             member_id=member.id,
             origin=origin,
+            via=via,
             reason="access_disabled",
         )
         session.commit()
         raise access_disabled()
-    credential = creds[member.id]
-    credential.failed_attempts = 0
-    credential.locked_until = None
-    credential.last_login_at = now
-    if hasher.check_needs_rehash(credential.password_hash):
-        credential.password_hash = hasher.hash(password)
-    record(
-        session, "auth.login", member_id=member.id, origin=origin, via="password", username=masked
-    )
+    record(session, "auth.login", member_id=member.id, origin=origin, via=via, **detail)
     session.commit()
     return SessionStarted(token_store(rt).issue(member.id), member)
 
 
-def _count_failure(
+def count_failed_password(
     session: Session, credentials: list[Credential], now: dt.datetime, origin: RequestOrigin
 ) -> dt.datetime | None:
     locked_until = None

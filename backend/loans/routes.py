@@ -9,13 +9,13 @@ from flask.views import MethodView
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, member_view, origin
 from backend.clock import today
+from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.loans import services
 from backend.loans.schemas import (
     LoanApplicationRequestSchema,
     LoanApplicationSchema,
     LoanCalculatorArgsSchema,
     LoanCalculatorSchema,
-    LoanIdempotencyHeaderSchema,
     LoanInfoSchema,
     LoanListSchema,
     LoanPlanSchema,
@@ -139,7 +139,7 @@ class LoanCalculator(MethodView):
 @blp.route("/loan-applications")
 class LoanApplications(MethodView):
     @member_view(blp)
-    @blp.arguments(LoanIdempotencyHeaderSchema, location="headers")
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.arguments(LoanApplicationRequestSchema)
     @blp.response(201, LoanApplicationSchema)
     @blp.alt_response(409, description="Open loan or application, or Idempotency-Key reused")
@@ -156,5 +156,4 @@ class LoanApplications(MethodView):
             today=today(),
             render=LoanApplicationSchema().dump,
         )
-        # Withdrawals say "Idempotency-Replayed"; this name shipped (and is tested) as it is.
-        return stored_answer(answer, replay_header="Idempotent-Replayed")
+        return stored_answer(answer, replay_header=REPLAY_HEADER)

@@ -272,10 +272,6 @@ class LoanApplicationRequestSchema(ma.Schema):
     )
 
 
-class LoanIdempotencyHeaderSchema(ma.Schema):
-    idempotency_key = fields.String(data_key="Idempotency-Key", load_default=None)
-
-
 class LoanApplicationSchema(ma.Schema):
     id = fields.Integer(required=True)
     application_no = fields.String(required=True)

@@ -74,14 +74,6 @@ class WithdrawalInSchema(ma.Schema):
     remark = fields.String(load_default=None, validate=ma.validate.Length(max=200))
 
 
-class IdempotencyHeaderSchema(ma.Schema):
-    idempotency_key = fields.String(
-        data_key="Idempotency-Key",
-        load_default=None,
-        metadata={"description": "unique per submission; a replay returns the first answer"},
-    )
-
-
 # Details the member may see again (the encrypted bank account stays inside).
 PUBLIC_DETAILS = (
     "reason_name",

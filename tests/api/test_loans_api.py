@@ -696,7 +696,7 @@ def test_loan_application_replays_first_answer_when_same_key_resent(
     again = _apply(client, headers, body | {"sms_code": "000000"})
     assert again.status_code == 201
     assert again.json == first.json
-    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["Idempotency-Replayed"] == "true"
     assert _loan_applications(session, depositor) == 1
 
 
