@@ -191,7 +191,9 @@ def rate_history(months: int, first_home: bool) -> tuple[tuple[dt.date, Decimal]
 @functools.lru_cache(maxsize=8192)
 def estimated_payment(amount: Decimal, months: int, method: rules.Method, rate: Decimal) -> Decimal:
     """The first instalment an application quotes (at one rate it does not depend on dates)."""
-    return rules.generate_schedule(amount, months, method, rate, dt.date(2000, 1, 1)).monthly_payment
+    return rules.generate_schedule(
+        amount, months, method, rate, dt.date(2000, 1, 1)
+    ).monthly_payment
 
 
 def _weighted(pairs: Sequence[tuple[Any, int]]) -> tuple[list[Any], list[int]]:
@@ -661,7 +663,9 @@ class CentreGenerator:
             monthly = (amount * employer.employee_rate).quantize(FEN, ROUND_HALF_UP) + (
                 amount * employer.employer_rate
             ).quantize(FEN, ROUND_HALF_UP)
-            result.append((base * 100, fen_of(monthly), employer.employee_rate, employer.employer_rate))
+            result.append(
+                (base * 100, fen_of(monthly), employer.employee_rate, employer.employer_rate)
+            )
             base = min(max(int(base * (1 + rng.uniform(-0.02, 0.09))), 2000), 28000)
         return result
 
@@ -804,7 +808,9 @@ class CentreGenerator:
     def _plan_loan(self, rng: random.Random, state: str, open_month: int) -> _Loan:
         self._loan_count += 1
         months = rng.choice((120, 180, 240, 300, 360))
-        method = rules.Method.EQUAL_INSTALLMENT if rng.random() < 0.75 else rules.Method.EQUAL_PRINCIPAL
+        method = (
+            rules.Method.EQUAL_INSTALLMENT if rng.random() < 0.75 else rules.Method.EQUAL_PRINCIPAL
+        )
         first_home = rng.random() < 0.88
         amount = Decimal(rng.randint(10, 80) * 10000)
         earliest = open_month + 14
@@ -831,7 +837,8 @@ class CentreGenerator:
             )
             if state == "settled" and loan.schedule.end_date > self.as_of:
                 paid_up_to = rules.add_months(
-                    disbursed, rng.randint(12, max(12, month_index(self.as_of) - disbursal_month - 1))
+                    disbursed,
+                    rng.randint(12, max(12, month_index(self.as_of) - disbursal_month - 1)),
                 )
                 loan.settle_on = paid_up_to + dt.timedelta(days=rng.randint(10, 16))
                 if loan.settle_on >= self.as_of:
@@ -1154,7 +1161,11 @@ class CentreGenerator:
         if ctx.profile.open_withdrawal or rng.random() < 0.03:
             rent = yuan_floor(ctx.monthly * 6 // 10)
             submitted = at(self.as_of - dt.timedelta(days=rng.randint(1, 6)), rng.randint(9, 20))
-            state = "processing" if ctx.profile.open_withdrawal else rng.choice(("processing", "approved"))
+            state = (
+                "processing"
+                if ctx.profile.open_withdrawal
+                else rng.choice(("processing", "approved"))
+            )
             app_id = self._withdrawal_application(ctx, "rent", rent, submitted, state, None)
             messages.append(
                 self._message(
@@ -1220,7 +1231,9 @@ class CentreGenerator:
             "closes_account": reason in ("retirement", "leaving"),
         }
         if reason == "purchase":
-            details["document_no"] = f"晋（{submitted.year}）太原市不动产权第{rng.randrange(10**7):07d}号"
+            details["document_no"] = (
+                f"晋（{submitted.year}）太原市不动产权第{rng.randrange(10**7):07d}号"
+            )
         completed = at(paid_on, 15) if paid_on else None
         current = {"processing": rng.randint(1, 2), "approved": 3, "rejected": 1}.get(status, 4)
         if status == "rejected":
@@ -1363,7 +1376,9 @@ class CentreGenerator:
         due_days: int,
         application_id: int | None = None,
     ) -> dict[str, Any]:
-        todo = self._message(ctx, business_name, content, sent_at, "todo", application_id=application_id)
+        todo = self._message(
+            ctx, business_name, content, sent_at, "todo", application_id=application_id
+        )
         todo["kind"] = "todo"
         todo["due_at"] = sent_at + dt.timedelta(days=due_days)
         return todo

@@ -120,6 +120,7 @@ def seed_centre(
         demo_members=demo,
     )
     logger.info(
-        "seeded", extra={"members": members, "rows": result.rows, "seconds": round(result.seconds, 1)}
+        "seeded",
+        extra={"members": members, "rows": result.rows, "seconds": round(result.seconds, 1)},
     )
     return result

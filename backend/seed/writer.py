@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Table, func, insert, select, text
+from sqlalchemy import JSON, Table, func, insert, select
 from sqlalchemy.engine import Connection
 
 from backend.models import Base
@@ -72,12 +72,9 @@ class BulkWriter:
             return
         for table in _tables():
             if "id" in table.c and self.counts[table.name]:
-                self.conn.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"(SELECT MAX(id) FROM {table.name}))"
-                    )
-                )
+                sequence = func.pg_get_serial_sequence(table.name, "id")
+                highest = select(func.max(table.c.id)).scalar_subquery()
+                self.conn.execute(select(func.setval(sequence, highest)))
 
 
 class BackgroundWriter:

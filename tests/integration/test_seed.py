@@ -106,9 +106,7 @@ def test_loan_rows_follow_the_engine_when_seeded(seeded: Any, session: Session) 
         assert contract.balance == contract.amount - repaid
         if contract.status == "settled":
             assert contract.balance == 0 and contract.settled_on is not None
-        rates = session.scalars(
-            select(LoanRate).where(LoanRate.contract_id == contract.id)
-        ).all()
+        rates = session.scalars(select(LoanRate).where(LoanRate.contract_id == contract.id)).all()
         schedule = rules.generate_schedule(
             contract.amount,
             contract.term_months,
@@ -150,9 +148,7 @@ def test_every_state_is_present_when_seeded(seeded: Any, session: Session) -> No
     assert {"processing", "completed"} <= statuses
 
 
-def test_inbox_has_a_long_list_and_unread_items_when_seeded(
-    seeded: Any, session: Session
-) -> None:
+def test_inbox_has_a_long_list_and_unread_items_when_seeded(seeded: Any, session: Session) -> None:
     per_member = Counter(
         session.scalars(select(Message.member_id).where(Message.deleted_at.is_(None)))
     )
