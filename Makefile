@@ -43,6 +43,7 @@ lint: install
 	$(BIN)/ruff check backend adapters scripts tests
 	$(BIN)/ruff format --check backend adapters scripts tests
 	$(BIN)/lint-imports
+	$(BIN)/mypy backend adapters
 
 clean:
 	rm -rf $(VENV) instance miniapp/node_modules miniapp/dist

@@ -21,7 +21,7 @@ from backend.members.models import Member
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-BEARER_SECURITY = [{"bearerAuth": []}]
+BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def token_store() -> TokenStore:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from backend import migrate
+from backend.integration.cli import internal as internal_cli
 from backend.runtime import Runtime
 from backend.settings import Settings, SettingsError
 
@@ -219,9 +220,16 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
             fakes.stop()
 
 
+cli.add_command(internal_cli)
+
+
 def main() -> None:
     try:
         cli(obj=Context())
     except SettingsError as exc:  # pragma: no cover - surfaced by click normally
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,15 +1,24 @@
-"""The one clock. Tests control time by patching :func:`utcnow` (the only mock.patch we allow)."""
+"""The one clock. Tests control time by patching :data:`_now` (the only mock.patch we allow);
+every module may import :func:`utcnow` by name, since it reads ``_now`` on each call."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def utcnow() -> dt.datetime:
+def _system_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+_now: Callable[[], dt.datetime] = _system_now
+
+
+def utcnow() -> dt.datetime:
+    return _now()
 
 
 def now_local() -> dt.datetime:

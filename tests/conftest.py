@@ -144,3 +144,32 @@ def login(runtime: Runtime) -> Any:
         return {"Authorization": f"Bearer {pair.access_token}"}
 
     return _login
+
+
+class FrozenClock:
+    """A controllable clock: ``clock.set(datetime)``, ``clock.advance(seconds=…)``."""
+
+    def __init__(self, start: Any) -> None:
+        self.now = start
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def set(self, value: Any) -> None:
+        self.now = value
+
+    def advance(self, **delta: float) -> None:
+        import datetime as dt
+
+        self.now = self.now + dt.timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    """Freezes ``backend.clock`` (every ``utcnow``/``today`` user) at 2026-11-26 10:00 +08:00."""
+    import datetime as dt
+    from unittest import mock
+
+    frozen = FrozenClock(dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC))
+    with mock.patch("backend.clock._now", frozen):
+        yield frozen

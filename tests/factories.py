@@ -134,3 +134,135 @@ class Factory:
         self.session.add(txn)
         self.session.commit()
         return txn
+
+    # --- inbox, applications, loans and the internal API (task centre / integration) ---
+
+    def message(
+        self,
+        member: Member,
+        *,
+        kind: str = "message",
+        business_name: str = "汇缴到账",
+        content: str = "您的住房公积金已入账。",
+        sent_at: dt.datetime | None = None,
+        read: bool = False,
+        deleted: bool = False,
+        due_at: dt.datetime | None = None,
+        done: bool = False,
+        application: Any | None = None,
+        commit: bool = True,
+    ) -> Any:
+        """A message or to-do as the core system would have posted it."""
+        from backend.clock import utcnow
+        from backend.inbox.models import Message
+
+        now = utcnow()
+        message = Message(
+            member_id=member.id,
+            kind=kind,
+            business_name=business_name,
+            content=content,
+            sent_at=sent_at or now,
+            read_at=now if read else None,
+            deleted_at=now if deleted else None,
+            due_at=due_at,
+            done_at=now if done else None,
+            application_id=application.id if application is not None else None,
+        )
+        self.session.add(message)
+        if commit:
+            self.session.commit()
+        return message
+
+    def application(
+        self,
+        member: Member,
+        *,
+        kind: str = "withdrawal",
+        reason: str = "rent",
+        amount: Decimal | str | None = "5000.00",
+    ) -> Any:
+        """A submitted application (first node current), as the member's request leaves it."""
+        from backend.applications.services import create_application
+
+        application = create_application(
+            self.session,
+            member_id=member.id,
+            kind=kind,
+            reason=reason,
+            amount=Decimal(amount) if amount is not None else None,
+        )
+        self.session.commit()
+        return application
+
+    def loan(
+        self,
+        member: Member,
+        *,
+        contract_no: str | None = None,
+        status: str = "repaying",
+        amount: Decimal | str = "300000.00",
+        balance: Decimal | str | None = None,
+        term_months: int = 240,
+        first_due_date: dt.date | None = dt.date(2024, 2, 20),
+        application: Any | None = None,
+    ) -> Any:
+        from backend.loans.models import LoanContract
+
+        contract = LoanContract(
+            contract_no=contract_no or f"JK{next(_seq):010d}",
+            member_id=member.id,
+            application_id=application.id if application is not None else None,
+            amount=Decimal(amount),
+            term_months=term_months,
+            method="equal_installment",
+            status=status,
+            balance=Decimal(balance if balance is not None else amount),
+            first_due_date=first_due_date if status in ("repaying", "overdue") else None,
+            bank_name="中国建设银行示范市分行",
+        )
+        self.session.add(contract)
+        self.session.commit()
+        return contract
+
+    def signed(
+        self,
+        client: Any,
+        method: str,
+        path: str,
+        json: Any = None,
+        *,
+        key_id: str = "core",
+        secret: str | None = None,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Call the internal API as the core system: the request signed with ``key_id``'s secret
+        (overridable to forge), at ``timestamp`` (default now) with ``nonce`` (default fresh)."""
+        from urllib.parse import urlsplit
+
+        from backend.clock import utcnow
+        from backend.integration import signing
+
+        raw = body if body is not None else (signing.encode_body(json) if json is not None else b"")
+        target = urlsplit(path)
+        signed = signing.signed_headers(
+            key_id,
+            secret if secret is not None else self.rt.settings.internal_keys.get(key_id, "x"),
+            method,
+            target.path,
+            query=target.query,
+            body=raw,
+            timestamp=timestamp if timestamp is not None else int(utcnow().timestamp()),
+            nonce=nonce,
+        )
+        signed.update(headers or {})
+        return client.open(
+            path,
+            method=method,
+            data=raw,
+            headers=signed,
+            content_type="application/json" if raw else None,
+        )

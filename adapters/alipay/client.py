@@ -11,7 +11,6 @@ import binascii
 import http.client
 import json
 import logging
-import socket
 import ssl
 import uuid
 from collections.abc import Mapping
@@ -208,7 +207,7 @@ class _GatewayClient(DefaultAlipayClient):
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
             payload = response.read()
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise TransportError(ALIPAY, "timeout", "gateway timed out") from exc
         except (OSError, http.client.HTTPException) as exc:
             raise TransportError(ALIPAY, "connection", type(exc).__name__) from exc
@@ -250,7 +249,9 @@ class AlipayClient:
                 raise ResponseSignatureError(
                     ALIPAY, "response-signature", f"{method}: reply signature invalid"
                 ) from None
-            raise TransportError(ALIPAY, "invalid-response", f"{method}: unreadable reply") from None
+            raise TransportError(
+                ALIPAY, "invalid-response", f"{method}: unreadable reply"
+            ) from None
         except RequestException:
             raise PermanentChannelError(
                 ALIPAY, "request", f"{method}: request could not be built"
@@ -258,7 +259,9 @@ class AlipayClient:
         except (TypeError, ValueError, KeyError):
             # The SDK raises TypeError on replies it cannot handle (e.g. odd shapes); nothing
             # verified, so it is a transport failure, not a platform verdict.
-            raise TransportError(ALIPAY, "invalid-response", f"{method}: unreadable reply") from None
+            raise TransportError(
+                ALIPAY, "invalid-response", f"{method}: unreadable reply"
+            ) from None
         try:
             data = json.loads(raw)
         except ValueError:
@@ -266,7 +269,9 @@ class AlipayClient:
         code = data.get("code")
         # alipay.system.oauth.token answers success without a code; errors always carry one.
         if code is not None and str(code) != ALIPAY_OK:
-            raise alipay_error(str(code), data.get("msg", ""), data.get("sub_code"), data.get("sub_msg"))
+            raise alipay_error(
+                str(code), data.get("msg", ""), data.get("sub_code"), data.get("sub_msg")
+            )
         return data
 
     # -- login and real name --------------------------------------------------------------------
@@ -360,11 +365,17 @@ class AlipayClient:
         try:
             data = json.loads(plain)
         except ValueError:
-            raise PermanentChannelError(ALIPAY, "invalid-payload", "phone payload unreadable") from None
+            raise PermanentChannelError(
+                ALIPAY, "invalid-payload", "phone payload unreadable"
+            ) from None
         code = str(data.get("code", ALIPAY_OK))
         if code != ALIPAY_OK:
-            raise alipay_error(code, data.get("msg", ""), data.get("subCode") or data.get("sub_code"),
-                               data.get("subMsg") or data.get("sub_msg"))
+            raise alipay_error(
+                code,
+                data.get("msg", ""),
+                data.get("subCode") or data.get("sub_code"),
+                data.get("subMsg") or data.get("sub_msg"),
+            )
         mobile = data.get("mobile")
         if not mobile:
             raise PermanentChannelError(ALIPAY, "invalid-payload", "phone payload has no mobile")
@@ -420,7 +431,10 @@ class AlipayClient:
             return False
         content = keys.sign_content(dict(params), exclude=("sign", "sign_type"))
         return keys.verify(
-            self._alipay_public_key, content.encode("utf-8"), signature, params.get("sign_type") or "RSA2"
+            self._alipay_public_key,
+            content.encode("utf-8"),
+            signature,
+            params.get("sign_type") or "RSA2",
         )
 
 
@@ -456,7 +470,9 @@ def _payload_fields(payload: str | Mapping[str, str]) -> dict[str, str]:
     try:
         parsed = json.loads(payload)
     except ValueError:
-        raise PermanentChannelError(ALIPAY, "invalid-payload", "phone payload is not JSON") from None
+        raise PermanentChannelError(
+            ALIPAY, "invalid-payload", "phone payload is not JSON"
+        ) from None
     if not isinstance(parsed, dict):
         raise PermanentChannelError(ALIPAY, "invalid-payload", "phone payload is not an object")
     return {str(k): str(v) for k, v in parsed.items() if v is not None}

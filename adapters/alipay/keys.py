@@ -95,7 +95,12 @@ def private_key_pkcs8_pem(key: str | bytes) -> str:
 
 
 def public_key_pem(key: str | bytes | rsa.RSAPrivateKey | rsa.RSAPublicKey) -> str:
-    """SubjectPublicKeyInfo PEM (``BEGIN PUBLIC KEY``), what the SDK's verifier reads."""
+    """SubjectPublicKeyInfo PEM (``BEGIN PUBLIC KEY``), what the SDK's verifier reads.
+
+    A private key (object or PEM) gives its public half.
+    """
+    if isinstance(key, str | bytes) and "PRIVATE KEY" in _as_text(key):
+        key = load_private_key(key)
     if isinstance(key, rsa.RSAPrivateKey):
         pub = key.public_key()
     elif isinstance(key, rsa.RSAPublicKey):
@@ -128,11 +133,15 @@ def _hash_for(sign_type: str) -> hashes.HashAlgorithm:
 
 def sign(private_key: str | bytes, content: bytes, sign_type: str = "RSA2") -> str:
     """Base64 PKCS#1 v1.5 signature of ``content``."""
-    signature = load_private_key(private_key).sign(content, padding.PKCS1v15(), _hash_for(sign_type))
+    signature = load_private_key(private_key).sign(
+        content, padding.PKCS1v15(), _hash_for(sign_type)
+    )
     return base64.b64encode(signature).decode("ascii")
 
 
-def verify(public_key: str | bytes, content: bytes, signature: str, sign_type: str = "RSA2") -> bool:
+def verify(
+    public_key: str | bytes, content: bytes, signature: str, sign_type: str = "RSA2"
+) -> bool:
     """True when ``signature`` (base64) is a valid signature of ``content``."""
     try:
         raw = base64.b64decode(signature, validate=True)

@@ -62,8 +62,12 @@ def load_state(alipay: FakeAlipayGateway, wechat: FakeWeChatApi, state: dict[str
     for user in ali.get("users", []):
         alipay.add_user(user)
     for consent in ali.get("consents", []):
-        alipay.grant_consent(consent["user_id"], consent["template_id"],
-                             int(consent.get("count", 1)), bool(consent.get("longterm", False)))
+        alipay.grant_consent(
+            consent["user_id"],
+            consent["template_id"],
+            int(consent.get("count", 1)),
+            bool(consent.get("longterm", False)),
+        )
     if "grant_cert_no" in ali:
         alipay.grant_cert_no = bool(ali["grant_cert_no"])
     wx = state.get("wechat", {})
@@ -73,18 +77,25 @@ def load_state(alipay: FakeAlipayGateway, wechat: FakeWeChatApi, state: dict[str
         wechat.add_template(template["template_id"], template.get("keys"))
     wechat.pages.update(wx.get("pages", []))
     for consent in wx.get("consents", []):
-        wechat.grant_consent(consent["openid"], consent["template_id"],
-                             int(consent.get("count", 1)), bool(consent.get("longterm", False)))
+        wechat.grant_consent(
+            consent["openid"],
+            consent["template_id"],
+            int(consent.get("count", 1)),
+            bool(consent.get("longterm", False)),
+        )
 
 
 def serve(args: argparse.Namespace) -> int:
     key_files = prepare_keys(Path(args.keys_dir))
     alipay = FakeAlipayGateway(
         gateway_private_key=key_files["gateway_private_key"].read_text(),
-        host=args.host, port=args.alipay_port,
+        host=args.host,
+        port=args.alipay_port,
     )
     alipay.register_app(
-        args.alipay_app_id, key_files["app_public_key"].read_text(), key_files["aes_key"].read_text().strip()
+        args.alipay_app_id,
+        key_files["app_public_key"].read_text(),
+        key_files["aes_key"].read_text().strip(),
     )
     wechat = FakeWeChatApi(host=args.host, port=args.wechat_port)
     wechat.register_app(args.wechat_appid, args.wechat_secret)
@@ -99,16 +110,22 @@ def serve(args: argparse.Namespace) -> int:
         "wechat_base_url": wechat.url,
         "wechat_admin_url": wechat.url + "/__admin/",
         "wechat_appid": args.wechat_appid,
-        **{name: str(path.resolve()) for name, path in key_files.items() if name != "gateway_private_key"},
+        **{
+            name: str(path.resolve())
+            for name, path in key_files.items()
+            if name != "gateway_private_key"
+        },
     }
     line = json.dumps(info)
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-    if args.info_file:
-        Path(args.info_file).write_text(line + "\n")
+    # Handlers and the info file come before the stdout line: a reader of that line may stop us
+    # (or read the file) the moment it arrives.
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.info_file:
+        Path(args.info_file).write_text(line + "\n")
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
     stop.wait()
     alipay.stop()
     wechat.stop()

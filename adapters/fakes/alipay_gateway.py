@@ -67,8 +67,13 @@ class _Reply(Exception):
     """An Alipay business error, rendered as a signed response."""
 
     def __init__(
-        self, code: str, msg: str, sub_code: str | None = None, sub_msg: str | None = None,
-        *, error_response: bool = False,
+        self,
+        code: str,
+        msg: str,
+        sub_code: str | None = None,
+        sub_msg: str | None = None,
+        *,
+        error_response: bool = False,
     ) -> None:
         super().__init__(code)
         self.body = {"code": code, "msg": msg}
@@ -131,7 +136,10 @@ class FakeAlipayGateway(LoopbackServer):
 
     def register_app(self, app_id: str, app_public_key: str, aes_key: str | None = None) -> None:
         with self.lock:
-            self.apps[app_id] = {"public_key": keys.public_key_pem(app_public_key), "aes_key": aes_key}
+            self.apps[app_id] = {
+                "public_key": keys.public_key_pem(app_public_key),
+                "aes_key": aes_key,
+            }
 
     def add_user(self, user: AlipayUser | dict[str, Any]) -> AlipayUser:
         if isinstance(user, dict):
@@ -147,7 +155,9 @@ class FakeAlipayGateway(LoopbackServer):
             self.auth_codes[code] = (user_id, app_id or "", self.clock() + AUTH_CODE_TTL)
         return code
 
-    def grant_consent(self, user_id: str, template_id: str, count: int = 1, longterm: bool = False) -> None:
+    def grant_consent(
+        self, user_id: str, template_id: str, count: int = 1, longterm: bool = False
+    ) -> None:
         """One-time consents add up (each accept gives one send); long-term ones do not run out."""
         with self.lock:
             key = (self._user(user_id).user_id, template_id)
@@ -161,7 +171,9 @@ class FakeAlipayGateway(LoopbackServer):
         with self.lock:
             return self.consents.get((user_id, template_id), 0)
 
-    def complete_certification(self, certify_id: str, passed: bool, fail_reason: str | None = None) -> None:
+    def complete_certification(
+        self, certify_id: str, passed: bool, fail_reason: str | None = None
+    ) -> None:
         with self.lock:
             cert = self.certifications.get(certify_id)
             if cert is None:
@@ -170,14 +182,29 @@ class FakeAlipayGateway(LoopbackServer):
             cert["fail_reason"] = None if passed else (fail_reason or "人脸比对失败")
 
     def inject_error(
-        self, method: str = "*", *, code: str | None = None, sub_code: str | None = None,
-        msg: str = "", sub_msg: str | None = None, status: int | None = None,
-        delay: float | None = None, tamper: bool = False, times: int = 1,
+        self,
+        method: str = "*",
+        *,
+        code: str | None = None,
+        sub_code: str | None = None,
+        msg: str = "",
+        sub_msg: str | None = None,
+        status: int | None = None,
+        delay: float | None = None,
+        tamper: bool = False,
+        times: int = 1,
     ) -> None:
         """Next ``times`` calls of ``method``: a business error, an HTTP status, a delay or a
         reply whose text no longer matches its signature."""
-        fault = {"code": code, "sub_code": sub_code, "msg": msg or "Business Failed",
-                 "sub_msg": sub_msg, "status": status, "delay": delay, "tamper": tamper}
+        fault = {
+            "code": code,
+            "sub_code": sub_code,
+            "msg": msg or "Business Failed",
+            "sub_msg": sub_msg,
+            "status": status,
+            "delay": delay,
+            "tamper": tamper,
+        }
         self.faults.add(method, fault, times)
 
     def phone_payload(self, user_id: str, app_id: str) -> str:
@@ -193,8 +220,13 @@ class FakeAlipayGateway(LoopbackServer):
         ciphertext = aes_encrypt(plain, aes_key)
         signature = keys.sign(self.gateway_private_key, f'"{ciphertext}"'.encode())
         return json.dumps(
-            {"response": ciphertext, "sign": signature, "sign_type": "RSA2",
-             "encrypt_type": "AES", "charset": "UTF-8"}
+            {
+                "response": ciphertext,
+                "sign": signature,
+                "sign_type": "RSA2",
+                "encrypt_type": "AES",
+                "charset": "UTF-8",
+            }
         )
 
     def sign_notification(self, params: dict[str, str]) -> dict[str, str]:
@@ -206,7 +238,9 @@ class FakeAlipayGateway(LoopbackServer):
 
     # -- wire protocol ---------------------------------------------------------------------------
 
-    def _render(self, method: str, inner: dict[str, Any], *, error_response: bool, tamper: bool) -> Response:
+    def _render(
+        self, method: str, inner: dict[str, Any], *, error_response: bool, tamper: bool
+    ) -> Response:
         key = "error_response" if error_response else method.replace(".", "_") + "_response"
         raw = json.dumps(inner, ensure_ascii=False, separators=(",", ":"))
         signature = keys.sign(self.gateway_private_key, raw.encode("utf-8"))
@@ -226,7 +260,9 @@ class FakeAlipayGateway(LoopbackServer):
         try:
             self._check_envelope(params)
             if fault and fault.get("code"):
-                raise _Reply(str(fault["code"]), fault["msg"], fault.get("sub_code"), fault.get("sub_msg"))
+                raise _Reply(
+                    str(fault["code"]), fault["msg"], fault.get("sub_code"), fault.get("sub_msg")
+                )
             handler = self._methods.get(method)
             if handler is None:
                 raise _invalid("isv.invalid-method", "不存在的方法名", error_response=True)
@@ -234,7 +270,9 @@ class FakeAlipayGateway(LoopbackServer):
                 inner = handler(params)
             return self._render(method, inner, error_response=False, tamper=tamper)
         except _Reply as reply:
-            return self._render(method, reply.body, error_response=reply.error_response or not method, tamper=tamper)
+            return self._render(
+                method, reply.body, error_response=reply.error_response or not method, tamper=tamper
+            )
 
     def _check_envelope(self, params: dict[str, str]) -> None:
         for name in ("app_id", "method", "sign", "sign_type", "timestamp", "charset", "version"):
@@ -247,9 +285,13 @@ class FakeAlipayGateway(LoopbackServer):
             raise _invalid("isv.invalid-signature-type", "无效的签名类型")
         content = keys.sign_content(params).encode(params.get("charset") or "utf-8")
         if not keys.verify(str(app["public_key"]), content, params["sign"]):
-            raise _invalid("isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配")
+            raise _invalid(
+                "isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"
+            )
         try:
-            stamped = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+            stamped = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(
+                tzinfo=BEIJING
+            )
         except ValueError:
             raise _invalid("isv.invalid-timestamp", "非法的时间戳参数") from None
         if abs(stamped.timestamp() - self.clock()) > TIMESTAMP_SKEW:
@@ -265,10 +307,14 @@ class FakeAlipayGateway(LoopbackServer):
             with self.lock:
                 cert = self.certifications.get(certify_id)
                 if cert is None:
-                    raise _Reply("40004", "Business Failed", "CERTIFY_ID_NOT_EXIST", "认证单据不存在")
+                    raise _Reply(
+                        "40004", "Business Failed", "CERTIFY_ID_NOT_EXIST", "认证单据不存在"
+                    )
                 cert["opened"] = True
         except _Reply as reply:
-            return Response(400, json.dumps(reply.body, ensure_ascii=False).encode(), "application/json")
+            return Response(
+                400, json.dumps(reply.body, ensure_ascii=False).encode(), "application/json"
+            )
         page = f"<html><body><h1>支付宝身份验证（模拟）</h1><p>certify_id: {certify_id}</p></body></html>"
         return Response(200, page.encode("utf-8"), "text/html; charset=utf-8")
 
@@ -297,7 +343,9 @@ class FakeAlipayGateway(LoopbackServer):
             "expires_in": ACCESS_TOKEN_TTL,
             "refresh_token": "authusrB" + secrets.token_hex(16),
             "re_expires_in": ACCESS_TOKEN_TTL * 2,
-            "auth_start": datetime.fromtimestamp(self.clock(), BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "auth_start": datetime.fromtimestamp(self.clock(), BEIJING).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
         }
         if user.union_id:
             out["union_id"] = user.union_id
@@ -306,14 +354,30 @@ class FakeAlipayGateway(LoopbackServer):
     def _user_info_share(self, params: dict[str, str]) -> dict[str, Any]:
         entry = self.tokens.get(params.get("auth_token", ""))
         if entry is None or entry[1] < self.clock():
-            raise _Reply("20001", "Insufficient Token Permissions", "aop.invalid-auth-token", "无效的访问令牌")
+            raise _Reply(
+                "20001",
+                "Insufficient Token Permissions",
+                "aop.invalid-auth-token",
+                "无效的访问令牌",
+            )
         if not self.grant_cert_no:
-            raise _Reply("40006", "Insufficient Permissions", "isv.insufficient-isv-permissions", "ISV权限不足")
+            raise _Reply(
+                "40006",
+                "Insufficient Permissions",
+                "isv.insufficient-isv-permissions",
+                "ISV权限不足",
+            )
         user = self.users[entry[0]]
         return {
-            "code": "10000", "msg": "Success", "user_id": user.user_id, "open_id": user.open_id,
-            "user_name": user.user_name, "cert_type": user.cert_type, "cert_no": user.cert_no,
-            "is_certified": "T" if user.is_certified else "F", "mobile": user.mobile,
+            "code": "10000",
+            "msg": "Success",
+            "user_id": user.user_id,
+            "open_id": user.open_id,
+            "user_name": user.user_name,
+            "cert_type": user.cert_type,
+            "cert_no": user.cert_no,
+            "is_certified": "T" if user.is_certified else "F",
+            "mobile": user.mobile,
         }
 
     def _certify_initialize(self, params: dict[str, str]) -> dict[str, Any]:
@@ -332,10 +396,14 @@ class FakeAlipayGateway(LoopbackServer):
                 return {"code": "10000", "msg": "Success", "certify_id": certify_id}
         certify_id = secrets.token_hex(16)
         self.certifications[certify_id] = {
-            "certify_id": certify_id, "outer_order_no": outer,
-            "cert_name": identity["cert_name"], "cert_no": identity["cert_no"],
+            "certify_id": certify_id,
+            "outer_order_no": outer,
+            "cert_name": identity["cert_name"],
+            "cert_no": identity["cert_no"],
             "return_url": (biz.get("merchant_config") or {}).get("return_url"),
-            "state": "pending", "fail_reason": None, "opened": False,
+            "state": "pending",
+            "fail_reason": None,
+            "opened": False,
         }
         return {"code": "10000", "msg": "Success", "certify_id": certify_id}
 
@@ -343,7 +411,11 @@ class FakeAlipayGateway(LoopbackServer):
         cert = self.certifications.get(_biz(params).get("certify_id", ""))
         if cert is None:
             raise _Reply("40004", "Business Failed", "CERTIFY_ID_NOT_EXIST", "认证单据不存在")
-        out = {"code": "10000", "msg": "Success", "passed": "T" if cert["state"] == "passed" else "F"}
+        out = {
+            "code": "10000",
+            "msg": "Success",
+            "passed": "T" if cert["state"] == "passed" else "F",
+        }
         if cert["fail_reason"]:
             out["fail_reason"] = cert["fail_reason"]
         return out
@@ -378,11 +450,16 @@ class FakeAlipayGateway(LoopbackServer):
             raise _Reply("40004", "Business Failed", "USER_NOT_SUBSCRIBED", "用户未订阅该消息模板")
         if remaining is not None:
             self.consents[key] = remaining - 1
-        self.sent_messages.append({
-            "user_id": user.user_id, "open_id": user.open_id, "template_id": template_id,
-            "page": biz.get("page"), "data": {k: v["value"] for k, v in fields.items()},
-            "sent_at": self.clock(),
-        })
+        self.sent_messages.append(
+            {
+                "user_id": user.user_id,
+                "open_id": user.open_id,
+                "template_id": template_id,
+                "page": biz.get("page"),
+                "data": {k: v["value"] for k, v in fields.items()},
+                "sent_at": self.clock(),
+            }
+        )
         return {"code": "10000", "msg": "Success"}
 
     def _subscribe_query(self, params: dict[str, str]) -> dict[str, Any]:
@@ -391,13 +468,21 @@ class FakeAlipayGateway(LoopbackServer):
         relations = []
         for template_id in biz.get("template_id_list") or []:
             remaining = self.consents.get((user.user_id, template_id), 0)
-            relations.append({
-                "template_id": template_id,
-                "subscribe_state": "1" if remaining is None or remaining > 0 else "0",
-                "subscribe_type": "longterm" if remaining is None else "once",
-                "show": True, "keep_state": "0",
-            })
-        return {"code": "10000", "msg": "Success", "show_component": True, "subscribe_relations": relations}
+            relations.append(
+                {
+                    "template_id": template_id,
+                    "subscribe_state": "1" if remaining is None or remaining > 0 else "0",
+                    "subscribe_type": "longterm" if remaining is None else "once",
+                    "show": True,
+                    "keep_state": "0",
+                }
+            )
+        return {
+            "code": "10000",
+            "msg": "Success",
+            "show_component": True,
+            "subscribe_relations": relations,
+        }
 
     # -- admin -----------------------------------------------------------------------------------
 
@@ -411,20 +496,32 @@ class FakeAlipayGateway(LoopbackServer):
             return {"app_id": body["app_id"]}
 
         def consents(body: dict[str, Any]) -> dict[str, Any]:
-            self.grant_consent(body["user_id"], body["template_id"], int(body.get("count", 1)),
-                               bool(body.get("longterm", False)))
+            self.grant_consent(
+                body["user_id"],
+                body["template_id"],
+                int(body.get("count", 1)),
+                bool(body.get("longterm", False)),
+            )
             return {"remaining": self.remaining_consent(body["user_id"], body["template_id"])}
 
         def errors(body: dict[str, Any]) -> dict[str, Any]:
             self.inject_error(
-                body.get("method", "*"), code=body.get("code"), sub_code=body.get("sub_code"),
-                msg=body.get("msg", ""), sub_msg=body.get("sub_msg"), status=body.get("status"),
-                delay=body.get("delay"), tamper=bool(body.get("tamper")), times=int(body.get("times", 1)),
+                body.get("method", "*"),
+                code=body.get("code"),
+                sub_code=body.get("sub_code"),
+                msg=body.get("msg", ""),
+                sub_msg=body.get("sub_msg"),
+                status=body.get("status"),
+                delay=body.get("delay"),
+                tamper=bool(body.get("tamper")),
+                times=int(body.get("times", 1)),
             )
             return {"ok": True}
 
         def complete(body: dict[str, Any]) -> dict[str, Any]:
-            self.complete_certification(body["certify_id"], bool(body.get("passed", True)), body.get("fail_reason"))
+            self.complete_certification(
+                body["certify_id"], bool(body.get("passed", True)), body.get("fail_reason")
+            )
             return {"ok": True}
 
         def settings(body: dict[str, Any]) -> dict[str, Any]:
@@ -435,15 +532,34 @@ class FakeAlipayGateway(LoopbackServer):
         self.admin("POST", "users", users)
         self.admin("GET", "users", lambda q: {"users": [asdict(u) for u in self.users.values()]})
         self.admin("POST", "apps", apps)
-        self.admin("POST", "auth-codes", lambda b: {"auth_code": self.mint_auth_code(b["user_id"], b.get("app_id"))})
-        self.admin("POST", "phone-payloads", lambda b: {"payload": self.phone_payload(b["user_id"], b["app_id"])})
+        self.admin(
+            "POST",
+            "auth-codes",
+            lambda b: {"auth_code": self.mint_auth_code(b["user_id"], b.get("app_id"))},
+        )
+        self.admin(
+            "POST",
+            "phone-payloads",
+            lambda b: {"payload": self.phone_payload(b["user_id"], b["app_id"])},
+        )
         self.admin("POST", "consents", consents)
         self.admin("GET", "messages", lambda q: {"messages": list(self.sent_messages)})
-        self.admin("GET", "certifications", lambda q: {"certifications": list(self.certifications.values())})
+        self.admin(
+            "GET",
+            "certifications",
+            lambda q: {"certifications": list(self.certifications.values())},
+        )
         self.admin("POST", "certifications/complete", complete)
         self.admin("POST", "errors", errors)
         self.admin("POST", "settings", settings)
-        self.admin("GET", "info", lambda q: {"gateway_url": self.gateway_url, "gateway_public_key": self.gateway_public_key})
+        self.admin(
+            "GET",
+            "info",
+            lambda q: {
+                "gateway_url": self.gateway_url,
+                "gateway_public_key": self.gateway_public_key,
+            },
+        )
 
 
 def _biz(params: dict[str, str]) -> dict[str, Any]:

@@ -107,7 +107,12 @@ class FakeWeChatApi(LoopbackServer):
         with self.lock:
             self._user(openid)
             code = secrets.token_hex(16)
-            self.js_codes[code] = {"openid": openid, "appid": appid, "expires_at": self.clock() + CODE_TTL, "used": False}
+            self.js_codes[code] = {
+                "openid": openid,
+                "appid": appid,
+                "expires_at": self.clock() + CODE_TTL,
+                "used": False,
+            }
         return code
 
     def mint_phone_code(self, openid: str) -> str:
@@ -122,7 +127,9 @@ class FakeWeChatApi(LoopbackServer):
         with self.lock:
             self.templates[template_id] = None if keys is None else set(keys)
 
-    def grant_consent(self, openid: str, template_id: str, count: int = 1, longterm: bool = False) -> None:
+    def grant_consent(
+        self, openid: str, template_id: str, count: int = 1, longterm: bool = False
+    ) -> None:
         """One accept of a one-time template = one send; a long-term consent does not run out.
 
         Granting on an unknown template registers it (accepting any data keys)."""
@@ -147,15 +154,25 @@ class FakeWeChatApi(LoopbackServer):
                 token["valid"] = False
 
     def inject_error(
-        self, path: str = "*", *, errcode: int | None = None, errmsg: str = "injected",
-        status: int | None = None, delay: float | None = None, times: int = 1,
+        self,
+        path: str = "*",
+        *,
+        errcode: int | None = None,
+        errmsg: str = "injected",
+        status: int | None = None,
+        delay: float | None = None,
+        times: int = 1,
     ) -> None:
         """Next ``times`` calls of ``path`` (e.g. ``/cgi-bin/message/subscribe/send``)."""
-        self.faults.add(path, {"errcode": errcode, "errmsg": errmsg, "status": status, "delay": delay}, times)
+        self.faults.add(
+            path, {"errcode": errcode, "errmsg": errmsg, "status": status, "delay": delay}, times
+        )
 
     # -- wire protocol ---------------------------------------------------------------------------
 
-    def _wrap(self, path: str, handler: Callable[[Request], dict[str, Any]]) -> Callable[[Request], Response]:
+    def _wrap(
+        self, path: str, handler: Callable[[Request], dict[str, Any]]
+    ) -> Callable[[Request], Response]:
         def wrapped(request: Request) -> Response:
             with self.lock:
                 self.calls[path] = self.calls.get(path, 0) + 1
@@ -189,7 +206,11 @@ class FakeWeChatApi(LoopbackServer):
 
     def _issue_token(self, appid: str) -> str:
         token = "fake_at_" + secrets.token_hex(24)
-        self.tokens[token] = {"appid": appid, "expires_at": self.clock() + self.token_ttl, "valid": True}
+        self.tokens[token] = {
+            "appid": appid,
+            "expires_at": self.clock() + self.token_ttl,
+            "valid": True,
+        }
         return token
 
     def _token_reply(self, token: str) -> dict[str, Any]:
@@ -216,7 +237,7 @@ class FakeWeChatApi(LoopbackServer):
             raise _Err(40002, "invalid grant_type")
         appid = self._check_app(body.get("appid"), body.get("secret"))
         current = self.stable_tokens.get(appid)
-        if body.get("force_refresh") or not self._live(current):
+        if body.get("force_refresh") or current is None or not self._live(current):
             current = self._issue_token(appid)
             self.stable_tokens[appid] = current
         return self._token_reply(current)
@@ -238,7 +259,11 @@ class FakeWeChatApi(LoopbackServer):
         if q.get("grant_type") != "authorization_code":
             raise _Err(40002, "invalid grant_type")
         entry = self.js_codes.get(q.get("js_code", ""))
-        if entry is None or entry["expires_at"] <= self.clock() or (entry["appid"] and entry["appid"] != appid):
+        if (
+            entry is None
+            or entry["expires_at"] <= self.clock()
+            or (entry["appid"] and entry["appid"] != appid)
+        ):
             raise _Err(40029, "invalid code")
         if entry["used"]:
             raise _Err(40163, "code been used")
@@ -258,9 +283,11 @@ class FakeWeChatApi(LoopbackServer):
         user = self.users[entry["openid"]]
         prefix = "" if user.country_code == "86" else f"+{user.country_code}"
         return {
-            "errcode": 0, "errmsg": "ok",
+            "errcode": 0,
+            "errmsg": "ok",
             "phone_info": {
-                "phoneNumber": prefix + user.phone, "purePhoneNumber": user.phone,
+                "phoneNumber": prefix + user.phone,
+                "purePhoneNumber": user.phone,
                 "countryCode": user.country_code,
                 "watermark": {"timestamp": int(self.clock()), "appid": appid},
             },
@@ -276,8 +303,13 @@ class FakeWeChatApi(LoopbackServer):
         if template_id not in self.templates:
             raise _Err(40037, "invalid template_id")
         data = body.get("data")
-        if not isinstance(data, dict) or not data or not all(
-            isinstance(v, dict) and isinstance(v.get("value"), str) and v["value"] for v in data.values()
+        if (
+            not isinstance(data, dict)
+            or not data
+            or not all(
+                isinstance(v, dict) and isinstance(v.get("value"), str) and v["value"]
+                for v in data.values()
+            )
         ):
             raise _Err(47003, "argument invalid! data.value invalid")
         allowed = self.templates[template_id]
@@ -285,7 +317,10 @@ class FakeWeChatApi(LoopbackServer):
             raise _Err(47003, f"argument invalid! data.{sorted(set(data) - allowed)[0]} unknown")
         if body.get("page") and self.pages and body["page"].split("?")[0] not in self.pages:
             raise _Err(41030, "invalid page")
-        if body.get("miniprogram_state", "formal") not in STATES or body.get("lang", "zh_CN") not in LANGS:
+        if (
+            body.get("miniprogram_state", "formal") not in STATES
+            or body.get("lang", "zh_CN") not in LANGS
+        ):
             raise _Err(47003, "argument invalid! miniprogram_state or lang")
         key = (openid, template_id)
         remaining = self.consents.get(key, 0)
@@ -294,12 +329,18 @@ class FakeWeChatApi(LoopbackServer):
         if remaining is not None:
             self.consents[key] = remaining - 1
         msgid = secrets.randbelow(10**15)
-        self.sent_messages.append({
-            "msgid": msgid, "openid": openid, "template_id": template_id, "page": body.get("page"),
-            "data": {k: v["value"] for k, v in data.items()},
-            "miniprogram_state": body.get("miniprogram_state"), "lang": body.get("lang"),
-            "sent_at": self.clock(),
-        })
+        self.sent_messages.append(
+            {
+                "msgid": msgid,
+                "openid": openid,
+                "template_id": template_id,
+                "page": body.get("page"),
+                "data": {k: v["value"] for k, v in data.items()},
+                "miniprogram_state": body.get("miniprogram_state"),
+                "lang": body.get("lang"),
+                "sent_at": self.clock(),
+            }
+        )
         return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
     # -- admin -----------------------------------------------------------------------------------
@@ -309,8 +350,12 @@ class FakeWeChatApi(LoopbackServer):
             return {"users": [asdict(self.add_user(item)) for item in body.get("users", [body])]}
 
         def consents(body: dict[str, Any]) -> dict[str, Any]:
-            self.grant_consent(body["openid"], body["template_id"], int(body.get("count", 1)),
-                               bool(body.get("longterm", False)))
+            self.grant_consent(
+                body["openid"],
+                body["template_id"],
+                int(body.get("count", 1)),
+                bool(body.get("longterm", False)),
+            )
             return {"remaining": self.remaining_consent(body["openid"], body["template_id"])}
 
         def templates(body: dict[str, Any]) -> dict[str, Any]:
@@ -322,9 +367,14 @@ class FakeWeChatApi(LoopbackServer):
             return {"appid": body["appid"]}
 
         def errors(body: dict[str, Any]) -> dict[str, Any]:
-            self.inject_error(body.get("path", "*"), errcode=body.get("errcode"),
-                              errmsg=body.get("errmsg", "injected"), status=body.get("status"),
-                              delay=body.get("delay"), times=int(body.get("times", 1)))
+            self.inject_error(
+                body.get("path", "*"),
+                errcode=body.get("errcode"),
+                errmsg=body.get("errmsg", "injected"),
+                status=body.get("status"),
+                delay=body.get("delay"),
+                times=int(body.get("times", 1)),
+            )
             return {"ok": True}
 
         def invalidate(body: dict[str, Any]) -> dict[str, Any]:
@@ -334,7 +384,11 @@ class FakeWeChatApi(LoopbackServer):
         self.admin("POST", "users", users)
         self.admin("GET", "users", lambda q: {"users": [asdict(u) for u in self.users.values()]})
         self.admin("POST", "apps", apps)
-        self.admin("POST", "js-codes", lambda b: {"js_code": self.mint_js_code(b["openid"], b.get("appid"))})
+        self.admin(
+            "POST",
+            "js-codes",
+            lambda b: {"js_code": self.mint_js_code(b["openid"], b.get("appid"))},
+        )
         self.admin("POST", "phone-codes", lambda b: {"code": self.mint_phone_code(b["openid"])})
         self.admin("POST", "templates", templates)
         self.admin("POST", "consents", consents)

@@ -52,4 +52,6 @@ class LogSender:
     """Only logs that an SMS would go out: masked phone, scene, never the code or text."""
 
     def send(self, phone: str, scene: str, code: str, text: str) -> None:
-        logger.info("sms not sent (log backend)", extra={"phone": mask_phone(phone), "scene": scene})
+        logger.info(
+            "sms not sent (log backend)", extra={"phone": mask_phone(phone), "scene": scene}
+        )

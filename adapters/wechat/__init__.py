@@ -8,4 +8,10 @@ from adapters.wechat.client import (
     WeChatSession,
 )
 
-__all__ = ["PRODUCTION_BASE_URL", "WeChatConfig", "WeChatMiniClient", "WeChatPhone", "WeChatSession"]
+__all__ = [
+    "PRODUCTION_BASE_URL",
+    "WeChatConfig",
+    "WeChatMiniClient",
+    "WeChatPhone",
+    "WeChatSession",
+]

@@ -38,7 +38,7 @@ from adapters.errors import (
 logger = logging.getLogger(__name__)
 
 PRODUCTION_BASE_URL = "https://api.weixin.qq.com"
-TOKEN_KEY_PREFIX = "gjj:wechat"
+TOKEN_KEY_PREFIX = "gjj:wechat"  # noqa: S105 - a Redis key prefix, not a secret
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,9 @@ class WeChatMiniClient(WeChatClient):
         try:
             return self._request(method, self._url(path), params={"access_token": token}, **kwargs)
         except AccessTokenError:
-            logger.info("wechat access token rejected, refreshing once", extra={"appid": self.appid})
+            logger.info(
+                "wechat access token rejected, refreshing once", extra={"appid": self.appid}
+            )
             self._replace_rejected_token(token)
         # One retry only; a second rejection propagates as AccessTokenError (retryable later).
         return self._request(
@@ -251,4 +253,3 @@ class WeChatMiniClient(WeChatClient):
         except InvalidSignatureException:
             return False
         return True
-

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.applications.models import Application, ApplicationNode
+from backend.applications.models import APPLICATION_KINDS, Application, ApplicationNode
+from backend.applications.rules import TransitionRefused, event_content, transition
 from backend.clock import utcnow
+from backend.errors import Conflict, ValidationFailed
+from backend.inbox.models import Message
+from backend.inbox.services import post_message
 
 # The centre's node sequences; the core system moves applications along them.
 WITHDRAWAL_NODES = ("受理", "审核", "审批", "支付")
@@ -50,3 +55,65 @@ def create_application(
     session.add(application)
     session.flush()
     return application
+
+
+def apply_event(
+    session: Session,
+    application: Application,
+    *,
+    event: str,
+    node: str | None = None,
+    opinion: str | None = None,
+    handler: str | None = None,
+    at: dt.datetime | None = None,
+    dedupe_key: str | None = None,
+    notify: bool = True,
+) -> Message | None:
+    """Move the application along its nodes on the core system's word and tell the member
+    (not committed). ``node`` names the node acted on; omitted, the current one. ``notify=False``
+    when the caller writes its own message about the same change."""
+    at = at or utcnow()
+    nodes = list(application.nodes)
+    index = None
+    if node is not None:
+        names = [n.name for n in nodes]
+        if node not in names:
+            raise ValidationFailed(
+                "环节名称不存在",
+                error_code="application.unknown_node",
+                errors={"node": [f"应为以下之一：{'、'.join(names)}"]},
+            )
+        index = names.index(node)
+    try:
+        result = transition(application.status, [n.state for n in nodes], event, index)
+    except TransitionRefused as exc:
+        raise Conflict(exc.message, error_code=f"application.{exc.code}") from exc
+    for n, state in zip(nodes, result.states, strict=True):
+        n.state = state
+    for i in result.touched:
+        nodes[i].acted_at = at
+    if result.acted is not None:
+        acted = nodes[result.acted]
+        acted.acted_at = at
+        if opinion is not None:
+            acted.opinion = opinion
+        if handler is not None:
+            acted.handler = handler
+    application.status = result.status
+    if result.status in ("completed", "rejected"):
+        application.completed_at = at
+    application.updated_at = utcnow()
+    if not notify:
+        return None
+    kind_name = APPLICATION_KINDS.get(application.kind, application.kind)
+    node_name = nodes[result.acted].name if result.acted is not None else None
+    message, _ = post_message(
+        session,
+        member_id=application.member_id,
+        business_name=f"{kind_name}业务办理进度",
+        content=event_content(kind_name, application.application_no, event, node_name, opinion),
+        business_type="application",
+        application_id=application.id,
+        dedupe_key=dedupe_key,
+    )
+    return message

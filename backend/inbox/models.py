@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.clock import utcnow
 from backend.db import Base, UtcDateTime
+
+if TYPE_CHECKING:
+    from backend.applications.models import Application
 
 MESSAGE_KINDS = ("message", "todo")
 
@@ -39,3 +43,6 @@ class Message(Base):
     # The sender's idempotency key: the same key twice creates one message.
     dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    # The application (我发起的) the message or to-do concerns, if any.
+    application: Mapped[Application | None] = relationship()

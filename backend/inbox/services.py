@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.clock import utcnow
 from backend.inbox.models import Message
+from backend.inbox.queries import get_item
 from backend.push.services import queue_deliveries
 
 
@@ -49,3 +50,36 @@ def post_message(
     session.flush()
     queue_deliveries(session, message)
     return message, True
+
+
+def mark_read(session: Session, member_id: int, message_id: int) -> Message:
+    """标为已阅: the message moves from 消息 to 已阅. Reading it again changes nothing."""
+    message = get_item(session, member_id, message_id, "message")
+    if message.read_at is None:
+        message.read_at = utcnow()
+        session.commit()
+    return message
+
+
+def mark_all_read(session: Session, member_id: int) -> int:
+    """Every unread message of the member to 已阅; returns how many moved."""
+    result = session.execute(
+        update(Message)
+        .where(
+            Message.member_id == member_id,
+            Message.kind == "message",
+            Message.read_at.is_(None),
+            Message.deleted_at.is_(None),
+        )
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def delete_message(session: Session, member_id: int, message_id: int) -> None:
+    """删除 (soft): gone from every list; the row stays for the record and its push history."""
+    message = get_item(session, member_id, message_id, "message")
+    message.deleted_at = utcnow()
+    session.commit()

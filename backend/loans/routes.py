@@ -1,8 +1,32 @@
-"""HTTP layer of the loans feature."""
+"""HTTP layer of the loans feature: schema in → service → schema out."""
 
 from __future__ import annotations
 
-from backend.api import Blueprint
+from typing import Any
+
+from flask import jsonify
+from flask.views import MethodView
+
+from backend.api import Blueprint, db, runtime
+from backend.auth import BEARER_SECURITY, current_member, login_required, origin
+from backend.clock import today
+from backend.loans import services
+from backend.loans.schemas import (
+    LoanApplicationRequestSchema,
+    LoanApplicationSchema,
+    LoanCalculatorArgsSchema,
+    LoanCalculatorSchema,
+    LoanIdempotencyHeaderSchema,
+    LoanInfoSchema,
+    LoanListSchema,
+    LoanPlanSchema,
+    LoanProgressSchema,
+    LoanRepaymentArgsSchema,
+    LoanRepaymentListSchema,
+    PrepaymentQuoteRequestSchema,
+    PrepaymentQuoteSchema,
+)
+from backend.pagination import PageArgsSchema
 
 blp = Blueprint(
     "loans",
@@ -10,3 +34,133 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="贷款：合同、进度、信息、还款明细与计划、计算器、申请",
 )
+
+NOT_FOUND = "The contract does not exist or is another member's (loan.not_found)"
+
+
+class MemberView(MethodView):
+    # Authentication runs before argument parsing, so an anonymous call is a 401, not a 422.
+    decorators = [login_required]
+
+
+@blp.route("/loans")
+class Loans(MemberView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, LoanListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The member's loan contracts (借款合同)"""
+        return services.list_loans(
+            db(), current_member().id, cursor=args["cursor"], limit=args["limit"]
+        )
+
+
+@blp.route("/loans/<string:contract_no>")
+class LoanInfo(MemberView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, LoanInfoSchema)
+    @blp.alt_response(404, description=NOT_FOUND)
+    def get(self, contract_no: str) -> dict[str, Any]:
+        """贷款信息: amounts, rate, monthly payment, balance, next due"""
+        return services.loan_info(db(), current_member().id, contract_no, today())
+
+
+@blp.route("/loans/<string:contract_no>/progress")
+class LoanProgress(MemberView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, LoanProgressSchema)
+    @blp.alt_response(404, description=NOT_FOUND)
+    def get(self, contract_no: str) -> dict[str, Any]:
+        """贷款进度: the approval nodes, done / current / pending"""
+        return services.loan_progress(db(), current_member().id, contract_no)
+
+
+@blp.route("/loans/<string:contract_no>/repayments")
+class LoanRepayments(MemberView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(LoanRepaymentArgsSchema, location="query")
+    @blp.response(200, LoanRepaymentListSchema)
+    @blp.alt_response(404, description=NOT_FOUND)
+    @blp.alt_response(422, description="Bad date range or cursor")
+    def get(self, args: dict[str, Any], contract_no: str) -> dict[str, Any]:
+        """还款明细: repayments actually made, newest first"""
+        return services.list_repayments(
+            db(),
+            current_member().id,
+            contract_no,
+            start=args["start"],
+            end=args["end"],
+            cursor=args["cursor"],
+            limit=args["limit"],
+        )
+
+
+@blp.route("/loans/<string:contract_no>/schedule")
+class LoanSchedule(MemberView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, LoanPlanSchema)
+    @blp.alt_response(404, description=NOT_FOUND)
+    def get(self, contract_no: str) -> dict[str, Any]:
+        """还款计划: every period, paid ones marked, with totals"""
+        return services.repayment_plan(db(), current_member().id, contract_no)
+
+
+@blp.route("/loans/<string:contract_no>/prepayment-quotes")
+class PrepaymentQuotes(MemberView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(PrepaymentQuoteRequestSchema)
+    @blp.response(200, PrepaymentQuoteSchema)
+    @blp.alt_response(404, description=NOT_FOUND)
+    @blp.alt_response(
+        422,
+        description="Refused (loan.prepayment_deduction_window, loan.prepayment_overdue, "
+        "loan.settled, loan.not_disbursed) or a bad amount",
+    )
+    def post(self, body: dict[str, Any], contract_no: str) -> dict[str, Any]:
+        """提前还款试算: partial (shorten term / reduce instalment) or full"""
+        return services.quote_prepayment(
+            db(),
+            runtime().settings,
+            current_member().id,
+            contract_no,
+            kind=body["kind"],
+            option=body["option"],
+            amount=body["amount"],
+            today=today(),
+        )
+
+
+@blp.route("/loan-calculator")
+class LoanCalculator(MethodView):
+    @blp.arguments(LoanCalculatorArgsSchema, location="query")
+    @blp.response(200, LoanCalculatorSchema)
+    @blp.alt_response(422, description="Out of bounds: principal, months, annual_rate, method")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """贷款计算器 (public): totals and the full schedule"""
+        return services.calculate(
+            args["principal"], args["months"], args["annual_rate"], args["method"], today=today()
+        )
+
+
+@blp.route("/loan-applications")
+class LoanApplications(MemberView):
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(LoanIdempotencyHeaderSchema, location="headers")
+    @blp.arguments(LoanApplicationRequestSchema)
+    @blp.response(201, LoanApplicationSchema)
+    @blp.alt_response(409, description="Open loan or application, or Idempotency-Key reused")
+    @blp.alt_response(422, description="Eligibility, bounds, SMS code or Idempotency-Key missing")
+    def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Any:
+        """贷款申请: step-up SMS code and Idempotency-Key; a replay returns the first answer"""
+        answer = services.apply_for_loan(
+            db(),
+            runtime(),
+            current_member(),
+            body,
+            idempotency_key=headers["idempotency_key"],
+            origin=origin(),
+            today=today(),
+            render=LoanApplicationSchema().dump,
+        )
+        replayed = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+        return jsonify(answer.body), answer.status_code, replayed

@@ -374,14 +374,48 @@ def generate_schedule(
         if months < 1:
             raise LoanRuleError("loan.months_invalid", "贷款期限至少为 1 个月")
         method = Method.parse(method)
-        first = first_due or add_months(start_date, 1)
-        if first <= start_date:
+        # Months are counted from the anchor, not chained, so 31 Jan → 28 Feb → 31 Mar.
+        anchor, offset = (first_due, 0) if first_due else (start_date, 1)
+        due_dates = [add_months(anchor, k + offset) for k in range(months)]
+        if due_dates[0] <= start_date:
             raise LoanRuleError("loan.first_due_invalid", "首期还款日须晚于放款日")
-        due_dates = [add_months(first, k) for k in range(months)]
         rows = _amortise(
             amount, due_dates, period_rates(due_dates, start_date, rates), method, first_period=1
         )
     return Schedule(principal=amount, method=method, start_date=start_date, periods=rows)
+
+
+def rebase_schedule(schedule: Schedule, paid: Sequence[Period]) -> Schedule:
+    """The schedule as it stands: ``paid`` (the periods actually repaid, 1…k in order, their
+    ``remaining`` the balance after each), then the scheduled periods k+1….
+
+    While the actual balance after period k is the scheduled one, the later periods are the
+    schedule's own rows. When it differs (a prepayment, a correction by the core system), they are
+    re-amortised from the actual balance over the same remaining due dates and rates, keeping the
+    term; a balance of 0.00 leaves nothing to pay.
+    """
+    if not paid:
+        return schedule
+    done = paid[-1].period
+    tail = schedule.periods[done:]
+    balance = paid[-1].remaining
+    if balance == 0:
+        tail = ()
+    elif tail and balance != schedule.periods[done - 1].remaining:
+        with localcontext(_CONTEXT):
+            tail = _amortise(
+                balance,
+                [p.due_date for p in tail],
+                [p.annual_rate for p in tail],
+                schedule.method,
+                first_period=done + 1,
+            )
+    return Schedule(
+        principal=schedule.principal,
+        method=schedule.method,
+        start_date=schedule.start_date,
+        periods=(*paid, *tail),
+    )
 
 
 # --- overdue penalty ---------------------------------------------------------------------------
@@ -627,18 +661,30 @@ def _field_error(field: str, code: str, message: str) -> LoanRuleError:
     return LoanRuleError(code, message, errors={field: [message]})
 
 
+def _bounded(
+    value: Decimal | int | str,
+    field: str,
+    code: str,
+    message: str,
+    ceiling: Decimal,
+    quantum: Decimal,
+) -> Decimal:
+    try:
+        number = _decimal(value)
+    except (TypeError, ValueError):
+        raise _field_error(field, f"{code}_invalid", message) from None
+    # The ceiling is checked before quantize, which would overflow the context on huge inputs.
+    if number <= 0 or number > ceiling or number != number.quantize(quantum):
+        raise _field_error(field, f"{code}_out_of_range", message)
+    return number
+
+
 def validate_principal(
     value: Decimal | int | str, *, ceiling: Decimal = PRINCIPAL_CEILING
 ) -> Decimal:
     """A fen amount with 0 < principal ≤ ceiling."""
     message = f"贷款金额须大于 0 且不超过 {ceiling} 元，精确到分"
-    try:
-        amount = _decimal(value)
-    except (TypeError, ValueError):
-        raise _field_error("principal", "loan.principal_invalid", message) from None
-    if amount <= 0 or amount > ceiling or amount != _fen(amount):
-        raise _field_error("principal", "loan.principal_out_of_range", message)
-    return _fen(amount)
+    return _fen(_bounded(value, "principal", "loan.principal", message, ceiling, FEN))
 
 
 def validate_months(value: int | str, *, max_months: int = MAX_MONTHS) -> int:
@@ -658,13 +704,7 @@ def validate_annual_rate(
 ) -> Decimal:
     """Annual rate in percent (2.6 means 2.6 %), 0 < rate ≤ ceiling, at most 4 decimals."""
     message = f"年利率须大于 0 且不超过 {ceiling}（单位：%，如 2.6 表示 2.6%）"
-    try:
-        rate = _decimal(value)
-    except (TypeError, ValueError):
-        raise _field_error("annual_rate", "loan.rate_invalid", message) from None
-    if rate <= 0 or rate > ceiling or rate != rate.quantize(Decimal("0.0001")):
-        raise _field_error("annual_rate", "loan.rate_out_of_range", message)
-    return rate
+    return _bounded(value, "annual_rate", "loan.rate", message, ceiling, Decimal("0.0001"))
 
 
 def _collect(errors: dict[str, list[str]], check: Callable[[], _T]) -> _T | None:

@@ -26,7 +26,9 @@ def queue_deliveries(session: Session, message: Message) -> list[PushDelivery]:
             select(ChannelIdentity.channel).where(ChannelIdentity.member_id == message.member_id)
         )
     )
-    channels = [c for c in ("wechat", "alipay") if c in bound and (chosen is None or c in chosen)]
+    channels: list[str] = [
+        c for c in ("wechat", "alipay") if c in bound and (chosen is None or c in chosen)
+    ]
     if chosen and "sms" in chosen:
         channels.append("sms")
     deliveries = [

@@ -1,5 +1,6 @@
 """Loan rules: schedule engine, rates, penalties, prepayment quotes, input bounds."""
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -22,6 +23,7 @@ from backend.loans.rules import (
     period_rates,
     prepayment_refusal,
     quote_prepayment,
+    rebase_schedule,
     split_term,
     validate_annual_rate,
     validate_loan_terms,
@@ -531,3 +533,58 @@ def test_annual_rate_accepted_when_at_bounds():
 def test_method_parsed_when_given_chinese_label():
     assert Method.parse("等额本息") is Method.EQUAL_INSTALLMENT
     assert Method.EQUAL_PRINCIPAL.label == "等额本金"
+
+
+# --- the schedule as it stands -----------------------------------------------------------------
+
+
+def _paid_as_scheduled(schedule, count):
+    return list(schedule.periods[:count])
+
+
+def test_rebased_schedule_keeps_scheduled_rows_when_paid_as_scheduled(repriced_loan):
+    rebased = rebase_schedule(repriced_loan, _paid_as_scheduled(repriced_loan, 14))
+    assert rebased.periods == repriced_loan.periods
+
+
+def test_rebased_schedule_re_amortises_tail_when_balance_differs(repriced_loan):
+    paid = _paid_as_scheduled(repriced_loan, 13)
+    last = repriced_loan.periods[13]
+    # period 14 paid with 50,000 extra principal
+    paid.append(
+        replace(
+            last,
+            principal=last.principal + D("50000"),
+            payment=last.payment + D("50000"),
+            remaining=last.remaining - D("50000"),
+        )
+    )
+    rebased = rebase_schedule(repriced_loan, paid)
+    assert rebased.months == 360
+    tail = rebased.periods[14:]
+    assert tail[0].period == 15 and tail[0].due_date == repriced_loan.periods[14].due_date
+    assert tail[0].payment < repriced_loan.periods[14].payment
+    assert sum(p.principal for p in tail) == last.remaining - D("50000")
+    assert tail[-1].remaining == D("0.00")
+
+
+def test_rebased_schedule_ends_when_balance_cleared(repriced_loan):
+    paid = _paid_as_scheduled(repriced_loan, 5)
+    paid[-1] = replace(paid[-1], remaining=D("0.00"))
+    assert rebase_schedule(repriced_loan, paid).months == 5
+
+
+def test_due_dates_keep_disbursal_day_when_it_is_the_31st():
+    schedule = generate_schedule("12000", 3, "equal_principal", "3.1", date(2025, 1, 31))
+    assert [p.due_date for p in schedule.periods] == [
+        date(2025, 2, 28),
+        date(2025, 3, 31),
+        date(2025, 4, 30),
+    ]
+
+
+def test_engine_refuses_when_first_due_not_after_disbursal():
+    with pytest.raises(LoanRuleError):
+        generate_schedule(
+            "12000", 3, "equal_principal", "3.1", date(2025, 1, 31), first_due=date(2025, 1, 31)
+        )

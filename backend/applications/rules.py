@@ -1,0 +1,116 @@
+"""How core-system events move an application (我发起的) along its nodes. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+EVENT_TYPES = {
+    "node_done": "环节办结",
+    "node_current": "进入环节",
+    "approved": "审批通过",
+    "rejected": "审批未通过",
+    "completed": "办结",
+}
+TERMINAL_STATUSES = ("rejected", "completed", "cancelled")
+
+
+class TransitionRefused(ValueError):
+    """The event does not fit the application's state; ``code`` is the error slug's tail."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Transition:
+    status: str
+    states: list[str]
+    # Nodes whose opinion/handler/time the event sets: the one acted on and any closed with it.
+    touched: list[int]
+    acted: int | None
+
+
+def current_index(states: Sequence[str]) -> int | None:
+    for i, state in enumerate(states):
+        if state == "current":
+            return i
+    return None
+
+
+def _close(states: list[str], index: int) -> list[int]:
+    """Node ``index`` done; when nothing is current any more the next pending node starts."""
+    states[index] = "done"
+    if current_index(states) is None:
+        for j in range(index + 1, len(states)):
+            if states[j] == "pending":
+                states[j] = "current"
+                break
+    return [index]
+
+
+def transition(status: str, states: Sequence[str], event: str, index: int | None) -> Transition:
+    """The application's status and node states after ``event`` on node ``index`` (``None``:
+    the current node)."""
+    if status in TERMINAL_STATUSES:
+        raise TransitionRefused("closed", "该业务已办结，不能再变更")
+    new = list(states)
+    target = index if index is not None else current_index(new)
+    new_status = status
+    touched: list[int] = []
+    if event == "node_done":
+        if target is None:
+            raise TransitionRefused("no_current_node", "该业务没有正在办理的环节，请指明环节")
+        touched = _close(new, target)
+    elif event == "node_current":
+        if index is None:
+            raise TransitionRefused("node_required", "请指明进入的环节")
+        for j, state in enumerate(new):
+            if j < index and state == "current":
+                new[j] = "done"
+                touched.append(j)
+            elif j > index and state == "current":
+                new[j] = "pending"  # sent back (退回) to an earlier node
+        new[index] = "current"
+        touched.append(index)
+    elif event == "approved":
+        if target is not None:
+            touched = _close(new, target)
+        new_status = "approved"
+    elif event == "rejected":
+        if target is not None:
+            new[target] = "done"
+            touched = [target]
+        new = ["pending" if s == "current" else s for s in new]
+        new_status = "rejected"
+    elif event == "completed":
+        touched = [j for j, s in enumerate(new) if s != "done"]
+        new = ["done"] * len(new)
+        new_status = "completed"
+        if target is None and new:
+            target = len(new) - 1
+    else:
+        raise TransitionRefused("unknown_event", "未知的事件类型")
+    return Transition(status=new_status, states=new, touched=touched, acted=target)
+
+
+def event_content(
+    kind_name: str, application_no: str, event: str, node: str | None, opinion: str | None
+) -> str:
+    """The member's inbox text for an event on their application."""
+    head = f"您的{kind_name}业务（编号{application_no}）"
+    if event == "node_done":
+        text = f"{head}“{node}”环节已办理完成。"
+    elif event == "node_current":
+        text = f"{head}已进入“{node}”环节。"
+    elif event == "approved":
+        text = f"{head}已审批通过。"
+    elif event == "rejected":
+        text = f"{head}未通过审批。"
+    else:
+        text = f"{head}已办结。"
+    if opinion:
+        text += f"审批意见：{opinion}"
+    return text

@@ -1,0 +1,62 @@
+"""Shapes of 我发起的 (applications with their approval nodes)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
+from backend.inbox.schemas import LocalDateTime
+from backend.pagination import PageArgsSchema
+
+
+class ApplicationListArgsSchema(PageArgsSchema):
+    kind = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.OneOf(
+            tuple(APPLICATION_KINDS), error="业务类型应为 withdrawal 或 loan"
+        ),
+        metadata={"description": "withdrawal = 提取, loan = 贷款申请; omitted: both"},
+    )
+
+
+class NodeSchema(ma.Schema):
+    seq = ma.fields.Integer()
+    name = ma.fields.String(metadata={"description": "环节名称"})
+    state = ma.fields.String(metadata={"description": "done | current | pending"})
+    state_name = ma.fields.Function(lambda n: NODE_STATES.get(n.state, n.state))
+    opinion = ma.fields.String(allow_none=True, metadata={"description": "审批意见"})
+    handler = ma.fields.String(allow_none=True, metadata={"description": "经办人/经办机构"})
+    acted_at = LocalDateTime(allow_none=True, metadata={"description": "办理时间"})
+
+
+def _current_node(application: object) -> str | None:
+    for node in getattr(application, "nodes", []):
+        if node.state == "current":
+            return str(node.name)
+    return None
+
+
+class ApplicationSummarySchema(ma.Schema):
+    id = ma.fields.Integer()
+    application_no = ma.fields.String(metadata={"description": "业务编号"})
+    kind = ma.fields.String(metadata={"description": "withdrawal | loan"})
+    kind_name = ma.fields.Function(lambda a: APPLICATION_KINDS.get(a.kind, a.kind))
+    reason = ma.fields.String(metadata={"description": "提取原因 / 贷款用途 code"})
+    amount = ma.fields.Decimal(as_string=True, places=2, allow_none=True)
+    status = ma.fields.String(
+        metadata={"description": "processing | approved | rejected | completed | cancelled"}
+    )
+    status_name = ma.fields.Function(lambda a: APPLICATION_STATUS.get(a.status, a.status))
+    current_node = ma.fields.Function(_current_node, allow_none=True)
+    submitted_at = LocalDateTime()
+    completed_at = LocalDateTime(allow_none=True)
+
+
+class ApplicationSchema(ApplicationSummarySchema):
+    nodes = ma.fields.List(ma.fields.Nested(NodeSchema))
+    details = ma.fields.Dict(metadata={"description": "non-identity details of the request"})
+
+
+class ApplicationPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ApplicationSummarySchema))
+    next_cursor = ma.fields.String(allow_none=True)

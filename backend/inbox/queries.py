@@ -1,0 +1,92 @@
+"""Reads of a member's inbox: 消息 / 已阅 lists, 待办, the unread badge. Never commit.
+
+Every read filters on the member: another member's message is simply not found (404), so ids
+reveal nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from backend.errors import NotFound
+from backend.inbox.models import Message
+from backend.pagination import keyset_page
+
+MESSAGE_STATUSES = ("unread", "read")
+TODO_STATUSES = ("open", "done")
+
+
+def _visible(member_id: int, kind: str) -> Select[Any]:
+    return (
+        select(Message)
+        .options(joinedload(Message.application))
+        .where(
+            Message.member_id == member_id,
+            Message.kind == kind,
+            Message.deleted_at.is_(None),
+        )
+    )
+
+
+def list_messages(
+    session: Session, member_id: int, *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[Message], str | None]:
+    """消息 (``unread``), 已阅 (``read``) or both, newest first back to the first ever sent."""
+    stmt = _visible(member_id, "message")
+    if status == "unread":
+        stmt = stmt.where(Message.read_at.is_(None))
+    elif status == "read":
+        stmt = stmt.where(Message.read_at.is_not(None))
+    return keyset_page(session, stmt, [Message.sent_at, Message.id], cursor=cursor, limit=limit)
+
+
+def list_todos(
+    session: Session, member_id: int, *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[Message], str | None]:
+    """待办, newest first; ``open`` = not yet done by the core system's word."""
+    stmt = _visible(member_id, "todo")
+    if status == "open":
+        stmt = stmt.where(Message.done_at.is_(None))
+    elif status == "done":
+        stmt = stmt.where(Message.done_at.is_not(None))
+    return keyset_page(session, stmt, [Message.sent_at, Message.id], cursor=cursor, limit=limit)
+
+
+def get_item(session: Session, member_id: int, item_id: int, kind: str) -> Message:
+    item = session.scalars(_visible(member_id, kind).where(Message.id == item_id)).first()
+    if item is None:
+        if kind == "todo":
+            raise NotFound("未找到该待办", error_code="todo.not_found")
+        raise NotFound("未找到该消息，可能已被删除", error_code="message.not_found")
+    return item
+
+
+def unread_count(session: Session, member_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count(Message.id)).where(
+                Message.member_id == member_id,
+                Message.kind == "message",
+                Message.read_at.is_(None),
+                Message.deleted_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+def open_todo_count(session: Session, member_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count(Message.id)).where(
+                Message.member_id == member_id,
+                Message.kind == "todo",
+                Message.done_at.is_(None),
+                Message.deleted_at.is_(None),
+            )
+        )
+        or 0
+    )

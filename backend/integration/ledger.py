@@ -1,0 +1,196 @@
+"""Ledger entries from the core system (缴存支取明细): each books once (its ``external_id``),
+moves the account's running balance under a row lock, and tells the member."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.applications.services import apply_event
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.fund.models import TRANSACTION_KINDS, FundAccount, FundTransaction
+from backend.inbox.services import post_message
+from backend.integration.services import (
+    Caller,
+    audit,
+    commit_once,
+    find_application,
+    find_member,
+    lost_race,
+)
+from backend.pii import PiiVault
+
+# Credits are positive, debits negative: the stored amount is signed, as the ledger shows it.
+CREDIT_KINDS = ("deposit", "supplementary", "interest", "transfer_in")
+DEBIT_KINDS = ("withdrawal", "transfer_out")
+BUSINESS_TYPES = {
+    "deposit": "deposit",
+    "supplementary": "deposit",
+    "interest": "interest",
+    "transfer_in": "transfer",
+    "transfer_out": "transfer",
+    "withdrawal": "withdrawal",
+}
+TRANSACTION_KEY = "txn:{}"
+CLOSED = ("completed", "rejected", "cancelled")
+
+
+@dataclass(frozen=True)
+class Booked:
+    transaction: FundTransaction
+    account_no: str
+    created: bool
+
+
+def sign_error(kind: str, amount: Decimal) -> str | None:
+    """Why ``amount`` cannot be a ``kind`` entry, or ``None``."""
+    if amount == 0:
+        return "金额不能为 0"
+    if kind in CREDIT_KINDS and amount < 0:
+        return f"{TRANSACTION_KINDS[kind]}金额应为正数"
+    if kind in DEBIT_KINDS and amount > 0:
+        return f"{TRANSACTION_KINDS[kind]}金额应为负数"
+    return None
+
+
+def entry_content(txn: FundTransaction, account_no: str, application_no: str | None) -> str:
+    name = TRANSACTION_KINDS[txn.kind]
+    when = f"{txn.txn_date:%Y年%m月%d日}"
+    if txn.kind == "withdrawal":
+        head = f"您的提取业务（编号{application_no}）已办结，" if application_no else "您"
+        text = f"{head}于{when}提取住房公积金{-txn.amount}元，款项已支付"
+    elif txn.kind == "transfer_out":
+        text = f"您的住房公积金账户（{account_no}）于{when}转出{-txn.amount}元"
+    else:
+        period = f"（{txn.period_month}）" if txn.period_month else ""
+        text = f"您的住房公积金账户（{account_no}）于{when}{name}入账{txn.amount}元{period}"
+    return f"{text}，当前余额{txn.balance_after}元。"
+
+
+def _by_external_id(session: Session, external_id: str) -> FundTransaction | None:
+    return session.scalars(
+        select(FundTransaction).where(FundTransaction.external_id == external_id)
+    ).first()
+
+
+def _replay(
+    session: Session, caller: Caller, txn: FundTransaction, kind: str, amount: Decimal
+) -> Booked:
+    if txn.kind != kind or txn.amount != amount:
+        raise Conflict("该流水号已用不同内容入账", error_code="fund.external_id_conflict")
+    account_no = session.scalars(
+        select(FundAccount.account_no).where(FundAccount.id == txn.account_id)
+    ).one()
+    audit(
+        session,
+        caller,
+        "internal.fund_transaction",
+        txn.member_id,
+        external_id=txn.external_id,
+        replayed=True,
+    )
+    session.commit()
+    return Booked(txn, account_no, created=False)
+
+
+def book_transaction(
+    session: Session,
+    pii: PiiVault,
+    caller: Caller,
+    *,
+    external_id: str,
+    kind: str,
+    amount: Decimal,
+    txn_date: dt.date,
+    account_no: str | None = None,
+    id_number: str | None = None,
+    period_month: str | None = None,
+    summary: str = "",
+    application_no: str | None = None,
+) -> Booked:
+    """Book one entry; a known ``external_id`` books nothing and answers with the first entry."""
+    problem = sign_error(kind, amount)
+    if problem:
+        raise ValidationFailed(problem, errors={"amount": [problem]})
+    existing = _by_external_id(session, external_id)
+    if existing is not None:
+        return _replay(session, caller, existing, kind, amount)
+    if account_no is None:
+        member = find_member(session, pii, id_number=id_number, account_no=None)
+        where = FundAccount.member_id == member.id
+    else:
+        where = FundAccount.account_no == account_no
+    # The row lock serialises concurrent entries on one account, so balance_after is a true
+    # running balance (SELECT … FOR UPDATE on PostgreSQL; SQLite serialises writers anyway).
+    account = session.scalars(select(FundAccount).where(where).with_for_update()).first()
+    if account is None:
+        raise NotFound("未找到该公积金账户", error_code="fund.account_not_found")
+    existing = _by_external_id(session, external_id)  # a racing twin may have committed meanwhile
+    if existing is not None:
+        return _replay(session, caller, existing, kind, amount)
+    application = None
+    if application_no:
+        application = find_application(session, application_no, member_id=account.member_id)
+        if application.kind != "withdrawal" or kind != "withdrawal":
+            raise ValidationFailed(
+                "只有提取支付可以关联提取业务",
+                error_code="fund.application_mismatch",
+                errors={"application_no": ["应为该职工的提取业务编号"]},
+            )
+    balance = account.balance + amount
+    if balance < 0:
+        raise ValidationFailed(
+            "账户余额不足，不能支付该笔提取",
+            error_code="fund.balance_insufficient",
+            errors={"amount": [f"超过账户余额 {account.balance} 元"]},
+        )
+
+    def write() -> Booked:
+        account.balance = balance
+        if kind in ("deposit", "supplementary") and period_month:
+            if account.paid_through is None or period_month > account.paid_through:
+                account.paid_through = period_month
+        txn = FundTransaction(
+            account_id=account.id,
+            member_id=account.member_id,
+            txn_date=txn_date,
+            kind=kind,
+            amount=amount,
+            balance_after=balance,
+            period_month=period_month,
+            summary=summary or TRANSACTION_KINDS[kind],
+            external_id=external_id,
+        )
+        session.add(txn)
+        if application is not None and application.status not in CLOSED:
+            apply_event(session, application, event="completed", notify=False)
+        post_message(
+            session,
+            member_id=account.member_id,
+            business_name=TRANSACTION_KINDS[kind] + ("到账" if kind in CREDIT_KINDS else "支付"),
+            content=entry_content(txn, account.account_no, application_no),
+            business_type=BUSINESS_TYPES[kind],
+            application_id=application.id if application else None,
+            dedupe_key=TRANSACTION_KEY.format(external_id),
+        )
+        audit(
+            session,
+            caller,
+            "internal.fund_transaction",
+            account.member_id,
+            external_id=external_id,
+            kind=kind,
+            amount=str(amount),
+        )
+        return Booked(txn, account.account_no, created=True)
+
+    booked = commit_once(session, write)
+    if booked is None:
+        return _replay(
+            session, caller, lost_race(_by_external_id(session, external_id)), kind, amount
+        )
+    return booked

@@ -1,0 +1,113 @@
+"""Reads of the loans feature. Every read of a contract is scoped to its member; none commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, selectinload
+
+from backend.applications.models import OPEN_STATUSES, Application
+from backend.fund.models import FundAccount, FundTransaction
+from backend.loans.models import LoanContract, LoanRepayment
+from backend.pagination import keyset_page
+
+# Contracts that still bind the member (a new loan is refused while one exists).
+OPEN_CONTRACT_STATUSES = ("approving", "signed", "repaying", "overdue")
+DEPOSIT_KINDS = ("deposit", "supplementary")
+
+
+def contracts_page(
+    session: Session, member_id: int, *, cursor: str | None, limit: int
+) -> tuple[list[LoanContract], str | None]:
+    """The member's contracts, newest first."""
+    stmt = select(LoanContract).where(LoanContract.member_id == member_id)
+    return keyset_page(session, stmt, [LoanContract.id], cursor=cursor, limit=limit)
+
+
+def member_contract(
+    session: Session, member_id: int, contract_no: str, *, with_rates: bool = False
+) -> LoanContract | None:
+    """The contract if it is this member's; another member's contract is as good as absent."""
+    stmt = select(LoanContract).where(
+        LoanContract.contract_no == contract_no, LoanContract.member_id == member_id
+    )
+    if with_rates:
+        stmt = stmt.options(selectinload(LoanContract.rates))
+    return session.scalars(stmt).first()
+
+
+def contract_repayments(session: Session, contract_id: int) -> list[LoanRepayment]:
+    """All repayments of a contract in booking order (period, then paid date)."""
+    stmt = (
+        select(LoanRepayment)
+        .where(LoanRepayment.contract_id == contract_id)
+        .order_by(LoanRepayment.period, LoanRepayment.paid_on, LoanRepayment.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def repayments_page(
+    session: Session,
+    contract_id: int,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[LoanRepayment], str | None]:
+    """还款明细 paid within [start, end], newest first, keyset on (paid_on, id)."""
+    stmt = select(LoanRepayment).where(LoanRepayment.contract_id == contract_id)
+    if start is not None:
+        stmt = stmt.where(LoanRepayment.paid_on >= start)
+    if end is not None:
+        stmt = stmt.where(LoanRepayment.paid_on <= end)
+    return keyset_page(
+        session, stmt, [LoanRepayment.paid_on, LoanRepayment.id], cursor=cursor, limit=limit
+    )
+
+
+def application_with_nodes(session: Session, application_id: int) -> Application | None:
+    stmt = (
+        select(Application)
+        .where(Application.id == application_id)
+        .options(selectinload(Application.nodes))
+    )
+    return session.scalars(stmt).first()
+
+
+def member_account(session: Session, member_id: int) -> FundAccount | None:
+    return session.scalars(select(FundAccount).where(FundAccount.member_id == member_id)).first()
+
+
+def deposit_months_since(session: Session, member_id: int, since: str) -> set[str]:
+    """Months (``YYYY-MM``) from ``since`` on that a deposit or back-payment was credited for."""
+    stmt = (
+        select(FundTransaction.period_month)
+        .where(
+            FundTransaction.member_id == member_id,
+            FundTransaction.kind.in_(DEPOSIT_KINDS),
+            FundTransaction.amount > 0,
+            FundTransaction.period_month >= since,
+        )
+        .distinct()
+    )
+    return {month for month in session.scalars(stmt) if month}
+
+
+def open_loan_business(session: Session, member_id: int) -> dict[str, Any]:
+    """Whether the member has an open contract or an open loan application (one statement)."""
+    open_contract = exists().where(
+        LoanContract.member_id == member_id,
+        LoanContract.status.in_(OPEN_CONTRACT_STATUSES),
+    )
+    open_application = exists().where(
+        Application.member_id == member_id,
+        Application.kind == "loan",
+        Application.status.in_(OPEN_STATUSES),
+    )
+    row = session.execute(
+        select(open_contract.label("contract"), open_application.label("application"))
+    ).one()
+    return {"contract": bool(row.contract), "application": bool(row.application)}

@@ -1,0 +1,290 @@
+"""HTTP shapes of the loans feature. Money leaves as strings ("1234.50"), dates as YYYY-MM-DD,
+times in Asia/Shanghai with their offset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from backend.loans.models import LOAN_METHODS
+from backend.loans.services import LOAN_PURPOSES
+from backend.pagination import PageArgsSchema
+
+REQUIRED: dict[str, str | list[Any] | dict[Any, Any]] = {
+    "required": "此项为必填项",
+    "null": "此项不能为空",
+}
+
+
+def Money(**kwargs: Any) -> fields.Decimal:  # noqa: N802 - reads as a field type
+    return fields.Decimal(as_string=True, places=2, **kwargs)
+
+
+def Rate(**kwargs: Any) -> fields.Decimal:  # noqa: N802
+    return fields.Decimal(
+        as_string=True, metadata={"description": "annual rate in percent (2.6 = 2.6%)"}, **kwargs
+    )
+
+
+# --- contracts -----------------------------------------------------------------------------------
+
+
+class LoanSummarySchema(ma.Schema):
+    contract_no = fields.String(required=True)
+    status = fields.String(
+        required=True, metadata={"description": "approving|signed|repaying|settled|overdue"}
+    )
+    status_label = fields.String(required=True)
+    amount = Money(required=True)
+    term_months = fields.Integer(required=True)
+    method = fields.String(required=True)
+    method_label = fields.String(required=True)
+    disbursed_on = fields.Date(allow_none=True)
+    bank_name = fields.String()
+
+
+class LoanListSchema(ma.Schema):
+    items = fields.List(fields.Nested(LoanSummarySchema), required=True)
+    next_cursor = fields.String(allow_none=True)
+    notice = fields.String(metadata={"description": "present when the member has no loan"})
+
+
+class LoanTermSchema(ma.Schema):
+    years = fields.Integer(required=True)
+    months = fields.Integer(required=True)
+
+
+class LoanNextDueSchema(ma.Schema):
+    period = fields.Integer(required=True)
+    due_date = fields.Date(required=True)
+    amount = Money(required=True)
+    principal = Money(required=True)
+    interest = Money(required=True)
+
+
+class LoanOverdueSchema(ma.Schema):
+    periods = fields.Integer(required=True)
+    amount = Money(required=True)
+    penalty = Money(required=True, metadata={"description": "罚息 to date"})
+    days = fields.Integer(required=True, metadata={"description": "days the oldest period is late"})
+
+
+class LoanInfoSchema(LoanSummarySchema):
+    term = fields.Nested(LoanTermSchema, required=True)
+    signed_on = fields.Date(allow_none=True)
+    notice = fields.String(metadata={"description": "此合同【…】的贷款未发放, when not disbursed"})
+    annual_rate = Rate(allow_none=True)
+    monthly_payment = Money(allow_none=True)
+    remaining_balance = Money(allow_none=True)
+    paid_periods = fields.Integer(allow_none=True)
+    remaining_periods = fields.Integer(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    next_due = fields.Nested(LoanNextDueSchema, allow_none=True)
+    overdue = fields.Nested(LoanOverdueSchema, allow_none=True)
+
+
+class LoanNodeSchema(ma.Schema):
+    seq = fields.Integer(required=True)
+    name = fields.String(required=True)
+    state = fields.String(required=True, metadata={"description": "done|current|pending"})
+    state_label = fields.String(required=True)
+    acted_at = fields.DateTime(allow_none=True)
+    opinion = fields.String(allow_none=True)
+    handler = fields.String(allow_none=True)
+
+
+class LoanProgressSchema(ma.Schema):
+    contract_no = fields.String(required=True)
+    status = fields.String(required=True)
+    status_label = fields.String(required=True)
+    application_no = fields.String(allow_none=True)
+    nodes = fields.List(fields.Nested(LoanNodeSchema), required=True)
+
+
+# --- repayments and schedules ---------------------------------------------------------------------
+
+
+class LoanRepaymentArgsSchema(PageArgsSchema):
+    start = fields.Date(load_default=None, metadata={"description": "paid on or after"})
+    end = fields.Date(load_default=None, metadata={"description": "paid on or before"})
+
+
+class LoanRepaymentSchema(ma.Schema):
+    period = fields.Integer(required=True)
+    due_date = fields.Date(required=True)
+    paid_on = fields.Date(required=True)
+    principal = Money(required=True)
+    interest = Money(required=True)
+    penalty = Money(required=True)
+    amount = Money(required=True, metadata={"description": "principal + interest + penalty"})
+    balance_after = Money(required=True)
+    channel = fields.String(required=True, metadata={"description": "self|entrusted|fund_offset"})
+    channel_label = fields.String(
+        required=True, metadata={"description": "自还|委托扣划|公积金冲还"}
+    )
+
+
+class LoanRepaymentListSchema(ma.Schema):
+    items = fields.List(fields.Nested(LoanRepaymentSchema), required=True)
+    next_cursor = fields.String(allow_none=True)
+    notice = fields.String()
+
+
+class LoanScheduleRowSchema(ma.Schema):
+    period = fields.Integer(required=True)
+    due_date = fields.Date(required=True)
+    payment = Money(required=True)
+    principal = Money(required=True)
+    interest = Money(required=True)
+    remaining = Money(required=True)
+
+
+class LoanPlanRowSchema(LoanScheduleRowSchema):
+    paid = fields.Boolean(required=True)
+
+
+class LoanPlanTotalsSchema(ma.Schema):
+    total_payment = Money(required=True)
+    total_interest = Money(required=True)
+    paid_principal = Money(required=True)
+    paid_interest = Money(required=True)
+    remaining_principal = Money(required=True)
+    remaining_interest = Money(required=True)
+    remaining_payment = Money(required=True)
+    remaining_periods = fields.Integer(required=True)
+
+
+class LoanPlanSchema(ma.Schema):
+    contract_no = fields.String(required=True)
+    method = fields.String()
+    method_label = fields.String()
+    notice = fields.String()
+    totals = fields.Nested(LoanPlanTotalsSchema, allow_none=True)
+    schedule = fields.List(fields.Nested(LoanPlanRowSchema), required=True)
+
+
+# --- prepayment quotes ------------------------------------------------------------------------------
+
+
+class PrepaymentQuoteRequestSchema(ma.Schema):
+    kind = fields.String(
+        required=True,
+        error_messages=REQUIRED,
+        validate=validate.OneOf(["partial", "full"], error="kind 须为 partial 或 full"),
+    )
+    option = fields.String(
+        load_default=None,
+        validate=validate.OneOf(
+            ["shorten_term", "reduce_instalment"],
+            error="option 须为 shorten_term（缩短期限）或 reduce_instalment（减少月供）",
+        ),
+    )
+    amount = fields.Decimal(
+        load_default=None,
+        allow_nan=False,
+        metadata={"description": 'principal to prepay (partial only), a string like "50000.00"'},
+    )
+
+    @ma.validates_schema
+    def _partial_needs_option_and_amount(self, data: dict[str, Any], **_: Any) -> None:
+        if data["kind"] != "partial":
+            return
+        errors = {}
+        if data.get("option") is None:
+            errors["option"] = ["部分提前还款须选择缩短期限或减少月供"]
+        if data.get("amount") is None:
+            errors["amount"] = ["部分提前还款须填写金额"]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class PrepaymentQuoteSchema(ma.Schema):
+    contract_no = fields.String(required=True)
+    kind = fields.String(required=True)
+    option = fields.String(allow_none=True)
+    quote_date = fields.Date(required=True)
+    balance = Money(required=True, metadata={"description": "principal outstanding today"})
+    prepaid_principal = Money(required=True)
+    accrued_interest = Money(required=True, metadata={"description": "interest charged today"})
+    amount_due = Money(required=True, metadata={"description": "to pay today"})
+    current_payment = Money(required=True)
+    current_months = fields.Integer(required=True)
+    current_end_date = fields.Date(required=True)
+    new_payment = Money(allow_none=True)
+    new_months = fields.Integer(required=True)
+    new_end_date = fields.Date(allow_none=True)
+    interest_saved = Money(required=True)
+
+
+# --- calculator -----------------------------------------------------------------------------------------
+
+
+class LoanCalculatorArgsSchema(ma.Schema):
+    # Strings on purpose: the rules check bounds and report every bad field in one 422.
+    principal = fields.String(
+        required=True, error_messages=REQUIRED, metadata={"description": "CNY, e.g. 1000000"}
+    )
+    months = fields.String(
+        required=True, error_messages=REQUIRED, metadata={"description": "1–360"}
+    )
+    annual_rate = fields.String(
+        required=True, error_messages=REQUIRED, metadata={"description": "percent: 2.6 = 2.6%"}
+    )
+    method = fields.String(
+        required=True,
+        error_messages=REQUIRED,
+        metadata={"description": "equal_installment | equal_principal"},
+    )
+
+
+class LoanCalculatorSchema(ma.Schema):
+    principal = Money(required=True)
+    months = fields.Integer(required=True)
+    annual_rate = Rate(required=True)
+    method = fields.String(required=True)
+    method_label = fields.String(required=True)
+    monthly_payment = Money(required=True, metadata={"description": "first period's payment"})
+    last_payment = Money(required=True)
+    total_payment = Money(required=True)
+    total_interest = Money(required=True)
+    schedule = fields.List(fields.Nested(LoanScheduleRowSchema), required=True)
+
+
+# --- loan applications ------------------------------------------------------------------------------------
+
+
+class LoanApplicationRequestSchema(ma.Schema):
+    amount = fields.Decimal(
+        required=True, error_messages=REQUIRED, allow_nan=False, metadata={"description": "CNY"}
+    )
+    term_months = fields.Integer(
+        required=True, error_messages=REQUIRED, metadata={"description": "1–360"}
+    )
+    method = fields.String(
+        required=True, error_messages=REQUIRED, validate=validate.OneOf(list(LOAN_METHODS))
+    )
+    purpose = fields.String(load_default="purchase", validate=validate.OneOf(list(LOAN_PURPOSES)))
+    first_home = fields.Boolean(load_default=True)
+    sms_code = fields.String(
+        required=True, error_messages=REQUIRED, validate=validate.Length(min=1, max=10)
+    )
+
+
+class LoanIdempotencyHeaderSchema(ma.Schema):
+    idempotency_key = fields.String(data_key="Idempotency-Key", load_default=None)
+
+
+class LoanApplicationSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    application_no = fields.String(required=True)
+    kind = fields.String(required=True)
+    kind_label = fields.String(required=True)
+    reason = fields.String(required=True)
+    amount = Money(allow_none=True)
+    status = fields.String(required=True)
+    status_label = fields.String(required=True)
+    details = fields.Dict(required=True)
+    submitted_at = fields.DateTime(required=True)
+    nodes = fields.List(fields.Nested(LoanNodeSchema), required=True)

@@ -1,0 +1,646 @@
+"""Use cases of the loans feature: what a member sees of their loans (贷款信息, 进度, 还款明细,
+还款计划), prepayment quotes, the public calculator and loan applications.
+
+No Flask here. Figures come from one schedule (:mod:`backend.loans.rules`) laid over the
+repayments the core system booked; rule refusals leave as :class:`ValidationFailed` (422).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.applications.models import (
+    APPLICATION_KINDS,
+    APPLICATION_STATUS,
+    NODE_STATES,
+    Application,
+)
+from backend.applications.services import LOAN_NODES, create_application
+from backend.audit.services import RequestOrigin, record
+from backend.clock import to_local
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.fund.models import ACCOUNT_STATUS
+from backend.idempotency.services import StoredAnswer, run_once
+from backend.identity.stepup import consume_transaction_code
+from backend.loans import queries, rules
+from backend.loans.models import LOAN_STATUS, REPAYMENT_CHANNELS, LoanContract, LoanRepayment
+from backend.members.models import Member
+from backend.runtime import Runtime
+from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+NO_LOAN_NOTICE = "您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请"
+NOT_DISBURSED_NOTICE = "此合同【{contract_no}】的贷款未发放"
+NOT_DISBURSED_STATUSES = ("approving", "signed")
+LOAN_PURPOSES = {"purchase": "购买自住住房", "build": "建造、翻建、大修自住住房"}
+IDEMPOTENCY_SCOPE = "loan-applications"
+
+
+class LoanNotFound(NotFound):
+    error_code = "loan.not_found"
+    message = "未找到该贷款合同"
+
+
+@contextmanager
+def rule_errors(fields: dict[str, str] | None = None) -> Iterator[None]:
+    """Rule refusals become the 422 envelope, their reason code as ``error_code``; ``fields``
+    renames the rules' field names to the request's."""
+    try:
+        yield
+    except rules.LoanRuleError as error:
+        errors = error.errors
+        if errors and fields:
+            errors = {fields.get(name, name): messages for name, messages in errors.items()}
+        raise ValidationFailed(error.message, error_code=error.error_code, errors=errors) from error
+
+
+def percent(rate: Decimal) -> Decimal:
+    """An annual rate for display: at least two decimals (3.10), more when it has them (3.025)."""
+    two = rate.quantize(Decimal("0.01"))
+    return two if two == rate else rate.normalize()
+
+
+def _local(moment: dt.datetime | None) -> dt.datetime | None:
+    return to_local(moment) if moment is not None else None
+
+
+# --- a contract and its schedule -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoanState:
+    """A disbursed contract with its repayments and its schedule as it stands."""
+
+    contract: LoanContract
+    paid: tuple[rules.Period, ...]
+    schedule: rules.Schedule
+
+    @property
+    def upcoming(self) -> tuple[rules.Period, ...]:
+        if self.contract.status == "settled":
+            return ()
+        return self.schedule.periods[len(self.paid) :]
+
+    @property
+    def balance(self) -> Decimal:
+        if self.contract.status == "settled":
+            return Decimal("0.00")
+        return self.paid[-1].remaining if self.paid else self.contract.amount
+
+
+def disbursed(contract: LoanContract) -> bool:
+    return contract.disbursed_on is not None and contract.status not in NOT_DISBURSED_STATUSES
+
+
+def not_disbursed_notice(contract: LoanContract) -> str:
+    return NOT_DISBURSED_NOTICE.format(contract_no=contract.contract_no)
+
+
+def rate_history(contract: LoanContract) -> list[tuple[dt.date, Decimal]]:
+    """The contract's rate history; the benchmark table when the core sent none."""
+    history = [(rate.effective_from, rate.annual_rate) for rate in contract.rates]
+    if not history:
+        return list(
+            rules.benchmark_rate_history(contract.term_months, second_home=not contract.first_home)
+        )
+    start = contract.disbursed_on
+    if start is not None and history[0][0] > start:
+        # The core dates the contract rate from its own booking; it is the rate from disbursal on.
+        history[0] = (start, history[0][1])
+    return history
+
+
+def first_due_date(contract: LoanContract) -> dt.date | None:
+    """The stored first due date; else the repayment day of the month after disbursal."""
+    if contract.first_due_date is not None or contract.disbursed_on is None:
+        return contract.first_due_date
+    month_later = rules.add_months(contract.disbursed_on, 1)
+    if contract.repayment_day is None:
+        return month_later
+    last_day = calendar.monthrange(month_later.year, month_later.month)[1]
+    return month_later.replace(day=min(contract.repayment_day, last_day))
+
+
+def contract_schedule(contract: LoanContract) -> rules.Schedule:
+    assert contract.disbursed_on is not None
+    with rule_errors():
+        return rules.generate_schedule(
+            contract.amount,
+            contract.term_months,
+            contract.method,
+            rate_history(contract),
+            contract.disbursed_on,
+            first_due_date(contract),
+        )
+
+
+def paid_periods(
+    schedule: rules.Schedule, repayments: Sequence[LoanRepayment]
+) -> tuple[rules.Period, ...]:
+    """Repayments folded per period (a prepayment booked on a period adds to it), in period order."""
+    by_period: dict[int, list[LoanRepayment]] = {}
+    for repayment in repayments:
+        by_period.setdefault(repayment.period, []).append(repayment)
+    last_rate = schedule.periods[-1].annual_rate
+    folded = []
+    for number in sorted(by_period):
+        rows = by_period[number]
+        principal = sum((r.principal for r in rows), Decimal("0.00"))
+        interest = sum((r.interest for r in rows), Decimal("0.00"))
+        scheduled = schedule.periods[number - 1] if 0 < number <= schedule.months else None
+        folded.append(
+            rules.Period(
+                period=number,
+                due_date=rows[0].due_date,
+                annual_rate=scheduled.annual_rate if scheduled else last_rate,
+                payment=principal + interest,
+                principal=principal,
+                interest=interest,
+                remaining=rows[-1].balance_after,
+            )
+        )
+    return tuple(folded)
+
+
+def member_contract(
+    session: Session, member_id: int, contract_no: str, *, with_rates: bool = False
+) -> LoanContract:
+    contract = queries.member_contract(session, member_id, contract_no, with_rates=with_rates)
+    if contract is None:
+        raise LoanNotFound()
+    return contract
+
+
+def loan_state(session: Session, contract: LoanContract) -> LoanState:
+    schedule = contract_schedule(contract)
+    repayments = queries.contract_repayments(session, contract.id)
+    paid = paid_periods(schedule, repayments)
+    return LoanState(contract, paid, rules.rebase_schedule(schedule, paid))
+
+
+# --- views of a member's loans -------------------------------------------------------------------
+
+
+def contract_summary(contract: LoanContract) -> dict[str, Any]:
+    return {
+        "contract_no": contract.contract_no,
+        "status": contract.status,
+        "status_label": LOAN_STATUS.get(contract.status, contract.status),
+        "amount": contract.amount,
+        "term_months": contract.term_months,
+        "method": contract.method,
+        "method_label": rules.Method.parse(contract.method).label,
+        "disbursed_on": contract.disbursed_on,
+        "bank_name": contract.bank_name,
+    }
+
+
+def list_loans(
+    session: Session, member_id: int, *, cursor: str | None, limit: int
+) -> dict[str, Any]:
+    contracts, next_cursor = queries.contracts_page(session, member_id, cursor=cursor, limit=limit)
+    page: dict[str, Any] = {
+        "items": [contract_summary(c) for c in contracts],
+        "next_cursor": next_cursor,
+    }
+    if not contracts and not cursor:
+        page["notice"] = NO_LOAN_NOTICE
+    return page
+
+
+def _overdue(upcoming: Sequence[rules.Period], today: dt.date) -> dict[str, Any] | None:
+    late = [p for p in upcoming if p.due_date < today]
+    if not late:
+        return None
+    return {
+        "periods": len(late),
+        "amount": sum((p.payment for p in late), Decimal("0.00")),
+        "penalty": sum(
+            (
+                rules.overdue_penalty(
+                    p.payment, rules.days_overdue(p.due_date, today), p.annual_rate
+                )
+                for p in late
+            ),
+            Decimal("0.00"),
+        ),
+        "days": rules.days_overdue(late[0].due_date, today),
+    }
+
+
+def loan_info(session: Session, member_id: int, contract_no: str, today: dt.date) -> dict[str, Any]:
+    """贷款信息. An undisbursed contract answers with the manual's notice and no figures."""
+    contract = member_contract(session, member_id, contract_no, with_rates=True)
+    years, months = rules.split_term(contract.term_months)
+    info = contract_summary(contract) | {
+        "term": {"years": years, "months": months},
+        "signed_on": contract.signed_on,
+    }
+    if not disbursed(contract):
+        return info | {"notice": not_disbursed_notice(contract)}
+    state = loan_state(session, contract)
+    upcoming = state.upcoming
+    following = upcoming[0] if upcoming else None
+    current_rate = (following or state.schedule.periods[-1]).annual_rate
+    return info | {
+        "annual_rate": percent(current_rate),
+        "monthly_payment": following.payment if following else None,
+        "remaining_balance": state.balance,
+        "paid_periods": len(state.paid),
+        "remaining_periods": len(upcoming),
+        "end_date": state.schedule.end_date,
+        "next_due": (
+            {
+                "period": following.period,
+                "due_date": following.due_date,
+                "amount": following.payment,
+                "principal": following.principal,
+                "interest": following.interest,
+            }
+            if following
+            else None
+        ),
+        "overdue": _overdue(upcoming, today),
+    }
+
+
+def node_view(
+    seq: int,
+    name: str,
+    state: str,
+    acted_at: dt.datetime | None = None,
+    opinion: str | None = None,
+    handler: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "name": name,
+        "state": state,
+        "state_label": NODE_STATES.get(state, state),
+        "acted_at": _local(acted_at),
+        "opinion": opinion,
+        "handler": handler,
+    }
+
+
+def application_nodes(application: Application) -> list[dict[str, Any]]:
+    return [
+        node_view(node.seq, node.name, node.state, node.acted_at, node.opinion, node.handler)
+        for node in application.nodes
+    ]
+
+
+def _synthesised_nodes(contract: LoanContract) -> list[dict[str, Any]]:
+    """Nodes read off the contract status when the loan did not come through an application here."""
+    done_count = {"approving": 1, "signed": 3}.get(contract.status, len(LOAN_NODES))
+    return [
+        node_view(
+            seq, name, "done" if seq < done_count else "current" if seq == done_count else "pending"
+        )
+        for seq, name in enumerate(LOAN_NODES)
+    ]
+
+
+def loan_progress(session: Session, member_id: int, contract_no: str) -> dict[str, Any]:
+    """贷款进度: the application's nodes in order (done / current / pending)."""
+    contract = member_contract(session, member_id, contract_no)
+    application = (
+        queries.application_with_nodes(session, contract.application_id)
+        if contract.application_id is not None
+        else None
+    )
+    nodes = application_nodes(application) if application else _synthesised_nodes(contract)
+    return {
+        "contract_no": contract.contract_no,
+        "status": contract.status,
+        "status_label": LOAN_STATUS.get(contract.status, contract.status),
+        "application_no": application.application_no if application else None,
+        "nodes": nodes,
+    }
+
+
+def repayment_row(repayment: LoanRepayment) -> dict[str, Any]:
+    return {
+        "period": repayment.period,
+        "due_date": repayment.due_date,
+        "paid_on": repayment.paid_on,
+        "principal": repayment.principal,
+        "interest": repayment.interest,
+        "penalty": repayment.penalty,
+        "amount": repayment.principal + repayment.interest + repayment.penalty,
+        "balance_after": repayment.balance_after,
+        "channel": repayment.channel,
+        "channel_label": REPAYMENT_CHANNELS.get(repayment.channel, repayment.channel),
+    }
+
+
+def list_repayments(
+    session: Session,
+    member_id: int,
+    contract_no: str,
+    *,
+    start: dt.date | None,
+    end: dt.date | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """还款明细: what was actually paid, newest first."""
+    if start is not None and end is not None and start > end:
+        raise ValidationFailed(
+            "开始日期不能晚于结束日期",
+            error_code="loan.range_invalid",
+            errors={"start": ["开始日期不能晚于结束日期"]},
+        )
+    contract = member_contract(session, member_id, contract_no)
+    rows, next_cursor = queries.repayments_page(
+        session, contract.id, start=start, end=end, cursor=cursor, limit=limit
+    )
+    page: dict[str, Any] = {"items": [repayment_row(r) for r in rows], "next_cursor": next_cursor}
+    if not disbursed(contract):
+        page["notice"] = not_disbursed_notice(contract)
+    return page
+
+
+def schedule_rows(periods: Sequence[rules.Period]) -> list[dict[str, Any]]:
+    return [
+        {
+            "period": p.period,
+            "due_date": p.due_date,
+            "payment": p.payment,
+            "principal": p.principal,
+            "interest": p.interest,
+            "remaining": p.remaining,
+        }
+        for p in periods
+    ]
+
+
+def repayment_plan(session: Session, member_id: int, contract_no: str) -> dict[str, Any]:
+    """还款计划: paid periods (as booked) then the remaining ones, with totals."""
+    contract = member_contract(session, member_id, contract_no, with_rates=True)
+    if not disbursed(contract):
+        return {
+            "contract_no": contract.contract_no,
+            "notice": not_disbursed_notice(contract),
+            "totals": None,
+            "schedule": [],
+        }
+    state = loan_state(session, contract)
+    upcoming = state.upcoming
+    periods = (*state.paid, *upcoming)
+    rows = schedule_rows(periods)
+    for index, row in enumerate(rows):
+        row["paid"] = index < len(state.paid)
+    zero = Decimal("0.00")
+    return {
+        "contract_no": contract.contract_no,
+        "method": contract.method,
+        "method_label": rules.Method.parse(contract.method).label,
+        "totals": {
+            "total_payment": sum((p.payment for p in periods), zero),
+            "total_interest": sum((p.interest for p in periods), zero),
+            "paid_principal": sum((p.principal for p in state.paid), zero),
+            "paid_interest": sum((p.interest for p in state.paid), zero),
+            "remaining_principal": state.balance,
+            "remaining_interest": sum((p.interest for p in upcoming), zero),
+            "remaining_payment": sum((p.payment for p in upcoming), zero),
+            "remaining_periods": len(upcoming),
+        },
+        "schedule": rows,
+    }
+
+
+# --- prepayment quotes ---------------------------------------------------------------------------
+
+PREPAYMENT_KINDS = {
+    ("full", None): rules.PrepaymentKind.FULL,
+    ("partial", "shorten_term"): rules.PrepaymentKind.SHORTEN_TERM,
+    ("partial", "reduce_instalment"): rules.PrepaymentKind.REDUCE_INSTALMENT,
+}
+
+
+def quote_prepayment(
+    session: Session,
+    settings: Settings,
+    member_id: int,
+    contract_no: str,
+    *,
+    kind: str,
+    option: str | None,
+    amount: Decimal | None,
+    today: dt.date,
+) -> dict[str, Any]:
+    """提前还款试算 against the schedule as it stands; refused around deduction days."""
+    contract = member_contract(session, member_id, contract_no, with_rates=True)
+    if not disbursed(contract):
+        raise ValidationFailed(not_disbursed_notice(contract), error_code="loan.not_disbursed")
+    if contract.status == "settled":
+        raise ValidationFailed(rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled")
+    state = loan_state(session, contract)
+    prepayment_kind = PREPAYMENT_KINDS[(kind, option if kind == "partial" else None)]
+    with rule_errors():
+        quote = rules.quote_prepayment(
+            state.schedule,
+            today,
+            prepayment_kind,
+            amount,
+            window_days=settings.prepayment_blackout_days,
+            paid_periods=len(state.paid),
+        )
+    return {
+        "contract_no": contract.contract_no,
+        "kind": kind,
+        "option": option if kind == "partial" else None,
+        "quote_date": quote.on,
+        "balance": quote.balance,
+        "prepaid_principal": quote.prepaid_principal,
+        "accrued_interest": quote.accrued_interest,
+        "amount_due": quote.amount_due,
+        "current_payment": quote.old_payment,
+        "current_months": quote.old_months,
+        "current_end_date": quote.old_end_date,
+        "new_payment": quote.new_payment,
+        "new_months": quote.new_months,
+        "new_end_date": quote.new_end_date,
+        "interest_saved": quote.interest_saved,
+    }
+
+
+# --- public calculator ---------------------------------------------------------------------------
+
+
+def calculate(
+    principal: str, months: str, annual_rate: str, method: str, *, today: dt.date
+) -> dict[str, Any]:
+    """贷款计算器: the full schedule of a loan disbursed today, with totals."""
+    with rule_errors():
+        terms = rules.validate_loan_terms(principal, months, annual_rate, method)
+        schedule = rules.generate_schedule(
+            terms.principal, terms.months, terms.method, terms.annual_rate, today
+        )
+    return {
+        "principal": terms.principal,
+        "months": terms.months,
+        "annual_rate": percent(terms.annual_rate),
+        "method": terms.method.value,
+        "method_label": terms.method.label,
+        "monthly_payment": schedule.monthly_payment,
+        "last_payment": schedule.periods[-1].payment,
+        "total_payment": schedule.total_payment,
+        "total_interest": schedule.total_interest,
+        "schedule": schedule_rows(schedule.periods),
+    }
+
+
+# --- loan applications ---------------------------------------------------------------------------
+
+
+def _month_key(day: dt.date, back: int = 0) -> str:
+    return rules.add_months(day.replace(day=1), -back).strftime("%Y-%m")
+
+
+def check_eligibility(
+    session: Session, settings: Settings, member_id: int, amount: Decimal, today: dt.date
+) -> None:
+    """The centre's checks before a loan application is accepted; raises on the first failure."""
+    account = queries.member_account(session, member_id)
+    if account is None:
+        raise ValidationFailed(
+            "您尚未开立住房公积金个人账户，不能申请贷款", error_code="loan.no_account"
+        )
+    if account.status != "normal":
+        label = ACCOUNT_STATUS.get(account.status, account.status)
+        raise ValidationFailed(
+            f"您的公积金账户状态为“{label}”，账户正常缴存方可申请贷款",
+            error_code="loan.account_not_normal",
+        )
+    needed = settings.loan_min_deposit_months
+    # Deposits count while current: the newest month credited is this month or the one before.
+    months = queries.deposit_months_since(session, member_id, _month_key(today, needed + 1))
+    latest = 0 if _month_key(today) in months else 1
+    consecutive = 0
+    while _month_key(today, latest + consecutive) in months:
+        consecutive += 1
+    if consecutive < needed:
+        raise ValidationFailed(
+            f"申请贷款须连续正常缴存住房公积金满 {needed} 个月",
+            error_code="loan.deposit_months_insufficient",
+        )
+    open_business = queries.open_loan_business(session, member_id)
+    if open_business["contract"]:
+        raise Conflict(
+            "您有尚未结清的公积金贷款，暂不能再次申请", error_code="loan.open_contract_exists"
+        )
+    if open_business["application"]:
+        raise Conflict(
+            "您有正在办理的贷款申请，请勿重复申请", error_code="loan.open_application_exists"
+        )
+    limit = min(
+        (account.balance * settings.loan_balance_multiple).quantize(rules.FEN),
+        settings.loan_ceiling,
+    )
+    if amount > limit:
+        raise ValidationFailed(
+            f"贷款金额不能超过可贷额度 {limit} 元（账户余额的 {settings.loan_balance_multiple} 倍，"
+            f"且不超过最高额度 {settings.loan_ceiling} 元）",
+            error_code="loan.amount_over_limit",
+            errors={"amount": [f"不能超过 {limit} 元"]},
+        )
+
+
+def application_view(application: Application) -> dict[str, Any]:
+    return {
+        "id": application.id,
+        "application_no": application.application_no,
+        "kind": application.kind,
+        "kind_label": APPLICATION_KINDS.get(application.kind, application.kind),
+        "reason": application.reason,
+        "amount": application.amount,
+        "status": application.status,
+        "status_label": APPLICATION_STATUS.get(application.status, application.status),
+        "details": application.details,
+        "submitted_at": _local(application.submitted_at),
+        "nodes": application_nodes(application),
+    }
+
+
+def apply_for_loan(
+    session: Session,
+    rt: Runtime,
+    member: Member,
+    payload: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    origin: RequestOrigin,
+    today: dt.date,
+    render: Callable[[dict[str, Any]], dict[str, Any]],
+) -> StoredAnswer:
+    """Submit a loan application (贷款申请) once per ``Idempotency-Key``.
+
+    Order: the centre's checks, then the step-up SMS code is consumed, then the application is
+    created with its first node current. ``render`` turns the application into the JSON answer
+    that is stored for replays. The SMS code is not part of the replay fingerprint, so a retry
+    after a lost answer replays even with a fresh code.
+    """
+    settings = rt.settings
+    fingerprint = {k: v for k, v in payload.items() if k != "sms_code"}
+
+    def work() -> tuple[int, dict[str, Any]]:
+        with rule_errors({"principal": "amount", "months": "term_months"}):
+            amount = rules.validate_principal(payload["amount"], ceiling=settings.loan_ceiling)
+            months = rules.validate_months(payload["term_months"])
+            method = rules.Method.parse(payload["method"])
+        check_eligibility(session, settings, member.id, amount, today)
+        consume_transaction_code(rt, member, payload["sms_code"])
+        with rule_errors():
+            rate = rules.benchmark_rate(today, months, second_home=not payload["first_home"])
+            estimate = rules.generate_schedule(amount, months, method, rate, today)
+        purpose = payload["purpose"]
+        application = create_application(
+            session,
+            member_id=member.id,
+            kind="loan",
+            reason=LOAN_PURPOSES[purpose],
+            amount=amount,
+            details={
+                "purpose": purpose,
+                "term_months": months,
+                "method": method.value,
+                "method_label": method.label,
+                "first_home": payload["first_home"],
+                "annual_rate": str(percent(rate)),
+                "estimated_monthly_payment": str(estimate.monthly_payment),
+            },
+        )
+        record(
+            session,
+            "loan.application_submitted",
+            member_id=member.id,
+            origin=origin,
+            application_no=application.application_no,
+            amount=str(amount),
+        )
+        logger.info(
+            "loan application submitted",
+            extra={"member_id": member.id, "application_no": application.application_no},
+        )
+        return 201, render(application_view(application))
+
+    return run_once(
+        session,
+        member_id=member.id,
+        scope=IDEMPOTENCY_SCOPE,
+        key=idempotency_key,
+        body=fingerprint,
+        work=work,
+    )

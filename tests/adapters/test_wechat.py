@@ -1,0 +1,243 @@
+import time
+
+import fakeredis
+import pytest
+
+from adapters.errors import (
+    AccessTokenError,
+    ConsentRequiredError,
+    InvalidCodeError,
+    PermanentChannelError,
+    RateLimitedError,
+    TransportError,
+)
+from adapters.wechat.client import TOKEN_KEY_PREFIX
+
+OPENID = "o-wx-0001"
+TEMPLATE = "tmpl-wx-1"
+SEND = "/cgi-bin/message/subscribe/send"
+
+
+def test_code_to_session_returns_openid_without_token_when_code_is_fresh(wechat, wechat_fake):
+    session = wechat.code_to_session(wechat_fake.mint_js_code(OPENID))
+    assert session.openid == OPENID
+    assert session.unionid == "u-wx-0001"
+    assert session.session_key and session.session_key not in repr(session)
+    assert wechat_fake.calls.get("/cgi-bin/stable_token", 0) == 0
+    assert wechat_fake.calls.get("/cgi-bin/token", 0) == 0
+
+
+def test_code_to_session_raises_invalid_code_when_code_is_reused(wechat, wechat_fake):
+    code = wechat_fake.mint_js_code(OPENID)
+    wechat.code_to_session(code)
+    with pytest.raises(InvalidCodeError) as exc:
+        wechat.code_to_session(code)
+    assert exc.value.code == "40163"
+    with pytest.raises(InvalidCodeError) as exc:
+        wechat.code_to_session("never-issued")
+    assert exc.value.code == "40029"
+
+
+def test_code_to_session_refuses_code_when_older_than_five_minutes(wechat, wechat_fake):
+    code = wechat_fake.mint_js_code(OPENID)
+    wechat_fake.clock = lambda: time.time() + 301
+    with pytest.raises(InvalidCodeError):
+        wechat.code_to_session(code)
+
+
+def test_phone_number_is_returned_once_when_phone_code_is_valid(wechat, wechat_fake):
+    code = wechat_fake.mint_phone_code(OPENID)
+    phone = wechat.get_phone_number(code)
+    assert (phone.pure_phone_number, phone.country_code) == ("13987654321", "86")
+    assert "13987654321" not in repr(phone)
+    with pytest.raises(InvalidCodeError):
+        wechat.get_phone_number(code)
+
+
+def test_phone_code_is_refused_when_expired(wechat, wechat_fake):
+    code = wechat_fake.mint_phone_code(OPENID)
+    wechat_fake.clock = lambda: time.time() + 301
+    with pytest.raises(InvalidCodeError):
+        wechat.get_phone_number(code)
+
+
+def test_token_is_fetched_once_and_shared_when_two_clients_use_one_redis(
+    wechat_fake, redis_client, make_wechat
+):
+    first = make_wechat(wechat_fake, redis_client)
+    second = make_wechat(wechat_fake, redis_client)
+    assert first.access_token == second.access_token
+    assert wechat_fake.calls["/cgi-bin/stable_token"] == 1
+    key = f"{TOKEN_KEY_PREFIX}:{first.appid}_access_token"
+    ttl = redis_client.ttl(key)
+    assert 7200 - 300 - 5 <= ttl <= 7200 - 300
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=2)
+    first.send_subscription(OPENID, TEMPLATE, {"thing1": "a"})
+    second.send_subscription(OPENID, TEMPLATE, {"thing1": "b"})
+    assert wechat_fake.calls["/cgi-bin/stable_token"] == 1
+
+
+def test_token_is_not_shared_when_clients_use_separate_redis(wechat_fake, make_wechat):
+    make_wechat(wechat_fake, fakeredis.FakeRedis()).access_token
+    make_wechat(wechat_fake, fakeredis.FakeRedis()).access_token
+    assert wechat_fake.calls["/cgi-bin/stable_token"] == 2
+
+
+def test_send_refreshes_token_once_when_token_was_invalidated(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    old = wechat.access_token
+    wechat_fake.invalidate_tokens()
+    result = wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "到账"})
+    assert result.message_id
+    assert wechat.access_token != old
+    assert wechat_fake.calls[SEND] == 2
+
+
+def test_send_raises_token_error_when_platform_keeps_rejecting_token(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    wechat_fake.inject_error(SEND, errcode=40001, times=5)
+    with pytest.raises(AccessTokenError) as exc:
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert exc.value.code == "40001" and exc.value.retryable
+    assert wechat_fake.calls[SEND] == 2  # one retry, no more
+    assert wechat_fake.remaining_consent(OPENID, TEMPLATE) == 1
+
+
+def test_send_refreshes_token_when_it_expired(wechat_fake, redis_client, make_wechat):
+    client = make_wechat(wechat_fake, redis_client)
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    client.access_token
+    wechat_fake.clock = lambda: time.time() + 7201  # Redis TTL not yet over: token still cached
+    client.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert wechat_fake.calls["/cgi-bin/stable_token"] == 2
+
+
+def test_classic_token_call_knocks_out_the_previous_token_when_called_again(wechat_fake):
+    import requests
+
+    params = {"grant_type": "client_credential", "appid": "wxtest0000000001", "secret": "wx-secret"}
+    first = requests.get(wechat_fake.url + "/cgi-bin/token", params=params, timeout=2).json()[
+        "access_token"
+    ]
+    requests.get(wechat_fake.url + "/cgi-bin/token", params=params, timeout=2)
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    reply = requests.post(
+        wechat_fake.url + SEND,
+        params={"access_token": first},
+        json={"touser": OPENID, "template_id": TEMPLATE, "data": {"k": {"value": "v"}}},
+        timeout=2,
+    ).json()
+    assert reply["errcode"] == 40001
+
+
+def test_one_time_consent_is_spent_per_send_when_messages_go_out(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=2)
+    wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "一"}, page="pages/inbox/detail?id=7")
+    assert wechat_fake.remaining_consent(OPENID, TEMPLATE) == 1
+    wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "二"})
+    with pytest.raises(ConsentRequiredError) as exc:
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "三"})
+    assert exc.value.code == "43101" and not exc.value.retryable
+    sent = wechat_fake.sent_messages
+    assert [m["data"]["thing1"] for m in sent] == ["一", "二"]
+    assert sent[0]["page"] == "pages/inbox/detail?id=7"
+    assert (sent[0]["miniprogram_state"], sent[0]["lang"]) == ("formal", "zh_CN")
+
+
+def test_longterm_consent_does_not_run_out_when_sending_repeatedly(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE, longterm=True)
+    for _ in range(3):
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert len(wechat_fake.sent_messages) == 3
+
+
+def test_send_uses_configured_state_when_client_is_for_trial_build(
+    wechat_fake, redis_client, make_wechat
+):
+    client = make_wechat(wechat_fake, redis_client, miniprogram_state="trial", lang="en_US")
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    client.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert wechat_fake.sent_messages[0]["miniprogram_state"] == "trial"
+    assert wechat_fake.sent_messages[0]["lang"] == "en_US"
+
+
+@pytest.mark.parametrize("errcode", [40003, 40037, 47003, 41030])
+def test_send_error_is_permanent_when_platform_answers(errcode, wechat, wechat_fake):
+    wechat_fake.inject_error(SEND, errcode=errcode)
+    with pytest.raises(PermanentChannelError) as exc:
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert exc.value.code == str(errcode) and not exc.value.retryable
+
+
+def test_send_is_refused_with_real_codes_when_request_is_wrong(wechat, wechat_fake):
+    wechat_fake.add_template(TEMPLATE, ["thing1"])
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    wechat_fake.pages.add("pages/inbox/detail")
+    cases = [
+        (("o-unknown", TEMPLATE, {"thing1": "x"}, None), "40003"),
+        ((OPENID, "tmpl-unknown", {"thing1": "x"}, None), "40037"),
+        ((OPENID, TEMPLATE, {"other": "x"}, None), "47003"),
+        ((OPENID, TEMPLATE, {"thing1": "x"}, "pages/nowhere"), "41030"),
+    ]
+    for args, code in cases:
+        with pytest.raises(PermanentChannelError) as exc:
+            wechat.send_subscription(*args)
+        assert exc.value.code == code
+    assert wechat_fake.remaining_consent(OPENID, TEMPLATE) == 1
+
+
+@pytest.mark.parametrize("errcode", [45009, 45011])
+def test_send_error_is_rate_limited_when_platform_answers(errcode, wechat, wechat_fake):
+    wechat_fake.inject_error(SEND, errcode=errcode)
+    with pytest.raises(RateLimitedError) as exc:
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert exc.value.retryable
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_error_is_retryable_when_api_answers_http(status, wechat, wechat_fake):
+    wechat_fake.inject_error(SEND, status=status)
+    with pytest.raises(TransportError) as exc:
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert exc.value.code == f"http-{status}" and exc.value.retryable
+
+
+def test_timeout_is_honoured_when_api_is_slow(wechat_fake, redis_client, make_wechat):
+    client = make_wechat(wechat_fake, redis_client, timeout=0.3)
+    wechat_fake.inject_error("/sns/jscode2session", delay=1.5)
+    started = time.monotonic()
+    with pytest.raises(TransportError) as exc:
+        client.code_to_session(wechat_fake.mint_js_code(OPENID))
+    assert exc.value.code == "timeout" and exc.value.retryable
+    assert time.monotonic() - started < 1.4
+
+
+def test_connection_error_is_retryable_when_api_is_down(wechat, wechat_fake):
+    wechat_fake.stop()
+    with pytest.raises(TransportError) as exc:
+        wechat.code_to_session("x")
+    assert exc.value.code == "connection"
+
+
+def test_stable_token_error_is_permanent_when_secret_is_wrong(
+    wechat_fake, redis_client, make_wechat
+):
+    client = make_wechat(wechat_fake, redis_client, secret="wrong")
+    with pytest.raises(PermanentChannelError) as exc:
+        client.get_phone_number("x")
+    assert exc.value.code == "40125"
+
+
+def test_callback_signature_verifies_when_token_matches():
+    import hashlib
+
+    from adapters.wechat import WeChatConfig, WeChatMiniClient
+
+    client = WeChatMiniClient(
+        WeChatConfig(appid="a", secret="s", callback_token="cb-token"), fakeredis.FakeRedis()
+    )
+    signature = hashlib.sha1(
+        "".join(sorted(["cb-token", "1700000000", "nonce1"])).encode()
+    ).hexdigest()
+    assert client.verify_callback(signature, "1700000000", "nonce1")
+    assert not client.verify_callback(signature, "1700000001", "nonce1")
