@@ -3,19 +3,17 @@ fakes with the demo members registered in them, and a banner of things to try.""
 
 from __future__ import annotations
 
-import base64
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from adapters.alipay import keys as rsa_keys
 from adapters.fakes import FakeAlipayGateway, FakeWeChatApi
 from adapters.fakes.__main__ import (
     DEFAULT_ALIPAY_APP_ID,
     DEFAULT_WECHAT_APPID,
     DEFAULT_WECHAT_SECRET,
+    prepare_keys,
 )
 from backend import migrate
 from backend.runtime import Runtime
@@ -63,36 +61,6 @@ def fakes_keys_dir(settings: Settings) -> Path:
     return directory if directory.is_absolute() else PROJECT_ROOT / directory
 
 
-def fake_channel_keys(directory: Path) -> dict[str, Path]:
-    """The fakes' key files, in the layout of ``python -m adapters.fakes serve --keys-dir``.
-
-    Not ``adapters.fakes.__main__.prepare_keys``: it passes private-key PEM text to
-    ``public_key_pem``, which only parses public keys, and raises ``KeyFormatError``.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {
-        name: directory / f"{name}.pem"
-        for name in (
-            "gateway_private_key",
-            "gateway_public_key",
-            "app_private_key",
-            "app_public_key",
-        )
-    }
-    for side in ("gateway", "app"):
-        private = paths[f"{side}_private_key"]
-        if not private.exists():
-            private.write_text(rsa_keys.generate_private_key_pem())
-            private.chmod(0o600)
-        key = rsa_keys.load_private_key(private.read_text())
-        paths[f"{side}_public_key"].write_text(rsa_keys.public_key_pem(key))
-    paths["aes_key"] = directory / "aes_key.txt"
-    if not paths["aes_key"].exists():
-        paths["aes_key"].write_text(base64.b64encode(secrets.token_bytes(16)).decode())
-        paths["aes_key"].chmod(0o600)
-    return paths
-
-
 def start_channel_fakes(
     settings: Settings,
     members: Sequence[dict[str, str]],
@@ -103,7 +71,7 @@ def start_channel_fakes(
     """Start the Alipay and WeChat fakes on loopback (daemon threads), with the app keys the
     hall's channel clients use and every demo member with a reserved phone as a user of both
     platforms (identities from :func:`channel_identities`, as the seeded bindings have them)."""
-    keys = fake_channel_keys(fakes_keys_dir(settings))
+    keys = prepare_keys(fakes_keys_dir(settings))
     alipay = FakeAlipayGateway(
         gateway_private_key=keys["gateway_private_key"].read_text(),
         port=settings.fakes_alipay_port if alipay_port is None else alipay_port,
