@@ -67,11 +67,12 @@ def start_channel_fakes(
     *,
     alipay_port: int | None = None,
     wechat_port: int | None = None,
+    keys_dir: Path | None = None,
 ) -> ChannelFakes:
     """Start the Alipay and WeChat fakes on loopback (daemon threads), with the app keys the
     hall's channel clients use and every demo member with a reserved phone as a user of both
     platforms (identities from :func:`channel_identities`, as the seeded bindings have them)."""
-    keys = prepare_keys(fakes_keys_dir(settings))
+    keys = prepare_keys(keys_dir or fakes_keys_dir(settings))
     alipay = FakeAlipayGateway(
         gateway_private_key=keys["gateway_private_key"].read_text(),
         port=settings.fakes_alipay_port if alipay_port is None else alipay_port,

@@ -249,6 +249,16 @@ class _Event:
     reason: str | None = None  # withdrawals: the reason code of the application behind it
 
 
+def _withdrawal(
+    day: dt.date, reason: str, summary: str, *, share: float = 0.0, up_to: int = 0, order: int = 5
+) -> _Event:
+    """A withdrawal of ``share`` of the balance then (1.0: all of it, closing the account), or
+    of ``up_to`` fen capped by the balance."""
+    return _Event(
+        day, order, "withdrawal", fen=up_to, share=share or -1.0, summary=summary, reason=reason
+    )
+
+
 @dataclass
 class _Loan:
     state: str
@@ -435,11 +445,12 @@ class CentreGenerator:
             messages += self._loan_rows(ctx, loan)
         if phone is None:
             messages.append(
-                self._todo(
+                self._message(
                     ctx,
                     "登记预留手机号",
                     "您尚未登记预留手机号，无法接收短信验证码。请携带本人身份证到公积金中心服务网点办理登记。",
                     at(self.as_of - dt.timedelta(days=rng.randint(3, 60)), 9),
+                    "todo",
                     due_days=30,
                 )
             )
@@ -586,27 +597,18 @@ class CentreGenerator:
             skipped = rng.randint(open_month + 1, last_month - 4)
         for month in range(open_month, last_month + 1):
             monthly = bases[base_year(month) - base_year(open_month)][1]
-            if month == skipped:
-                late = month + rng.randint(1, 3)
-                events.append(
-                    _Event(
-                        month_day(late, day),
-                        1,
-                        "supplementary",
-                        fen=monthly,
-                        period=month_label(month),
-                        summary=f"补缴 {month_chinese(month)}",
-                    )
-                )
-                continue
+            # A skipped month is paid late as 补缴 (same-day order after that month's 汇缴).
+            late = month == skipped
+            booked = month + rng.randint(1, 3) if late else month
+            kind, order, label = ("supplementary", 1, "补缴") if late else ("deposit", 0, "汇缴")
             events.append(
                 _Event(
-                    month_day(month, day),
-                    0,
-                    "deposit",
+                    month_day(booked, day),
+                    order,
+                    kind,
                     fen=monthly,
                     period=month_label(month),
-                    summary=f"汇缴 {month_chinese(month)}",
+                    summary=f"{label} {month_chinese(month)}",
                 )
             )
         current = bases[-1]
@@ -619,16 +621,8 @@ class CentreGenerator:
                 events.append(_Event(close_on, 8, "transfer_out", share=1.0, summary="异地转出"))
             else:
                 label = "离退休" if reason == "retirement" else "离职"
-                events.append(
-                    _Event(
-                        close_on,
-                        8,
-                        "withdrawal",
-                        share=1.0,
-                        summary=f"{label}提取（销户）",
-                        reason=reason,
-                    )
-                )
+                summary = f"{label}提取（销户）"
+                events.append(_withdrawal(close_on, reason, summary, share=1.0, order=8))
         end = close_on or self.as_of
         year = opened_on.year if opened_on <= dt.date(opened_on.year, 6, 30) else opened_on.year + 1
         while dt.date(year, 6, 30) <= end and dt.date(year, 6, 30) < (close_on or dt.date.max):
@@ -682,16 +676,8 @@ class CentreGenerator:
         if loan is not None and loan.disbursed_on is not None:
             purchase = loan.disbursed_on + dt.timedelta(days=rng.randint(5, 20))
             if purchase <= self.as_of and rng.random() < 0.7:
-                events.append(
-                    _Event(
-                        purchase,
-                        5,
-                        "withdrawal",
-                        share=rng.uniform(0.5, 0.95),
-                        summary="购房提取",
-                        reason="purchase",
-                    )
-                )
+                share = rng.uniform(0.5, 0.95)
+                events.append(_withdrawal(purchase, "purchase", "购房提取", share=share))
             if rng.random() < 0.55 and loan.schedule is not None:
                 cap = fen_of(loan.schedule.monthly_payment) * 12
                 end = loan.settle_on or self.as_of
@@ -699,17 +685,7 @@ class CentreGenerator:
                     day = rules.add_months(loan.disbursed_on, 12 * years)
                     if day > end:
                         break
-                    events.append(
-                        _Event(
-                            day,
-                            5,
-                            "withdrawal",
-                            fen=cap,
-                            share=-1.0,
-                            summary="偿还贷款提取",
-                            reason="loan_repayment",
-                        )
-                    )
+                    events.append(_withdrawal(day, "loan_repayment", "偿还贷款提取", up_to=cap))
             return
         if status != "normal" or last_month - open_month < 12:
             return
@@ -720,29 +696,11 @@ class CentreGenerator:
             for month in range(start, self._as_month + 1):
                 day = month_day(month, 20)
                 if day <= self.as_of:
-                    events.append(
-                        _Event(
-                            day,
-                            5,
-                            "withdrawal",
-                            fen=rent,
-                            share=-1.0,
-                            summary="租房提取",
-                            reason="rent",
-                        )
-                    )
+                    events.append(_withdrawal(day, "rent", "租房提取", up_to=rent))
         elif draw < 0.23:
             month = rng.randint(open_month + 12, last_month)
-            events.append(
-                _Event(
-                    month_day(month, rng.randint(1, 28)),
-                    5,
-                    "withdrawal",
-                    share=rng.uniform(0.6, 0.95),
-                    summary="购房提取",
-                    reason="purchase",
-                )
-            )
+            day = month_day(month, rng.randint(1, 28))
+            events.append(_withdrawal(day, "purchase", "购房提取", share=rng.uniform(0.6, 0.95)))
 
     def _book(self, events: list[_Event], opened_on: dt.date) -> list[_Booked]:
         """Running balance in fen; interest on the average daily balance of the interest year
@@ -938,11 +896,12 @@ class CentreGenerator:
                 )
             )
             messages.append(
-                self._todo(
+                self._message(
                     ctx,
                     "办理抵押登记",
                     f"请于 15 日内携带购房合同到不动产登记中心办理借款合同【{loan.contract_no}】的抵押登记。",
                     at(loan.signed_on, 16, 5),
+                    "todo",
                     due_days=15,
                     application_id=application_id,
                 )
@@ -1005,19 +964,7 @@ class CentreGenerator:
                 acted = stamps[min(seq, len(stamps) - 1)]
             elif state == "current":
                 opinion = data.LOAN_PENDING_OPINIONS.get(name)
-            ctx.rows.add(
-                "application_nodes",
-                {
-                    "id": self._id("application_nodes"),
-                    "application_id": application_id,
-                    "seq": seq,
-                    "name": name,
-                    "state": state,
-                    "opinion": opinion,
-                    "handler": handler,
-                    "acted_at": acted,
-                },
-            )
+            self._node(ctx.rows, application_id, seq, name, state, opinion, handler, acted)
 
     def _repayments(
         self,
@@ -1130,7 +1077,7 @@ class CentreGenerator:
             )
             sent = at(self.as_of - dt.timedelta(days=1), 9)
             messages.append(self._message(ctx, "贷款逾期提醒", notice, sent, "loan"))
-            messages.append(self._todo(ctx, "归还逾期贷款", notice, sent, due_days=10))
+            messages.append(self._message(ctx, "归还逾期贷款", notice, sent, "todo", due_days=10))
         return balance, None
 
     # -- withdrawal applications -------------------------------------------------------------
@@ -1179,11 +1126,12 @@ class CentreGenerator:
             )
             if state == "processing":
                 messages.append(
-                    self._todo(
+                    self._message(
                         ctx,
                         "补充提取材料",
                         "您的租房提取申请需补充材料：请上传已备案的房屋租赁合同。",
                         submitted + dt.timedelta(hours=20),
+                        "todo",
                         due_days=7,
                         application_id=app_id,
                     )
@@ -1268,20 +1216,33 @@ class CentreGenerator:
             else:
                 state = "current" if seq == current and status != "rejected" else "pending"
                 opinion = handler = None
-            ctx.rows.add(
-                "application_nodes",
-                {
-                    "id": self._id("application_nodes"),
-                    "application_id": app_id,
-                    "seq": seq,
-                    "name": name,
-                    "state": state,
-                    "opinion": opinion,
-                    "handler": handler,
-                    "acted_at": acted,
-                },
-            )
+            self._node(ctx.rows, app_id, seq, name, state, opinion, handler, acted)
         return app_id
+
+    def _node(
+        self,
+        rows: Rows,
+        application_id: int,
+        seq: int,
+        name: str,
+        state: str,
+        opinion: str | None,
+        handler: str | None,
+        acted: dt.datetime | None,
+    ) -> None:
+        rows.add(
+            "application_nodes",
+            {
+                "id": self._id("application_nodes"),
+                "application_id": application_id,
+                "seq": seq,
+                "name": name,
+                "state": state,
+                "opinion": opinion,
+                "handler": handler,
+                "acted_at": acted,
+            },
+        )
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -1348,10 +1309,13 @@ class CentreGenerator:
         business_type: str,
         *,
         application_id: int | None = None,
+        due_days: int | None = None,
     ) -> dict[str, Any]:
+        """A message, or with ``due_days`` a to-do (待办) due that many days after it was sent."""
+        todo = due_days is not None
         return {
             "member_id": ctx.member_id,
-            "kind": "message",
+            "kind": "todo" if todo else "message",
             "business_name": business_name,
             "content": content,
             "source_channel": "核心业务系统",
@@ -1360,28 +1324,11 @@ class CentreGenerator:
             "read_at": None,
             "deleted_at": None,
             "application_id": application_id,
-            "due_at": None,
+            "due_at": sent_at + dt.timedelta(days=due_days) if due_days is not None else None,
             "done_at": None,
             "dedupe_key": None,
             "created_at": sent_at,
         }
-
-    def _todo(
-        self,
-        ctx: _MemberContext,
-        business_name: str,
-        content: str,
-        sent_at: dt.datetime,
-        *,
-        due_days: int,
-        application_id: int | None = None,
-    ) -> dict[str, Any]:
-        todo = self._message(
-            ctx, business_name, content, sent_at, "todo", application_id=application_id
-        )
-        todo["kind"] = "todo"
-        todo["due_at"] = sent_at + dt.timedelta(days=due_days)
-        return todo
 
     def _store_messages(self, ctx: _MemberContext, messages: list[dict[str, Any]]) -> None:
         """Older messages were read (a few deleted); the newest ones, and anything from the
