@@ -9,12 +9,12 @@ export GJJ_SMS_BACKEND ?= file
 export GJJ_SMS_OUTBOX ?= $(CURDIR)/instance/sms-outbox.jsonl
 export GJJ_CHANNELS ?= fake
 
-.PHONY: demo test install system-deps miniapp miniapp-h5 miniapp-test lint check-imports pg-test clean
+.PHONY: demo test install system-deps miniapp miniapp-h5 miniapp-ci lint clean
 
 demo: install miniapp-h5 ## set up everything and serve the demo on http://127.0.0.1:$${GJJ_PORT:-8000}
 	$(BIN)/gjj demo
 
-test: install ## set up and run the tests (SQLite + fakeredis unless GJJ_DATABASE_URL/GJJ_REDIS_URL)
+test: install miniapp-ci ## set up and run the tests (SQLite + fakeredis unless GJJ_DATABASE_URL/GJJ_REDIS_URL)
 	$(BIN)/python -m pytest
 
 install: $(STAMP) system-deps
@@ -29,15 +29,17 @@ system-deps: ## fonts for the certificate PDF, Chromium for the browser tests (D
 	@bash scripts/system-deps.sh
 
 miniapp: ## install the front end and build all three targets
-	cd miniapp && npm ci --no-audit --no-fund && npm run build:h5 && npm run build:mp-weixin && npm run build:mp-alipay
+	$(MAKE) -C miniapp install build
 
 miniapp-h5:
 	@if [ -f miniapp/package.json ]; then \
-	  cd miniapp && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build:h5; \
+	  { [ -d miniapp/node_modules ] || $(MAKE) -C miniapp install; } && cd miniapp && npm run build:h5; \
 	else echo "miniapp: no front end yet, serving the API only"; fi
 
-miniapp-test: miniapp
-	cd miniapp && npm test
+miniapp-ci: ## front end: npm ci, the three builds, type check, jest + Alipay output checks
+	@if [ "$${GJJ_SKIP_MINIAPP:-0}" = "1" ]; then echo "miniapp: skipped (GJJ_SKIP_MINIAPP=1)"; \
+	elif command -v npm >/dev/null; then $(MAKE) -C miniapp ci; \
+	else echo "miniapp: npm not found (install Node.js 20): front end not built, browser tests skip"; fi
 
 lint: install
 	$(BIN)/ruff check backend adapters scripts tests

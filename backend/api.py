@@ -7,12 +7,13 @@ import logging
 from typing import Any
 
 import flask_smorest
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, g
 from marshmallow import fields as ma_fields
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from backend.errors import ErrorSchema, http_envelope
+from backend.errors import ErrorSchema, http_envelope, translate_field_errors
 from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Api(flask_smorest.Api):
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
         if isinstance(errors, dict) and code == 422:
-            errors = _flatten_locations(errors)
+            errors = translate_field_errors(_flatten_locations(errors))
         payload = http_envelope(code, errors if isinstance(errors, dict) else None)
         headers = dict(data.get("headers") or {})
         if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
@@ -56,6 +57,24 @@ def _flatten_locations(errors: dict[str, Any]) -> dict[str, Any]:
         else:
             flat[location] = fields
     return flat
+
+
+def schema_name(schema: Any) -> str:
+    """OpenAPI component name: features' schemas are prefixed with the feature
+    (``backend.fund.schemas.EmployerSchema`` → ``FundEmployer``), so two features may both have
+    an ``EmployerSchema`` without apispec renaming one behind our back."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__.removesuffix("Schema")
+    parts = cls.__module__.split(".")
+    if len(parts) == 3 and parts[0] == "backend" and parts[2] == "schemas":
+        feature = "".join(p.capitalize() for p in parts[1].split("_"))
+        if not name.startswith(feature):
+            name = feature + name
+    return name
+
+
+def marshmallow_plugin() -> MarshmallowPlugin:
+    return MarshmallowPlugin(schema_name_resolver=schema_name)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from backend.api import Api, close_db
+from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
@@ -26,7 +26,9 @@ from backend.logs import configure_logging, request_id_var
 from backend.members.routes import blp as members_blp
 from backend.ops.metrics import Metrics
 from backend.ops.routes import blp as ops_blp
+from backend.push import dispatch as push_dispatch
 from backend.push.routes import blp as push_blp
+from backend.push.stats import PushCollector
 from backend.runtime import Runtime
 from backend.settings import PROJECT_ROOT, Settings
 
@@ -78,6 +80,10 @@ def create_app(
     if channels is not None:
         rt.extras["channels"] = channels
     rt.extras.setdefault("metrics", Metrics())
+    push_dispatch.install(rt)
+    if not rt.extras.get("push_collector"):
+        rt.extras["push_collector"] = PushCollector(rt)
+        rt.extras["metrics"].registry.register(rt.extras["push_collector"])
 
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
@@ -94,12 +100,14 @@ def create_app(
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["gjj"] = rt
+    app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
 
     api = Api(
         app,
         spec_kwargs={
+            "marshmallow_plugin": marshmallow_plugin(),
             "info": {"description": "个人网厅：缴存职工自助服务与核心业务系统集成接口"},
         },
     )
@@ -127,6 +135,25 @@ def create_app(
     return app
 
 
+class MethodOverride:
+    """``POST`` + ``X-HTTP-Method-Override: PATCH|PUT|DELETE`` → that method.
+
+    The mini-program request APIs can't send PATCH (wx.request) or only GET/POST (older
+    my.request), so their builds tunnel those methods through POST.
+    """
+
+    ALLOWED = frozenset({"PATCH", "PUT", "DELETE"})
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        override = environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", "").upper()
+        if environ.get("REQUEST_METHOD") == "POST" and override in self.ALLOWED:
+            environ["REQUEST_METHOD"] = override
+        return self.wsgi_app(environ, start_response)
+
+
 def _install_request_hooks(app: Flask, rt: Runtime) -> None:
     metrics: Metrics = rt.extras["metrics"]
 
@@ -151,7 +178,8 @@ def _install_request_hooks(app: Flask, rt: Runtime) -> None:
             "request",
             extra={
                 "method": request.method,
-                "path": request.path,
+                # The route, not the path: paths carry short-lived secrets (password-reset ids).
+                "route": endpoint,
                 "status": response.status_code,
                 "ms": round(elapsed * 1000, 1),
             },

@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from backend.api import db, runtime
+from backend.api import Blueprint, db, runtime
 from backend.audit.services import RequestOrigin
-from backend.errors import Unauthorized
+from backend.errors import ErrorSchema, Unauthorized
 from backend.identity.tokens import TokenStore
+from backend.identity.tokens import token_store as runtime_token_store
 from backend.logs import request_id_var
 from backend.members.models import Member
 
@@ -25,14 +26,7 @@ BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def token_store() -> TokenStore:
-    rt = runtime()
-    store = rt.extras.get("tokens")
-    if store is None:
-        store = TokenStore(
-            rt.redis, rt.keys, rt.settings.access_token_ttl, rt.settings.refresh_token_ttl
-        )
-        rt.extras["tokens"] = store
-    return store
+    return runtime_token_store(runtime())
 
 
 def bearer_token() -> str | None:
@@ -63,6 +57,18 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def member_view(blp: Blueprint) -> Callable[[F], F]:
+    """``@login_required`` plus its OpenAPI documentation (bearer security, the 401), for views
+    of a logged-in member. Put it above the other ``blp`` decorators."""
+
+    def decorate(view: F) -> F:
+        view = blp.alt_response(401, schema=ErrorSchema, description="Not logged in")(view)
+        view = blp.doc(security=BEARER_SECURITY)(view)
+        return login_required(view)
+
+    return decorate
 
 
 def current_member() -> Member:

@@ -11,8 +11,9 @@ import click
 
 from backend import migrate
 from backend.integration.cli import internal as internal_cli
+from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
-from backend.settings import Settings, SettingsError
+from backend.settings import INSTANCE_DIR, Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +221,75 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
             fakes.stop()
 
 
+@cli.command()
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Worker threads")
+@click.option("--beat/--no-beat", default=True, show_default=True, help="Run the sweeper schedule")
+@click.option("--loglevel", default="INFO", show_default=True)
+@pass_ctx
+def worker(c: Context, concurrency: int, beat: bool, loglevel: str) -> None:
+    """Run the Celery push worker (GJJ_PUSH_MODE=celery), with the sweeper on beat."""
+    from backend.push.worker import make_celery
+
+    try:
+        app = make_celery(c.settings, c.runtime)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    # Threads, not prefork: pushes wait on the network, and a forked copy of the engine's
+    # connection pool would be shared between processes.
+    argv = ["worker", f"--concurrency={concurrency}", "--pool=threads", f"--loglevel={loglevel}"]
+    if beat:
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
+        argv.append("--beat")
+    app.worker_main(argv=argv)
+
+
+@cli.group()
+def push() -> None:
+    """Push pipeline: stragglers and statistics."""
+
+
+@push.command("sweep")
+@click.option("--loop", is_flag=True, help="Keep sweeping every GJJ_PUSH_SWEEP_INTERVAL seconds")
+@pass_ctx
+def push_sweep(c: Context, loop: bool) -> None:
+    """Write off deliveries lost mid-send and re-run pending ones nobody picked up."""
+    import time
+
+    from backend.push.delivery import sweep
+    from backend.push.dispatch import Dispatcher, SyncDispatcher, dispatcher, install
+
+    rt = c.runtime
+    # Inline mode has no worker to hand the ids to: this process delivers them itself.
+    target: Dispatcher = SyncDispatcher(rt) if c.settings.push_mode == "inline" else dispatcher(rt)
+    rt.extras["push_dispatcher"] = target
+    install(rt)
+    while True:
+        result = sweep(rt, stale_after=0 if not loop else c.settings.push_sweep_interval)
+        for delivery_id in result.requeued:
+            target.dispatch(delivery_id)
+        click.echo(f"requeued {len(result.requeued)}, written off {result.lost}")
+        if not loop:
+            return
+        time.sleep(c.settings.push_sweep_interval)
+
+
+@push.command("stats")
+@pass_ctx
+def push_stats(c: Context) -> None:
+    """Deliveries per channel, status and error code."""
+    from backend.push.stats import delivery_stats
+
+    with c.runtime.session() as session:
+        rows = delivery_stats(session)
+    click.echo(f"{'channel':<8} {'status':<9} {'error_code':<32} {'count':>7}")
+    for row in rows:
+        click.echo(f"{row.channel:<8} {row.status:<9} {row.error_code or '-':<32} {row.count:>7}")
+    if not rows:
+        click.echo("no deliveries")
+
+
 cli.add_command(internal_cli)
+cli.add_command(members_cli)
 
 
 def main() -> None:

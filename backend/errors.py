@@ -8,6 +8,7 @@ Services raise :class:`AppError` subclasses; views never catch them; one handler
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -110,6 +111,40 @@ HTTP_MESSAGES: dict[int, tuple[str, str]] = {
     500: ("server.error", "系统繁忙，请稍后再试"),
     503: ("service.unavailable", "服务暂不可用，请稍后再试"),
 }
+
+
+# marshmallow/webargs default messages → Chinese (our own validators already speak Chinese).
+_ZH_FIELD_MESSAGES = {
+    "Missing data for required field.": "此项为必填项",
+    "Field may not be null.": "此项不能为空",
+    "Unknown field.": "不支持的字段",
+    "Not a valid string.": "应为文本",
+    "Not a valid boolean.": "应为是或否",
+    "Not a valid integer.": "应为整数",
+    "Not a valid number.": "应为数字",
+    "Not a valid decimal.": "应为金额数字",
+    "Not a valid date.": "日期格式应为 YYYY-MM-DD",
+    "Not a valid datetime.": "时间格式应为 ISO 8601",
+    "Not a valid list.": "应为列表",
+    "Not a valid mapping type.": "应为 JSON 对象",
+    "Invalid input type.": "请以 JSON 对象提交",
+    "Invalid value.": "取值无效",
+    "Special numeric values (nan or infinity) are not permitted.": "应为有效数字",
+}
+_HAS_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def translate_field_errors(messages: Any) -> Any:
+    """Field errors with every English library message replaced by its Chinese text."""
+    if isinstance(messages, dict):
+        return {key: translate_field_errors(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [translate_field_errors(m) for m in messages]
+    if isinstance(messages, str) and not _HAS_CJK.search(messages):
+        if messages.startswith("Must be one of"):
+            return "取值不在允许范围内"
+        return _ZH_FIELD_MESSAGES.get(messages, "格式不正确")
+    return messages
 
 
 def envelope(

@@ -107,6 +107,16 @@ class Settings:
     fakes_alipay_port: int = 8101
     fakes_wechat_port: int = 8102
     channel_timeout: float = 5.0
+    # GJJ_CHANNELS=fake: where `python -m adapters.fakes serve --keys-dir` keeps its keys, and the
+    # app ids the fakes register by default.
+    fakes_keys_dir: str = "var/fake-channels"
+    fakes_alipay_app_id: str = "2021000000000001"
+    fakes_wechat_app_id: str = "wxfake0000000001"
+    fakes_wechat_app_secret: str = "fake-wechat-secret"  # noqa: S105 - the fakes' public default
+    # Where Alipay's face-verification page returns the member to (the mini-program page).
+    alipay_certify_return_url: str = "alipays://platformapi/startapp?appId=2021000000000001"
+    # Short-lived tickets between a failed channel login and its binding/face-check step.
+    channel_ticket_ttl: int = 10 * 60
 
     # Core-system integration API callers: {key_id: secret}
     internal_keys: Mapping[str, str] = field(default_factory=dict)
@@ -118,9 +128,17 @@ class Settings:
     result_backend: str = ""
     push_max_attempts: int = 6
     push_sms_fallback_kinds: tuple[str, ...] = ()
+    push_templates_file: str = ""  # JSON overriding the built-in template mapping
+    push_backoff_base: int = 30  # seconds before the first retry; doubles each attempt
+    push_backoff_cap: int = 3600
+    push_lock_seconds: int = 120  # a 'sending' delivery older than this lost its worker
+    push_sweep_interval: int = 60
+    push_inline_threads: int = 2
 
     # Business rules of the centre (configurable; defaults are typical of Chinese centres)
     certificate_valid_days: int = 30
+    # TrueType CJK font for the certificate PDF; empty: found via fontconfig / known paths
+    certificate_font: str = ""
     rent_monthly_share: Decimal = Decimal("0.60")
     withdrawal_min_balance: Decimal = Decimal("0.00")
     loan_balance_multiple: Decimal = Decimal("15")
@@ -172,6 +190,8 @@ class Settings:
             raise SettingsError("GJJ_SMS_BACKEND=file needs GJJ_SMS_OUTBOX=<path>")
         if self.channels not in {"fake", "real"}:
             raise SettingsError("GJJ_CHANNELS must be fake or real")
+        if self.push_max_attempts < 1:
+            raise SettingsError("GJJ_PUSH_MAX_ATTEMPTS must be at least 1")
         if self.push_mode not in {"inline", "celery"}:
             raise SettingsError("GJJ_PUSH_MODE must be inline or celery")
         for name in ("pii_key", "lookup_key"):

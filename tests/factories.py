@@ -266,3 +266,82 @@ class Factory:
             headers=signed,
             content_type="application/json" if raw else None,
         )
+
+    # --- fund / withdrawals / certificates (issue 5) ---
+
+    def withdrawal_application(
+        self,
+        member: Member,
+        *,
+        amount: Decimal | str,
+        reason: str = "purchase",
+        status: str = "processing",
+        submitted_at: dt.datetime | None = None,
+    ) -> Any:
+        """A withdrawal application as the core system would hold it (no rules checked)."""
+        from backend.applications.services import create_application
+
+        application = create_application(
+            self.session,
+            member_id=member.id,
+            kind="withdrawal",
+            reason=reason,
+            amount=Decimal(amount),
+        )
+        application.status = status
+        if submitted_at is not None:
+            application.submitted_at = submitted_at
+        self.session.commit()
+        return application
+
+    def transaction_code(self, member: Member) -> str:
+        """Sends the member a step-up SMS code and reads it back from the SMS outbox file."""
+        import json
+        from pathlib import Path
+
+        from backend.identity.stepup import send_transaction_code
+
+        send_transaction_code(self.rt, member)
+        lines = Path(self.rt.settings.sms_outbox).read_text(encoding="utf-8").splitlines()
+        sent = [json.loads(line) for line in lines]
+        mine = [s for s in sent if s["phone"] == member.plain_phone and s["scene"] == "transaction"]
+        return str(mine[-1]["code"])
+
+    # --- channels / push (issue 7) ---
+
+    def channel_identity(
+        self, member: Member, channel: str, open_id: str, *, user_id: str | None = None
+    ) -> Any:
+        """A binding of ``member`` to an Alipay / WeChat account."""
+        # Imported here so this block stays an append-only addition to the module.
+        from backend.channels.models import ChannelIdentity
+
+        identity = ChannelIdentity(
+            member_id=member.id, channel=channel, open_id=open_id, user_id=user_id
+        )
+        self.session.add(identity)
+        self.session.commit()
+        return identity
+
+    def consent(
+        self,
+        member: Member,
+        channel: str,
+        template_id: str,
+        *,
+        remaining: int = 1,
+        long_term: bool = False,
+    ) -> Any:
+        """Subscription-message consent as recorded from requestSubscribeMessage."""
+        from backend.push.models import SubscriptionConsent
+
+        consent = SubscriptionConsent(
+            member_id=member.id,
+            channel=channel,
+            template_id=template_id,
+            remaining=remaining,
+            long_term=long_term,
+        )
+        self.session.add(consent)
+        self.session.commit()
+        return consent

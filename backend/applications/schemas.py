@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 
 from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
-from backend.inbox.schemas import LocalDateTime
+from backend.fields import LocalDateTime
 from backend.pagination import PageArgsSchema
 
 
@@ -52,9 +54,17 @@ class ApplicationSummarySchema(ma.Schema):
     completed_at = LocalDateTime(allow_none=True)
 
 
+def _public_details(application: Any) -> dict[str, Any]:
+    # Sealed values (``*_enc``: the full bank account the payment needs) stay in the database.
+    return {k: v for k, v in (application.details or {}).items() if not k.endswith("_enc")}
+
+
 class ApplicationSchema(ApplicationSummarySchema):
     nodes = ma.fields.List(ma.fields.Nested(NodeSchema))
-    details = ma.fields.Dict(metadata={"description": "non-identity details of the request"})
+    details = ma.fields.Function(
+        _public_details,
+        metadata={"type": "object", "description": "non-identity details of the request"},
+    )
 
 
 class ApplicationPageSchema(ma.Schema):

@@ -1,9 +1,195 @@
-"""HTTP layer of the fund feature."""
+"""HTTP layer of the fund feature: 缴存支取信息, 缴存证明 (with its public verification) and
+提取申请 (the withdrawal use cases live in ``backend.withdrawals``)."""
 
 from __future__ import annotations
 
-from backend.api import Blueprint
+from typing import Any
+
+from flask import Response, jsonify
+from flask.views import MethodView
+
+from backend.api import Blueprint, db, runtime
+from backend.auth import BEARER_SECURITY, current_member, login_required, origin
+from backend.errors import ErrorSchema
+from backend.fund import services
+from backend.fund.models import ACCOUNT_STATUS
+from backend.fund.schemas import (
+    CertificateIssuedSchema,
+    CertificateVerificationSchema,
+    FundAccountSchema,
+    TransactionArgsSchema,
+    TransactionPageSchema,
+    VerifyArgsSchema,
+)
+from backend.withdrawals import services as withdrawals
+from backend.withdrawals.schemas import (
+    EligibilityArgsSchema,
+    EligibilitySchema,
+    IdempotencyHeaderSchema,
+    WithdrawalApplicationSchema,
+    WithdrawalInSchema,
+)
 
 blp = Blueprint(
     "fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明、提取申请"
 )
+
+
+@blp.route("/fund/account")
+class FundAccountView(MethodView):
+    @login_required
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(200, FundAccountSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
+    def get(self) -> dict[str, Any]:
+        """缴存支取信息：账户、状态、余额、基数、比例、月缴存额、缴至年月、单位"""
+        account, employer = services.account_summary(db(), current_member().id)
+        return {
+            "account_no": account.account_no,
+            "status": account.status,
+            "status_name": ACCOUNT_STATUS.get(account.status, account.status),
+            "balance": account.balance,
+            "deposit_base": account.deposit_base,
+            "employee_rate": services.rate_text(account.employee_rate),
+            "employer_rate": services.rate_text(account.employer_rate),
+            "monthly_amount": account.monthly_amount,
+            "paid_through": account.paid_through,
+            "employer": employer,
+            "opened_on": account.opened_on,
+        }
+
+
+@blp.route("/fund/transactions")
+class FundTransactionsView(MethodView):
+    @login_required
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(TransactionArgsSchema, location="query")
+    @blp.response(200, TransactionPageSchema)
+    @blp.alt_response(
+        422, schema=ErrorSchema, description="fund.range_reversed, fund.range_too_long"
+    )
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """缴存支取明细：日期范围内（含两端，默认近 12 个月，最长 5 年），新的在前"""
+        rows, next_cursor, start, end = services.transactions(
+            db(),
+            current_member().id,
+            args["start"],
+            args["end"],
+            cursor=args["cursor"],
+            limit=args["limit"],
+        )
+        return {"start": start, "end": end, "items": rows, "next_cursor": next_cursor}
+
+
+@blp.route("/fund/certificates")
+class CertificatesView(MethodView):
+    @login_required
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.response(201, CertificateIssuedSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
+    @blp.alt_response(503, schema=ErrorSchema, description="certificate.font_unavailable")
+    def post(self) -> dict[str, Any]:
+        """开具缴存证明（重新开具时原证明作废）"""
+        rt = runtime()
+        cert = services.issue_certificate(db(), rt.settings, current_member(), origin())
+        return {
+            "serial_no": cert.serial_no,
+            "verification_code": cert.verification_code,
+            "issued_at": cert.issued_at,
+            "valid_until": cert.valid_until,
+            "pdf_url": services.pdf_url(rt.settings, cert.serial_no),
+        }
+
+
+PDF_RESPONSE = {
+    200: {
+        "description": "the certificate",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@blp.route("/fund/certificates/<string:serial_no>/pdf")
+class CertificatePdfView(MethodView):
+    @login_required
+    @blp.doc(security=BEARER_SECURITY, responses=PDF_RESPONSE)
+    @blp.alt_response(404, schema=ErrorSchema, description="certificate.not_found")
+    @blp.alt_response(410, schema=ErrorSchema, description="certificate.voided")
+    def get(self, serial_no: str) -> Response:
+        """缴存证明 PDF（仅本人）"""
+        pdf = services.certificate_pdf(db(), runtime().settings, current_member().id, serial_no)
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'inline; filename="{serial_no}.pdf"'},
+        )
+
+
+@blp.route("/public/certificates/<string:serial_no>")
+class CertificateVerificationView(MethodView):
+    @blp.arguments(VerifyArgsSchema, location="query")
+    @blp.response(200, CertificateVerificationSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="certificate.not_found")
+    @blp.alt_response(429, schema=ErrorSchema, description="certificate.verify_rate_limited")
+    def get(self, args: dict[str, Any], serial_no: str) -> dict[str, Any]:
+        """缴存证明核验（银行、单位等第三方，无需登录）"""
+        rt = runtime()
+        verification = services.verify_certificate(
+            db(), rt.redis, rt.keys, serial_no, args["code"], origin().ip
+        )
+        return services.public_view(verification)
+
+
+@blp.route("/withdrawals/eligibility")
+class EligibilityView(MethodView):
+    @login_required
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(EligibilityArgsSchema, location="query")
+    @blp.response(200, EligibilitySchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="fund.account_missing")
+    @blp.alt_response(422, schema=ErrorSchema, description="withdrawal.reason_unknown")
+    def get(self, args: dict[str, Any]) -> Any:
+        """可提取金额与各提取原因的条件"""
+        return withdrawals.eligibility(
+            db(), runtime().settings, current_member().id, args["reason"]
+        )
+
+
+@blp.route("/withdrawals")
+class WithdrawalsView(MethodView):
+    @login_required
+    @blp.doc(security=BEARER_SECURITY)
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(WithdrawalInSchema)
+    @blp.response(201, WithdrawalApplicationSchema)
+    @blp.alt_response(
+        409, schema=ErrorSchema, description="withdrawal.* state refusals, idempotency.key_reused"
+    )
+    @blp.alt_response(
+        422, schema=ErrorSchema, description="withdrawal.* amount refusals, sms.code_*"
+    )
+    def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Response:
+        """提交提取申请（需短信验证码与 Idempotency-Key）"""
+        request = withdrawals.WithdrawalRequest(
+            reason=body["reason"],
+            amount=body["amount"],
+            bank_name=body["bank_name"].strip(),
+            bank_account=body["bank_account"],
+            sms_code=body["sms_code"],
+            extra={k: body.get(k) for k in withdrawals.DETAIL_FIELDS},
+        )
+        answer = withdrawals.submit_withdrawal(
+            db(),
+            runtime(),
+            current_member(),
+            request,
+            idempotency_key=headers["idempotency_key"],
+            origin=origin(),
+            serialize=WithdrawalApplicationSchema().dump,
+        )
+        # The stored answer is already serialised (a replay must be byte-for-byte the first one).
+        response = jsonify(answer.body)
+        response.status_code = answer.status_code
+        if answer.replayed:
+            response.headers["Idempotency-Replayed"] = "true"
+        return response

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from backend.cache import Keys
+from backend.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TokenPair:
     refresh_token: str
     expires_in: int
     family: str
+    member_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,11 @@ class AccessInfo:
 
 class RefreshReused(Exception):
     """A spent refresh token came back: its family has been revoked."""
+
+    def __init__(self, family: str, member_id: int | None = None) -> None:
+        super().__init__(family)
+        self.family = family
+        self.member_id = member_id
 
 
 def _digest(token: str) -> str:
@@ -65,7 +72,7 @@ class TokenStore:
         pipe.sadd(member_key, family)
         pipe.expire(member_key, self.refresh_ttl)
         pipe.execute()
-        return TokenPair(access, refresh, self.access_ttl, family)
+        return TokenPair(access, refresh, self.access_ttl, family, member_id)
 
     def resolve(self, access_token: str) -> AccessInfo | None:
         a_key = self.k("tok", "a", _digest(access_token))
@@ -94,7 +101,7 @@ class TokenStore:
         if raw.startswith("REUSED:"):
             data = json.loads(raw.removeprefix("REUSED:"))
             self.revoke_family(data["f"])
-            raise RefreshReused(data["f"])
+            raise RefreshReused(data["f"], int(data["m"]))
         data = json.loads(raw)
         # The old access token of this family dies with the rotation.
         fam_key = self.k("tok", "fam", data["f"])
@@ -127,3 +134,14 @@ class TokenStore:
 
     def _members(self, key: str) -> list[str]:
         return [m.decode() if isinstance(m, bytes) else m for m in self.r.smembers(key)]
+
+
+def token_store(rt: Runtime) -> TokenStore:
+    """The runtime's token store (built on first use, then shared)."""
+    store = rt.extras.get("tokens")
+    if store is None:
+        store = TokenStore(
+            rt.redis, rt.keys, rt.settings.access_token_ttl, rt.settings.refresh_token_ttl
+        )
+        rt.extras["tokens"] = store
+    return store

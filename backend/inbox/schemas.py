@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 import marshmallow as ma
 
 from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS
-from backend.clock import to_local, utcnow
+from backend.clock import utcnow
+from backend.fields import LocalDateTime
 from backend.inbox.queries import MESSAGE_STATUSES, TODO_STATUSES
 from backend.pagination import PageArgsSchema
-
-
-class LocalDateTime(ma.fields.DateTime):
-    """A stored UTC time shown in Asia/Shanghai, ISO 8601 with its offset (+08:00)."""
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        if isinstance(value, dt.datetime):
-            value = to_local(value)
-        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class MessageListArgsSchema(PageArgsSchema):

@@ -13,9 +13,9 @@ import marshmallow as ma
 from backend.applications.rules import EVENT_TYPES
 from backend.applications.schemas import ApplicationSchema
 from backend.clock import SHANGHAI
+from backend.fields import LocalDateTime
 from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.models import MESSAGE_KINDS
-from backend.inbox.schemas import LocalDateTime
 from backend.integration.ledger import Booked, sign_error
 from backend.integration.loan_events import LOAN_EVENTS, Applied
 from backend.loans.models import LOAN_METHODS, LOAN_STATUS, REPAYMENT_CHANNELS

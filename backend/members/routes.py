@@ -1,7 +1,79 @@
-"""HTTP layer of the members feature."""
+"""HTTP layer of the members feature: the member's own information and preferences."""
 
 from __future__ import annotations
 
-from backend.api import Blueprint
+from typing import Any
+
+from flask.views import MethodView
+
+from backend.api import Blueprint, db
+from backend.auth import current_member, member_view, origin
+from backend.errors import ErrorSchema
+from backend.fund.models import ACCOUNT_STATUS
+from backend.members import queries, services
+from backend.members.schemas import PreferencesPatchSchema, PreferencesSchema, ProfileSchema
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1", description="个人基本信息与偏好")
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @member_view(blp)
+    @blp.response(200, ProfileSchema)
+    def get(self) -> Any:
+        """Customer and account information (个人基本信息)
+
+        ID number and phone are masked; `account` is null for a member without a fund account."""
+        p = queries.profile(db(), current_member())
+        account = p.account
+        return {
+            "name": p.member.name,
+            "masked_id_number": p.member.id_number_masked,
+            "masked_phone": p.member.phone_masked,
+            "registered_at": p.credential.registered_at if p.credential else None,
+            "account": None
+            if account is None
+            else {
+                "account_no": account.account_no,
+                "status": account.status,
+                "status_name": ACCOUNT_STATUS.get(account.status, account.status),
+                "balance": account.balance,
+                "opened_on": account.opened_on,
+            },
+            "employer": p.employer,
+            "employer_name": p.employer.name if p.employer else None,
+        }
+
+
+def _preferences(member_id: int) -> dict[str, Any]:
+    preference = queries.preference(db(), member_id)
+    if preference is None:
+        return {"sound_enabled": True, "push_channels": []}
+    return {"sound_enabled": preference.sound_enabled, "push_channels": preference.push_channels}
+
+
+@blp.route("/me/preferences")
+class MyPreferences(MethodView):
+    @member_view(blp)
+    @blp.response(200, PreferencesSchema)
+    def get(self) -> Any:
+        """Sound and push-channel preferences"""
+        return _preferences(current_member().id)
+
+    @member_view(blp)
+    @blp.arguments(PreferencesPatchSchema)
+    @blp.response(200, PreferencesSchema)
+    @blp.alt_response(422, schema=ErrorSchema, description="Unknown channel or empty change")
+    def patch(self, body: dict[str, Any]) -> Any:
+        """Change preferences (关闭音效, push channels)
+
+        `push_channels` is a subset of wechat, alipay, sms; fields left out stay as they are."""
+        member = current_member()
+        services.update_preferences(
+            db(),
+            member.id,
+            sound_enabled=body.get("sound_enabled"),
+            push_channels=body.get("push_channels"),
+            origin=origin(),
+        )
+        return _preferences(member.id)

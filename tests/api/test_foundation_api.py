@@ -54,3 +54,23 @@ def test_openapi_documents_error_envelope_when_served(client):
     spec = client.get("/openapi.json").json
     schema = spec["components"]["schemas"]["Error"]
     assert {"code", "status", "message", "error_code"} <= set(schema["properties"])
+
+
+def test_post_with_method_override_reaches_patch_view_when_miniprogram_tunnels(client, make, login):
+    member = make.member(password="abc12345")
+    r = client.post(
+        "/api/v1/me/preferences",
+        json={"sound_enabled": False},
+        headers={**login(member), "X-HTTP-Method-Override": "PATCH"},
+    )
+    assert r.status_code == 200
+    assert r.json["sound_enabled"] is False
+
+
+def test_request_log_names_the_route_not_the_path_when_path_carries_ids(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="backend.app"):
+        client.put("/api/v1/password-resets/secret-reset-id/password", json={})
+    logged = [r for r in caplog.records if r.getMessage() == "request"]
+    assert logged and all("secret-reset-id" not in str(vars(r)) for r in logged)

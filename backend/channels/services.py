@@ -1,0 +1,559 @@
+"""Logging in and binding through Alipay and WeChat (manual 1.1), and unbinding.
+
+- Alipay: the auth code gives the member's Alipay ids; a bound identity logs straight in; otherwise
+  Alipay's certified real name (name + ID number) finds the member, who is bound and logged in.
+  When Alipay withholds the ID number, a certification ticket starts Alipay's face verification
+  (``alipay.user.certify.open.*``) on the name and ID number the member types.
+- WeChat: the ``wx.login`` code gives the openid; a bound openid logs straight in; otherwise a
+  binding ticket lets the member prove who they are by their reserved phone (``getPhoneNumber``)
+  or their web-hall ID number and password.
+
+Every bind, unbind and channel login is audited. Services take the runtime and the clients as
+arguments and commit once; no Flask here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from adapters.errors import CertNoWithheldError, ChannelError, InvalidCodeError
+from backend import clock
+from backend.audit.services import RequestOrigin, record
+from backend.channels import tickets
+from backend.channels.clients import ChannelClients
+from backend.channels.models import CHANNELS, ChannelIdentity
+from backend.errors import (
+    AppError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+    ValidationFailed,
+)
+from backend.identity.passwords import verify_password
+from backend.identity.services import (
+    SessionStarted,
+    _count_failure,
+    _is_locked,
+    _locked_error,
+    access_disabled,
+    password_hasher,
+)
+from backend.identity.tokens import token_store
+from backend.members.models import Member
+from backend.members.queries import credentials_for_update, member_by_id_number
+from backend.pii import is_valid_id_number, mask_id_number, normalize_id_number
+from backend.push.models import SubscriptionConsent
+from backend.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+# Wrong passwords one binding ticket tolerates before the member must log in to WeChat again.
+TICKET_PASSWORD_TRIES = 3
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def open_session(
+    rt: Runtime, session: Session, member: Member, *, via: str, origin: RequestOrigin, **detail: Any
+) -> SessionStarted:
+    """Log ``member`` in as password login does: same refusal, audit event, commit, token pair."""
+    if not member.online_access:
+        record(
+            session,
+            "auth.login_refused",
+            member_id=member.id,
+            origin=origin,
+            via=via,
+            reason="access_disabled",
+        )
+        session.commit()
+        raise access_disabled()
+    record(session, "auth.login", member_id=member.id, origin=origin, via=via, **detail)
+    session.commit()
+    return SessionStarted(token_store(rt).issue(member.id), member)
+
+
+# --- shared helpers --------------------------------------------------------------------------
+
+
+def _platform_error(channel: str, exc: ChannelError) -> AppError:
+    name = CHANNELS[channel]
+    if isinstance(exc, InvalidCodeError):
+        return Unauthorized(
+            f"{name}授权已失效，请重新授权登录", error_code=f"{channel}.code_invalid"
+        )
+    logger.warning(
+        "channel call failed",
+        extra={"channel": channel, "code": exc.code, "retryable": exc.retryable},
+    )
+    return ServiceUnavailable(
+        f"{name}服务暂不可用，请稍后再试", error_code=f"{channel}.unavailable"
+    )
+
+
+def _guard_code(rt: Runtime, channel: str, code: str) -> None:
+    if not tickets.first_use(rt, channel, code):
+        raise Unauthorized(
+            f"{CHANNELS[channel]}授权已使用，请重新授权登录", error_code=f"{channel}.code_used"
+        )
+
+
+def _login_if_bound(
+    rt: Runtime, session: Session, channel: str, open_id: str, origin: RequestOrigin
+) -> SessionStarted | None:
+    """A platform account already bound logs its member straight in."""
+    member_id = session.scalars(
+        select(ChannelIdentity.member_id).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.open_id == open_id
+        )
+    ).one_or_none()
+    member = session.get(Member, member_id) if member_id is not None else None
+    if member is None:
+        return None
+    return open_session(rt, session, member, via=channel, origin=origin)
+
+
+def _bind(
+    session: Session,
+    member: Member,
+    channel: str,
+    *,
+    open_id: str,
+    user_id: str | None,
+    union_id: str | None,
+    origin: RequestOrigin,
+    proof: str,
+) -> ChannelIdentity:
+    """Bind (or re-bind: a member has one account per channel) and audit it; not committed."""
+    identity = session.scalars(
+        select(ChannelIdentity).where(
+            ChannelIdentity.member_id == member.id, ChannelIdentity.channel == channel
+        )
+    ).one_or_none()
+    replaced = identity is not None
+    if identity is None:
+        identity = ChannelIdentity(member_id=member.id, channel=channel)
+        session.add(identity)
+    else:
+        # Another account of the same platform: the consents given there do not carry over.
+        _drop_consents(session, member.id, channel)
+    identity.open_id = open_id
+    identity.user_id = user_id
+    identity.union_id = union_id
+    identity.created_at = clock.utcnow()
+    record(
+        session,
+        "channel.bind",
+        member_id=member.id,
+        origin=origin,
+        channel=channel,
+        proof=proof,
+        replaced=replaced,
+    )
+    return identity
+
+
+def _drop_consents(session: Session, member_id: int, channel: str) -> None:
+    session.execute(
+        delete(SubscriptionConsent).where(
+            SubscriptionConsent.member_id == member_id, SubscriptionConsent.channel == channel
+        )
+    )
+
+
+def _refuse(
+    session: Session,
+    channel: str,
+    reason: str,
+    origin: RequestOrigin,
+    error: AppError,
+    member_id: int | None = None,
+) -> AppError:
+    record(
+        session, "auth.login_failed", member_id=member_id, origin=origin, via=channel, reason=reason
+    )
+    session.commit()
+    return error
+
+
+def _not_a_member(channel: str) -> Forbidden:
+    return Forbidden(
+        "未查询到您的公积金账户，请核对身份信息或联系公积金中心",
+        error_code=f"{channel}.member_not_found",
+    )
+
+
+# --- Alipay ----------------------------------------------------------------------------------
+
+
+def alipay_login(
+    rt: Runtime, session: Session, clients: ChannelClients, *, auth_code: str, origin: RequestOrigin
+) -> SessionStarted:
+    _guard_code(rt, "alipay", auth_code)
+    try:
+        token = clients.alipay.exchange_auth_code(auth_code)
+    except ChannelError as exc:
+        raise _platform_error("alipay", exc) from None
+    open_id = token.open_id or token.user_id
+    if not open_id:
+        raise ServiceUnavailable("支付宝服务暂不可用，请稍后再试", error_code="alipay.unavailable")
+    bound = _login_if_bound(rt, session, "alipay", open_id, origin)
+    if bound is not None:
+        return bound
+    ids = {"open_id": open_id, "user_id": token.user_id, "union_id": token.union_id}
+    try:
+        info = clients.alipay.user_info(token.access_token)
+    except CertNoWithheldError:
+        # Alipay grants cert_no only to some mini-programs: fall back to its face verification.
+        ticket = tickets.issue_ticket(rt, "alipay-cert", ids)
+        raise _refuse(
+            session,
+            "alipay",
+            "cert_no_withheld",
+            origin,
+            Forbidden(
+                "请先完成支付宝身份验证",
+                error_code="alipay.certification_required",
+                certification_token=ticket,
+                expires_in=rt.settings.channel_ticket_ttl,
+            ),
+        ) from None
+    except ChannelError as exc:
+        raise _platform_error("alipay", exc) from None
+    if not info.is_certified:
+        raise _refuse(
+            session,
+            "alipay",
+            "not_certified",
+            origin,
+            Forbidden(
+                "您的支付宝账户尚未完成实名认证，请完成实名认证后再登录",
+                error_code="alipay.not_certified",
+            ),
+        )
+    member = (
+        member_by_id_number(session, rt.pii, info.cert_no or "")
+        if info.has_verified_identity
+        else None
+    )
+    if member is None or member.name.strip() != (info.user_name or "").strip():
+        raise _refuse(session, "alipay", "not_a_member", origin, _not_a_member("alipay"))
+    _bind(
+        session,
+        member,
+        "alipay",
+        open_id=open_id,
+        user_id=token.user_id,
+        union_id=token.union_id,
+        origin=origin,
+        proof="alipay_real_name",
+    )
+    return open_session(rt, session, member, via="alipay", origin=origin, bound=True)
+
+
+@dataclass(frozen=True)
+class CertificationStarted:
+    certify_id: str
+    certify_url: str
+
+
+def start_alipay_certification(
+    rt: Runtime,
+    session: Session,
+    clients: ChannelClients,
+    *,
+    certification_token: str,
+    name: str,
+    id_number: str,
+    origin: RequestOrigin,
+) -> CertificationStarted:
+    ids = tickets.read_ticket(rt, "alipay-cert", certification_token)
+    if ids is None:
+        raise Unauthorized(
+            "身份验证已过期，请重新使用支付宝登录", error_code="alipay.certification_expired"
+        )
+    if not is_valid_id_number(id_number):
+        raise ValidationFailed(errors={"id_number": ["请输入正确的身份证号"]})
+    id_number = normalize_id_number(id_number)
+    member = member_by_id_number(session, rt.pii, id_number)
+    # Face checks cost the centre money: only for someone who is a member under that name.
+    if member is None or member.name.strip() != name.strip():
+        raise _refuse(session, "alipay", "not_a_member", origin, _not_a_member("alipay"))
+    try:
+        certify_id = clients.alipay.start_certification(
+            outer_order_no=uuid.uuid4().hex,
+            cert_name=member.name,
+            cert_no=id_number,
+            return_url=rt.settings.alipay_certify_return_url,
+        )
+        url = clients.alipay.certification_url(certify_id)
+    except ChannelError as exc:
+        raise _platform_error("alipay", exc) from None
+    rt.redis.set(
+        rt.keys("chan", "alipay-certify", certify_id),
+        json.dumps({**ids, "member_id": member.id}),
+        ex=rt.settings.channel_ticket_ttl,
+    )
+    record(
+        session,
+        "channel.certification_started",
+        member_id=member.id,
+        origin=origin,
+        channel="alipay",
+        id_number=mask_id_number(id_number),
+    )
+    session.commit()
+    return CertificationStarted(certify_id=certify_id, certify_url=url)
+
+
+def finish_alipay_certification(
+    rt: Runtime,
+    session: Session,
+    clients: ChannelClients,
+    *,
+    certify_id: str,
+    origin: RequestOrigin,
+) -> SessionStarted:
+    key = rt.keys("chan", "alipay-certify", certify_id)
+    raw = rt.redis.get(key)
+    if raw is None:
+        raise NotFound(
+            "身份验证记录不存在或已过期，请重新使用支付宝登录",
+            error_code="alipay.certification_not_found",
+        )
+    try:
+        result = clients.alipay.query_certification(certify_id)
+    except ChannelError as exc:
+        raise _platform_error("alipay", exc) from None
+    if not result.passed:
+        if result.fail_reason is None:
+            raise AppError(
+                "身份验证尚未完成，请在支付宝中完成刷脸验证",
+                error_code="alipay.certification_pending",
+                status_code=409,
+            )
+        rt.redis.delete(key)
+        data = json.loads(raw)
+        raise _refuse(
+            session,
+            "alipay",
+            "certification_failed",
+            origin,
+            Forbidden("身份验证未通过，请重新验证", error_code="alipay.certification_failed"),
+            member_id=data["member_id"],
+        )
+    # Delete-then-bind: of two concurrent calls only the one that deletes the ticket binds.
+    if not rt.redis.delete(key):
+        raise NotFound(
+            "身份验证记录不存在或已过期，请重新使用支付宝登录",
+            error_code="alipay.certification_not_found",
+        )
+    data = json.loads(raw)
+    member = session.get(Member, data["member_id"])
+    if member is None:
+        raise _not_a_member("alipay")
+    _bind(
+        session,
+        member,
+        "alipay",
+        open_id=data["open_id"],
+        user_id=data.get("user_id"),
+        union_id=data.get("union_id"),
+        origin=origin,
+        proof="alipay_face",
+    )
+    return open_session(rt, session, member, via="alipay", origin=origin, bound=True)
+
+
+# --- WeChat ----------------------------------------------------------------------------------
+
+
+def wechat_login(
+    rt: Runtime, session: Session, clients: ChannelClients, *, code: str, origin: RequestOrigin
+) -> SessionStarted:
+    _guard_code(rt, "wechat", code)
+    try:
+        wx = clients.wechat.code_to_session(code)
+    except ChannelError as exc:
+        raise _platform_error("wechat", exc) from None
+    bound = _login_if_bound(rt, session, "wechat", wx.openid, origin)
+    if bound is not None:
+        return bound
+    ticket = tickets.issue_ticket(
+        rt, "wechat-bind", {"openid": wx.openid, "unionid": wx.unionid, "tries": 0}
+    )
+    raise Forbidden(
+        "请先绑定您的公积金账户",
+        error_code="wechat.binding_required",
+        binding_token=ticket,
+        expires_in=rt.settings.channel_ticket_ttl,
+    )
+
+
+def wechat_bind(
+    rt: Runtime,
+    session: Session,
+    clients: ChannelClients,
+    *,
+    binding_token: str,
+    phone_code: str | None = None,
+    id_number: str | None = None,
+    password: str | None = None,
+    origin: RequestOrigin,
+) -> SessionStarted:
+    ticket = tickets.read_ticket(rt, "wechat-bind", binding_token)
+    if ticket is None:
+        raise Unauthorized("绑定已过期，请重新使用微信登录", error_code="wechat.binding_expired")
+    if phone_code:
+        member, proof = _member_by_wechat_phone(rt, session, clients, phone_code, origin), "phone"
+    elif id_number and password:
+        member = _member_by_password(
+            rt, session, binding_token, ticket, id_number, password, origin
+        )
+        proof = "password"
+    else:
+        raise ValidationFailed(
+            "请授权手机号，或输入身份证号和密码",
+            errors={"phone_code": ["请提供 phone_code，或 id_number 和 password"]},
+        )
+    if tickets.take_ticket(rt, "wechat-bind", binding_token) is None:
+        raise Unauthorized("绑定已过期，请重新使用微信登录", error_code="wechat.binding_expired")
+    _bind(
+        session,
+        member,
+        "wechat",
+        open_id=ticket["openid"],
+        user_id=None,
+        union_id=ticket.get("unionid"),
+        origin=origin,
+        proof=proof,
+    )
+    return open_session(rt, session, member, via="wechat", origin=origin, bound=True)
+
+
+def _member_by_wechat_phone(
+    rt: Runtime, session: Session, clients: ChannelClients, phone_code: str, origin: RequestOrigin
+) -> Member:
+    try:
+        phone = clients.wechat.get_phone_number(phone_code)
+    except ChannelError as exc:
+        raise _platform_error("wechat", exc) from None
+    members = list(
+        session.scalars(
+            select(Member).where(Member.phone_hash == rt.pii.phone_lookup(phone.pure_phone_number))
+        )
+    )
+    if len(members) == 1:
+        return members[0]
+    if not members:
+        raise _refuse(
+            session,
+            "wechat",
+            "phone_not_reserved",
+            origin,
+            Forbidden(
+                "该手机号不是您在公积金中心预留的手机号，请使用身份证号和密码绑定",
+                error_code="wechat.phone_not_reserved",
+            ),
+        )
+    # A reserved phone may be shared (family members): it cannot say which member this is.
+    raise _refuse(
+        session,
+        "wechat",
+        "phone_ambiguous",
+        origin,
+        AppError(
+            "该手机号对应多个公积金账户，请使用身份证号和密码绑定",
+            error_code="wechat.phone_ambiguous",
+            status_code=409,
+        ),
+    )
+
+
+def _member_by_password(
+    rt: Runtime,
+    session: Session,
+    binding_token: str,
+    ticket: dict[str, Any],
+    id_number: str,
+    password: str,
+    origin: RequestOrigin,
+) -> Member:
+    """The web-hall credentials, under the web hall's lock-out rule (manual 1.2): wrong passwords
+    count against the same credential whichever door they were typed at."""
+    member = (
+        member_by_id_number(session, rt.pii, id_number) if is_valid_id_number(id_number) else None
+    )
+    credential = credentials_for_update(session, [member.id]).get(member.id) if member else None
+    now = clock.utcnow()
+    if credential is not None and _is_locked(credential, now):
+        assert credential.locked_until is not None
+        raise _locked_error(credential.locked_until)
+    if credential is not None and verify_password(
+        password_hasher(rt), credential.password_hash, password
+    ):
+        credential.failed_attempts = 0
+        credential.last_login_at = now
+        assert member is not None
+        return member
+    locked_until = _count_failure(session, [credential] if credential else [], now, origin)
+    ticket["tries"] = int(ticket.get("tries", 0)) + 1
+    if ticket["tries"] >= TICKET_PASSWORD_TRIES:
+        tickets.take_ticket(rt, "wechat-bind", binding_token)
+    else:
+        tickets.update_ticket(rt, "wechat-bind", binding_token, ticket)
+    error: AppError = (
+        _locked_error(locked_until)
+        if locked_until is not None
+        else Unauthorized("身份证号或密码错误", error_code="auth.invalid_credentials")
+    )
+    raise _refuse(
+        session,
+        "wechat",
+        "wrong_password" if credential else "unknown_user",
+        origin,
+        error,
+        member_id=member.id if member else None,
+    )
+
+
+# --- bindings of a logged-in member ----------------------------------------------------------
+
+
+def bindings(session: Session, member_id: int) -> list[ChannelIdentity]:
+    return list(
+        session.scalars(
+            select(ChannelIdentity)
+            .where(ChannelIdentity.member_id == member_id)
+            .order_by(ChannelIdentity.channel)
+        )
+    )
+
+
+def unbind(session: Session, member_id: int, channel: str, *, origin: RequestOrigin) -> None:
+    identity = session.scalars(
+        select(ChannelIdentity).where(
+            ChannelIdentity.member_id == member_id, ChannelIdentity.channel == channel
+        )
+    ).one_or_none()
+    if identity is None:
+        raise NotFound("未绑定该渠道", error_code="channel.binding_not_found")
+    session.delete(identity)
+    _drop_consents(session, member_id, channel)
+    record(session, "channel.unbind", member_id=member_id, origin=origin, channel=channel)
+    session.commit()
+
+
+def mask_open_id(open_id: str) -> str:
+    if len(open_id) <= 8:
+        return "*" * len(open_id)
+    return open_id[:4] + "****" + open_id[-4:]

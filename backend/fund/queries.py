@@ -1,0 +1,65 @@
+"""Reads of the fund feature (never commit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.fund.models import Certificate, FundAccount, FundTransaction
+from backend.members.models import Employer
+from backend.pagination import keyset_page
+
+
+def account_with_employer(
+    session: Session, member_id: int
+) -> tuple[FundAccount, Employer | None] | None:
+    """The member's account and its employer, in one statement."""
+    row = session.execute(
+        select(FundAccount, Employer)
+        .outerjoin(Employer, Employer.id == FundAccount.employer_id)
+        .where(FundAccount.member_id == member_id)
+    ).first()
+    if row is None:
+        return None
+    return row[0], row[1]
+
+
+def transactions_page(
+    session: Session,
+    member_id: int,
+    start: dt.date,
+    end: dt.date,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[FundTransaction], str | None]:
+    """One page of the member's ledger in ``[start, end]``, newest first: one statement on
+    ``ix_fund_transactions_member_date``."""
+    stmt = select(FundTransaction).where(
+        FundTransaction.member_id == member_id,
+        FundTransaction.txn_date >= start,
+        FundTransaction.txn_date <= end,
+    )
+    return keyset_page(
+        session,
+        stmt,
+        [FundTransaction.txn_date, FundTransaction.id],
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def certificate_by_serial(session: Session, serial_no: str) -> Certificate | None:
+    return session.scalars(select(Certificate).where(Certificate.serial_no == serial_no)).first()
+
+
+def live_certificates(session: Session, member_id: int) -> list[Certificate]:
+    return list(
+        session.scalars(
+            select(Certificate).where(
+                Certificate.member_id == member_id, Certificate.voided_at.is_(None)
+            )
+        )
+    )

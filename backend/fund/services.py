@@ -1,0 +1,321 @@
+"""Use cases of the fund feature: the account header, the ledger by date range, and deposit
+certificates (issue, PDF, third-party verification)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import redis
+from sqlalchemy.orm import Session
+
+from backend import clock
+from backend.audit.services import RequestOrigin, record
+from backend.cache import Keys
+from backend.errors import NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
+from backend.fund import queries
+from backend.fund.models import ACCOUNT_STATUS, Certificate, FundAccount, FundTransaction
+from backend.fund.pdf import (
+    CertificateView,
+    CjkFont,
+    FontUnavailable,
+    find_cjk_font,
+    render_certificate,
+)
+from backend.fund.rules import RangeRefused, resolve_range
+from backend.members.models import Employer, Member
+from backend.pii import mask_name
+from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# No 0/O, 1/I/L: the code is read off paper and typed in by a bank clerk.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 10
+VERIFY_LIMIT = 20  # attempts per client address per window
+VERIFY_WINDOW = 600  # seconds
+CERTIFICATE_STATUS = {"valid": "有效", "void": "已作废", "expired": "已过期"}
+
+
+def account_missing() -> NotFound:
+    return NotFound(
+        "未查询到您的公积金个人账户，请联系公积金中心", error_code="fund.account_missing"
+    )
+
+
+def account_summary(session: Session, member_id: int) -> tuple[FundAccount, Employer | None]:
+    found = queries.account_with_employer(session, member_id)
+    if found is None:
+        raise account_missing()
+    return found
+
+
+def transactions(
+    session: Session,
+    member_id: int,
+    start: dt.date | None,
+    end: dt.date | None,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[FundTransaction], str | None, dt.date, dt.date]:
+    """A page of 缴存支取明细 in the (defaulted, checked) date range; returns the range used."""
+    try:
+        start, end = resolve_range(start, end, clock.today())
+    except RangeRefused as exc:
+        raise ValidationFailed(
+            exc.message, error_code=exc.error_code, errors={"start": [exc.message]}
+        ) from exc
+    rows, next_cursor = queries.transactions_page(
+        session, member_id, start, end, cursor=cursor, limit=limit
+    )
+    return rows, next_cursor, start, end
+
+
+# --- deposit certificates (缴存证明) ---------------------------------------------------------
+
+
+def certificate_font(settings: Settings) -> CjkFont:
+    try:
+        return find_cjk_font(settings.certificate_font)
+    except FontUnavailable as exc:
+        logger.error("certificate font unavailable", extra={"error": str(exc)})
+        raise ServiceUnavailable(
+            "缴存证明打印服务暂不可用（缺少中文字体），请稍后再试或到柜台办理",
+            error_code="certificate.font_unavailable",
+        ) from exc
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def rate_text(value: Decimal) -> str:
+    """A deposit rate as the centre prints it: ``Decimal("0.12")`` → ``"12%"``."""
+    return f"{(value * 100).normalize():f}%"
+
+
+def _local_date(value: dt.datetime) -> str:
+    day = clock.to_local(value).date()
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
+
+
+def content_hash(snapshot: dict[str, Any]) -> str:
+    canonical = json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def verify_url(settings: Settings, serial_no: str, code: str) -> str:
+    return (
+        f"{settings.public_base_url.rstrip('/')}/api/v1/public/certificates/{serial_no}?code={code}"
+    )
+
+
+def pdf_url(settings: Settings, serial_no: str) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/api/v1/fund/certificates/{serial_no}/pdf"
+
+
+def _snapshot(
+    member: Member,
+    account: FundAccount,
+    employer: Employer | None,
+    settings: Settings,
+    issued_at: dt.datetime,
+    valid_until: dt.datetime,
+    serial_no: str,
+) -> dict[str, Any]:
+    return {
+        "serial_no": serial_no,
+        "name": member.name,
+        "id_number_masked": member.id_number_masked,
+        "employer_name": employer.name if employer else "",
+        "unit_account_no": employer.unit_account_no if employer else "",
+        "account_no": account.account_no,
+        "status": account.status,
+        "status_name": ACCOUNT_STATUS.get(account.status, account.status),
+        "deposit_base": _money(account.deposit_base),
+        "employee_rate": rate_text(account.employee_rate),
+        "employer_rate": rate_text(account.employer_rate),
+        "monthly_amount": _money(account.monthly_amount),
+        "opened_on": account.opened_on.isoformat(),
+        "paid_through": account.paid_through or "",
+        "balance": _money(account.balance),
+        "centre_name": settings.centre_name,
+        "issued_at": clock.to_local(issued_at).isoformat(timespec="seconds"),
+        "valid_until": clock.to_local(valid_until).isoformat(timespec="seconds"),
+    }
+
+
+def certificate_view(cert: Certificate, settings: Settings) -> CertificateView:
+    s = cert.snapshot
+    employer = s["employer_name"]
+    at = f"在{employer}工作，" if employer else ""
+    issued_on = _local_date(cert.issued_at)
+    return CertificateView(
+        title="住房公积金缴存证明",
+        serial_no=cert.serial_no,
+        verification_code=cert.verification_code,
+        intro=(
+            f"兹证明{s['name']}（证件号码：{s['id_number_masked']}）{at}"
+            f"已在我中心开立住房公积金个人账户，截至{issued_on}缴存情况如下："
+        ),
+        rows=[
+            ("姓名", s["name"]),
+            ("证件号码", s["id_number_masked"]),
+            ("缴存单位", employer or "无"),
+            ("单位账号", s["unit_account_no"] or "无"),
+            ("个人账号", s["account_no"]),
+            ("账户状态", s["status_name"]),
+            ("缴存基数", s["deposit_base"] + "元"),
+            ("缴存比例", f"单位 {s['employer_rate']}，个人 {s['employee_rate']}"),
+            ("月缴存额", s["monthly_amount"] + "元"),
+            ("缴存期间", f"{s['opened_on']} 至 {s['paid_through'] or '今'}"),
+            ("账户余额", s["balance"] + "元"),
+        ],
+        notes=[
+            f"本证明自开具之日起{settings.certificate_valid_days}日内有效"
+            f"（有效期至{_local_date(cert.valid_until)}），重新开具后原证明自动作废。",
+            "银行、单位等可扫描右上角二维码，或凭证明编号和验证码访问下列地址核验本证明：",
+        ],
+        centre_name=s["centre_name"],
+        issued_on=issued_on,
+        verify_url=verify_url(settings, cert.serial_no, cert.verification_code),
+        content_digest=cert.content_hash[:32],
+    )
+
+
+def _new_serial(now: dt.datetime) -> str:
+    # The hyphen keeps the digits from reading as an 18-digit ID number (logs redact those).
+    return f"JC{clock.to_local(now):%Y%m%d}-{secrets.randbelow(10**10):010d}"
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def issue_certificate(
+    session: Session, settings: Settings, member: Member, origin: RequestOrigin | None = None
+) -> Certificate:
+    """Issue a certificate of the account as it stands now; earlier live ones are voided."""
+    font = certificate_font(settings)
+    account, employer = account_summary(session, member.id)
+    now = clock.utcnow()
+    for old in queries.live_certificates(session, member.id):
+        old.voided_at = now
+    serial_no = _new_serial(now)
+    valid_until = now + dt.timedelta(days=settings.certificate_valid_days)
+    snapshot = _snapshot(member, account, employer, settings, now, valid_until, serial_no)
+    cert = Certificate(
+        serial_no=serial_no,
+        member_id=member.id,
+        account_id=account.id,
+        verification_code=_new_code(),
+        issued_at=now,
+        valid_until=valid_until,
+        snapshot=snapshot,
+        content_hash=content_hash(snapshot),
+    )
+    # Refuse before anything is stored if the name (or any figure) has no glyph in the font.
+    if font.missing(certificate_view(cert, settings).texts()):
+        logger.error("certificate font lacks glyphs of this member's certificate")
+        raise ServiceUnavailable(
+            "缴存证明暂无法打印您的姓名中的个别字符，请到柜台办理",
+            error_code="certificate.font_unavailable",
+        )
+    session.add(cert)
+    record(session, "certificate.issue", member_id=member.id, origin=origin, serial_no=serial_no)
+    session.commit()
+    return cert
+
+
+def certificate_pdf(session: Session, settings: Settings, member_id: int, serial_no: str) -> bytes:
+    """The owner's certificate as a PDF; anyone else's (or an unknown serial) is a 404."""
+    cert = queries.certificate_by_serial(session, serial_no)
+    if cert is None or cert.member_id != member_id:
+        raise NotFound("未找到该缴存证明", error_code="certificate.not_found")
+    if cert.voided_at is not None:
+        raise NotFound(
+            "该缴存证明已作废，请使用最新开具的缴存证明",
+            error_code="certificate.voided",
+            status_code=410,
+        )
+    font = certificate_font(settings)
+    try:
+        return render_certificate(certificate_view(cert, settings), font)
+    except FontUnavailable as exc:
+        raise ServiceUnavailable(
+            "缴存证明暂无法打印，请到柜台办理", error_code="certificate.font_unavailable"
+        ) from exc
+
+
+def _rate_limit(r: redis.Redis, keys: Keys, ip: str | None) -> None:
+    key = keys("certverify", ip or "-")
+    # SET NX EX then INCR: the window starts at the first attempt and the key always has a TTL.
+    r.set(key, 0, ex=VERIFY_WINDOW, nx=True)
+    count = int(r.incr(key))
+    if count > VERIFY_LIMIT:
+        ttl = max(int(r.ttl(key)), 1)
+        raise TooManyRequests(
+            f"核验次数过多，请{(ttl + 59) // 60}分钟后再试",
+            error_code="certificate.verify_rate_limited",
+            headers={"Retry-After": str(ttl)},
+        )
+
+
+@dataclass(frozen=True)
+class Verification:
+    certificate: Certificate
+    status: str
+
+
+def verify_certificate(
+    session: Session, r: redis.Redis, keys: Keys, serial_no: str, code: str, ip: str | None
+) -> Verification:
+    """Third-party check by serial and code. A wrong code is indistinguishable from an unknown
+    serial, so the endpoint cannot be used to discover which serials exist."""
+    _rate_limit(r, keys, ip)
+    cert = queries.certificate_by_serial(session, serial_no.strip())
+    expected = cert.verification_code if cert is not None else "-" * CODE_LENGTH
+    matches = secrets.compare_digest(expected.encode(), code.strip().upper().encode())
+    if cert is None or not matches:
+        raise NotFound(
+            "未找到该缴存证明，请核对证明编号和验证码", error_code="certificate.not_found"
+        )
+    if cert.voided_at is not None:
+        status = "void"
+    elif clock.utcnow() > cert.valid_until:
+        status = "expired"
+    else:
+        status = "valid"
+    return Verification(cert, status)
+
+
+def public_view(verification: Verification) -> dict[str, Any]:
+    cert, s = verification.certificate, verification.certificate.snapshot
+    return {
+        "serial_no": cert.serial_no,
+        "status": verification.status,
+        "status_name": CERTIFICATE_STATUS[verification.status],
+        "issued_at": cert.issued_at,
+        "valid_until": cert.valid_until,
+        "voided_at": cert.voided_at,
+        "name": mask_name(s["name"]),
+        "id_number_masked": s["id_number_masked"],
+        "employer_name": s["employer_name"],
+        "account_no": s["account_no"],
+        "account_status": s["status"],
+        "account_status_name": s["status_name"],
+        "deposit_base": s["deposit_base"],
+        "monthly_amount": s["monthly_amount"],
+        "deposit_from": s["opened_on"],
+        "paid_through": s["paid_through"] or None,
+        "balance": s["balance"],
+        "centre_name": s["centre_name"],
+        "content_hash": cert.content_hash,
+    }

@@ -1,0 +1,80 @@
+"""Reads of members, their credentials and profiles. Never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.fund.models import FundAccount
+from backend.members.models import Credential, Employer, Member, MemberPreference
+from backend.pii import PiiVault, is_valid_phone, looks_like_id_number
+
+
+def member_by_id_number(session: Session, pii: PiiVault, id_number: str) -> Member | None:
+    return session.scalars(
+        select(Member).where(Member.id_number_hash == pii.id_lookup(id_number))
+    ).one_or_none()
+
+
+def login_candidates(session: Session, pii: PiiVault, username: str) -> list[Member]:
+    """Registered members a login name (ID number or reserved phone) can mean, oldest first.
+
+    A reserved phone may be shared (family members), so a phone can name several members.
+    """
+    username = username.strip()
+    if looks_like_id_number(username):
+        condition = Member.id_number_hash == pii.id_lookup(username)
+    elif is_valid_phone(username):
+        condition = Member.phone_hash == pii.phone_lookup(username)
+    else:
+        return []
+    return list(
+        session.scalars(
+            select(Member).join(Credential, Credential.member_id == Member.id).where(condition)
+        ).all()
+    )
+
+
+def credentials_for_update(session: Session, member_ids: list[int]) -> dict[int, Credential]:
+    """Credential rows locked for the rest of the transaction (failed-attempt counting races)."""
+    if not member_ids:
+        return {}
+    rows = session.scalars(
+        select(Credential)
+        .where(Credential.member_id.in_(member_ids))
+        .order_by(Credential.member_id)
+        .with_for_update()
+    )
+    return {c.member_id: c for c in rows}
+
+
+def member_by_account_no(session: Session, account_no: str) -> Member | None:
+    return session.scalars(
+        select(Member)
+        .join(FundAccount, FundAccount.member_id == Member.id)
+        .where(FundAccount.account_no == account_no)
+    ).one_or_none()
+
+
+@dataclass(frozen=True)
+class Profile:
+    member: Member
+    credential: Credential | None
+    account: FundAccount | None
+    employer: Employer | None
+
+
+def profile(session: Session, member: Member) -> Profile:
+    row = session.execute(
+        select(FundAccount, Employer)
+        .outerjoin(Employer, Employer.id == FundAccount.employer_id)
+        .where(FundAccount.member_id == member.id)
+    ).one_or_none()
+    account, employer = (row[0], row[1]) if row else (None, None)
+    return Profile(member, session.get(Credential, member.id), account, employer)
+
+
+def preference(session: Session, member_id: int) -> MemberPreference | None:
+    return session.get(MemberPreference, member_id)

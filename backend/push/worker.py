@@ -1,0 +1,71 @@
+"""The Celery side of the push pipeline (``GJJ_PUSH_MODE=celery``): ``gjj worker``.
+
+Broker and result backend come from settings (``GJJ_BROKER_URL``, default ``GJJ_REDIS_URL``; an
+``amqp://`` RabbitMQ URL works as well). Tasks carry a delivery id only and re-read the rows, so a
+redelivered task (acks_late, a Redis visibility timeout) is harmless: the claim lets one through.
+The sweeper runs on the beat schedule (``gjj worker`` embeds beat unless ``--no-beat``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery
+
+import backend.models  # noqa: F401 - every mapper, so relationships resolve in a worker process
+from backend.push.delivery import sweep
+from backend.runtime import Runtime
+from backend.settings import INSTANCE_DIR, Settings, SettingsError
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "gjj.push.deliver"
+SWEEP_TASK = "gjj.push.sweep"
+
+
+def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
+    """The Celery app; with ``rt`` it also registers the tasks (the worker process)."""
+    broker = settings.broker_url or settings.redis_url
+    if not broker:
+        raise SettingsError("GJJ_PUSH_MODE=celery needs GJJ_BROKER_URL or GJJ_REDIS_URL")
+    app = Celery("gjj", broker=broker, backend=settings.result_backend or None)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.channel_timeout,
+        # Redis redelivers unacked tasks after this; a retry countdown may be as long as the cap.
+        broker_transport_options={"visibility_timeout": max(3600, 2 * settings.push_backoff_cap)},
+        worker_hijack_root_logger=False,
+        beat_schedule_filename=str(INSTANCE_DIR / "celerybeat-schedule"),
+        beat_schedule={
+            "push-sweep": {"task": SWEEP_TASK, "schedule": float(settings.push_sweep_interval)}
+        },
+    )
+    if rt is not None:
+        _register_tasks(app, rt)
+    return app
+
+
+def _register_tasks(app: Celery, rt: Runtime) -> None:
+    # Imported here: dispatch imports this module for make_celery.
+    from backend.push.dispatch import CeleryDispatcher, install, run_delivery
+
+    dispatcher = CeleryDispatcher(app)
+    rt.extras["push_dispatcher"] = dispatcher
+    install(rt)
+
+    @app.task(name=DELIVER_TASK)  # type: ignore[untyped-decorator]
+    def deliver_task(delivery_id: int) -> str:
+        return run_delivery(rt, int(delivery_id), dispatcher).status
+
+    @app.task(name=SWEEP_TASK)  # type: ignore[untyped-decorator]
+    def sweep_task() -> dict[str, Any]:
+        result = sweep(rt, stale_after=rt.settings.push_sweep_interval)
+        for delivery_id in result.requeued:
+            dispatcher.dispatch(delivery_id)
+        return {"requeued": len(result.requeued), "lost": result.lost}

@@ -1,0 +1,1 @@
+"""Withdrawal applications (提取): eligibility rules and submission."""

@@ -1,0 +1,260 @@
+"""Withdrawal (提取) rules of the centre: which reasons an account may use online, how much it may
+take, and why not. Pure functions over plain facts (stdlib and Decimal only), so every refusal is
+unit-testable without a database.
+
+Reasons offered online and their limits:
+- rent (租房): at most ``rent_monthly_share`` of the monthly deposit, once per calendar month;
+- purchase (购房): up to the withdrawable balance, with the purchase contract / title number;
+- loan_repayment (偿还贷款): up to the withdrawable balance, with the loan contract number;
+- retirement (离退休) and leaving (离职/户口迁出): the full balance, and the account is closed.
+
+Normal (正常) accounts may use every reason; sealed (封存) accounts only the closure-type ones,
+and leaving requires the account to be sealed first (the employer stops depositing when the member
+leaves); frozen (冻结) and closed (销户) accounts never withdraw online.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+REASONS: dict[str, str] = {
+    "rent": "租房",
+    "purchase": "购房",
+    "loan_repayment": "偿还贷款",
+    "retirement": "离退休",
+    "leaving": "离职/户口迁出",
+}
+# Reasons that take the whole balance and close the account (销户类提取).
+CLOSURE_REASONS = frozenset({"retirement", "leaving"})
+# The reason-specific field each reason needs, with its Chinese label.
+REQUIRED_FIELDS: dict[str, tuple[str, str]] = {
+    "purchase": ("document_no", "购房合同编号或不动产权证号"),
+    "loan_repayment": ("loan_contract_no", "借款合同编号"),
+}
+ACCOUNT_STATUS_NAMES = {"normal": "正常", "sealed": "封存", "frozen": "冻结", "closed": "销户"}
+
+CONFLICT = 409
+INVALID = 422
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The centre's configurable figures (from settings)."""
+
+    rent_monthly_share: Decimal
+    min_balance: Decimal
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the rules need to know about the account, read under its row lock."""
+
+    status: str
+    balance: Decimal
+    monthly_amount: Decimal
+    reserved: Decimal = ZERO  # amounts of the member's open withdrawal applications
+    open_applications: int = 0
+    rent_applications_this_month: int = 0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    error_code: str
+    message: str
+    status: int = CONFLICT
+    field: str | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    reason: str
+    withdrawable: Decimal  # the most this reason could take now (0 when refused)
+    full_balance_only: bool
+    limits: list[str]
+    refusals: list[Refusal] = field(default_factory=list)
+
+    @property
+    def eligible(self) -> bool:
+        return not self.refusals
+
+    @property
+    def reason_name(self) -> str:
+        return REASONS[self.reason]
+
+
+def yuan(amount: Decimal) -> str:
+    return f"{amount.quantize(FEN)}元"
+
+
+def unknown_reason(reason: str) -> Refusal:
+    return Refusal(
+        "withdrawal.reason_unknown",
+        "不支持该提取原因，请选择租房、购房、偿还贷款、离退休或离职/户口迁出",
+        INVALID,
+        "reason",
+    )
+
+
+def available_balance(facts: AccountFacts) -> Decimal:
+    """Balance less what open applications already reserve (money moves only when paid)."""
+    return max(facts.balance - facts.reserved, ZERO)
+
+
+def rent_cap(facts: AccountFacts, policy: Policy) -> Decimal:
+    return (facts.monthly_amount * policy.rent_monthly_share).quantize(FEN, rounding=ROUND_DOWN)
+
+
+def _status_refusal(reason: str, status: str) -> Refusal | None:
+    name = ACCOUNT_STATUS_NAMES.get(status, status)
+    if status == "frozen":
+        return Refusal(
+            "withdrawal.account_frozen",
+            "您的公积金账户已冻结，暂不能办理提取，请联系公积金中心",
+        )
+    if status == "closed":
+        return Refusal("withdrawal.account_closed", "您的公积金账户已销户，不能办理提取")
+    if status == "sealed" and reason not in CLOSURE_REASONS:
+        return Refusal(
+            "withdrawal.account_sealed",
+            f"您的公积金账户已封存，不能办理{REASONS[reason]}提取，"
+            "封存账户仅可办理离退休或离职/户口迁出提取",
+        )
+    if reason == "leaving" and status != "sealed":
+        return Refusal(
+            "withdrawal.account_not_sealed",
+            "办理离职/户口迁出提取须账户已封存，请先由单位为您办理封存",
+        )
+    if status not in ("normal", "sealed"):
+        return Refusal("withdrawal.account_status", f"账户状态为{name}，暂不能办理提取")
+    return None
+
+
+def _withdrawable(reason: str, facts: AccountFacts, policy: Policy) -> Decimal:
+    available = available_balance(facts)
+    if reason in CLOSURE_REASONS:
+        # Closure takes everything: nothing is kept back.
+        return available
+    kept = max(available - policy.min_balance, ZERO)
+    if reason == "rent":
+        return min(kept, rent_cap(facts, policy))
+    return kept
+
+
+def _limits(reason: str, facts: AccountFacts, policy: Policy) -> list[str]:
+    limits: list[str] = []
+    if reason == "rent":
+        share = (policy.rent_monthly_share * 100).normalize()
+        limits.append(f"每月提取额不超过月缴存额的{share:f}%（{yuan(rent_cap(facts, policy))}）")
+        limits.append("每个自然月限提取一次")
+    if reason in CLOSURE_REASONS:
+        limits.append("须一次提取账户全部余额，提取后账户销户")
+    elif policy.min_balance > ZERO:
+        limits.append(f"账户须保留余额{yuan(policy.min_balance)}")
+    if reason in REQUIRED_FIELDS:
+        limits.append(f"须提供{REQUIRED_FIELDS[reason][1]}")
+    limits.append("同一时间只能有一笔办理中的提取申请")
+    return limits
+
+
+def assess(reason: str, facts: AccountFacts, policy: Policy) -> Assessment:
+    """Eligibility of ``reason`` before any amount is chosen: the refusals that already apply,
+    the withdrawable amount and the limits to show the member."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown reason {reason!r}")
+    refusals: list[Refusal] = []
+    status_refusal = _status_refusal(reason, facts.status)
+    if status_refusal:
+        refusals.append(status_refusal)
+    if facts.open_applications:
+        refusals.append(
+            Refusal(
+                "withdrawal.open_application_exists",
+                "您有一笔提取申请正在办理中，请待其办结后再申请",
+            )
+        )
+    if reason == "rent" and facts.rent_applications_this_month:
+        refusals.append(
+            Refusal(
+                "withdrawal.rent_once_per_month",
+                "租房提取每个自然月只能办理一次，本月您已办理过，请下月再申请",
+            )
+        )
+    withdrawable = _withdrawable(reason, facts, policy)
+    if not refusals and withdrawable <= ZERO:
+        refusals.append(
+            Refusal(
+                "withdrawal.nothing_withdrawable",
+                "您的账户当前没有可提取的余额",
+            )
+        )
+    return Assessment(
+        reason=reason,
+        withdrawable=withdrawable if not refusals else ZERO,
+        full_balance_only=reason in CLOSURE_REASONS,
+        limits=_limits(reason, facts, policy),
+        refusals=refusals,
+    )
+
+
+def check_request(
+    reason: str,
+    amount: Decimal,
+    facts: AccountFacts,
+    policy: Policy,
+    fields: Mapping[str, str | None],
+) -> Refusal | None:
+    """The first refusal of a concrete request, or ``None`` when it may be submitted."""
+    if reason not in REASONS:
+        return unknown_reason(reason)
+    assessment = assess(reason, facts, policy)
+    if assessment.refusals:
+        return assessment.refusals[0]
+    if amount <= ZERO or amount != amount.quantize(FEN):
+        return Refusal(
+            "withdrawal.amount_invalid",
+            "提取金额应大于 0 且最多保留两位小数",
+            INVALID,
+            "amount",
+        )
+    if reason in REQUIRED_FIELDS:
+        name, label = REQUIRED_FIELDS[reason]
+        if not (fields.get(name) or "").strip():
+            return Refusal(
+                f"withdrawal.{name}_required",
+                f"办理{REASONS[reason]}提取须填写{label}",
+                INVALID,
+                name,
+            )
+    available = available_balance(facts)
+    if reason in CLOSURE_REASONS:
+        if amount != available:
+            return Refusal(
+                "withdrawal.full_balance_required",
+                f"{REASONS[reason]}提取须一次提取全部余额{yuan(available)}",
+                INVALID,
+                "amount",
+            )
+        return None
+    if reason == "rent":
+        cap = rent_cap(facts, policy)
+        if amount > cap:
+            return Refusal(
+                "withdrawal.rent_monthly_limit",
+                f"租房提取每月不超过月缴存额的"
+                f"{(policy.rent_monthly_share * 100).normalize():f}%，本月最多可提取{yuan(cap)}",
+                INVALID,
+                "amount",
+            )
+    if amount > assessment.withdrawable:
+        return Refusal(
+            "withdrawal.balance_insufficient",
+            f"提取金额超过可提取余额，当前最多可提取{yuan(assessment.withdrawable)}",
+            INVALID,
+            "amount",
+        )
+    return None

@@ -1,0 +1,108 @@
+"""Marshmallow shapes of the withdrawal endpoints."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import marshmallow as ma
+from marshmallow import fields
+
+from backend.applications.schemas import ApplicationSchema
+from backend.fund.schemas import money
+from backend.withdrawals.rules import REASONS
+
+
+class MoneyInput(fields.Decimal):
+    """An amount sent as "1234.50" (preferred) or as a JSON number, read through its decimal
+    text so a float's binary noise never becomes fen."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, float):
+            value = repr(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class EligibilityArgsSchema(ma.Schema):
+    reason = fields.String(
+        load_default=None,
+        metadata={"description": "rent | purchase | loan_repayment | retirement | leaving"},
+    )
+
+
+class RefusalSchema(ma.Schema):
+    error_code = fields.String()
+    message = fields.String()
+
+
+class ReasonEligibilitySchema(ma.Schema):
+    reason = fields.String()
+    reason_name = fields.String()
+    eligible = fields.Boolean()
+    withdrawable = money(metadata={"description": "the most this reason can take now"})
+    full_balance_only = fields.Boolean()
+    limits = fields.List(fields.String())
+    refusals = fields.List(fields.Nested(RefusalSchema))
+
+
+class EligibilitySchema(ma.Schema):
+    balance = money()
+    reserved = money(metadata={"description": "held by open withdrawal applications"})
+    available = money(metadata={"description": "balance less reserved"})
+    reasons = fields.List(fields.Nested(ReasonEligibilitySchema), attribute="assessments")
+
+
+class WithdrawalInSchema(ma.Schema):
+    reason = fields.String(required=True, metadata={"description": ", ".join(REASONS)})
+    amount = MoneyInput(required=True, metadata={"description": 'yuan, e.g. "1500.00"'})
+    bank_name = fields.String(required=True, validate=ma.validate.Length(min=2, max=60))
+    bank_account = fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^\d{12,30}$", error="银行卡号应为12至30位数字"),
+    )
+    sms_code = fields.String(required=True, validate=ma.validate.Length(min=4, max=8))
+    document_no = fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=40),
+        metadata={"description": "purchase: 购房合同编号或不动产权证号"},
+    )
+    loan_contract_no = fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=40),
+        metadata={"description": "loan_repayment: 借款合同编号"},
+    )
+    remark = fields.String(load_default=None, validate=ma.validate.Length(max=200))
+
+
+class IdempotencyHeaderSchema(ma.Schema):
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        metadata={"description": "unique per submission; a replay returns the first answer"},
+    )
+
+
+# Details the member may see again (the encrypted bank account stays inside).
+PUBLIC_DETAILS = (
+    "reason_name",
+    "account_no",
+    "bank_name",
+    "bank_account_masked",
+    "closes_account",
+    "document_no",
+    "loan_contract_no",
+    "remark",
+)
+
+
+class WithdrawalApplicationSchema(ApplicationSchema):
+    """The application as 我发起的 shows it, with the reason's name; the encrypted bank account
+    stays inside."""
+
+    reason_name = fields.Function(lambda a: REASONS.get(a.reason, a.reason))
+
+    @ma.post_dump
+    def _public_details(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
+        details = data.get("details") or {}
+        data["details"] = {k: details[k] for k in PUBLIC_DETAILS if k in details}
+        return data

@@ -1,0 +1,195 @@
+"""Withdrawal applications (提取申请): eligibility and submission.
+
+Submission checks and reserves under the account's row lock, in one transaction with the
+application, the member's inbox message and the idempotency record; money moves only when the core
+system reports the payment (internal API).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.applications.models import Application
+from backend.applications.services import create_application
+from backend.audit.services import RequestOrigin, record
+from backend.errors import AppError
+from backend.fund.services import account_missing
+from backend.idempotency.services import StoredAnswer, run_once
+from backend.identity.stepup import consume_transaction_code
+from backend.inbox.services import post_message
+from backend.members.models import Member
+from backend.runtime import Runtime
+from backend.settings import Settings
+from backend.withdrawals import queries, rules
+
+SCOPE = "withdrawals"
+# Reason-specific fields a request may carry, kept on the application for the centre's review.
+DETAIL_FIELDS = ("document_no", "loan_contract_no", "remark")
+
+
+def policy(settings: Settings) -> rules.Policy:
+    return rules.Policy(
+        rent_monthly_share=settings.rent_monthly_share,
+        min_balance=settings.withdrawal_min_balance,
+    )
+
+
+def refusal_error(refusal: rules.Refusal) -> AppError:
+    errors = {refusal.field: [refusal.message]} if refusal.field else None
+    return AppError(
+        refusal.message,
+        error_code=refusal.error_code,
+        status_code=refusal.status,
+        errors=errors,
+    )
+
+
+def check_reason(reason: str) -> str:
+    if reason not in rules.REASONS:
+        raise refusal_error(rules.unknown_reason(reason))
+    return reason
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    balance: Decimal
+    reserved: Decimal
+    available: Decimal
+    assessments: list[rules.Assessment]
+
+
+def eligibility(
+    session: Session, settings: Settings, member_id: int, reason: str | None
+) -> Eligibility:
+    """What the member may withdraw now, for one reason or for every reason offered online."""
+    reasons = [check_reason(reason)] if reason else list(rules.REASONS)
+    acct = queries.account(session, member_id)
+    if acct is None:
+        raise account_missing()
+    facts = queries.facts(session, acct)
+    pol = policy(settings)
+    return Eligibility(
+        balance=facts.balance,
+        reserved=facts.reserved,
+        available=rules.available_balance(facts),
+        assessments=[rules.assess(r, facts, pol) for r in reasons],
+    )
+
+
+@dataclass(frozen=True)
+class WithdrawalRequest:
+    reason: str
+    amount: Decimal
+    bank_name: str
+    bank_account: str
+    sms_code: str
+    extra: Mapping[str, str | None]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes two submissions "the same" for the Idempotency-Key: everything but the
+        one-time SMS code (a retried request carries a new one)."""
+        return {
+            "reason": self.reason,
+            "amount": str(self.amount),
+            "bank_name": self.bank_name,
+            "bank_account": self.bank_account,
+            **{k: v for k, v in sorted(self.extra.items()) if v},
+        }
+
+
+def mask_bank_account(number: str) -> str:
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def submit_withdrawal(
+    session: Session,
+    rt: Runtime,
+    member: Member,
+    request: WithdrawalRequest,
+    *,
+    idempotency_key: str | None,
+    origin: RequestOrigin | None = None,
+    serialize: Any,
+) -> StoredAnswer:
+    """Create the application once per Idempotency-Key. ``serialize`` turns the new application
+    into the response body stored for replays."""
+    check_reason(request.reason)
+    # Lock first, then look the key up: a racing request with the same key waits here and then
+    # finds the winner's stored answer instead of being refused as a second application.
+    acct = queries.account(session, member.id, lock=True)
+    if acct is None:
+        raise account_missing()
+
+    def work() -> tuple[int, dict[str, Any]]:
+        facts = queries.facts(session, acct)
+        refusal = rules.check_request(
+            request.reason, request.amount, facts, policy(rt.settings), request.extra
+        )
+        if refusal is not None:
+            raise refusal_error(refusal)
+        # After the rules: a refused request must not burn the member's code.
+        consume_transaction_code(rt, member, request.sms_code)
+        application = _create(session, rt, member, request, acct.account_no)
+        record(
+            session,
+            "withdrawal.submit",
+            member_id=member.id,
+            origin=origin,
+            application_no=application.application_no,
+            reason=request.reason,
+            amount=str(request.amount),
+        )
+        return 201, serialize(application)
+
+    return run_once(
+        session,
+        member_id=member.id,
+        scope=SCOPE,
+        key=idempotency_key,
+        body=request.fingerprint(),
+        work=work,
+    )
+
+
+def _create(
+    session: Session, rt: Runtime, member: Member, request: WithdrawalRequest, account_no: str
+) -> Application:
+    reason_name = rules.REASONS[request.reason]
+    details: dict[str, Any] = {
+        "reason_name": reason_name,
+        "account_no": account_no,
+        "bank_name": request.bank_name,
+        "bank_account_masked": mask_bank_account(request.bank_account),
+        # The core system pays to this account; at rest it is encrypted like identity data.
+        "bank_account_enc": rt.pii.encrypt(request.bank_account),
+        "closes_account": request.reason in rules.CLOSURE_REASONS,
+    }
+    details.update({k: v for k, v in request.extra.items() if k in DETAIL_FIELDS and v})
+    application = create_application(
+        session,
+        member_id=member.id,
+        kind="withdrawal",
+        reason=request.reason,
+        amount=request.amount,
+        details=details,
+    )
+    post_message(
+        session,
+        member_id=member.id,
+        business_name="提取申请",
+        content=(
+            f"您的{reason_name}提取申请（编号{application.application_no}）已提交，"
+            f"提取金额{request.amount:.2f}元，我们将按受理、审核、审批、支付的顺序为您办理，"
+            "办理进度可在“我发起的”中查看。"
+        ),
+        business_type="withdrawal",
+        source_channel="个人网厅",
+        application_id=application.id,
+        dedupe_key=f"withdrawal-submitted:{application.application_no}",
+    )
+    return application

@@ -1,0 +1,172 @@
+// The one HTTP choke point of the app: base URL, bearer token, one refresh on 401, the API's
+// error envelope turned into ApiError with its Chinese message shown as it came.
+import { apiBase, REQUEST_TIMEOUT_MS } from './config'
+import { clearSession, getTokens, goLogin, saveSession } from './session'
+
+export type Query = Record<string, string | number | boolean | null | undefined>
+
+export interface RequestOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  query?: Query
+  data?: unknown
+  headers?: Record<string, string>
+  /** false for the public endpoints (captcha, login, registration, calculator). */
+  auth?: boolean
+  /** Text of a blocking loading indicator; omit for none. */
+  loading?: string
+  /** true when the caller shows the error itself (e.g. the WeChat binding flow). */
+  silent?: boolean
+}
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly errorCode: string
+  readonly errors: Record<string, unknown> | undefined
+  readonly body: Record<string, any>
+
+  constructor(status: number, body: Record<string, any>) {
+    super(typeof body.message === 'string' && body.message ? body.message : fallbackMessage(status))
+    this.status = status
+    this.errorCode = body.error_code || ''
+    this.errors = body.errors
+    this.body = body
+  }
+}
+
+function fallbackMessage(status: number): string {
+  if (status === 0) return '网络连接失败，请稍后重试'
+  if (status === 401) return '登录已过期，请重新登录'
+  if (status === 429) return '操作过于频繁，请稍后再试'
+  if (status >= 500) return '服务暂时不可用，请稍后重试'
+  return '请求未成功，请稍后重试'
+}
+
+export function buildQuery(query?: Query): string {
+  if (!query) return ''
+  const parts: string[] = []
+  Object.keys(query).forEach((key) => {
+    const value = query[key]
+    if (value === undefined || value === null || value === '') return
+    parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`)
+  })
+  return parts.length ? `?${parts.join('&')}` : ''
+}
+
+export function apiUrl(path: string, query?: Query): string {
+  return `${apiBase()}${path}${buildQuery(query)}`
+}
+
+interface RawResponse {
+  statusCode: number
+  data: any
+}
+
+function send(path: string, opts: RequestOptions, token: string | null): Promise<RawResponse> {
+  const header: Record<string, string> = { Accept: 'application/json', ...(opts.headers || {}) }
+  if (opts.data !== undefined) header['Content-Type'] = 'application/json'
+  if (token) header.Authorization = `Bearer ${token}`
+  let method: string = opts.method || 'GET'
+  // #ifndef H5
+  // wx.request and my.request have no PATCH: tunnel it through POST, as the API accepts.
+  if (method === 'PATCH') {
+    method = 'POST'
+    header['X-HTTP-Method-Override'] = 'PATCH'
+  }
+  // #endif
+  return new Promise((resolve) => {
+    uni.request({
+      url: apiUrl(path, opts.query),
+      method: method as any,
+      data: opts.data === undefined ? undefined : (opts.data as any),
+      header,
+      timeout: REQUEST_TIMEOUT_MS,
+      dataType: 'json',
+      success: (res: any) => resolve({ statusCode: res.statusCode, data: parseBody(res.data) }),
+      fail: () => resolve({ statusCode: 0, data: {} }),
+    })
+  })
+}
+
+function parseBody(data: unknown): any {
+  if (typeof data !== 'string') return data ?? {}
+  if (!data) return {}
+  try {
+    return JSON.parse(data)
+  } catch (e) {
+    return { message: '' }
+  }
+}
+
+// Concurrent 401s share one refresh: the refresh token rotates, so a second refresh with the
+// same token would be refused and log the member out.
+let refreshing: Promise<boolean> | null = null
+
+export function refreshSession(): Promise<boolean> {
+  const tokens = getTokens()
+  if (!tokens || !tokens.refresh_token) return Promise.resolve(false)
+  if (!refreshing) {
+    refreshing = send('/sessions/refresh', { method: 'POST', data: { refresh_token: tokens.refresh_token } }, null)
+      .then((res) => {
+        if (res.statusCode >= 200 && res.statusCode < 300 && res.data && res.data.access_token) {
+          saveSession(res.data)
+          return true
+        }
+        return false
+      })
+      .finally(() => {
+        refreshing = null
+      })
+  }
+  return refreshing
+}
+
+function endSession(): void {
+  clearSession()
+  goLogin()
+}
+
+export function showError(message: string): void {
+  uni.showToast({ title: message, icon: 'none', duration: 2500 })
+}
+
+export async function request<T = any>(path: string, opts: RequestOptions = {}): Promise<T> {
+  const useAuth = opts.auth !== false
+  if (opts.loading) uni.showLoading({ title: opts.loading, mask: true })
+  let res: RawResponse
+  try {
+    res = await send(path, opts, useAuth ? getTokens()?.access_token || null : null)
+    if (res.statusCode === 401 && useAuth) {
+      if (await refreshSession()) {
+        res = await send(path, opts, getTokens()?.access_token || null)
+      }
+      if (res.statusCode === 401) {
+        endSession()
+      }
+    }
+  } finally {
+    // On WeChat the loading indicator and toasts share one layer: hide it before any toast.
+    if (opts.loading) uni.hideLoading()
+  }
+  if (res.statusCode >= 200 && res.statusCode < 300) return res.data as T
+  const err = new ApiError(res.statusCode, res.data || {})
+  if (!opts.silent) showError(err.message)
+  throw err
+}
+
+export const api = {
+  get: <T = any>(path: string, query?: Query, opts: RequestOptions = {}) =>
+    request<T>(path, { ...opts, method: 'GET', query }),
+  post: <T = any>(path: string, data?: unknown, opts: RequestOptions = {}) =>
+    request<T>(path, { ...opts, method: 'POST', data: data === undefined ? {} : data }),
+  put: <T = any>(path: string, data?: unknown, opts: RequestOptions = {}) =>
+    request<T>(path, { ...opts, method: 'PUT', data: data === undefined ? {} : data }),
+  patch: <T = any>(path: string, data?: unknown, opts: RequestOptions = {}) =>
+    request<T>(path, { ...opts, method: 'PATCH', data: data === undefined ? {} : data }),
+  del: <T = any>(path: string, opts: RequestOptions = {}) => request<T>(path, { ...opts, method: 'DELETE' }),
+}
+
+export interface Page<T> {
+  items: T[]
+  next_cursor: string | null
+  notice?: string
+}

@@ -1,0 +1,350 @@
+# ruff: noqa: F811 - the fakes' fixtures are imported from test_channels_fakes and used as arguments
+"""The push pipeline end to end: inbox message → outbox row → delivery to the loopback fakes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from unittest import mock
+
+import pytest
+from sqlalchemy import select
+
+from backend import clock
+from backend.inbox.models import Message
+from backend.inbox.services import post_message
+from backend.push.delivery import claim, deliver, sweep
+from backend.push.dispatch import senders
+from backend.push.models import PushDelivery, SubscriptionConsent
+from tests.integration.test_channels_fakes import (  # noqa: F401 - fixtures
+    alipay_fake,
+    alipay_keys,
+    alipay_user,
+    api,
+    channels,
+    push,
+    wechat_appid,
+    wechat_fake,
+    wechat_user,
+)
+
+WX_NOTICE = "gjj-wx-notice"
+SEND = "/cgi-bin/message/subscribe/send"
+
+
+class Recorder:
+    """A dispatcher that only remembers: the test decides who delivers, and when."""
+
+    def __init__(self) -> None:
+        self.dispatched: list[tuple[int, float]] = []
+
+    def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
+        self.dispatched.append((delivery_id, countdown))
+
+
+def _post(runtime, member, business_type="notice", content="您的公积金已到账"):
+    with runtime.session() as s:
+        message, _ = post_message(
+            s,
+            member_id=member.id,
+            business_name="缴存到账",
+            content=content,
+            business_type=business_type,
+        )
+        s.commit()
+        return message.id
+
+
+def _deliveries(session, message_id):
+    session.expire_all()
+    return {
+        d.channel: d
+        for d in session.scalars(select(PushDelivery).where(PushDelivery.message_id == message_id))
+    }
+
+
+def _consent(session, member, channel="wechat", template_id=WX_NOTICE):
+    session.expire_all()
+    return session.scalars(
+        select(SubscriptionConsent).where(
+            SubscriptionConsent.member_id == member.id,
+            SubscriptionConsent.channel == channel,
+            SubscriptionConsent.template_id == template_id,
+        )
+    ).one()
+
+
+@pytest.fixture
+def wx_member(make, wechat_fake):
+    member = make.member()
+    user = wechat_fake.add_user(wechat_user(phone=member.plain_phone))
+    make.channel_identity(member, "wechat", user.openid)
+    member.openid = user.openid
+    return member
+
+
+def _at(moment):
+    return mock.patch("backend.clock.utcnow", return_value=moment)
+
+
+# --- consent accounting ----------------------------------------------------------------------
+
+
+def test_one_time_consent_gives_one_send_when_accepted_once(
+    api, wx_member, wechat_fake, session, login
+):
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)  # what wx.requestSubscribeMessage did
+    r = api.post(
+        "/api/v1/me/subscriptions",
+        json={"channel": "wechat", "results": {WX_NOTICE: "accept"}},
+        headers=login(wx_member),
+    )
+    assert r.status_code == 201, r.json
+    notice = next(i for i in r.json["items"] if i["template_id"] == WX_NOTICE)
+    assert notice["remaining"] == 1 and "notice" in notice["business_types"]
+
+    first = _post(api.application.extensions["gjj"], wx_member)
+    assert _deliveries(session, first)["wechat"].status == "sent"
+    assert len(wechat_fake.sent_messages) == 1
+    sent = wechat_fake.sent_messages[0]
+    assert sent["openid"] == wx_member.openid and sent["template_id"] == WX_NOTICE
+    assert sent["data"]["thing1"] == "缴存到账"
+    assert sent["page"] == f"pages/messages/detail?id={first}"
+    assert _consent(session, wx_member).remaining == 0
+
+    calls = wechat_fake.calls.get(SEND, 0)
+    second = _post(api.application.extensions["gjj"], wx_member)
+    delivery = _deliveries(session, second)["wechat"]
+    assert (delivery.status, delivery.last_error_code) == ("rejected", "no_consent")
+    assert wechat_fake.calls.get(SEND, 0) == calls  # the platform was never asked
+    assert len(wechat_fake.sent_messages) == 1
+    # The inbox keeps both messages whatever the channel did.
+    assert session.get(Message, second) is not None
+
+
+def test_long_term_consent_keeps_sending_when_accepted(
+    runtime, api, wx_member, wechat_fake, make, session
+):
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE, longterm=True)
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=0, long_term=True)
+    for _ in range(3):
+        _post(runtime, wx_member)
+    assert len(wechat_fake.sent_messages) == 3
+
+
+def test_consent_refused_when_template_unknown(api, wx_member, login):
+    r = api.post(
+        "/api/v1/me/subscriptions",
+        json={"channel": "wechat", "results": {"someone-elses-template": "accept"}},
+        headers=login(wx_member),
+    )
+    assert r.status_code == 422
+    assert r.json["error_code"] == "request.validation_failed"
+
+
+def test_ban_clears_consent_when_member_switches_messages_off(api, wx_member, make, session, login):
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=3)
+    r = api.post(
+        "/api/v1/me/subscriptions",
+        json={"channel": "wechat", "results": {WX_NOTICE: "ban"}},
+        headers=login(wx_member),
+    )
+    assert r.status_code == 201
+    assert _consent(session, wx_member).remaining == 0
+
+
+# --- retries, permanent errors ---------------------------------------------------------------
+
+
+def test_push_retries_with_backoff_then_fails_when_platform_keeps_refusing(
+    runtime, api, push, wx_member, wechat_fake, make, session
+):
+    runtime.settings = runtime.settings.with_(push_max_attempts=3, push_backoff_base=30)
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    wechat_fake.inject_error(SEND, errcode=45009, times=10)
+    start = clock.utcnow()
+    message_id = _post(runtime, wx_member)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.attempts, delivery.last_error_code) == ("pending", 1, "45009")
+    assert push.scheduled == [(delivery.id, 30)]
+    # Not due yet: nobody may take it early.
+    assert deliver(runtime, delivery.id, senders(runtime)).status == "skipped"
+
+    with _at(start + dt.timedelta(seconds=31)):
+        push.dispatch(delivery.id)
+    assert push.scheduled[-1] == (delivery.id, 60)  # the wait doubles
+    with _at(start + dt.timedelta(seconds=95)):
+        push.dispatch(delivery.id)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.attempts, delivery.last_error_code) == ("failed", 3, "45009")
+    assert len(push.scheduled) == 2  # capped: no fourth try
+    assert wechat_fake.sent_messages == []
+    # Attempts that reached no verdict gave their consent back.
+    assert _consent(session, wx_member).remaining == 1
+
+
+def test_push_sent_on_retry_when_platform_recovers(
+    runtime, api, push, wx_member, wechat_fake, make, session
+):
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    wechat_fake.inject_error(SEND, status=502)
+    start = clock.utcnow()
+    message_id = _post(runtime, wx_member)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.last_error_code) == ("pending", "http-502")
+    with _at(start + dt.timedelta(seconds=runtime.settings.push_backoff_base + 1)):
+        push.dispatch(delivery.id)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.attempts) == ("sent", 2)
+    assert len(wechat_fake.sent_messages) == 1
+    assert _consent(session, wx_member).remaining == 0
+
+
+def test_push_rejected_with_code_when_platform_says_43101(
+    runtime, api, push, wx_member, wechat_fake, make, session
+):
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=2)  # we think so; WeChat disagrees
+    message_id = _post(runtime, wx_member)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.last_error_code) == ("rejected", "43101")
+    assert push.scheduled == []
+    assert _consent(session, wx_member).remaining == 0
+
+
+def test_push_reaches_alipay_when_bound_and_subscribed(runtime, api, alipay_fake, make, session):
+    member = make.member()
+    user = alipay_fake.add_user(alipay_user(member))
+    make.channel_identity(member, "alipay", user.open_id, user_id=user.user_id)
+    alipay_fake.grant_consent(user.user_id, "gjj-ali-deposit")
+    make.consent(member, "alipay", "gjj-ali-deposit")
+    message_id = _post(runtime, member, business_type="deposit")
+    assert _deliveries(session, message_id)["alipay"].status == "sent"
+    assert alipay_fake.sent_messages[0]["template_id"] == "gjj-ali-deposit"
+    assert alipay_fake.sent_messages[0]["data"]["keyword1"] == "缴存到账"
+
+
+def test_sms_fallback_sent_when_kind_chosen_and_app_channel_rejected(
+    runtime, api, wx_member, session
+):
+    runtime.settings = runtime.settings.with_(push_sms_fallback_kinds=("loan",))
+    message_id = _post(runtime, wx_member, business_type="loan", content="您的贷款本期应还款")
+    by_channel = _deliveries(session, message_id)
+    assert by_channel["wechat"].last_error_code == "no_consent"
+    assert by_channel["sms"].status == "sent"
+    lines = [json.loads(x) for x in open(runtime.settings.sms_outbox, encoding="utf-8")]
+    assert lines[-1]["phone"] == wx_member.plain_phone and "贷款" in lines[-1]["text"]
+
+
+def test_no_sms_fallback_when_kind_not_chosen(runtime, api, wx_member, session):
+    runtime.settings = runtime.settings.with_(push_sms_fallback_kinds=("loan",))
+    message_id = _post(runtime, wx_member, business_type="deposit")
+    assert set(_deliveries(session, message_id)) == {"wechat"}
+
+
+# --- at most once, sweeper -------------------------------------------------------------------
+
+
+def test_push_sent_once_when_two_workers_deliver_same_id(
+    runtime, api, wx_member, wechat_fake, make, session
+):
+    recorder = Recorder()
+    runtime.extras["push_dispatcher"] = recorder
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE, count=5)
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=5)
+    wechat_fake.inject_error(SEND, delay=0.3)  # a slow send keeps both workers in flight
+    message_id = _post(runtime, wx_member)
+    delivery_id = _deliveries(session, message_id)["wechat"].id
+    assert recorder.dispatched == [(delivery_id, 0)]
+
+    start = threading.Barrier(2)
+    outcomes = []
+
+    def worker():
+        start.wait()
+        outcomes.append(deliver(runtime, delivery_id, senders(runtime)).status)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["sent", "skipped"]
+    assert len(wechat_fake.sent_messages) == 1
+    assert _consent(session, wx_member).remaining == 4
+
+
+def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
+    runtime, api, wx_member, wechat_fake, make, session
+):
+    runtime.extras["push_dispatcher"] = Recorder()
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    message_id = _post(runtime, wx_member)
+    delivery_id = _deliveries(session, message_id)["wechat"].id
+    start = clock.utcnow()
+    assert claim(runtime, delivery_id, start)  # a worker took it, then died
+    with _at(start + dt.timedelta(seconds=runtime.settings.push_lock_seconds + 1)):
+        result = sweep(runtime)
+        assert deliver(runtime, delivery_id, senders(runtime)).status == "skipped"
+    assert result.lost == 1
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.last_error_code) == ("failed", "worker_lost")
+    assert wechat_fake.sent_messages == []
+
+
+def test_sweeper_requeues_pending_when_dispatch_was_lost(
+    runtime, api, wx_member, wechat_fake, make, session, push
+):
+    recorder = Recorder()
+    runtime.extras["push_dispatcher"] = recorder  # the dispatch goes nowhere (broker down)
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    message_id = _post(runtime, wx_member)
+    delivery_id = _deliveries(session, message_id)["wechat"].id
+    with _at(clock.utcnow() + dt.timedelta(seconds=120)):
+        result = sweep(runtime, stale_after=60)
+        assert result.requeued == [delivery_id]
+        push.dispatch(delivery_id)
+    assert _deliveries(session, message_id)["wechat"].status == "sent"
+
+
+def test_rollback_queues_nothing_when_message_transaction_fails(
+    runtime, api, push, wx_member, wechat_fake
+):
+    with runtime.session() as s:
+        post_message(s, member_id=wx_member.id, business_name="缴存到账", content="x")
+        s.rollback()
+        s.commit()
+    assert push.outcomes == {}
+    assert wechat_fake.calls.get(SEND, 0) == 0
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def test_stats_count_deliveries_when_scraped_and_listed(
+    runtime, api, wx_member, wechat_fake, make, database_url
+):
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    _post(runtime, wx_member)
+    _post(runtime, wx_member)
+    body = api.get("/metrics").data.decode()
+    assert 'gjj_push_deliveries{channel="wechat",error_code="",status="sent"} 1.0' in body
+    assert (
+        'gjj_push_deliveries{channel="wechat",error_code="no_consent",status="rejected"} 1.0'
+        in body
+    )
+
+    from click.testing import CliRunner
+
+    from backend.cli import Context, cli
+
+    env = {"GJJ_DATABASE_URL": database_url, "GJJ_REDIS_URL": runtime.settings.redis_url}
+    result = CliRunner(env=env).invoke(cli, ["push", "stats"], obj=Context())
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.splitlines()[1:]]
+    assert ["wechat", "sent", "-", "1"] in rows
+    assert ["wechat", "rejected", "no_consent", "1"] in rows
