@@ -7,7 +7,10 @@ New endpoints are covered as soon as they are in /openapi.json. (schemathesis' p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -19,6 +22,8 @@ from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import select
 
+from backend.app import create_app
+from backend.demo import start_channel_fakes
 from backend.loans.models import LoanContract
 from backend.members.models import Credential, Member
 from backend.runtime import Runtime
@@ -30,9 +35,28 @@ EXAMPLES = 25  # per operation and generation mode: about a minute for the whole
 
 
 @pytest.fixture
-def seeded_app(runtime: Runtime, app: Any) -> Any:
-    seed_centre(runtime, members=SEEDED_MEMBERS, seed=11, progress=False)
-    return app
+def seeded_app(runtime: Runtime, tmp_path: Path) -> Iterator[Any]:
+    """The app over a seeded centre, its channel clients pointed at running Alipay/WeChat fakes
+    (without them the channel logins could only answer 503)."""
+    result = seed_centre(runtime, members=SEEDED_MEMBERS, seed=11, progress=False)
+    rows = [
+        {"id_number": m.id_number, "name": m.name, "phone": m.phone or ""}
+        for m in result.demo_members
+    ]
+    keys_dir = tmp_path / "fake-keys"
+    fakes = start_channel_fakes(
+        runtime.settings, rows, alipay_port=0, wechat_port=0, keys_dir=keys_dir
+    )
+    runtime.settings = runtime.settings.with_(
+        channels="fake",
+        fakes_alipay_port=urlsplit(fakes.alipay.url).port,
+        fakes_wechat_port=urlsplit(fakes.wechat.url).port,
+        fakes_keys_dir=str(keys_dir),
+    )
+    try:
+        yield create_app(runtime=runtime)
+    finally:
+        fakes.stop()
 
 
 @pytest.fixture
