@@ -205,7 +205,9 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
     fakes_error = None
     if settings.channels == "fake":
         try:
-            fakes = demo_setup.start_channel_fakes(settings, rows)
+            fakes = demo_setup.spawn_channel_fakes(
+                settings, rows, state_path=demo_setup.FAKES_STATE
+            )
         except OSError as exc:  # a port in use: the fakes may already run (adapters.fakes serve)
             fakes_error = str(exc)
     url = "http://" + bind_address(settings, host, port)

@@ -1204,6 +1204,8 @@ class CentreGenerator:
         )
         for seq, name in enumerate(WITHDRAWAL_NODES):
             acted: dt.datetime | None = None
+            opinion: str | None
+            handler: str | None
             if seq < current or (status == "rejected" and seq == current):
                 state = "done"
                 opinion = data.WITHDRAWAL_OPINIONS[name]

@@ -25,6 +25,12 @@ logger = logging.getLogger(__name__)
 FLUSH_ROWS = 50_000  # rows held in memory before a bulk write
 
 
+class _Progress(tqdm):  # type: ignore[type-arg]
+    # No monitor thread: ``gjj demo`` forks gunicorn workers after seeding, and a forked worker
+    # that inherited a half-copied thread hangs when it exits.
+    monitor_interval = 0
+
+
 class SeedRefused(Exception):
     """The database already has members (and ``if_empty`` was not asked for)."""
 
@@ -95,7 +101,7 @@ def seed_centre(
         rows = Rows()
         generator.employers(rows)
         try:
-            with tqdm(
+            with _Progress(
                 total=members, unit="member", desc="seed", file=sys.stderr, disable=not progress
             ) as bar:
                 for index in range(members):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -77,12 +78,12 @@ def fakes(runtime: Runtime, tmp_path: Path) -> Any:
     started.stop()
 
 
-def test_alipay_fake_knows_demo_members_when_demo_starts(fakes: Any) -> None:
+def test_alipay_fake_knows_demo_members_when_demo_starts(fakes: Any, runtime: Runtime) -> None:
     started, rows, keys_dir = fakes
     member = next(r for r in rows if r["phone"])
     client = AlipayClient(
         AlipayConfig(
-            app_id=demo.DEFAULT_ALIPAY_APP_ID,
+            app_id=runtime.settings.fakes_alipay_app_id,
             app_private_key=(keys_dir / "app_private_key.pem").read_text(),
             alipay_public_key=(keys_dir / "gateway_public_key.pem").read_text(),
             server_url=started.alipay.gateway_url,
@@ -122,3 +123,24 @@ def test_banner_lists_logins_and_switches_when_demo_starts(fakes: Any, runtime: 
     assert runtime.settings.sms_outbox in text
     assert "GJJ_CAPTCHA_FIXED" in text
     assert started.alipay.url in text
+
+
+def test_fakes_process_serves_demo_members_when_spawned(runtime: Runtime, tmp_path: Path) -> None:
+    seed_centre(runtime, members=6, csv_path=tmp_path / "demo.csv", progress=False)
+    rows = read_members_csv(tmp_path / "demo.csv")
+    settings = runtime.settings.with_(
+        fakes_alipay_port=0, fakes_wechat_port=0, fakes_keys_dir=str(tmp_path / "keys")
+    )
+    process = demo.spawn_channel_fakes(settings, rows, state_path=tmp_path / "state.json")
+    try:
+        member = next(r for r in rows if r["phone"])
+        user_id = channel_identities(member["id_number"])["alipay_user_id"]
+        answer = requests.post(
+            f"{process.alipay_url}/__admin/auth-codes", json={"user_id": user_id}, timeout=5
+        )
+        assert answer.status_code == 200 and answer.json()["auth_code"]
+        users = requests.get(f"{process.wechat_url}/__admin/users", timeout=5).json()["users"]
+        assert len(users) == process.users == sum(1 for r in rows if r["phone"])
+    finally:
+        process.stop()
+    assert process.process.returncode is not None
