@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request, send_from_directory
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
@@ -47,6 +48,25 @@ MEMBER_BLUEPRINTS = (
 )
 
 
+# The largest id an INTEGER primary key holds (PostgreSQL int4, and what SQLite's driver takes).
+MAX_ROW_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` path ids, bounded to what a primary key can hold: a larger number names no row,
+    so it is a 404 (and documented as the maximum) instead of an overflow in the database driver."""
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = None,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits, min, MAX_ROW_ID if max is None else max, signed)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -66,6 +86,7 @@ def create_app(
         rt.extras["metrics"].registry.register(rt.extras["push_collector"])
 
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["int"] = RowIdConverter  # before any rule is added
     app.config.update(
         API_TITLE="住房公积金个人网厅 API",
         API_VERSION="1.0",

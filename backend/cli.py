@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
+from pathlib import Path
 
 import click
 
@@ -19,9 +21,9 @@ logger = logging.getLogger(__name__)
 class Context:
     """Builds the settings and the runtime lazily, once, for the command that needs them."""
 
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
-        self._runtime: Runtime | None = None
+    def __init__(self, settings: Settings | None = None, runtime: Runtime | None = None) -> None:
+        self._settings = settings or (runtime.settings if runtime else None)
+        self._runtime = runtime
 
     @property
     def settings(self) -> Settings:
@@ -87,6 +89,15 @@ def db_current(c: Context) -> None:
 @pass_ctx
 def serve(c: Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the API with gunicorn."""
+    serve_api(c, host, port, workers)
+
+
+def bind_address(settings: Settings, host: str | None, port: int | None) -> str:
+    return f"{host or settings.host}:{port or settings.port}"
+
+
+def serve_api(c: Context, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run gunicorn in the foreground (``serve`` and ``demo``)."""
     from gunicorn.app.base import BaseApplication
 
     from backend.app import create_app
@@ -98,7 +109,7 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None) -
         workers = 1 if not settings.redis_url else 2
     elif workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers need a shared Redis: set GJJ_REDIS_URL")
-    bind = f"{host or settings.host}:{port or settings.port}"
+    bind = bind_address(settings, host, port)
     app = create_app(runtime=c.runtime)
 
     class _Server(BaseApplication):  # type: ignore[misc]
@@ -114,6 +125,102 @@ def serve(c: Context, host: str | None, port: int | None, workers: int | None) -
             return app
 
     _Server().run()
+
+
+@cli.command()
+@click.option("--members", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the demo logins (default instance/demo-members.csv)",
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Data up to this date (default today)",
+)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has members")
+@pass_ctx
+def seed(
+    c: Context,
+    members: int,
+    seed_value: int,
+    csv_path: Path | None,
+    as_of: dt.datetime | None,
+    if_empty: bool,
+) -> None:
+    """Fill the database with a realistic demo centre (deterministic for a seed and a date)."""
+    from backend.demo import DEFAULT_CSV
+    from backend.seed.runner import SeedRefused, seed_centre
+
+    csv_path = csv_path or DEFAULT_CSV
+    try:
+        result = seed_centre(
+            c.runtime,
+            members=members,
+            seed=seed_value,
+            as_of=as_of.date() if as_of else None,
+            csv_path=csv_path,
+            if_empty=if_empty,
+        )
+    except SeedRefused as exc:
+        raise click.ClickException(f"{exc}; use --if-empty to skip, or an empty database") from exc
+    if result.skipped:
+        click.echo(f"skipped: the database already has {result.members} members")
+        return
+    rate = result.members / result.seconds if result.seconds else 0
+    click.echo(
+        f"seeded {result.members} members, {result.rows} rows in {result.seconds:.1f} s "
+        f"({rate:.0f} members/s); logins in {csv_path}"
+    )
+    for member in result.demo_members[:8]:
+        password = member.password or "(not registered)"
+        click.echo(
+            f"  {member.id_number}  {member.phone or '-':11}  {password:16}  {member.name}  {member.note}"
+        )
+
+
+@cli.command()
+@click.option("--members", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=42, show_default=True)
+@click.option("--host", default=None, help="Bind address (default GJJ_HOST)")
+@click.option("--port", type=int, default=None, help="Port (default GJJ_PORT)")
+@pass_ctx
+def demo(c: Context, members: int, seed_value: int, host: str | None, port: int | None) -> None:
+    """Migrate, seed if empty, start the channel fakes and serve the API: the one-command demo."""
+    from backend import demo as demo_setup
+
+    settings = c.settings
+    if settings.production:
+        raise click.ClickException("the demo refuses GJJ_ENV=production")
+    seeded = demo_setup.prepare(
+        c.runtime, members=members, seed=seed_value, csv_path=demo_setup.DEFAULT_CSV
+    )
+    rows = demo_setup.demo_members(demo_setup.DEFAULT_CSV)
+    fakes = None
+    fakes_error = None
+    if settings.channels == "fake":
+        try:
+            fakes = demo_setup.spawn_channel_fakes(
+                settings, rows, state_path=demo_setup.FAKES_STATE
+            )
+        except OSError as exc:  # a port in use: the fakes may already run (adapters.fakes serve)
+            fakes_error = str(exc)
+    url = "http://" + bind_address(settings, host, port)
+    click.echo(
+        demo_setup.banner(
+            settings, url=url, members=rows, seeded=seeded, fakes=fakes, fakes_error=fakes_error
+        )
+    )
+    try:
+        serve_api(c, host, port, None)
+    finally:
+        if fakes is not None:
+            fakes.stop()
 
 
 @cli.command()

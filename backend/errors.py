@@ -171,7 +171,11 @@ def http_envelope(code: int, errors: dict[str, Any] | None = None) -> dict[str, 
 
 
 class ErrorSchema(ma.Schema):
-    """The error envelope (documentation only: the handler builds the payload)."""
+    """The error envelope (documentation only: the handler builds the payload). An error may
+    add fields of its own (``AppError(**extra)``, e.g. ``retry_after``), so more are allowed."""
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
     status = ma.fields.String(required=True, metadata={"description": "HTTP status phrase"})
