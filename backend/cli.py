@@ -110,7 +110,15 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
     elif workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers need a shared Redis: set GJJ_REDIS_URL")
     bind = bind_address(settings, host, port)
-    app = create_app(runtime=c.runtime)
+    rt = c.runtime
+    app = create_app(runtime=rt)
+
+    def _post_worker_init(_worker: object) -> None:
+        # Threads don't survive gunicorn's fork: start the embedded sweeper in the worker.
+        if settings.push_mode == "inline":
+            from backend.push.dispatch import start_inline_sweeper
+
+            start_inline_sweeper(rt)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -120,6 +128,7 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
             self.cfg.set("threads", 8)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
+            self.cfg.set("post_worker_init", _post_worker_init)
 
         def load(self) -> object:
             return app
@@ -257,8 +266,7 @@ def push_sweep(c: Context, loop: bool) -> None:
     """Write off deliveries lost mid-send and re-run pending ones nobody picked up."""
     import time
 
-    from backend.push.delivery import sweep
-    from backend.push.dispatch import Dispatcher, SyncDispatcher, dispatcher, install
+    from backend.push.dispatch import Dispatcher, SyncDispatcher, dispatcher, install, sweep_once
 
     rt = c.runtime
     # Inline mode has no worker to hand the ids to: this process delivers them itself.
@@ -266,9 +274,9 @@ def push_sweep(c: Context, loop: bool) -> None:
     rt.extras["push_dispatcher"] = target
     install(rt)
     while True:
-        result = sweep(rt, stale_after=0 if not loop else c.settings.push_sweep_interval)
-        for delivery_id in result.requeued:
-            target.dispatch(delivery_id)
+        result = sweep_once(
+            rt, target, stale_after=0 if not loop else c.settings.push_sweep_interval
+        )
         click.echo(f"requeued {len(result.requeued)}, written off {result.lost}")
         if not loop:
             return

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from backend.channels.clients import channel_clients
 from backend.identity.sms import make_sms_sender
-from backend.push.delivery import Outcome, Senders, deliver
+from backend.push.delivery import Outcome, Senders, SweepResult, deliver, sweep
 from backend.push.services import NEW_DELIVERIES, SMS_FALLBACK_KINDS
 from backend.push.templates import Templates, load_templates
 from backend.runtime import Runtime
@@ -158,3 +159,29 @@ def install(rt: Runtime) -> None:
 
     event.listen(rt.session_factory, "after_commit", _after_commit)
     event.listen(rt.session_factory, "after_rollback", _after_rollback)
+
+
+def sweep_once(rt: Runtime, target: Dispatcher, *, stale_after: int) -> SweepResult:
+    """One sweeper pass: write off lost sends, hand stale pending deliveries to ``target``."""
+    result = sweep(rt, stale_after=stale_after)
+    for delivery_id in result.requeued:
+        target.dispatch(delivery_id)
+    return result
+
+
+def start_inline_sweeper(rt: Runtime) -> threading.Thread:
+    """Embedded mode has no Celery beat: a daemon thread of the serving process sweeps every
+    ``GJJ_PUSH_SWEEP_INTERVAL`` seconds, so retries lost with a restart are picked up again."""
+    interval = rt.settings.push_sweep_interval
+
+    def _loop() -> None:
+        while True:
+            time.sleep(interval)
+            try:
+                sweep_once(rt, dispatcher(rt), stale_after=interval)
+            except Exception:  # the next pass tries again; the thread must not die
+                logger.exception("push sweeper pass failed")
+
+    thread = threading.Thread(target=_loop, name="gjj-push-sweeper", daemon=True)
+    thread.start()
+    return thread

@@ -15,7 +15,7 @@ from backend import clock
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
 from backend.push.delivery import claim, deliver, sweep
-from backend.push.dispatch import senders
+from backend.push.dispatch import senders, sweep_once
 from backend.push.models import PushDelivery, SubscriptionConsent
 from tests.integration.test_channels_fakes import (  # noqa: F401 - fixtures
     alipay_fake,
@@ -304,9 +304,8 @@ def test_sweeper_requeues_pending_when_dispatch_was_lost(
     message_id = _post(runtime, wx_member)
     delivery_id = _deliveries(session, message_id)["wechat"].id
     with _at(clock.utcnow() + dt.timedelta(seconds=120)):
-        result = sweep(runtime, stale_after=60)
+        result = sweep_once(runtime, push, stale_after=60)  # what `gjj push sweep` and serve run
         assert result.requeued == [delivery_id]
-        push.dispatch(delivery_id)
     assert _deliveries(session, message_id)["wechat"].status == "sent"
 
 
