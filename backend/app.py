@@ -94,7 +94,9 @@ def create_app(
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        # Swagger UI's files are served from the installed flask-swagger-ui package, so /docs
+        # works on a machine without internet access.
+        OPENAPI_SWAGGER_UI_URL="/docs-assets/",
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,
     )
@@ -130,6 +132,7 @@ def create_app(
 
     _install_request_hooks(app, rt)
     _install_error_handlers(app)
+    _install_docs_assets(app)
     _install_h5(app)
     app.teardown_appcontext(close_db)
     return app
@@ -204,6 +207,16 @@ def _install_error_handlers(app: Flask) -> None:
             return http_envelope(error.code or 500), error.code or 500
         logger.exception("unhandled error")
         return http_envelope(500), 500
+
+
+def _install_docs_assets(app: Flask) -> None:
+    import flask_swagger_ui
+
+    assets = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
+
+    @app.get("/docs-assets/<path:path>")
+    def docs_assets(path: str) -> Any:
+        return send_from_directory(assets, path, max_age=86400)
 
 
 def _install_h5(app: Flask) -> None:

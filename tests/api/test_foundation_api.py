@@ -74,3 +74,10 @@ def test_request_log_names_the_route_not_the_path_when_path_carries_ids(client, 
         client.put("/api/v1/password-resets/secret-reset-id/password", json={})
     logged = [r for r in caplog.records if r.getMessage() == "request"]
     assert logged and all("secret-reset-id" not in str(vars(r)) for r in logged)
+
+
+def test_docs_page_loads_swagger_from_this_server_when_offline(client):
+    page = client.get("/docs").get_data(as_text=True)
+    assert "/docs-assets/swagger-ui-bundle.js" in page
+    asset = client.get("/docs-assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.data) > 100_000
