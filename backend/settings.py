@@ -40,15 +40,20 @@ def _bool(value: str) -> bool:
     raise SettingsError(f"not a boolean: {value!r}")
 
 
+def _pairs(value: str, variable: str, shape: str) -> dict[str, str]:
+    """Parse ``a:b[,a:b…]``."""
+    pairs: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        key, sep, val = part.partition(":")
+        if not sep or not key or not val:
+            raise SettingsError(f"{variable} must look like {shape}[,{shape}]")
+        pairs[key] = val
+    return pairs
+
+
 def _keys(value: str) -> dict[str, str]:
     """Parse ``keyid:secret[,keyid:secret…]`` (several at once, so callers can rotate)."""
-    keys: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in value.split(","))):
-        key_id, sep, secret = part.partition(":")
-        if not sep or not key_id or not secret:
-            raise SettingsError("GJJ_INTERNAL_KEYS must look like keyid:secret[,keyid:secret]")
-        keys[key_id] = secret
-    return keys
+    return _pairs(value, "GJJ_INTERNAL_KEYS", "keyid:secret")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class Settings:
     dysms_access_key_secret: str = ""
     dysms_sign_name: str = ""
     dysms_template_code: str = ""
+    # Per-scene templates, "scene:code[,scene:code…]" (e.g. "register:SMS_1,push:SMS_9")
+    dysms_template_codes: Mapping[str, str] = field(default_factory=dict)
     dysms_endpoint: str = "https://dysmsapi.aliyuncs.com/"
 
     # Alipay / WeChat
@@ -219,6 +226,8 @@ def _convert(name: str, type_: Any, raw: str) -> Any:
     try:
         if name == "internal_keys":
             return _keys(raw)
+        if name == "dysms_template_codes":
+            return _pairs(raw, "GJJ_DYSMS_TEMPLATE_CODES", "scene:template_code")
         if type_name == "bool":
             return _bool(raw)
         if type_name == "int":

@@ -82,7 +82,10 @@ class DysmsSender:
     def __repr__(self) -> str:
         return f"DysmsSender(access_key_id={self.access_key_id!r}, endpoint={self.endpoint!r})"
 
-    def signed_params(self, phone: str, scene: str, code: str) -> dict[str, str]:
+    def signed_params(self, phone: str, scene: str, code: str, text: str = "") -> dict[str, str]:
+        # Verification templates take ${code}; a notification (no code, e.g. a push fallback) goes
+        # through its scene's template with ${content}, which dysms caps at 35 characters a variable.
+        template_param = {"code": code} if code else {"content": text[:35]}
         params = {
             "AccessKeyId": self.access_key_id,
             "Action": "SendSms",
@@ -96,7 +99,7 @@ class DysmsSender:
             "PhoneNumbers": phone,
             "SignName": self.sign_name,
             "TemplateCode": self.template_codes.get(scene, self.template_code),
-            "TemplateParam": json.dumps({"code": code}),
+            "TemplateParam": json.dumps(template_param, ensure_ascii=False),
             "OutId": scene,
         }
         params["Signature"] = rpc_signature("POST", params, self._secret)
@@ -104,7 +107,7 @@ class DysmsSender:
 
     def send(self, phone: str, scene: str, code: str, text: str) -> None:
         # `text` is the hall's rendering for the outbox; dysms renders its approved template.
-        params = self.signed_params(phone, scene, code)
+        params = self.signed_params(phone, scene, code, text)
         try:
             response = self._http.post(
                 self.endpoint,

@@ -18,6 +18,7 @@ def make_sms_sender(settings: Settings) -> SmsSender:
             access_key_secret=settings.dysms_access_key_secret,
             sign_name=settings.dysms_sign_name,
             template_code=settings.dysms_template_code,
+            template_codes=dict(settings.dysms_template_codes),
             endpoint=settings.dysms_endpoint,
             timeout=settings.channel_timeout,
         )

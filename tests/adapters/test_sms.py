@@ -86,6 +86,14 @@ def test_dysms_uses_default_template_when_scene_has_none(dysms):
     assert dysms.received[0]["TemplateCode"] == "SMS_0001"
 
 
+def test_dysms_sends_content_through_scene_template_when_notification_has_no_code(dysms):
+    text = "您的住房公积金汇缴 2026年11月 1019.76 元已到账，账户余额 39578.15 元。"
+    _sender(dysms, template_codes={"push": "SMS_PUSH"}).send("13812345678", "push", "", text)
+    params = dysms.received[0]
+    assert params["TemplateCode"] == "SMS_PUSH"
+    assert json.loads(params["TemplateParam"]) == {"content": text[:35]}
+
+
 def test_dysms_raises_permanent_when_secret_is_wrong(dysms):
     with pytest.raises(PermanentChannelError) as exc:
         _sender(dysms, access_key_secret="not-the-secret").send("13812345678", "register", "1", "t")
