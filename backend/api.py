@@ -74,7 +74,8 @@ def schema_name(schema: Any) -> str:
     parts = cls.__module__.split(".")
     if len(parts) == 3 and parts[0] == "backend" and parts[2] == "schemas":
         feature = "".join(p.capitalize() for p in parts[1].split("_"))
-        if not name.startswith(feature):
+        # LoanPlan of loans stays LoanPlan; Employer of fund becomes FundEmployer.
+        if not name.startswith(feature.removesuffix("s")):
             name = feature + name
     return name
 
