@@ -12,6 +12,16 @@ from backend.members.models import Employer
 from backend.pagination import keyset_page
 
 
+def account_of(session: Session, member_id: int, *, lock: bool = False) -> FundAccount | None:
+    """The member's account; ``lock`` takes its row lock (SELECT … FOR UPDATE), so concurrent
+    money-moving requests of one member (withdrawals, loan applications) check and create one
+    after the other."""
+    stmt = select(FundAccount).where(FundAccount.member_id == member_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
 def account_with_employer(
     session: Session, member_id: int
 ) -> tuple[FundAccount, Employer | None] | None:

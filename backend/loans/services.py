@@ -29,6 +29,7 @@ from backend.audit.services import RequestOrigin, record
 from backend.clock import to_local
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.fund.models import ACCOUNT_STATUS
+from backend.fund.queries import account_of
 from backend.idempotency.services import StoredAnswer, run_once
 from backend.identity.stepup import consume_transaction_code
 from backend.loans import queries, rules
@@ -594,6 +595,9 @@ def apply_for_loan(
     """
     settings = rt.settings
     fingerprint = {k: v for k, v in payload.items() if k != "sms_code"}
+    # Two racing submissions (different keys) must not both pass "no open application": the
+    # account row lock makes the idempotency look-up, the checks and the insert take turns.
+    account_of(session, member.id, lock=True)
 
     def work() -> tuple[int, dict[str, Any]]:
         with rule_errors({"principal": "amount", "months": "term_months"}):

@@ -18,15 +18,6 @@ from backend.withdrawals.rules import FEN, AccountFacts
 COUNTED_STATUSES = (*OPEN_STATUSES, "completed")
 
 
-def account(session: Session, member_id: int, *, lock: bool = False) -> FundAccount | None:
-    """The member's account; ``lock`` takes its row lock (SELECT … FOR UPDATE) so concurrent
-    submissions check and reserve the balance one after the other."""
-    stmt = select(FundAccount).where(FundAccount.member_id == member_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalars(stmt).first()
-
-
 def month_bounds_utc(today: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The calendar month of ``today`` (business time, Asia/Shanghai) as a UTC interval."""
     first = today.replace(day=1)
