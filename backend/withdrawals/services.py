@@ -18,6 +18,7 @@ from backend.applications.models import Application
 from backend.applications.services import create_application
 from backend.audit.services import RequestOrigin, record
 from backend.errors import AppError
+from backend.fund.queries import account_of
 from backend.fund.services import account_missing
 from backend.idempotency.services import StoredAnswer, run_once
 from backend.identity.stepup import consume_transaction_code
@@ -68,7 +69,7 @@ def eligibility(
 ) -> Eligibility:
     """What the member may withdraw now, for one reason or for every reason offered online."""
     reasons = [check_reason(reason)] if reason else list(rules.REASONS)
-    acct = queries.account(session, member_id)
+    acct = account_of(session, member_id)
     if acct is None:
         raise account_missing()
     facts = queries.facts(session, acct)
@@ -121,7 +122,7 @@ def submit_withdrawal(
     check_reason(request.reason)
     # Lock first, then look the key up: a racing request with the same key waits here and then
     # finds the winner's stored answer instead of being refused as a second application.
-    acct = queries.account(session, member.id, lock=True)
+    acct = account_of(session, member.id, lock=True)
     if acct is None:
         raise account_missing()
 
