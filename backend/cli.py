@@ -34,6 +34,13 @@ class Context:
                 raise click.ClickException(str(exc)) from exc
         return self._settings
 
+    def use_settings(self, settings: Settings) -> Settings:
+        """Replace the settings before anything is built from them (the demo adds its caller)."""
+        if self._runtime is not None:
+            raise RuntimeError("settings replaced after the runtime was built")
+        self._settings = settings
+        return settings
+
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
@@ -203,9 +210,9 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
     """Migrate, seed if empty, start the channel fakes and serve the API: the one-command demo."""
     from backend import demo as demo_setup
 
-    settings = c.settings
-    if settings.production:
+    if c.settings.production:
         raise click.ClickException("the demo refuses GJJ_ENV=production")
+    settings = c.use_settings(demo_setup.with_demo_internal_key(c.settings))
     seeded = demo_setup.prepare(
         c.runtime, members=members, seed=seed_value, csv_path=demo_setup.DEFAULT_CSV
     )

@@ -194,6 +194,19 @@ def spawn_channel_fakes(
     )
 
 
+# The demo's core-system caller, used only when GJJ_INTERNAL_KEYS names none (never in production:
+# the demo refuses GJJ_ENV=production).
+DEMO_INTERNAL_KEY = ("demo", "gjj-demo-internal-secret")
+
+
+def with_demo_internal_key(settings: Settings) -> Settings:
+    """Settings whose internal API has a caller, so the demo can play the core system."""
+    if settings.internal_keys:
+        return settings
+    key_id, secret = DEMO_INTERNAL_KEY
+    return settings.with_(internal_keys={key_id: secret})
+
+
 def banner(
     settings: Settings,
     *,
@@ -260,6 +273,24 @@ def banner(
             ]
     elif fakes_error:
         lines += ["", f"Channel fakes not started: {fakes_error}"]
+    target = next((m for i, m in registered), None)
+    if target is not None and settings.internal_keys:
+        key_id = next(iter(settings.internal_keys))
+        body = json.dumps(
+            {
+                "id_number": target["id_number"],
+                "dedupe_key": "demo-1",
+                "business_name": "业务通知",
+                "content": "这是核心业务系统发来的一条演示消息。",
+            },
+            ensure_ascii=False,
+        )
+        lines += [
+            "",
+            f"Play the core system (internal API, caller '{key_id}'; see docs/INTERNAL_API.md):",
+            f"  GJJ_INTERNAL_KEYS={key_id}:{settings.internal_keys[key_id]} .venv/bin/gjj internal curl "
+            f"POST /internal/v1/messages --key {key_id} --base-url {url} --body '{body}' | sh",
+        ]
     lines.append("")
     return "\n".join(lines)
 

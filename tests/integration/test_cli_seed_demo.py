@@ -144,3 +144,46 @@ def test_fakes_process_serves_demo_members_when_spawned(runtime: Runtime, tmp_pa
     finally:
         process.stop()
     assert process.process.returncode is not None
+
+
+def test_demo_caller_can_post_to_the_internal_api_when_no_keys_configured(
+    runtime: Runtime, make: Any
+) -> None:
+    from backend.app import create_app
+
+    assert demo.with_demo_internal_key(runtime.settings.with_(internal_keys={"core": "x"})) == (
+        runtime.settings.with_(internal_keys={"core": "x"})
+    )
+    runtime.settings = demo.with_demo_internal_key(runtime.settings.with_(internal_keys={}))
+    key_id, secret = demo.DEMO_INTERNAL_KEY
+    assert runtime.settings.internal_keys == {key_id: secret}
+    member = make.member(password="Demo2024")
+    client = create_app(runtime=runtime).test_client()
+    r = make.signed(
+        client,
+        "POST",
+        "/internal/v1/messages",
+        {
+            "id_number": member.plain_id_number,
+            "dedupe_key": "demo-1",
+            "business_name": "业务通知",
+            "content": "演示消息",
+        },
+        key_id=key_id,
+    )
+    assert r.status_code == 201, r.json
+    rows = [
+        {
+            "id_number": member.plain_id_number,
+            "registered": "true",
+            "phone": "",
+            "name": "x",
+            "password": "Demo2024",
+            "has_loan": "false",
+        }
+    ]
+    seeded = seed_centre(runtime, members=1, if_empty=True, progress=False)
+    text = demo.banner(
+        runtime.settings, url="http://127.0.0.1:8000", members=rows, seeded=seeded, fakes=None
+    )
+    assert f"gjj internal curl POST /internal/v1/messages --key {key_id}" in text
