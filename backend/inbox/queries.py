@@ -90,3 +90,13 @@ def open_todo_count(session: Session, member_id: int) -> int:
         )
         or 0
     )
+
+
+def message_by_dedupe_key(
+    session: Session, key: str, *, with_application: bool = False
+) -> Message | None:
+    """The message a sender already wrote under ``key`` (every idempotent writer checks here)."""
+    stmt = select(Message).where(Message.dedupe_key == key)
+    if with_application:
+        stmt = stmt.options(joinedload(Message.application))
+    return session.scalars(stmt).first()

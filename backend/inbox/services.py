@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.clock import utcnow
 from backend.inbox.models import Message
-from backend.inbox.queries import get_item
+from backend.inbox.queries import get_item, message_by_dedupe_key
 from backend.push.services import queue_deliveries
 
 
@@ -31,7 +31,7 @@ def post_message(
     """Add the message (not committed). Returns ``(message, created)``; a known ``dedupe_key``
     returns the existing message and creates nothing."""
     if dedupe_key:
-        existing = session.scalars(select(Message).where(Message.dedupe_key == dedupe_key)).first()
+        existing = message_by_dedupe_key(session, dedupe_key)
         if existing is not None:
             return existing, False
     message = Message(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.clock import today
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.inbox.models import Message
+from backend.inbox.queries import message_by_dedupe_key
 from backend.inbox.services import post_message
 from backend.integration.services import (
     Caller,
@@ -96,7 +96,7 @@ def _repayment(session: Session, external_id: str) -> LoanRepayment | None:
 
 
 def _seen(session: Session, key: str) -> bool:
-    return session.scalars(select(Message.id).where(Message.dedupe_key == key)).first() is not None
+    return message_by_dedupe_key(session, key) is not None
 
 
 def _new_contract(session: Session, contract_no: str, event: LoanEvent) -> LoanContract:

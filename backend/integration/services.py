@@ -24,6 +24,7 @@ from backend.clock import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.fund.models import FundAccount
 from backend.inbox.models import Message
+from backend.inbox.queries import message_by_dedupe_key
 from backend.inbox.services import post_message
 from backend.members.models import Member
 from backend.pii import PiiVault
@@ -112,9 +113,7 @@ def find_application(
 
 
 def _message_by_key(session: Session, key: str) -> Message | None:
-    return session.scalars(
-        select(Message).options(selectinload(Message.application)).where(Message.dedupe_key == key)
-    ).first()
+    return message_by_dedupe_key(session, key, with_application=True)
 
 
 def post_core_message(
