@@ -88,6 +88,16 @@ def redis_prefix(redis_client: redis_lib.Redis) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_only(engine: Engine) -> None:
+    """Skips a test that needs row locks: SQLite has no SELECT … FOR UPDATE."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip(
+            "needs PostgreSQL (GJJ_DATABASE_URL): SQLite has no SELECT … FOR UPDATE and "
+            "serialises writers on the whole file"
+        )
+
+
+@pytest.fixture
 def settings(database_url: str, redis_prefix: str, tmp_path: Any) -> Settings:
     return Settings(
         env="test",

@@ -13,16 +13,7 @@ from backend.fund.models import FundAccount
 from backend.identity.stepup import send_transaction_code
 from backend.loans import rules
 
-pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (GJJ_DATABASE_URL): SQLite has no SELECT … FOR UPDATE and "
-            "serialises writers on the whole file"
-        )
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres_only")]
 
 
 def test_only_one_loan_application_is_opened_when_two_submissions_race(

@@ -9,16 +9,7 @@ from sqlalchemy import select
 
 from backend.applications.models import Application
 
-pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (GJJ_DATABASE_URL): SQLite has no SELECT … FOR UPDATE and "
-            "serialises writers on the whole file"
-        )
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres_only")]
 
 
 def _race(app, headers, payloads_and_keys):
