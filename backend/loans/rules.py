@@ -3,7 +3,7 @@
 Pure functions over ``Decimal`` and ``date`` (stdlib only, no Flask, no SQLAlchemy), so the web
 layer, the worker and the benchmarks share one implementation.
 
-Conventions (``/work/shared/reference/loans.md``):
+Conventions (the centre's loan rules, checked against an independent calculator):
 
 * Amounts are in fen, rounded ``ROUND_HALF_UP``. The monthly rate ``r = annual / 1200`` is never
   rounded; arithmetic runs in a 34-digit decimal context whatever the caller's context is.
