@@ -236,13 +236,7 @@ def login(
         attempt = PasswordAttempt(rt, username, origin.ip)
     except Forbidden:
         candidates = login_candidates(session, rt.pii, username)
-        record(
-            session,
-            "auth.login_locked_out",
-            member_id=candidates[0].id if len(candidates) == 1 else None,
-            origin=origin,
-            username=masked,
-        )
+        _record_attempt(session, "auth.login_locked_out", candidates, origin, username=masked)
         session.commit()
         raise
     candidates = login_candidates(session, rt.pii, username)
@@ -281,6 +275,19 @@ def password_owner(
     return None
 
 
+def _record_attempt(
+    session: Session, action: str, members: list[Member], origin: RequestOrigin, **detail: Any
+) -> None:
+    """Audit a password attempt; it names the member when the login name means exactly one."""
+    record(
+        session,
+        action,
+        member_id=members[0].id if len(members) == 1 else None,
+        origin=origin,
+        **detail,
+    )
+
+
 def failed_password(
     rt: Runtime,
     session: Session,
@@ -292,14 +299,7 @@ def failed_password(
 ) -> Forbidden | Unauthorized:
     """Audit a failed password attempt (lock included, members told by SMS when their login
     name is paused) and commit; returns the error to raise: the lock or the common 401."""
-    record(
-        session,
-        "auth.login_failed",
-        member_id=members[0].id if len(members) == 1 else None,
-        origin=origin,
-        reason=reason,
-        **detail,
-    )
+    _record_attempt(session, "auth.login_failed", members, origin, reason=reason, **detail)
     until = attempt.lock_until()
     if until is not None:
         for member in members:

@@ -52,10 +52,15 @@ def _login(runtime, username: str, password: str, ip: str):  # noqa: ANN001, ANN
 # --- SMS code tries ------------------------------------------------------------------------
 
 
-def test_code_burned_at_fifth_wrong_try_and_never_back_when_guessed_one_by_one(runtime):
+def sent(runtime):  # noqa: ANN001, ANN201
+    """The code store and the code it just sent to ``PHONE``."""
     codes = sms_codes(runtime)
     codes.send(PHONE, "register", ip="10.0.0.1")
-    real = last_code(runtime, PHONE, "register")
+    return codes, last_code(runtime, PHONE, "register")
+
+
+def test_code_burned_at_fifth_wrong_try_and_never_back_when_guessed_one_by_one(runtime):
+    codes, real = sent(runtime)
     answers = [
         _answer(lambda: codes.verify(PHONE, "register", _other_than(real))) for _ in range(6)
     ]
@@ -66,26 +71,20 @@ def test_code_burned_at_fifth_wrong_try_and_never_back_when_guessed_one_by_one(r
 
 
 def test_code_single_use_when_right_code_offered_twice(runtime):
-    codes = sms_codes(runtime)
-    codes.send(PHONE, "register", ip="10.0.0.1")
-    real = last_code(runtime, PHONE, "register")
+    codes, real = sent(runtime)
     assert _answer(lambda: codes.verify(PHONE, "register", real)) == "ok"
     assert _answer(lambda: codes.verify(PHONE, "register", real)) == "sms.code_expired"
 
 
 def test_code_expires_by_application_clock_when_five_minutes_passed(runtime, clock):
-    codes = sms_codes(runtime)
-    codes.send(PHONE, "register", ip="10.0.0.1")
-    real = last_code(runtime, PHONE, "register")
+    codes, real = sent(runtime)
     clock.advance(seconds=300)
     assert _answer(lambda: codes.verify(PHONE, "register", real)) == "sms.code_expired"
 
 
 @real_redis
 def test_exactly_five_guesses_evaluated_when_hundred_wrong_codes_fired_in_parallel(runtime):
-    codes = sms_codes(runtime)
-    codes.send(PHONE, "register", ip="10.0.0.1")
-    real = last_code(runtime, PHONE, "register")
+    codes, real = sent(runtime)
     answers = fire(100, lambda i: codes.verify(PHONE, "register", _other_than(real, i)))
     assert answers.count("sms.code_invalid") == MAX_TRIES - 1
     assert answers.count("sms.code_burned") == 1
@@ -96,9 +95,7 @@ def test_exactly_five_guesses_evaluated_when_hundred_wrong_codes_fired_in_parall
 
 @real_redis
 def test_exactly_one_code_used_when_right_code_offered_in_parallel(runtime):
-    codes = sms_codes(runtime)
-    codes.send(PHONE, "register", ip="10.0.0.1")
-    real = last_code(runtime, PHONE, "register")
+    codes, real = sent(runtime)
     answers = fire(50, lambda i: codes.verify(PHONE, "register", real))
     assert answers.count(None) == 1
     assert answers.count("sms.code_expired") == 49
