@@ -11,10 +11,21 @@ import pytest
 
 from backend.audit.services import RequestOrigin
 from backend.errors import AppError
-from backend.identity import services
+from backend.fund.services import VERIFY_LIMITED
+from backend.identity import lockout, services
 from backend.identity.lockout import IP_FAILURES, PAIR_FAILURES
+from backend.identity.notices import NOTICE_DAILY
 from backend.identity.sms import sms_codes
-from backend.identity.smscodes import DAILY_PER_IP, DAILY_PER_PHONE, MAX_TRIES, CodeSent
+from backend.identity.smscodes import (
+    DAILY_PER_IP,
+    DAILY_PER_PHONE,
+    IP_DAILY,
+    MAX_TRIES,
+    PHONE_DAILY,
+    RESEND_GATE,
+    CodeSent,
+)
+from backend.ratelimit import Limiter
 from tests.api.test_identity_register import send_code
 from tests.api.test_identity_support import PASSWORD, last_code, sms_count
 from tests.security.parallel import CountingHasher, fire, real_redis
@@ -237,3 +248,30 @@ def test_redis_holds_no_phone_or_code_in_clear_when_codes_sent(client, runtime, 
     assert len(stored) == 2
     # an HMAC, never the code (six digits could turn up inside 64 hex characters by chance)
     assert all(len(s["h"]) == 64 and s["h"] not in codes for s in stored)
+
+
+# --- every limit, through the primitive --------------------------------------------------
+
+
+@real_redis
+@pytest.mark.parametrize(
+    "limit",
+    [
+        RESEND_GATE,
+        PHONE_DAILY,
+        IP_DAILY,
+        services.CAPTCHA_ISSUE,
+        lockout.PAIR,
+        lockout.ACCOUNT,
+        lockout.IP,
+        NOTICE_DAILY,
+        VERIFY_LIMITED,
+    ],
+    ids=lambda limit: limit.name,
+)
+def test_limit_exact_when_hundred_events_fired_in_parallel(runtime, limit):
+    limiter = Limiter(runtime.redis, runtime.keys)
+    answers = fire(100, lambda i: limiter.take((limit, "subject")))
+    assert sum(isinstance(a, list) for a in answers) == limit.limit
+    refused = [a for a in answers if not isinstance(a, list)]
+    assert len(refused) == 100 - limit.limit
