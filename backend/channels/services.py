@@ -37,14 +37,12 @@ from backend.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from backend.identity.passwords import verify_password
+from backend.identity.lockout import PasswordAttempt
 from backend.identity.services import (
     SessionStarted,
-    count_failed_password,
-    is_locked,
-    locked_error,
+    failed_password,
     open_session,
-    password_hasher,
+    password_owner,
 )
 from backend.members.models import Member
 from backend.members.queries import credentials_for_update, member_by_id_number
@@ -467,42 +465,27 @@ def _member_by_password(
     password: str,
     origin: RequestOrigin,
 ) -> Member:
-    """The web-hall credentials, under the web hall's lock-out rule (manual 1.2): wrong passwords
-    count against the same credential whichever door they were typed at."""
+    """The web-hall credentials, under the web hall's lock-out rules
+    (:mod:`backend.identity.lockout`): wrong passwords count against the same login name
+    whichever door they were typed at, and answer as the password login does."""
+    attempt = PasswordAttempt(rt, id_number, origin.ip)
     member = (
         member_by_id_number(session, rt.pii, id_number) if is_valid_id_number(id_number) else None
     )
-    credential = credentials_for_update(session, [member.id]).get(member.id) if member else None
-    now = clock.utcnow()
-    if credential is not None and is_locked(credential, now):
-        assert credential.locked_until is not None
-        raise locked_error(credential.locked_until)
-    if credential is not None and verify_password(
-        password_hasher(rt), credential.password_hash, password
-    ):
-        credential.failed_attempts = 0
-        credential.last_login_at = now
-        assert member is not None
-        return member
-    locked_until = count_failed_password(session, [credential] if credential else [], now, origin)
+    creds = credentials_for_update(session, [member.id]) if member else {}
+    members = [member] if member is not None and member.id in creds else []
+    owner = password_owner(rt, members, creds, password)
+    if owner is not None:
+        attempt.succeeded()
+        creds[owner.id].last_login_at = clock.utcnow()
+        return owner
     ticket["tries"] = int(ticket.get("tries", 0)) + 1
     if ticket["tries"] >= TICKET_PASSWORD_TRIES:
         tickets.take_ticket(rt, "wechat-bind", binding_token)
     else:
         tickets.update_ticket(rt, "wechat-bind", binding_token, ticket)
-    error: AppError = (
-        locked_error(locked_until)
-        if locked_until is not None
-        else Unauthorized("身份证号或密码错误", error_code="auth.invalid_credentials")
-    )
-    raise _refuse(
-        session,
-        "wechat",
-        "wrong_password" if credential else "unknown_user",
-        origin,
-        error,
-        member_id=member.id if member else None,
-    )
+    reason = "wrong_password" if members else "unknown_user"
+    raise failed_password(rt, session, attempt, members, origin, reason, via="wechat")
 
 
 # --- bindings of a logged-in member ----------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.audit.services import RequestOrigin, record
 from backend.cache import Keys
-from backend.errors import NotFound, ServiceUnavailable, TooManyRequests, ValidationFailed
+from backend.errors import NotFound, ServiceUnavailable, ValidationFailed
 from backend.fund import queries
 from backend.fund.models import ACCOUNT_STATUS, Certificate, FundAccount, FundTransaction
 from backend.fund.pdf import (
@@ -31,6 +31,7 @@ from backend.fund.pdf import (
 from backend.fund.rules import RangeRefused, resolve_range
 from backend.members.models import Employer, Member
 from backend.pii import mask_name
+from backend.ratelimit import Limit, Limiter
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -254,18 +255,17 @@ def certificate_pdf(session: Session, settings: Settings, member_id: int, serial
         ) from exc
 
 
+VERIFY_LIMITED = Limit(
+    "certverify",
+    VERIFY_LIMIT,
+    VERIFY_WINDOW,
+    message="核验次数过多，请{minutes}分钟后再试",
+    error_code="certificate.verify_rate_limited",
+)
+
+
 def _rate_limit(r: redis.Redis, keys: Keys, ip: str | None) -> None:
-    key = keys("certverify", ip or "-")
-    # SET NX EX then INCR: the window starts at the first attempt and the key always has a TTL.
-    r.set(key, 0, ex=VERIFY_WINDOW, nx=True)
-    count = int(r.incr(key))
-    if count > VERIFY_LIMIT:
-        ttl = max(int(r.ttl(key)), 1)
-        raise TooManyRequests(
-            f"核验次数过多，请{(ttl + 59) // 60}分钟后再试",
-            error_code="certificate.verify_rate_limited",
-            headers={"Retry-After": str(ttl)},
-        )
+    Limiter(r, keys).take((VERIFY_LIMITED, ip))
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,10 @@ blp = Blueprint(
 
 INVALID = "Invalid input (field errors in `errors`), wrong or expired captcha or SMS code"
 THROTTLED = "Too many attempts; `Retry-After` says when to try again"
+QUOTA = (
+    "Resend too soon (`sms.resend_too_soon`) or daily quota used (`sms.daily_quota`, by the "
+    "Beijing calendar day); `Retry-After` says when to try again"
+)
 
 
 def _code_sent_to(sent: CodeSent, masked_phone: str | None) -> dict[str, Any]:
@@ -64,7 +68,7 @@ class SmsCodes(MethodView):
     @blp.arguments(SmsCodeRequestSchema)
     @blp.response(202, CodeSentSchema)
     @blp.alt_response(422, description=INVALID)
-    @blp.alt_response(429, description="Resend too soon or daily quota used")
+    @blp.alt_response(429, description=QUOTA)
     def post(self, body: dict[str, Any]) -> Any:
         """Send a registration SMS code
 
@@ -78,7 +82,7 @@ class TransactionCodes(MethodView):
     @member_view(blp)
     @blp.response(202, MaskedCodeSentSchema)
     @blp.alt_response(403, description="No reserved phone at the centre")
-    @blp.alt_response(429, description="Resend too soon or daily quota used")
+    @blp.alt_response(429, description=QUOTA)
     def post(self) -> Any:
         """Send a step-up code to the reserved phone
 
@@ -92,17 +96,18 @@ class TransactionCodes(MethodView):
 class Registrations(MethodView):
     @blp.arguments(RegistrationSchema)
     @blp.response(201, NoticeSchema)
-    @blp.alt_response(403, description="No reserved phone at the centre")
-    @blp.alt_response(409, description="Already registered")
     @blp.alt_response(
         422,
-        description=INVALID + "; unknown member (`register.member_not_found`); phone differs "
-        "from the reserved one (`register.phone_mismatch`)",
+        description=INVALID + "; any refusal of a valid code's holder (`register.refused`: one "
+        "answer whatever the cause, the member is told the reason by SMS)",
     )
     def post(self, body: dict[str, Any]) -> Any:
         """Register for the web hall
 
-        Answers `{"message": "注册成功"}`; the member then logs in with ID number or phone."""
+        Answers `{"message": "注册成功"}`; the member then logs in with ID number or phone.
+        Unknown person, name or phone not the centre's, already registered, access disabled or
+        no reserved phone all answer `register.refused` after the same work, so the answer never
+        tells who is a member; the reserved phone receives the real reason."""
         del body["agree_terms"]  # the schema accepts nothing but true
         services.register(runtime(), db(), origin=origin(), **body)
         return {"message": "注册成功"}
@@ -112,11 +117,17 @@ class Registrations(MethodView):
 class Sessions(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(201, SessionSchema)
-    @blp.alt_response(401, description="Wrong user name or password (one answer for both)")
+    @blp.alt_response(
+        401,
+        description="Wrong user name or password, or online access disabled (one answer for all; "
+        "a disabled member is told by SMS)",
+    )
     @blp.alt_response(
         403,
-        description="Account locked (`auth.account_locked`, with `locked_until`) or online "
-        "access disabled by the centre (`auth.access_disabled`)",
+        description="Too many wrong passwords for this name (`auth.account_locked`, with "
+        "`locked_until` and `Retry-After`): 5 from one address lock that address out for 15 "
+        "minutes, 50 from all addresses in 24 hours pause the name (the member is told by SMS; "
+        "a password reset lifts it). Names nobody holds behave the same.",
     )
     @blp.alt_response(422, description=INVALID)
     @blp.alt_response(429, description=THROTTLED)
@@ -180,19 +191,16 @@ class PasswordResets(MethodView):
     @blp.arguments(ResetStartSchema)
     @blp.response(201, ResetStartedSchema)
     @blp.alt_response(
-        403,
-        description="No reserved phone (`reset.no_reserved_phone`: use Alipay login or the "
-        "counter) or online access disabled",
-    )
-    @blp.alt_response(409, description="Not registered yet")
-    @blp.alt_response(
         422,
-        description=INVALID + "; name and ID number do not match (`reset.identity_mismatch`)",
+        description=INVALID + "; name and ID number do not match, or no reserved phone "
+        "(`reset.identity_mismatch`, one answer)",
     )
     def post(self, body: dict[str, Any]) -> Any:
         """Forgot password, step 1: verify name and ID number (信息验证)
 
-        Answers the reserved phone, masked, and the `reset_id` of the next steps."""
+        Answers the reserved phone, masked, and the `reset_id` of the next steps, whether or not
+        the member is registered or may use the hall: the answer never tells. A member who may
+        not reset receives the reason by SMS at step 2 instead of a code."""
         return services.start_reset(runtime(), db(), origin=origin(), **body)
 
 
@@ -200,7 +208,7 @@ class PasswordResets(MethodView):
 class PasswordResetCodes(MethodView):
     @blp.response(202, MaskedCodeSentSchema)
     @blp.alt_response(404, description=RESET_GONE)
-    @blp.alt_response(429, description="Resend too soon or daily quota used")
+    @blp.alt_response(429, description=QUOTA)
     def post(self, reset_id: str) -> Any:
         """Forgot password, step 2: send a code to the reserved phone"""
         sent, masked_phone = services.send_reset_code(

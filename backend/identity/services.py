@@ -6,7 +6,6 @@ Audit events carry masked identifiers only; tokens, codes and passwords are neve
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import secrets
@@ -23,34 +22,35 @@ from backend.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    TooManyRequests,
     Unauthorized,
     ValidationFailed,
 )
+from backend.identity import lockout
 from backend.identity.captcha import Captchas, NewCaptcha
+from backend.identity.lockout import PasswordAttempt, locked_error
+from backend.identity.notices import TEXTS, notify
 from backend.identity.passwords import make_hasher, verify_password
 from backend.identity.sms import sms_codes
 from backend.identity.smscodes import CodeSent
-from backend.identity.throttle import Window
 from backend.identity.tokens import RefreshReused, TokenPair, token_store
 from backend.members.models import Credential, Member
 from backend.members.queries import credentials_for_update, login_candidates, member_by_id_number
 from backend.pii import is_valid_phone, looks_like_id_number, mask_id_number, mask_phone
+from backend.ratelimit import Limit, Limiter
 from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-# Manual-independent security rules of the hall (typical of Chinese government web halls).
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
-IP_FAILED_LOGINS = 20  # failed logins per IP per window before the IP is throttled
-IP_WINDOW = 15 * 60
+# Manual-independent security rules of the hall (typical of Chinese government web halls);
+# the password lock-out rules are in backend.identity.lockout.
 # Generous: many members share one carrier-grade NAT address.
 CAPTCHAS_PER_IP_MINUTE = 60
+CAPTCHA_ISSUE = Limit(
+    "captcha", CAPTCHAS_PER_IP_MINUTE, 60, "获取验证码过于频繁，请稍后再试", "captcha.too_many"
+)
 RESET_TTL = 15 * 60
 RESET_STEPS = ("identified", "code_sent", "verified")
 
-NO_RESERVED_PHONE = "您未在中心预留手机号码，请使用支付宝认证登录，或携带身份证件到柜台办理"
 ACCESS_DISABLED = "您的网上业务已停用，请联系公积金中心"
 
 
@@ -89,10 +89,6 @@ def mask_username(username: str) -> str:
     return "*" * min(len(username), 8)
 
 
-def _retry_after(seconds: float) -> dict[str, str]:
-    return {"Retry-After": str(max(int(seconds), 1))}
-
-
 def access_disabled(status_code: int = 403) -> Forbidden:
     return Forbidden(ACCESS_DISABLED, error_code="auth.access_disabled", status_code=status_code)
 
@@ -101,13 +97,7 @@ def access_disabled(status_code: int = 403) -> Forbidden:
 
 
 def new_captcha(rt: Runtime, origin: RequestOrigin) -> NewCaptcha:
-    window = Window(rt.redis, rt.keys, "captcha", CAPTCHAS_PER_IP_MINUTE, 60)
-    if window.hit(origin.ip) > CAPTCHAS_PER_IP_MINUTE:
-        raise TooManyRequests(
-            "获取验证码过于频繁，请稍后再试",
-            error_code="captcha.too_many",
-            headers=_retry_after(window.seconds_left()),
-        )
+    Limiter(rt.redis, rt.keys).take((CAPTCHA_ISSUE, origin.ip))
     return captchas(rt).new()
 
 
@@ -120,6 +110,12 @@ def send_register_code(
 
 
 # --- registration (manual 1.2) -------------------------------------------------------------
+
+
+REGISTER_REFUSED = (
+    "注册信息核验未通过：请核对姓名、证件号码，并使用在公积金中心预留的手机号码。"
+    "如您已注册，请直接登录；未预留手机号码的，请使用支付宝认证登录或携带身份证件到柜台办理"
+)
 
 
 def register(
@@ -135,40 +131,36 @@ def register(
 ) -> Member:
     """Create the web-hall credential of a depositor known to the centre.
 
-    The SMS code is checked first: nobody learns anything about the centre's records (does this
-    ID exist, under which name, with which phone) without proving they hold the phone.
+    The SMS code is checked first, and then every refusal — unknown person, name or phone not
+    the centre's, already registered, access disabled, no reserved phone — gets one answer
+    (``register.refused``) after the same work as a success (an argon2 hash): holding a code for
+    one's own phone must not tell whether an ID number belongs to a member, is registered, or
+    which phone it has. The member learns the real reason by SMS on the reserved phone.
     """
     phone = phone.strip()
     sms_codes(rt).verify(phone, "register", sms_code)
     member = member_by_id_number(session, rt.pii, id_number)
     masked_id = mask_id_number(id_number)
-    if member is None or member.name != name.strip():
-        _refuse(session, "auth.register_refused", None, origin, "unknown_member", masked_id)
-        raise ValidationFailed(
-            "未查询到您的缴存信息，请核对姓名和证件号码",
-            error_code="register.member_not_found",
+    password_hash = password_hasher(rt).hash(password)  # the same work whatever comes next
+    reason = _registration_refusal(rt, session, member, name, phone)
+    if reason is not None:
+        _refuse(
+            session,
+            "auth.register_refused",
+            member.id if member and reason != "unknown_member" else None,
+            origin,
+            reason,
+            masked_id,
         )
-    if session.get(Credential, member.id) is not None:
-        raise Conflict(
-            "您已注册，请使用身份证号或手机号码直接登录", error_code="register.already_registered"
-        )
-    if not member.online_access:
-        raise access_disabled()
-    if not member.phone_hash:
-        _refuse(session, "auth.register_refused", member.id, origin, "no_reserved_phone", masked_id)
-        raise Forbidden(NO_RESERVED_PHONE, error_code="register.no_reserved_phone")
-    if member.phone_hash != rt.pii.phone_lookup(phone):
-        _refuse(session, "auth.register_refused", member.id, origin, "phone_mismatch", masked_id)
-        raise ValidationFailed(
-            "输入的手机号码必须与中心预留的手机号码一致",
-            error_code="register.phone_mismatch",
-            errors={"phone": ["输入的手机号码必须与中心预留的手机号码一致"]},
-        )
+        if reason in ("already_registered", "phone_mismatch", "access_disabled"):
+            notify(rt, member, reason)
+        raise ValidationFailed(REGISTER_REFUSED, error_code="register.refused")
+    assert member is not None
     now = clock.utcnow()
     session.add(
         Credential(
             member_id=member.id,
-            password_hash=password_hasher(rt).hash(password),
+            password_hash=password_hash,
             failed_attempts=0,
             registered_at=now,
             password_changed_at=now,
@@ -179,10 +171,25 @@ def register(
         session.commit()
     except IntegrityError:  # a concurrent registration of the same member won the race
         session.rollback()
-        raise Conflict(
-            "您已注册，请使用身份证号或手机号码直接登录", error_code="register.already_registered"
-        ) from None
+        raise ValidationFailed(REGISTER_REFUSED, error_code="register.refused") from None
     return member
+
+
+def _registration_refusal(
+    rt: Runtime, session: Session, member: Member | None, name: str, phone: str
+) -> str | None:
+    """Why ``member`` may not register with ``name`` and ``phone`` (audit and SMS only)."""
+    if member is None or member.name != name.strip():
+        return "unknown_member"
+    if session.get(Credential, member.id) is not None:
+        return "already_registered"
+    if not member.online_access:
+        return "access_disabled"
+    if not member.phone_hash:
+        return "no_reserved_phone"
+    if member.phone_hash != rt.pii.phone_lookup(phone):
+        return "phone_mismatch"
+    return None
 
 
 def _refuse(
@@ -206,20 +213,6 @@ class SessionStarted:
     member: Member
 
 
-def locked_error(until: dt.datetime) -> Forbidden:
-    local = clock.to_local(until)
-    return Forbidden(
-        f"密码连续输错{MAX_FAILED_LOGINS}次，账户已锁定{LOCK_MINUTES}分钟，请于{local:%H:%M}后再试",
-        error_code="auth.account_locked",
-        headers=_retry_after((until - clock.utcnow()).total_seconds()),
-        locked_until=local.isoformat(timespec="seconds"),
-    )
-
-
-def is_locked(credential: Credential, now: dt.datetime) -> bool:
-    return credential.locked_until is not None and credential.locked_until > now
-
-
 def login(
     rt: Runtime,
     session: Session,
@@ -232,63 +225,93 @@ def login(
 ) -> SessionStarted:
     """Password login by ID number or reserved phone.
 
-    Unknown users and wrong passwords get the same answer after the same amount of work. Five
-    wrong passwords in a row lock the credential for fifteen minutes; an IP with too many
-    failures is throttled whatever names it tries.
+    Unknown users, wrong passwords and the right password of a member whose online access the
+    centre disabled get the same answer after the same work (one argon2 verify); the disabled
+    member is told by SMS. Attempts are limited per login name and address, per name and per
+    address (:mod:`backend.identity.lockout`), all counted before the password is checked.
     """
-    ip_window = Window(rt.redis, rt.keys, "login-fail", IP_FAILED_LOGINS, IP_WINDOW)
-    if ip_window.exhausted(origin.ip):
-        raise TooManyRequests(
-            "登录失败次数过多，请稍后再试",
-            error_code="auth.ip_throttled",
-            headers=_retry_after(ip_window.seconds_left()),
-        )
     captchas(rt).check(captcha_id, captcha_code)
-    now = clock.utcnow()
-    hasher = password_hasher(rt)
+    masked = mask_username(username)
+    try:
+        attempt = PasswordAttempt(rt, username, origin.ip)
+    except Forbidden:
+        candidates = login_candidates(session, rt.pii, username)
+        _record_attempt(session, "auth.login_locked_out", candidates, origin, username=masked)
+        session.commit()
+        raise
     candidates = login_candidates(session, rt.pii, username)
     creds = credentials_for_update(session, [m.id for m in candidates])
-    live = [m for m in candidates if not is_locked(creds[m.id], now)]
-    masked = mask_username(username)
-    if candidates and not live:
-        until = min(c.locked_until for c in creds.values() if c.locked_until is not None)
-        record(
-            session,
-            "auth.login_locked_out",
-            member_id=candidates[0].id,
-            origin=origin,
-            username=masked,
-        )
-        session.commit()
-        raise locked_error(until)
-    if not candidates:
-        verify_password(hasher, _dummy_hash(rt), password)
-    member = next(
-        (m for m in live if verify_password(hasher, creds[m.id].password_hash, password)), None
-    )
+    member = password_owner(rt, candidates, creds, password)
     if member is None:
-        ip_window.hit(origin.ip)
-        locked_until = count_failed_password(session, [creds[m.id] for m in live], now, origin)
-        record(
-            session,
-            "auth.login_failed",
-            member_id=live[0].id if len(live) == 1 else None,
-            origin=origin,
-            username=masked,
-            reason="wrong_password" if live else "unknown_user",
-        )
-        session.commit()
-        if locked_until is not None:
-            raise locked_error(locked_until)
-        raise Unauthorized("用户名或密码错误", error_code="auth.invalid_credentials")
+        reason = "wrong_password" if candidates else "unknown_user"
+        raise failed_password(rt, session, attempt, candidates, origin, reason, username=masked)
+    attempt.succeeded()
     credential = creds[member.id]
-    if member.online_access:
-        credential.failed_attempts = 0
-        credential.locked_until = None
-        credential.last_login_at = now
-        if hasher.check_needs_rehash(credential.password_hash):
-            credential.password_hash = hasher.hash(password)
+    credential.last_login_at = clock.utcnow()
+    hasher = password_hasher(rt)
+    if hasher.check_needs_rehash(credential.password_hash):
+        credential.password_hash = hasher.hash(password)
     return open_session(rt, session, member, via="password", origin=origin, username=masked)
+
+
+def password_owner(
+    rt: Runtime, members: list[Member], creds: dict[int, Credential], password: str
+) -> Member | None:
+    """The member among ``members`` whose password this is and who may log in.
+
+    No member: a verify against a dummy hash, so an unknown name costs what a known one does.
+    The right password of a member whose online access is disabled counts as a wrong one (the
+    member is told by SMS): otherwise a disabled member's password could be tested.
+    """
+    hasher = password_hasher(rt)
+    if not members:
+        verify_password(hasher, _dummy_hash(rt), password)
+    for member in members:
+        credential = creds.get(member.id)
+        if credential is not None and verify_password(hasher, credential.password_hash, password):
+            if member.online_access:
+                return member
+            notify(rt, member, "access_disabled")
+    return None
+
+
+def _record_attempt(
+    session: Session, action: str, members: list[Member], origin: RequestOrigin, **detail: Any
+) -> None:
+    """Audit a password attempt; it names the member when the login name means exactly one."""
+    record(
+        session,
+        action,
+        member_id=members[0].id if len(members) == 1 else None,
+        origin=origin,
+        **detail,
+    )
+
+
+def failed_password(
+    rt: Runtime,
+    session: Session,
+    attempt: PasswordAttempt,
+    members: list[Member],
+    origin: RequestOrigin,
+    reason: str,
+    **detail: Any,
+) -> Forbidden | Unauthorized:
+    """Audit a failed password attempt (lock included, members told by SMS when their login
+    name is paused) and commit; returns the error to raise: the lock or the common 401."""
+    _record_attempt(session, "auth.login_failed", members, origin, reason=reason, **detail)
+    until = attempt.lock_until()
+    if until is not None:
+        for member in members:
+            record(
+                session, "auth.locked", member_id=member.id, origin=origin, until=until.isoformat()
+            )
+            if attempt.name_paused:
+                notify(rt, member, "password_paused")
+    session.commit()
+    if until is not None:
+        return locked_error(until)
+    return Unauthorized("用户名或密码错误", error_code="auth.invalid_credentials")
 
 
 def open_session(
@@ -310,25 +333,6 @@ def open_session(
     record(session, "auth.login", member_id=member.id, origin=origin, via=via, **detail)
     session.commit()
     return SessionStarted(token_store(rt).issue(member.id), member)
-
-
-def count_failed_password(
-    session: Session, credentials: list[Credential], now: dt.datetime, origin: RequestOrigin
-) -> dt.datetime | None:
-    locked_until = None
-    for credential in credentials:
-        credential.failed_attempts = (credential.failed_attempts or 0) + 1
-        if credential.failed_attempts >= MAX_FAILED_LOGINS:
-            credential.failed_attempts = 0
-            credential.locked_until = locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
-            record(
-                session,
-                "auth.locked",
-                member_id=credential.member_id,
-                origin=origin,
-                until=credential.locked_until.isoformat(),
-            )
-    return locked_until
 
 
 def refresh(
@@ -440,6 +444,12 @@ def _reset_member(rt: Runtime, session: Session, ticket: dict[str, Any]) -> Memb
     return member
 
 
+RESET_REFUSED = (
+    "信息验证未通过，请核对姓名和证件号码后重新验证；"
+    "未在中心预留手机号码的，请使用支付宝认证登录或携带身份证件到柜台办理"
+)
+
+
 def start_reset(
     rt: Runtime,
     session: Session,
@@ -450,38 +460,41 @@ def start_reset(
     captcha_code: str,
     origin: RequestOrigin,
 ) -> ResetStarted:
+    """Step 1 (信息验证): a depositor with a reserved phone gets a reset ticket and the phone,
+    masked, whatever else is true of them (registered or not, access disabled or not): the answer
+    must not tell a stranger who is registered. Step 2 then texts such a member the reason
+    instead of a code. Anyone else — unknown, name not matching, no reserved phone — gets one
+    answer (``reset.identity_mismatch``)."""
     captchas(rt).check(captcha_id, captcha_code)
     masked_id = mask_id_number(id_number)
     member = member_by_id_number(session, rt.pii, id_number)
-    if member is None or member.name != name.strip():
-        # One answer for either part being wrong: the form must not confirm a guessed ID number.
-        _refuse(
-            session, "auth.password_reset_refused", None, origin, "identity_mismatch", masked_id
-        )
-        raise ValidationFailed(
-            "信息验证未通过，请核对姓名和证件号码后重新验证",
-            error_code="reset.identity_mismatch",
-        )
-    if not member.phone_enc or not member.phone_masked:
-        _refuse(
-            session,
-            "auth.password_reset_refused",
-            member.id,
-            origin,
-            "no_reserved_phone",
-            masked_id,
-        )
-        raise Forbidden(NO_RESERVED_PHONE, error_code="reset.no_reserved_phone")
-    if session.get(Credential, member.id) is None:
-        raise Conflict("您尚未注册，请先注册", error_code="reset.not_registered")
-    if not member.online_access:
-        raise access_disabled()
+    if member is None or member.name != name.strip() or not member.phone_enc:
+        known = member is not None and member.name == name.strip()
+        reason = "no_reserved_phone" if known else "identity_mismatch"
+        member_id = member.id if known and member is not None else None
+        _refuse(session, "auth.password_reset_refused", member_id, origin, reason, masked_id)
+        raise ValidationFailed(RESET_REFUSED, error_code="reset.identity_mismatch")
     reset_id = secrets.token_urlsafe(24)
     expires_at = clock.utcnow().timestamp() + RESET_TTL
-    _save_ticket(rt, reset_id, {"m": member.id, "step": "identified", "exp": expires_at})
-    record(session, "auth.password_reset_started", member_id=member.id, origin=origin)
-    session.commit()
-    return ResetStarted(reset_id, member.phone_masked, RESET_TTL)
+    ticket = {"m": member.id, "step": "identified", "exp": expires_at}
+    refusal = _reset_refusal(session, member)
+    if refusal is not None:
+        ticket["no"] = refusal
+        _refuse(session, "auth.password_reset_refused", member.id, origin, refusal, masked_id)
+    else:
+        record(session, "auth.password_reset_started", member_id=member.id, origin=origin)
+        session.commit()
+    _save_ticket(rt, reset_id, ticket)
+    return ResetStarted(reset_id, member.phone_masked or "", RESET_TTL)
+
+
+def _reset_refusal(session: Session, member: Member) -> str | None:
+    """Why ``member`` cannot reset a password (told by SMS at step 2, never in the answer)."""
+    if session.get(Credential, member.id) is None:
+        return "not_registered"
+    if not member.online_access:
+        return "access_disabled"
+    return None
 
 
 def send_reset_code(
@@ -489,7 +502,10 @@ def send_reset_code(
 ) -> tuple[CodeSent, str]:
     ticket = _ticket(rt, reset_id, "identified")
     member = _reset_member(rt, session, ticket)
-    sent = sms_codes(rt).send(rt.pii.decrypt(member.phone_enc or ""), "reset", ip=origin.ip)
+    refusal = ticket.get("no")
+    notice = TEXTS[refusal] if refusal else None
+    phone = rt.pii.decrypt(member.phone_enc or "")
+    sent = sms_codes(rt).send(phone, "reset", ip=origin.ip, notice=notice)
     if ticket["step"] == "identified":
         ticket["step"] = "code_sent"
         _save_ticket(rt, reset_id, ticket)
@@ -520,3 +536,6 @@ def finish_reset(
     record(session, "auth.password_reset", member_id=member_id, origin=origin)
     session.commit()
     token_store(rt).revoke_member(member_id)
+    member = session.get(Member, member_id)
+    if member is not None:
+        lockout.lift(rt, member)

@@ -25,11 +25,18 @@ def make_sms_sender(settings: Settings) -> SmsSender:
     return build_sms_sender("log")
 
 
+def sms_sender(rt: Runtime) -> SmsSender:
+    """The runtime's SMS sender (built on first use, then shared; tests may inject one)."""
+    sender = rt.extras.get("sms_sender")
+    if sender is None:
+        sender = rt.extras["sms_sender"] = make_sms_sender(rt.settings)
+    return sender
+
+
 def sms_codes(rt: Runtime) -> SmsCodes:
     """The runtime's code store (built on first use, then shared)."""
     codes = rt.extras.get("sms_codes")
     if codes is None:
-        sender = rt.extras.get("sms_sender") or make_sms_sender(rt.settings)
-        codes = SmsCodes(rt.redis, rt.keys, sender, rt.settings.centre_name)
+        codes = SmsCodes(rt.redis, rt.keys, sms_sender(rt), rt.settings.centre_name, rt.pii)
         rt.extras["sms_codes"] = codes
     return codes

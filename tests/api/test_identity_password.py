@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
@@ -188,8 +191,8 @@ def test_reset_same_message_when_name_or_id_number_wrong(client, runtime, make):
 def test_reset_refused_with_alipay_hint_when_no_reserved_phone(client, runtime, make):
     member = make.member(password=PASSWORD, phone=None)
     r = start(client, runtime, member)
-    assert r.status_code == 403
-    assert r.json["error_code"] == "reset.no_reserved_phone"
+    assert r.status_code == 422
+    assert r.json["error_code"] == "reset.identity_mismatch"
     assert "支付宝" in r.json["message"] and "柜台" in r.json["message"]
 
 
@@ -217,8 +220,11 @@ def test_reset_openapi_says_reset_complete_when_documented(client):
     assert "204" in op["responses"]
 
 
-def test_reset_refused_when_online_access_disabled(client, runtime, make):
+def test_reset_code_replaced_by_reason_when_online_access_disabled(client, runtime, make):
     member = make.member(password=PASSWORD, online_access=False)
     r = start(client, runtime, member)
-    assert r.status_code == 403
-    assert r.json["error_code"] == "auth.access_disabled"
+    assert r.status_code == 201
+    assert client.post(reset_url(r.json["reset_id"], "sms-codes")).status_code == 202
+    sent = [json.loads(line) for line in Path(runtime.settings.sms_outbox).read_text().splitlines()]
+    assert [(s["scene"], s["code"]) for s in sent] == [("notice", "")]
+    assert "停用" in sent[0]["text"]

@@ -11,7 +11,6 @@ from backend.errors import ValidationFailed
 from backend.identity.captcha import ALPHABET, CAPTCHA_TTL, Captchas
 from backend.identity.services import CAPTCHAS_PER_IP_MINUTE as CAPTCHAS_PER_MINUTE
 from backend.identity.services import captchas
-from backend.identity.throttle import Window
 
 
 @pytest.fixture
@@ -97,15 +96,3 @@ def test_captcha_creation_throttled_when_one_address_asks_too_often(client):
     statuses = [client.post("/api/v1/captchas").status_code for _ in range(CAPTCHAS_PER_MINUTE + 1)]
     assert statuses[:-1] == [201] * CAPTCHAS_PER_MINUTE
     assert statuses[-1] == 429
-
-
-def test_window_counts_reset_when_next_window_starts(runtime):
-    window = Window(runtime.redis, runtime.keys, "t", limit=2, seconds=60)
-    now = dt.datetime(2026, 1, 1, 0, 0, 10, tzinfo=dt.UTC)
-    with mock.patch("backend.clock.utcnow", return_value=now):
-        window.hit("ip")
-        window.hit("ip")
-        assert window.exhausted("ip")
-        assert not window.exhausted("other")
-    with mock.patch("backend.clock.utcnow", return_value=now + dt.timedelta(seconds=60)):
-        assert not window.exhausted("ip")
