@@ -76,7 +76,9 @@ class Settings:
     lookup_key: str = ""
 
     centre_name: str = "示范市住房公积金管理中心"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where members and bank clerks reach the hall (certificate QR codes and links); empty: the
+    # address ``gjj serve`` / ``gjj demo`` listen on (``public_url``).
+    public_base_url: str = ""
 
     # Password hashing (argon2id); tests lower the cost, production keeps the baseline
     argon2_time_cost: int = 2
@@ -184,6 +186,15 @@ class Settings:
         settings = cls(**values)
         settings.validate()
         return settings
+
+    @property
+    def public_url(self) -> str:
+        """The public base URL without a trailing slash; by default ``http://host:port`` (a
+        wildcard bind address shown as 127.0.0.1)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

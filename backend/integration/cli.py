@@ -59,5 +59,5 @@ def curl(
         timestamp=int(utcnow().timestamp()),
     )
     click.echo(
-        signing.curl_command(base_url or settings.public_base_url, method, path, headers, raw)
+        signing.curl_command(base_url or settings.public_url, method, path, headers, raw)
     )
