@@ -350,7 +350,9 @@ def test_page_shows_valid_with_masked_holder_and_figures_when_code_matches(
 @needs_font
 def test_page_uses_no_external_asset_when_rendered(client, login, holder):
     body = issue(client, login(holder))
-    html = page(client, body["serial_no"], body["verification_code"]).get_data(as_text=True)
+    r = page(client, body["serial_no"], body["verification_code"])
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and html.startswith("<!doctype html>")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
     assert "<script" not in html and "<link" not in html
 
