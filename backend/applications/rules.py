@@ -93,8 +93,7 @@ def check_transition(kind: str, status: str, event: str) -> None:
     if status not in ALLOWED_FROM.get(kind, ALLOWED_FROM["withdrawal"])[event]:
         raise TransitionRefused(
             "invalid_transition",
-            f"该业务当前状态为“{STATUS_NAMES.get(status, status)}”，"
-            f"不能办理“{EVENT_TYPES[event]}”",
+            f"该业务当前状态为“{STATUS_NAMES.get(status, status)}”，不能办理“{EVENT_TYPES[event]}”",
         )
 
 

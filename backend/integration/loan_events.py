@@ -198,9 +198,7 @@ def apply_loan_event(
     return applied
 
 
-def _move_application(
-    session: Session, application: Application | None, event: LoanEvent
-) -> None:
+def _move_application(session: Session, application: Application | None, event: LoanEvent) -> None:
     """Keep 我发起的 in step with the contract: signing closes the 签订合同 node, disbursal
     completes the application (the contract's own message tells the member)."""
     if application is None or application.kind != "loan":

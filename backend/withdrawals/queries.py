@@ -57,9 +57,7 @@ def _purchase_documents(session: Session, member_id: int) -> frozenset[str]:
             Application.status.in_(COUNTED_STATUSES),
         )
     ).all()
-    return frozenset(
-        str(d["document_no"]).strip() for d in details if d and d.get("document_no")
-    )
+    return frozenset(str(d["document_no"]).strip() for d in details if d and d.get("document_no"))
 
 
 def facts(session: Session, pii: PiiVault, acct: FundAccount) -> AccountFacts:

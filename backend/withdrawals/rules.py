@@ -296,7 +296,9 @@ def _reason_refusals(reason: str, facts: AccountFacts) -> list[Refusal]:
     return [r for r in found if r is not None]
 
 
-def _document_refusal(reason: str, amount: Decimal, facts: AccountFacts, value: str) -> Refusal | None:
+def _document_refusal(
+    reason: str, amount: Decimal, facts: AccountFacts, value: str
+) -> Refusal | None:
     """The reason's document checked against what the core system holds."""
     if reason == "purchase" and value in facts.purchase_documents:
         return Refusal(

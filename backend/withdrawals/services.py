@@ -64,9 +64,7 @@ class Eligibility:
     assessments: list[rules.Assessment]
 
 
-def eligibility(
-    session: Session, rt: Runtime, member_id: int, reason: str | None
-) -> Eligibility:
+def eligibility(session: Session, rt: Runtime, member_id: int, reason: str | None) -> Eligibility:
     """What the member may withdraw now, for one reason or for every reason offered online."""
     reasons = [check_reason(reason)] if reason else list(rules.REASONS)
     acct = account_of(session, member_id)

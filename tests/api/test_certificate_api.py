@@ -322,9 +322,7 @@ def test_public_url_follows_the_listening_port_when_no_base_url_is_configured():
 
 
 @needs_font
-def test_page_shows_valid_with_masked_holder_and_figures_when_code_matches(
-    client, login, holder
-):
+def test_page_shows_valid_with_masked_holder_and_figures_when_code_matches(client, login, holder):
     body = issue(client, login(holder))
     r = page(client, body["serial_no"], body["verification_code"].lower())
     text = visible_text(r)

@@ -238,9 +238,7 @@ def test_loan_info_reports_overdue_penalty_when_period_unpaid(client, auth, memb
     assert overdue["penalty"] == str(rules.overdue_penalty(D("4138.34"), 30, "2.85"))
 
 
-def test_loan_info_shows_the_next_instalment_still_to_come_when_overdue(
-    client, auth, member, loan
-):
+def test_loan_info_shows_the_next_instalment_still_to_come_when_overdue(client, auth, member, loan):
     contract = loan(member, paid=14, status="overdue")
     with frozen_today(dt.date(2025, 7, 20)):  # periods 15 (06-15) and 16 (07-15) unpaid
         body = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth).json

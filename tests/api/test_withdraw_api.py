@@ -304,7 +304,9 @@ def test_retirement_is_refused_when_a_25_year_old_asks_for_the_whole_balance(
     member = make.member(balance="20000.00", id_number=young)
     headers = login(member)
     with at():
-        eligibility = client.get("/api/v1/withdrawals/eligibility?reason=retirement", headers=headers)
+        eligibility = client.get(
+            "/api/v1/withdrawals/eligibility?reason=retirement", headers=headers
+        )
         r = submit(client, headers, body(reason="retirement", amount="20000.00"))
     (retirement,) = eligibility.json["reasons"]
     assert not retirement["eligible"] and retirement["withdrawable"] == "0.00"
@@ -319,7 +321,9 @@ def test_retirement_is_allowed_when_the_core_system_recorded_it(client, make, lo
     member = make.member(balance="20000.00", id_number=woman, retired_on=dt.date(2025, 9, 1))
     code = make.transaction_code(member)
     with at():
-        r = submit(client, login(member), body(reason="retirement", amount="20000.00", sms_code=code))
+        r = submit(
+            client, login(member), body(reason="retirement", amount="20000.00", sms_code=code)
+        )
     assert r.status_code == 201, r.json
 
 

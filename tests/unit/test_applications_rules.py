@@ -14,7 +14,9 @@ def test_node_done_starts_next_node_when_current_closes():
 
 
 def test_node_current_sends_back_when_earlier_node_named():
-    t = transition("withdrawal", "processing", ["done", "done", "current", "pending"], "node_current", 1)
+    t = transition(
+        "withdrawal", "processing", ["done", "done", "current", "pending"], "node_current", 1
+    )
     assert t.states == ["done", "current", "pending", "pending"]
 
 
@@ -30,7 +32,9 @@ def test_completed_closes_every_node_when_application_finishes():
 
 
 def test_rejected_leaves_nothing_current_when_core_rejects():
-    t = transition("withdrawal", "processing", ["done", "current", "pending", "pending"], "rejected", None)
+    t = transition(
+        "withdrawal", "processing", ["done", "current", "pending", "pending"], "rejected", None
+    )
     assert t.states == ["done", "done", "pending", "pending"] and t.status == "rejected"
 
 
