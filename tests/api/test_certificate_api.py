@@ -230,11 +230,16 @@ def test_verification_shows_void_when_reissued(client, login, holder):
     )
 
 
-@needs_font
-def test_verification_shows_expired_when_validity_passed(client, login, holder):
+def issued_on_5_november(client, headers):
+    """A certificate issued 2026-11-05 10:00 Beijing time, valid 30 days; → (body, issue time)."""
     now = dt.datetime(2026, 11, 5, 2, 0, tzinfo=dt.UTC)
     with at(now):
-        body = issue(client, login(holder))
+        return issue(client, headers), now
+
+
+@needs_font
+def test_verification_shows_expired_when_validity_passed(client, login, holder):
+    body, now = issued_on_5_november(client, login(holder))
     with at(now + dt.timedelta(days=30)):
         assert verify(client, body["serial_no"], body["verification_code"]).json["status"] == (
             "valid"
@@ -368,9 +373,7 @@ def test_page_shows_voided_when_reissued(client, login, holder):
 
 @needs_font
 def test_page_shows_expired_when_validity_passed(client, login, holder):
-    now = dt.datetime(2026, 11, 5, 2, 0, tzinfo=dt.UTC)
-    with at(now):
-        body = issue(client, login(holder))
+    body, now = issued_on_5_november(client, login(holder))
     with at(now + dt.timedelta(days=31)):
         r = page(client, body["serial_no"], body["verification_code"])
     assert r.status_code == 200 and "已过期" in visible_text(r)
