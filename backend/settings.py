@@ -228,6 +228,8 @@ class Settings:
                 refused.append("missing GJJ_PII_KEY/GJJ_LOOKUP_KEY (development keys)")
             if not self.database_url:
                 refused.append("missing GJJ_DATABASE_URL (SQLite)")
+            if not self.public_base_url:
+                refused.append("missing GJJ_PUBLIC_BASE_URL (certificate QR codes and links)")
             if refused:
                 raise SettingsError("refused in production: " + ", ".join(refused))
 
