@@ -17,6 +17,7 @@ from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
+from backend.fund.pages import blp as certificate_pages_blp
 from backend.fund.routes import blp as fund_blp
 from backend.identity.routes import blp as identity_blp
 from backend.inbox.routes import blp as inbox_blp
@@ -129,6 +130,7 @@ def create_app(
     for blp in MEMBER_BLUEPRINTS:
         api.register_blueprint(blp)
     api.register_blueprint(integration_blp)
+    app.register_blueprint(certificate_pages_blp)  # HTML, outside the API and its OpenAPI
 
     _install_request_hooks(app, rt)
     _install_error_handlers(app)

@@ -212,7 +212,9 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
 
     if c.settings.production:
         raise click.ClickException("the demo refuses GJJ_ENV=production")
-    settings = c.use_settings(demo_setup.with_demo_internal_key(c.settings))
+    # The demo's certificate links follow the port it listens on (unless GJJ_PUBLIC_BASE_URL).
+    listening = c.settings.with_(host=host or c.settings.host, port=port or c.settings.port)
+    settings = c.use_settings(demo_setup.with_demo_internal_key(listening))
     seeded = demo_setup.prepare(
         c.runtime, members=members, seed=seed_value, csv_path=demo_setup.DEFAULT_CSV
     )

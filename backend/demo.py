@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MEMBERS = 200
 DEFAULT_CSV = INSTANCE_DIR / "demo-members.csv"
-SHOWN_LOGINS = 6
+SHOWN_LOGINS = 7
 FAKES_START_TIMEOUT = 20.0  # seconds: key generation on first start takes a moment
 FAKES_STATE = INSTANCE_DIR / "fake-channels-state.json"
 

@@ -76,7 +76,9 @@ class Settings:
     lookup_key: str = ""
 
     centre_name: str = "示范市住房公积金管理中心"
-    public_base_url: str = "http://127.0.0.1:8000"
+    # Where members and bank clerks reach the hall (certificate QR codes and links); empty: the
+    # address ``gjj serve`` / ``gjj demo`` listen on (``public_url``).
+    public_base_url: str = ""
 
     # Password hashing (argon2id); tests lower the cost, production keeps the baseline
     argon2_time_cost: int = 2
@@ -185,6 +187,15 @@ class Settings:
         settings.validate()
         return settings
 
+    @property
+    def public_url(self) -> str:
+        """The public base URL without a trailing slash; by default ``http://host:port`` (a
+        wildcard bind address shown as 127.0.0.1)."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -217,6 +228,8 @@ class Settings:
                 refused.append("missing GJJ_PII_KEY/GJJ_LOOKUP_KEY (development keys)")
             if not self.database_url:
                 refused.append("missing GJJ_DATABASE_URL (SQLite)")
+            if not self.public_base_url:
+                refused.append("missing GJJ_PUBLIC_BASE_URL (certificate QR codes and links)")
             if refused:
                 raise SettingsError("refused in production: " + ", ".join(refused))
 

@@ -88,6 +88,8 @@ class Factory:
         deposit_base: Decimal = Decimal("8000.00"),
         opened_on: dt.date = dt.date(2018, 3, 1),
         employer: Employer | None = None,
+        paid_through: str = "2026-10",
+        retired_on: dt.date | None = None,
     ) -> FundAccount:
         employer = employer or self.employer()
         rate = Decimal("0.12")
@@ -101,8 +103,9 @@ class Factory:
             employee_rate=rate,
             employer_rate=rate,
             monthly_amount=(deposit_base * rate * 2).quantize(Decimal("0.01")),
-            paid_through="2026-10",
+            paid_through=paid_through,
             opened_on=opened_on,
+            retired_on=retired_on,
         )
         self.session.add(account)
         self.session.flush()
@@ -277,6 +280,7 @@ class Factory:
         reason: str = "purchase",
         status: str = "processing",
         submitted_at: dt.datetime | None = None,
+        details: dict[str, Any] | None = None,
     ) -> Any:
         """A withdrawal application as the core system would hold it (no rules checked)."""
         from backend.applications.services import create_application
@@ -287,6 +291,7 @@ class Factory:
             kind="withdrawal",
             reason=reason,
             amount=Decimal(amount),
+            details=details,
         )
         application.status = status
         if submitted_at is not None:

@@ -11,8 +11,40 @@ EVENT_TYPES = {
     "approved": "审批通过",
     "rejected": "审批未通过",
     "completed": "办结",
+    "cancelled": "撤销",
 }
 TERMINAL_STATUSES = ("rejected", "completed", "cancelled")
+# The life cycle, the one table every status change is checked against: event → the statuses it
+# may leave, per kind. An application is submitted and reviewed (processing: its nodes move), then
+# approved or rejected; it may be cancelled (撤销) until it is done. A loan application completes
+# only when its contract is disbursed after approval (and signing: see ``backend.loans.rules``); a
+# withdrawal completes when the core system pays it, which it only does once it has approved it,
+# so the payment may arrive while the hall still shows it processing.
+ALLOWED_FROM: dict[str, dict[str, tuple[str, ...]]] = {
+    "withdrawal": {
+        "node_done": ("processing", "approved"),
+        "node_current": ("processing", "approved"),
+        "approved": ("processing",),
+        "rejected": ("processing", "approved"),
+        "completed": ("processing", "approved"),
+        "cancelled": ("processing", "approved"),
+    },
+    "loan": {
+        "node_done": ("processing", "approved"),
+        "node_current": ("processing", "approved"),
+        "approved": ("processing",),
+        "rejected": ("processing",),
+        "completed": ("approved",),
+        "cancelled": ("processing", "approved"),
+    },
+}
+STATUS_NAMES = {
+    "processing": "办理中",
+    "approved": "已审批",
+    "rejected": "未通过",
+    "completed": "已办结",
+    "cancelled": "已撤销",
+}
 
 
 class TransitionRefused(ValueError):
@@ -51,11 +83,26 @@ def _close(states: list[str], index: int) -> list[int]:
     return [index]
 
 
-def transition(status: str, states: Sequence[str], event: str, index: int | None) -> Transition:
-    """The application's status and node states after ``event`` on node ``index`` (``None``:
-    the current node)."""
+def check_transition(kind: str, status: str, event: str) -> None:
+    """Refuse ``event`` on an application of ``kind`` in ``status`` unless the life cycle allows
+    it (``ALLOWED_FROM``)."""
+    if event not in EVENT_TYPES:
+        raise TransitionRefused("unknown_event", "未知的事件类型")
     if status in TERMINAL_STATUSES:
         raise TransitionRefused("closed", "该业务已办结，不能再变更")
+    if status not in ALLOWED_FROM.get(kind, ALLOWED_FROM["withdrawal"])[event]:
+        raise TransitionRefused(
+            "invalid_transition",
+            f"该业务当前状态为“{STATUS_NAMES.get(status, status)}”，不能办理“{EVENT_TYPES[event]}”",
+        )
+
+
+def transition(
+    kind: str, status: str, states: Sequence[str], event: str, index: int | None
+) -> Transition:
+    """The application's status and node states after ``event`` on node ``index`` (``None``:
+    the current node)."""
+    check_transition(kind, status, event)
     new = list(states)
     target = index if index is not None else current_index(new)
     new_status = status
@@ -77,7 +124,11 @@ def transition(status: str, states: Sequence[str], event: str, index: int | None
         touched.append(index)
     elif event == "approved":
         if target is not None:
-            touched = _close(new, target)
+            # Approval closes the node it names and any earlier one still open.
+            touched = [j for j in range(target) if new[j] == "current"]
+            for j in touched:
+                new[j] = "done"
+            touched += _close(new, target)
         new_status = "approved"
     elif event == "rejected":
         if target is not None:
@@ -91,8 +142,9 @@ def transition(status: str, states: Sequence[str], event: str, index: int | None
         new_status = "completed"
         if target is None and new:
             target = len(new) - 1
-    else:
-        raise TransitionRefused("unknown_event", "未知的事件类型")
+    else:  # cancelled: nothing more is done; the node it stopped at keeps its opinion
+        new = ["pending" if s == "current" else s for s in new]
+        new_status = "cancelled"
     return Transition(status=new_status, states=new, touched=touched, acted=target)
 
 
@@ -109,6 +161,8 @@ def event_content(
         text = f"{head}已审批通过。"
     elif event == "rejected":
         text = f"{head}未通过审批。"
+    elif event == "cancelled":
+        text = f"{head}已撤销。"
     else:
         text = f"{head}已办结。"
     if opinion:

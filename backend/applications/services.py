@@ -10,7 +10,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.applications.models import APPLICATION_KINDS, Application, ApplicationNode
-from backend.applications.rules import TransitionRefused, event_content, transition
+from backend.applications.rules import (
+    TERMINAL_STATUSES,
+    TransitionRefused,
+    event_content,
+    transition,
+)
 from backend.clock import utcnow
 from backend.errors import Conflict, ValidationFailed
 from backend.inbox.models import Message
@@ -85,7 +90,9 @@ def apply_event(
             )
         index = names.index(node)
     try:
-        result = transition(application.status, [n.state for n in nodes], event, index)
+        result = transition(
+            application.kind, application.status, [n.state for n in nodes], event, index
+        )
     except TransitionRefused as exc:
         raise Conflict(exc.message, error_code=f"application.{exc.code}") from exc
     for n, state in zip(nodes, result.states, strict=True):
@@ -100,7 +107,7 @@ def apply_event(
         if handler is not None:
             acted.handler = handler
     application.status = result.status
-    if result.status in ("completed", "rejected"):
+    if result.status in TERMINAL_STATUSES:
         application.completed_at = at
     application.updated_at = utcnow()
     if not notify:

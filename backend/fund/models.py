@@ -41,6 +41,9 @@ class FundAccount(Base):
     paid_through: Mapped[str | None] = mapped_column(String(7))  # 缴至年月, "YYYY-MM"
     opened_on: Mapped[dt.date] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Retirement (办理退休) recorded by the core system: it opens the retirement withdrawal
+    # whatever the statutory age computed from the ID number says (e.g. a woman worker at 50).
+    retired_on: Mapped[dt.date | None] = mapped_column(Date)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 

@@ -143,9 +143,7 @@ class EligibilityView(MethodView):
     @blp.alt_response(422, description="withdrawal.reason_unknown")
     def get(self, args: dict[str, Any]) -> Any:
         """可提取金额与各提取原因的条件"""
-        return withdrawals.eligibility(
-            db(), runtime().settings, current_member().id, args["reason"]
-        )
+        return withdrawals.eligibility(db(), runtime(), current_member().id, args["reason"])
 
 
 @blp.route("/withdrawals")

@@ -113,13 +113,13 @@ def content_hash(snapshot: dict[str, Any]) -> str:
 
 
 def verify_url(settings: Settings, serial_no: str, code: str) -> str:
-    return (
-        f"{settings.public_base_url.rstrip('/')}/api/v1/public/certificates/{serial_no}?code={code}"
-    )
+    """The address printed as the certificate's QR code and link: the HTML verification page a
+    clerk opens on a phone (``backend.fund.pages``), at the public base URL."""
+    return f"{settings.public_url}/verify/certificates/{serial_no}?code={code}"
 
 
 def pdf_url(settings: Settings, serial_no: str) -> str:
-    return f"{settings.public_base_url.rstrip('/')}/api/v1/fund/certificates/{serial_no}/pdf"
+    return f"{settings.public_url}/api/v1/fund/certificates/{serial_no}/pdf"
 
 
 def _snapshot(

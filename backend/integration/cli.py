@@ -58,6 +58,4 @@ def curl(
         body=raw,
         timestamp=int(utcnow().timestamp()),
     )
-    click.echo(
-        signing.curl_command(base_url or settings.public_base_url, method, path, headers, raw)
-    )
+    click.echo(signing.curl_command(base_url or settings.public_url, method, path, headers, raw))

@@ -13,6 +13,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.applications.models import Application
+from backend.applications.services import apply_event
 from backend.clock import today
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.inbox.queries import message_by_dedupe_key
@@ -30,7 +32,7 @@ from backend.loans.models import (
     LoanRate,
     LoanRepayment,
 )
-from backend.loans.rules import add_months
+from backend.loans.rules import LoanTransitionRefused, add_months, loan_transition
 
 LOAN_EVENTS = {
     "signed": "贷款合同签订",
@@ -39,14 +41,8 @@ LOAN_EVENTS = {
     "settled": "贷款结清",
     "overdue": "贷款逾期提醒",
 }
-# status the contract must be in for each event
-ALLOWED_FROM = {
-    "signed": ("approving",),
-    "disbursed": ("approving", "signed"),
-    "repaid": ("repaying", "overdue"),
-    "settled": ("repaying", "overdue"),
-    "overdue": ("repaying", "overdue"),
-}
+# The loan node signing closes on the application (我发起的), and the ones disbursal completes.
+SIGNING_NODE = "签订合同"
 EVENT_KEY = "loan:{}:{}"
 REPAYMENT_KEY = "loanrep:{}"
 
@@ -161,13 +157,20 @@ def apply_loan_event(
 
     def write() -> Applied:
         target = contract or _new_contract(session, contract_no, event)
-        if target.status not in ALLOWED_FROM[event.type]:
-            raise Conflict(
-                "该合同当前状态不能办理此事项",
-                error_code="loan.invalid_transition",
-                contract_status=target.status,
+        application = (
+            session.get(Application, target.application_id) if target.application_id else None
+        )
+        try:
+            after = loan_transition(
+                target.status, event.type, application.status if application else None
             )
+        except LoanTransitionRefused as exc:
+            raise Conflict(
+                exc.message, error_code=exc.error_code, contract_status=target.status
+            ) from exc
         repayment = _apply(session, target, event)
+        target.status = after
+        _move_application(session, application, event)
         post_message(
             session,
             member_id=target.member_id,
@@ -193,6 +196,17 @@ def apply_loan_event(
         lost_race(_seen(session, key) or None)
         return _replayed(session, caller, lost_race(_contract(session, contract_no)), event)
     return applied
+
+
+def _move_application(session: Session, application: Application | None, event: LoanEvent) -> None:
+    """Keep 我发起的 in step with the contract: signing closes the 签订合同 node, disbursal
+    completes the application (the contract's own message tells the member)."""
+    if application is None or application.kind != "loan":
+        return
+    if event.type == "signed" and SIGNING_NODE in {n.name for n in application.nodes}:
+        apply_event(session, application, event="node_done", node=SIGNING_NODE, notify=False)
+    elif event.type == "disbursed":
+        apply_event(session, application, event="completed", notify=False)
 
 
 def _replayed(
@@ -221,11 +235,9 @@ def _replayed(
 def _apply(session: Session, contract: LoanContract, event: LoanEvent) -> LoanRepayment | None:
     on = event.date or today()
     if event.type == "signed":
-        contract.status = "signed"
         contract.signed_on = on
     elif event.type == "disbursed":
         assert_fields(event, "amount", "first_due_date", "annual_rate")
-        contract.status = "repaying"
         contract.amount = event.amount  # type: ignore[assignment]
         contract.balance = event.amount  # type: ignore[assignment]
         contract.disbursed_on = on
@@ -245,11 +257,8 @@ def _apply(session: Session, contract: LoanContract, event: LoanEvent) -> LoanRe
     elif event.type == "repaid":
         return _repay(session, contract, event)
     elif event.type == "settled":
-        contract.status = "settled"
         contract.settled_on = on
         contract.balance = Decimal("0.00")
-    elif event.type == "overdue":
-        contract.status = "overdue"
     return None
 
 
@@ -268,10 +277,8 @@ def _repay(session: Session, contract: LoanContract, event: LoanEvent) -> LoanRe
         if contract.first_due_date
         else event.paid_on
     )
+    # Paying the overdue instalment brings the loan back to normal repayment (LOAN_TRANSITIONS).
     contract.balance = contract.balance - principal
-    if contract.status == "overdue":
-        # Paying the overdue instalment brings the loan back to normal repayment.
-        contract.status = "repaying"
     repayment = LoanRepayment(
         contract_id=contract.id,
         period=period,

@@ -237,6 +237,9 @@ class Schedule:
     method: Method
     start_date: date
     periods: tuple[Period, ...]
+    # The rate in force on ``start_date`` (what days before the first due date in a later year
+    # accrue at); ``None``: the first period's rate.
+    contract_rate: Decimal | None = None
 
     @property
     def months(self) -> int:
@@ -270,6 +273,21 @@ class Schedule:
             Segment(run[0].period, run[-1].period, run[0].annual_rate, run[0].payment)
             for run in runs
         )
+
+    def rate_on(self, day: date) -> Decimal:
+        """The annual rate interest accrues at on ``day`` under the 1 January re-pricing rule.
+
+        A rate change reaches an existing loan on the next 1 January: every day of year Y accrues
+        at the rate of the periods due in Y (the contract rate in the disbursement year). A day
+        before the first period due in its year (disbursed in December, first due in January)
+        accrues at the contract rate; a day after the last period at the last period's rate.
+        """
+        for row in self.periods:
+            if row.due_date.year == day.year:
+                return row.annual_rate
+        if self.periods and day > self.periods[-1].due_date:
+            return self.periods[-1].annual_rate
+        return self.contract_rate if self.contract_rate is not None else self.periods[0].annual_rate
 
     def due_on_or_before(self, on: date) -> tuple[Period, ...]:
         return tuple(p for p in self.periods if p.due_date <= on)
@@ -382,7 +400,26 @@ def generate_schedule(
         rows = _amortise(
             amount, due_dates, period_rates(due_dates, start_date, rates), method, first_period=1
         )
-    return Schedule(principal=amount, method=method, start_date=start_date, periods=rows)
+        contract_rate = rate_lookup(rates)(start_date)
+    return Schedule(
+        principal=amount,
+        method=method,
+        start_date=start_date,
+        periods=rows,
+        contract_rate=contract_rate,
+    )
+
+
+def contract_end_date(first_due: date, months: int) -> date:
+    """The contract's end date (到期日期): the last instalment's due date under the contract's
+    term. It does not move when the loan is settled early: the settlement date is its own."""
+    return add_months(first_due, months - 1)
+
+
+def next_instalment(upcoming: Sequence[Period], today: date) -> Period | None:
+    """The next instalment to fall due (下期还款): the first unpaid period due today or later.
+    Unpaid periods due before today are overdue and shown as such, never as the next one."""
+    return next((p for p in upcoming if p.due_date >= today), None)
 
 
 def rebase_schedule(schedule: Schedule, paid: Sequence[Period]) -> Schedule:
@@ -415,6 +452,7 @@ def rebase_schedule(schedule: Schedule, paid: Sequence[Period]) -> Schedule:
         method=schedule.method,
         start_date=schedule.start_date,
         periods=(*paid, *tail),
+        contract_rate=schedule.contract_rate,
     )
 
 
@@ -597,16 +635,19 @@ def quote_prepayment(
         last_due = done[-1].due_date if done else schedule.start_date
         days = (on - last_due).days
         old_interest = sum((p.interest for p in remaining_rows), ZERO)
+        # The days accrue at the rate in force on ``on``: a December settlement before a
+        # 1 January re-pricing is charged the old rate, though the period falls due in January.
+        rate = schedule.rate_on(on)
 
         if kind is PrepaymentKind.FULL:
             prepaid = balance
-            accrued = min(_fen(balance * daily_rate(current.annual_rate) * days), current.interest)
+            accrued = min(_fen(balance * daily_rate(rate) * days), current.interest)
             rows: tuple[Period, ...] = ()
         else:
             prepaid = _validate_prepaid_amount(amount, balance)
             accrued = min(
-                _fen(prepaid * daily_rate(current.annual_rate) * days),
-                _fen(prepaid * current.annual_rate / 1200),
+                _fen(prepaid * daily_rate(rate) * days),
+                _fen(prepaid * rate / 1200),
             )
             rest = balance - prepaid
             months = len(remaining_rows)
@@ -732,3 +773,42 @@ def validate_loan_terms(
     if amount is None or term is None or rate is None or parsed is None:
         raise LoanRuleError("loan.terms_invalid", "贷款试算参数有误，请检查后重试", errors=errors)
     return LoanTerms(principal=amount, months=term, annual_rate=rate, method=parsed)
+
+
+# --- contract life cycle -----------------------------------------------------------------------
+
+# event → (contract statuses it may leave, status it leads to). The contract is created approving
+# (审批中) when the approved application is signed; signed → disbursed → repaying (overdue and back)
+# → settled. The application the contract belongs to must be approved before signing and
+# disbursement (``application_status``), so contract and 我发起的 never disagree.
+LOAN_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "signed": (("approving",), "signed"),
+    "disbursed": (("signed",), "repaying"),
+    "repaid": (("repaying", "overdue"), "repaying"),
+    "overdue": (("repaying", "overdue"), "overdue"),
+    "settled": (("repaying", "overdue"), "settled"),
+}
+# Events that need the loan application approved (its status; ``None``: no application linked).
+NEEDS_APPROVED_APPLICATION = frozenset({"signed", "disbursed"})
+
+
+class LoanTransitionRefused(LoanRuleError):
+    """The event does not fit the contract's (or its application's) state: a 409."""
+
+
+def loan_transition(status: str, event: str, application_status: str | None = None) -> str:
+    """The contract status after ``event``, or :class:`LoanTransitionRefused`."""
+    if event not in LOAN_TRANSITIONS:
+        raise LoanTransitionRefused("loan.unknown_event", "未知的贷款事件类型")
+    allowed, after = LOAN_TRANSITIONS[event]
+    if status not in allowed:
+        raise LoanTransitionRefused("loan.invalid_transition", "该合同当前状态不能办理此事项")
+    if (
+        event in NEEDS_APPROVED_APPLICATION
+        and application_status is not None
+        and application_status != "approved"
+    ):
+        raise LoanTransitionRefused(
+            "loan.application_not_approved", "该贷款申请尚未审批通过，不能签订合同或放款"
+        )
+    return after

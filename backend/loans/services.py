@@ -251,7 +251,7 @@ def loan_info(session: Session, member_id: int, contract_no: str, today: dt.date
         return info | {"notice": not_disbursed_notice(contract)}
     state = loan_state(session, contract)
     upcoming = state.upcoming
-    following = upcoming[0] if upcoming else None
+    following = rules.next_instalment(upcoming, today)
     current_rate = (following or state.schedule.periods[-1]).annual_rate
     return info | {
         "annual_rate": percent(current_rate),
@@ -259,7 +259,9 @@ def loan_info(session: Session, member_id: int, contract_no: str, today: dt.date
         "remaining_balance": state.balance,
         "paid_periods": len(state.paid),
         "remaining_periods": len(upcoming),
-        "end_date": state.schedule.end_date,
+        "end_date": rules.contract_end_date(
+            first_due_date(contract) or state.schedule.periods[0].due_date, contract.term_months
+        ),
         "next_due": (
             {
                 "period": following.period,

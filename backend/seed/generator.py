@@ -24,6 +24,8 @@ from backend.applications.services import LOAN_NODES, WITHDRAWAL_NODES
 from backend.loans import rules
 from backend.pii import compose_id_number, mask_id_number, mask_phone
 from backend.seed import data
+from backend.withdrawals.retirement import default_category, retirement_date
+from backend.withdrawals.rules import LEAVING_SEALED_MONTHS
 
 DEMO_PASSWORD = "Demo2024"  # noqa: S105 - the published demo password (6–18 letters+digits)
 ACCOUNT_STATUSES = ("normal", "sealed", "frozen", "closed")
@@ -63,6 +65,7 @@ class Profile:
     loan: str | None = None
     many_messages: bool = False
     open_withdrawal: bool = False
+    retired: bool = False  # past the statutory age, retirement recorded by the core system
 
 
 SHOWCASE: tuple[Profile, ...] = (
@@ -72,6 +75,7 @@ SHOWCASE: tuple[Profile, ...] = (
     Profile("已签合同未放款", loan="signed"),
     Profile("贷款已结清", loan="settled"),
     Profile("提取申请办理中", open_withdrawal=True),
+    Profile("已退休、账户封存（可办理离退休提取）", status="sealed", retired=True),
     Profile("账户封存", status="sealed"),
     Profile("账户冻结", status="frozen"),
     Profile("账户已销户", status="closed"),
@@ -366,10 +370,12 @@ class CentreGenerator:
         rng = random.Random(f"{self.seed}:member:{index}")
         profile = SHOWCASE[index] if index < len(SHOWCASE) else self._random_profile(rng)
         showcase = index < len(SHOWCASE)
-        male = rng.random() < 0.52
+        male = rng.random() < 0.52 or profile.retired
         name = self._name(rng, male)
         earliest = dt.date(1978, 1, 1) if showcase else dt.date(1965, 1, 1)
         latest = dt.date(1992, 12, 31) if showcase else dt.date(2002, 12, 31)
+        if profile.retired:  # a man past 60 (born before the reform's first delayed month)
+            earliest, latest = dt.date(1960, 1, 1), dt.date(1964, 6, 30)
         birth = dt.date.fromordinal(rng.randint(earliest.toordinal(), latest.toordinal()))
         id_number = self._id_number(rng, birth, male)
         phone = self._phone(rng) if profile.phone else None
@@ -392,7 +398,10 @@ class CentreGenerator:
 
         loan = self._plan_loan(rng, loan_state, open_month) if loan_state else None
         account_id = self._id("fund_accounts")
-        ledger, account = self._ledger(rng, profile, employer, open_month, opened_on, birth, loan)
+        retires_on = retirement_date(birth, default_category(male))
+        ledger, account = self._ledger(
+            rng, profile, employer, open_month, opened_on, retires_on, loan
+        )
         created = at(opened_on, 9)
         rows.add(
             "members",
@@ -565,19 +574,32 @@ class CentreGenerator:
         employer: _Employer,
         open_month: int,
         opened_on: dt.date,
-        birth: dt.date,
+        retires_on: dt.date,
         loan: _Loan | None,
     ) -> tuple[list[_Booked], dict[str, Any]]:
+        """The account's ledger and row. Closures follow the withdrawal rules: retirement once the
+        statutory age (``retires_on``) is reached, else leaving (or a transfer out) after the
+        account was sealed ``LEAVING_SEALED_MONTHS``."""
         status = "normal" if loan else profile.status
         as_month = self._as_month
         day = employer.deposit_day
         last_month = as_month if month_day(as_month, day) <= self.as_of else as_month - 1
         close_on: dt.date | None = None
-        if status in ("sealed", "closed"):
-            last_month = rng.randint(min(open_month + 12, as_month - 3), as_month - 3)
+        retired_on: dt.date | None = None
+        if profile.retired:
+            # Deposits stop in the month of retirement; the core system records it.
+            retired_on = retires_on
+            last_month = min(month_index(retires_on), as_month - 3)
+        elif status in ("sealed", "closed"):
+            latest = as_month - (3 if status == "sealed" else 3 + LEAVING_SEALED_MONTHS)
+            last_month = rng.randint(min(open_month + 12, latest), latest)
             last_month = max(last_month, open_month)
         if status == "closed":
             close_on = month_day(last_month + rng.randint(1, 2), rng.randint(1, 28))
+            if close_on < retires_on:
+                close_on = month_day(
+                    last_month + LEAVING_SEALED_MONTHS + rng.randint(0, 2), rng.randint(1, 28)
+                )
 
         bases = self._bases(rng, employer, open_month, last_month)
         events: list[_Event] = []
@@ -614,8 +636,9 @@ class CentreGenerator:
         current = bases[-1]
         self._withdrawal_events(rng, events, status, open_month, last_month, current[1], loan)
         if close_on is not None:
-            age = (close_on - birth).days // 365
-            reason = "retirement" if age >= 55 else rng.choice(("leaving", "transfer_out"))
+            reason = (
+                "retirement" if close_on >= retires_on else rng.choice(("leaving", "transfer_out"))
+            )
             events.append(_Event(close_on, 7, "close_interest", summary="销户结息"))
             if reason == "transfer_out":
                 events.append(_Event(close_on, 8, "transfer_out", share=1.0, summary="异地转出"))
@@ -641,6 +664,7 @@ class CentreGenerator:
             "monthly_amount": money(monthly),
             "paid_through": max(paid) if paid else None,
             "closed_on": close_on,
+            "retired_on": retired_on,
         }
         return ledger, account
 

@@ -12,9 +12,13 @@ from backend import clock
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.fund.models import FundAccount
 from backend.fund.rules import shift_months
-from backend.withdrawals.rules import FEN, AccountFacts
+from backend.loans.models import LoanContract
+from backend.members.models import Member
+from backend.pii import PiiVault
+from backend.withdrawals.retirement import RetirementFacts, identity_from_id_number
+from backend.withdrawals.rules import FEN, AccountFacts, LoanFacts
 
-# Applications that did not end in a refusal or withdrawal count against the monthly rent limit.
+# Applications that did not end in a refusal or withdrawal count against the frequency limits.
 COUNTED_STATUSES = (*OPEN_STATUSES, "completed")
 
 
@@ -26,14 +30,53 @@ def month_bounds_utc(today: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
-def facts(session: Session, acct: FundAccount) -> AccountFacts:
-    """Everything the rules need beyond the account row, in one statement."""
-    month_start, month_end = month_bounds_utc(clock.today())
+def _retirement(session: Session, pii: PiiVault, acct: FundAccount) -> RetirementFacts:
+    """Birth date and sex from the member's ID number (decrypted for the rule, never shown) and
+    the retirement the core system recorded."""
+    id_number_enc = session.scalar(select(Member.id_number_enc).where(Member.id == acct.member_id))
+    identity = identity_from_id_number(pii.decrypt(id_number_enc)) if id_number_enc else None
+    return RetirementFacts(identity=identity, retired_on=acct.retired_on)
+
+
+def _loans(session: Session, member_id: int) -> tuple[LoanFacts, ...]:
+    rows = session.execute(
+        select(LoanContract.contract_no, LoanContract.status, LoanContract.balance).where(
+            LoanContract.member_id == member_id
+        )
+    ).all()
+    return tuple(LoanFacts(no, status, balance) for no, status, balance in rows)
+
+
+def _purchase_documents(session: Session, member_id: int) -> frozenset[str]:
+    """Documents of the member's purchase withdrawals that were not refused or cancelled."""
+    details = session.scalars(
+        select(Application.details).where(
+            Application.member_id == member_id,
+            Application.kind == "withdrawal",
+            Application.reason == "purchase",
+            Application.status.in_(COUNTED_STATUSES),
+        )
+    ).all()
+    return frozenset(str(d["document_no"]).strip() for d in details if d and d.get("document_no"))
+
+
+def facts(session: Session, pii: PiiVault, acct: FundAccount) -> AccountFacts:
+    """Everything the rules need beyond the account row."""
+    today = clock.today()
+    month_start, month_end = month_bounds_utc(today)
+    year_start = month_bounds_utc(today.replace(month=1))[0]
+    counted = Application.status.in_(COUNTED_STATUSES)
     is_open = Application.status.in_(OPEN_STATUSES)
     is_rent_this_month = (
         (Application.reason == "rent")
-        & Application.status.in_(COUNTED_STATUSES)
+        & counted
         & (Application.submitted_at >= month_start)
+        & (Application.submitted_at < month_end)
+    )
+    is_loan_repayment_this_year = (
+        (Application.reason == "loan_repayment")
+        & counted
+        & (Application.submitted_at >= year_start)
         & (Application.submitted_at < month_end)
     )
     row = session.execute(
@@ -42,14 +85,21 @@ def facts(session: Session, acct: FundAccount) -> AccountFacts:
             # sum() keeps the Money column type, so both databases give Decimal yuan.
             func.coalesce(func.sum(Application.amount).filter(is_open), 0),
             func.count().filter(is_rent_this_month),
+            func.count().filter(is_loan_repayment_this_year),
         ).where(Application.member_id == acct.member_id, Application.kind == "withdrawal")
     ).one()
-    open_count, reserved, rent_count = row
+    open_count, reserved, rent_count, loan_repayment_count = row
     return AccountFacts(
         status=acct.status,
         balance=acct.balance,
         monthly_amount=acct.monthly_amount,
+        today=today,
         reserved=Decimal(reserved or 0).quantize(FEN),
         open_applications=int(open_count),
         rent_applications_this_month=int(rent_count),
+        retirement=_retirement(session, pii, acct),
+        paid_through=acct.paid_through,
+        loans=_loans(session, acct.member_id),
+        loan_repayment_withdrawals_this_year=int(loan_repayment_count),
+        purchase_documents=_purchase_documents(session, acct.member_id),
     )

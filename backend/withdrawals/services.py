@@ -64,16 +64,14 @@ class Eligibility:
     assessments: list[rules.Assessment]
 
 
-def eligibility(
-    session: Session, settings: Settings, member_id: int, reason: str | None
-) -> Eligibility:
+def eligibility(session: Session, rt: Runtime, member_id: int, reason: str | None) -> Eligibility:
     """What the member may withdraw now, for one reason or for every reason offered online."""
     reasons = [check_reason(reason)] if reason else list(rules.REASONS)
     acct = account_of(session, member_id)
     if acct is None:
         raise account_missing()
-    facts = queries.facts(session, acct)
-    pol = policy(settings)
+    facts = queries.facts(session, rt.pii, acct)
+    pol = policy(rt.settings)
     return Eligibility(
         balance=facts.balance,
         reserved=facts.reserved,
@@ -127,7 +125,7 @@ def submit_withdrawal(
         raise account_missing()
 
     def work() -> tuple[int, dict[str, Any]]:
-        facts = queries.facts(session, acct)
+        facts = queries.facts(session, rt.pii, acct)
         refusal = rules.check_request(
             request.reason, request.amount, facts, policy(rt.settings), request.extra
         )

@@ -62,7 +62,7 @@ def test_issue_answers_serial_code_validity_and_pdf_url_when_requested(
     assert body["issued_at"] == "2026-11-05T10:30:00+08:00"
     assert body["valid_until"] == "2026-12-05T10:30:00+08:00"  # certificate_valid_days = 30
     assert body["pdf_url"] == (
-        f"{runtime.settings.public_base_url}/api/v1/fund/certificates/{body['serial_no']}/pdf"
+        f"{runtime.settings.public_url}/api/v1/fund/certificates/{body['serial_no']}/pdf"
     )
     cert = session.scalars(select(Certificate).filter_by(serial_no=body["serial_no"])).one()
     assert cert.snapshot["balance"] == "45678.90"
@@ -231,11 +231,16 @@ def test_verification_shows_void_when_reissued(client, login, holder):
     )
 
 
-@needs_font
-def test_verification_shows_expired_when_validity_passed(client, login, holder):
+def issued_on_5_november(client, headers):
+    """A certificate issued 2026-11-05 10:00 Beijing time, valid 30 days; → (body, issue time)."""
     now = dt.datetime(2026, 11, 5, 2, 0, tzinfo=dt.UTC)
     with at(now):
-        body = issue(client, login(holder))
+        return issue(client, headers), now
+
+
+@needs_font
+def test_verification_shows_expired_when_validity_passed(client, login, holder):
+    body, now = issued_on_5_november(client, login(holder))
     with at(now + dt.timedelta(days=30)):
         assert verify(client, body["serial_no"], body["verification_code"]).json["status"] == (
             "valid"
@@ -276,3 +281,124 @@ def test_verification_counter_has_a_ttl_when_counted(client, runtime):
 def test_verification_needs_a_code_when_called(client):
     r = client.get("/api/v1/public/certificates/JC1")
     assert r.status_code == 422 and "code" in r.json["errors"]
+
+
+# --- the verification page the QR code opens ------------------------------------------------------
+
+
+def page(client, serial, code, ip="203.0.113.8"):
+    return client.get(
+        f"/verify/certificates/{serial}?code={code}", environ_base={"REMOTE_ADDR": ip}
+    )
+
+
+def visible_text(r):
+    return re.sub(r"<[^>]+>", " ", r.get_data(as_text=True))
+
+
+@needs_font
+def test_qr_code_and_link_open_the_page_at_the_public_base_url_when_printed(
+    client, login, holder, runtime
+):
+    runtime.settings = runtime.settings.with_(public_base_url="https://gjj.example.cn/")
+    headers = login(holder)
+    body = issue(client, headers)
+    expected = (
+        f"https://gjj.example.cn/verify/certificates/{body['serial_no']}"
+        f"?code={body['verification_code']}"
+    )
+    with mock.patch("backend.fund.pdf._draw_qr") as draw_qr:
+        r = client.get(f"/api/v1/fund/certificates/{body['serial_no']}/pdf", headers=headers)
+    assert r.status_code == 200
+    assert draw_qr.call_args.args[1] == expected
+    assert expected in pdf_text(r.data).replace("\n", "")
+    # and the address printed there answers with the page
+    opened = page(client, body["serial_no"], body["verification_code"])
+    assert opened.status_code == 200 and opened.mimetype == "text/html"
+
+
+def test_public_url_follows_the_listening_port_when_no_base_url_is_configured():
+    from backend.settings import Settings
+
+    assert Settings(port=18431).public_url == "http://127.0.0.1:18431"
+    assert Settings(host="0.0.0.0", port=18432).public_url == "http://127.0.0.1:18432"
+    assert Settings.from_env({"GJJ_PORT": "18433"}).public_url == "http://127.0.0.1:18433"
+    configured = Settings(public_base_url="https://gjj.example.cn/", port=18434)
+    assert configured.public_url == "https://gjj.example.cn"
+
+
+@needs_font
+def test_page_shows_valid_with_masked_holder_and_figures_when_code_matches(client, login, holder):
+    body = issue(client, login(holder))
+    r = page(client, body["serial_no"], body["verification_code"].lower())
+    text = visible_text(r)
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["Referrer-Policy"] == "no-referrer"
+    for expected in (
+        "有效",
+        "欧***",
+        holder.id_number_masked,
+        "示范市第一建筑有限公司",
+        "8000.00 元",
+        "1920.00 元",
+        "45678.90 元",
+        "2026-10",
+        body["serial_no"],
+    ):
+        assert expected in text, expected
+    assert "欧阳明华" not in r.get_data(as_text=True)
+    assert 'name="viewport"' in r.get_data(as_text=True)
+
+
+@needs_font
+def test_page_uses_no_external_asset_when_rendered(client, login, holder):
+    body = issue(client, login(holder))
+    r = page(client, body["serial_no"], body["verification_code"])
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and html.startswith("<!doctype html>")
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
+    assert "<script" not in html and "<link" not in html
+
+
+@needs_font
+def test_page_shows_voided_when_reissued(client, login, holder):
+    headers = login(holder)
+    first = issue(client, headers)
+    issue(client, headers)
+    r = page(client, first["serial_no"], first["verification_code"])
+    assert r.status_code == 200
+    assert "已作废" in visible_text(r) and "有效期至" in visible_text(r)
+    assert 'class="state void"' in r.get_data(as_text=True)
+
+
+@needs_font
+def test_page_shows_expired_when_validity_passed(client, login, holder):
+    body, now = issued_on_5_november(client, login(holder))
+    with at(now + dt.timedelta(days=31)):
+        r = page(client, body["serial_no"], body["verification_code"])
+    assert r.status_code == 200 and "已过期" in visible_text(r)
+    assert "2026-12-05 10:00" in visible_text(r)  # valid until, Beijing time
+    assert 'class="state expired"' in r.get_data(as_text=True)
+
+
+@needs_font
+def test_page_answers_404_page_when_code_wrong(client, login, holder):
+    body = issue(client, login(holder))
+    r = page(client, body["serial_no"], "ABCDEFGHJK")
+    assert r.status_code == 404 and r.mimetype == "text/html"
+    assert "未找到该缴存证明，请核对证明编号和验证码" in visible_text(r)
+    assert "45678.90" not in visible_text(r)
+
+
+def test_page_asks_for_the_code_when_missing(client):
+    r = client.get("/verify/certificates/JC1")
+    assert r.status_code == 200 and "请输入缴存证明上的验证码" in visible_text(r)
+
+
+def test_page_is_rate_limited_like_the_api_when_too_many_attempts(client):
+    for _ in range(VERIFY_LIMIT):
+        assert page(client, "JC1", "ABCDEFGH").status_code == 404
+    r = page(client, "JC1", "ABCDEFGH")
+    assert r.status_code == 429 and "核验次数过多" in visible_text(r)
+    assert int(r.headers["Retry-After"]) > 0

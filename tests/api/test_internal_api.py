@@ -446,16 +446,20 @@ def _loan(make, client, contract_no, **payload):
     return make.signed(client, "POST", f"/internal/v1/loans/{contract_no}/events", payload)
 
 
-def test_contract_lives_from_signing_to_settlement_when_events_arrive(make, client, login, session):
-    member = make.member()
-    application = make.application(member, kind="loan", amount="200000.00")
+def _approved_loan_application(make, client, member, amount="200000.00"):
+    application = make.application(member, kind="loan", amount=amount)
+    approved = _event(make, client, application, event_id="ok", type="approved", node="审批")
+    assert approved.status_code == 201 and approved.json["status"] == "approved"
+    return application
 
-    signed = _loan(
+
+def _sign(make, client, contract_no, application, event_id="s"):
+    return _loan(
         make,
         client,
-        "JK2026001",
+        contract_no,
         type="signed",
-        event_id="s",
+        event_id=event_id,
         date="2026-03-01",
         application_no=application.application_no,
         amount="200000.00",
@@ -463,17 +467,93 @@ def test_contract_lives_from_signing_to_settlement_when_events_arrive(make, clie
         method="equal_installment",
         bank_name="工商银行",
     )
-    disbursed = _loan(
+
+
+def _disburse(make, client, contract_no, event_id="d"):
+    return _loan(
         make,
         client,
-        "JK2026001",
+        contract_no,
         type="disbursed",
-        event_id="d",
+        event_id=event_id,
         amount="200000.00",
         date="2026-03-15",
         first_due_date="2026-04-20",
         annual_rate="2.85",
     )
+
+
+def test_signing_is_refused_when_the_application_is_still_in_review(make, client, session):
+    member = make.member()
+    application = make.application(member, kind="loan", amount="200000.00")
+
+    r = _sign(make, client, "JK2026009", application)
+
+    assert r.status_code == 409 and r.json["error_code"] == "loan.application_not_approved"
+    assert _count(session, LoanContract) == 0 and _count(session, Message) == 0
+    session.expire_all()
+    nodes = [n.state for n in session.get(type(application), application.id).nodes]
+    assert nodes == ["current", "pending", "pending", "pending", "pending"]
+
+
+def test_disbursal_is_refused_when_the_contract_is_not_signed(make, client):
+    member = make.member()
+    application = _approved_loan_application(make, client, member)
+    contract = make.loan(member, status="approving", application=application)
+
+    r = _disburse(make, client, contract.contract_no)
+
+    assert r.status_code == 409 and r.json["error_code"] == "loan.invalid_transition"
+
+
+def test_application_progress_follows_the_contract_when_signed_and_disbursed(make, client, login):
+    member = make.member()
+    application = _approved_loan_application(make, client, member)
+    headers = login(member)
+    url = f"/api/v1/applications/{application.id}"
+
+    assert _sign(make, client, "JK2026010", application).status_code == 201
+    after_signing = client.get(url, headers=headers).json
+    assert _disburse(make, client, "JK2026010").status_code == 201
+    after_disbursal = client.get(url, headers=headers).json
+
+    states = [(n["name"], n["state"]) for n in after_signing["nodes"]]
+    assert after_signing["status"] == "approved"
+    assert states == [
+        ("申请受理", "done"),
+        ("审批", "done"),
+        ("签订合同", "done"),
+        ("抵押登记", "current"),
+        ("放款", "pending"),
+    ]
+    assert after_disbursal["status"] == "completed"
+    assert {n["state"] for n in after_disbursal["nodes"]} == {"done"}
+
+
+def test_loan_application_completion_is_refused_when_not_approved(make, client):
+    application = make.application(make.member(), kind="loan", amount="200000.00")
+
+    r = _event(make, client, application, event_id="c", type="completed")
+
+    assert r.status_code == 409 and r.json["error_code"] == "application.invalid_transition"
+
+
+def test_application_is_cancelled_when_the_core_system_says_so(make, client):
+    application = make.application(make.member(), kind="loan", amount="200000.00")
+
+    r = _event(make, client, application, event_id="x", type="cancelled", opinion="申请人撤回")
+    again = _event(make, client, application, event_id="y", type="approved")
+
+    assert r.status_code == 201 and r.json["status"] == "cancelled"
+    assert again.status_code == 409 and again.json["error_code"] == "application.closed"
+
+
+def test_contract_lives_from_signing_to_settlement_when_events_arrive(make, client, login, session):
+    member = make.member()
+    application = _approved_loan_application(make, client, member)
+
+    signed = _sign(make, client, "JK2026001", application)
+    disbursed = _disburse(make, client, "JK2026001")
     first_repayment = {
         "type": "repaid",
         "external_id": "HK-1",
@@ -522,7 +602,15 @@ def test_contract_lives_from_signing_to_settlement_when_events_arrive(make, clie
         m["business_name"]
         for m in client.get("/api/v1/messages?limit=50", headers=login(member)).json["items"]
     ]
-    assert names == ["贷款结清", "贷款还款", "贷款逾期提醒", "贷款还款", "贷款发放", "贷款合同签订"]
+    assert names == [
+        "贷款结清",
+        "贷款还款",
+        "贷款逾期提醒",
+        "贷款还款",
+        "贷款发放",
+        "贷款合同签订",
+        "贷款申请业务办理进度",
+    ]
 
 
 def test_repayment_refused_when_principal_exceeds_balance(make, client):

@@ -238,6 +238,38 @@ def test_loan_info_reports_overdue_penalty_when_period_unpaid(client, auth, memb
     assert overdue["penalty"] == str(rules.overdue_penalty(D("4138.34"), 30, "2.85"))
 
 
+def test_loan_info_shows_the_next_instalment_still_to_come_when_overdue(client, auth, member, loan):
+    contract = loan(member, paid=14, status="overdue")
+    with frozen_today(dt.date(2025, 7, 20)):  # periods 15 (06-15) and 16 (07-15) unpaid
+        body = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth).json
+    assert body["overdue"]["periods"] == 2
+    assert body["next_due"]["period"] == 17 and body["next_due"]["due_date"] == "2025-08-15"
+
+
+def test_loan_info_shows_the_contract_end_date_when_settled_early(
+    client, auth, member, loan, session
+):
+    contract = loan(member, paid=14, status="settled")
+    session.add(
+        LoanRepayment(
+            contract_id=contract.id,
+            period=15,
+            due_date=dt.date(2025, 6, 2),
+            paid_on=dt.date(2025, 6, 2),
+            principal=contract.balance,
+            interest=D("100.00"),
+            penalty=D("0.00"),
+            balance_after=D("0.00"),
+            channel="self",
+        )
+    )
+    contract.settled_on = dt.date(2025, 6, 2)
+    contract.balance = D("0.00")
+    session.commit()
+    body = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth).json
+    assert body["end_date"] == seeded_schedule(contract).end_date.isoformat() == "2054-03-15"
+
+
 # --- GET /loans/{no}/progress -----------------------------------------------------------------------
 
 

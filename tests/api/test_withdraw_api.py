@@ -10,8 +10,11 @@ from sqlalchemy import func, select
 from backend.applications.models import Application
 from backend.audit.models import AuditEvent
 from backend.inbox.models import Message
+from backend.pii import compose_id_number
 
 NOW = dt.datetime(2026, 11, 5, 4, 0, tzinfo=dt.UTC)
+# A man born in March 1960: 60 in March 2020, before the gradual reform.
+RETIREE = compose_id_number("140105", dt.date(1960, 3, 8), 11)
 
 
 def at(now=NOW):
@@ -58,7 +61,10 @@ def test_eligibility_lists_every_reason_when_no_reason_given(client, make, login
     assert by_reason["rent"]["reason_name"] == "租房"
     assert any("60%" in limit for limit in by_reason["rent"]["limits"])
     assert by_reason["retirement"]["full_balance_only"]
-    assert by_reason["retirement"]["withdrawable"] == "20000.00"
+    assert by_reason["retirement"]["withdrawable"] == "0.00"  # born 1990: not retired
+    assert by_reason["retirement"]["refusals"][0]["error_code"] == (
+        "withdrawal.retirement_age_not_reached"
+    )
     leaving = by_reason["leaving"]
     assert not leaving["eligible"] and leaving["withdrawable"] == "0.00"
     assert leaving["refusals"][0]["error_code"] == "withdrawal.account_not_sealed"
@@ -203,11 +209,22 @@ def test_rule_refusal_keeps_the_sms_code_when_refused(client, make, login, sessi
         (
             {},
             {"reason": "loan_repayment", "document_no": None},
-            422,
-            "withdrawal.loan_contract_no_required",
+            409,
+            "withdrawal.no_repaying_loan",
         ),
         ({}, {"reason": "rent", "amount": "1152.01"}, 422, "withdrawal.rent_monthly_limit"),
-        ({}, {"reason": "retirement", "amount": "100.00"}, 422, "withdrawal.full_balance_required"),
+        (
+            {"id_number": RETIREE},
+            {"reason": "retirement", "amount": "100.00"},
+            422,
+            "withdrawal.full_balance_required",
+        ),
+        (
+            {},
+            {"reason": "retirement", "amount": "20000.00"},
+            409,
+            "withdrawal.retirement_age_not_reached",
+        ),
         ({}, {"reason": "holiday"}, 422, "withdrawal.reason_unknown"),
         ({"balance": "0.00"}, {}, 409, "withdrawal.nothing_withdrawable"),
     ],
@@ -258,17 +275,102 @@ def test_rent_is_allowed_when_last_rent_was_last_month(client, make, login, sess
 
 
 def test_retirement_takes_the_full_balance_when_submitted(client, make, login):
-    member = make.member(balance="20000.00")
+    member = make.member(balance="20000.00", id_number=RETIREE)
     code = make.transaction_code(member)
     r = submit(client, login(member), body(reason="retirement", amount="20000.00", sms_code=code))
     assert r.status_code == 201 and r.json["details"]["closes_account"] is True
 
 
 def test_leaving_is_allowed_when_account_sealed(client, make, login):
-    member = make.member(balance="8000.00", status="sealed")
+    member = make.member(balance="8000.00", status="sealed", paid_through="2026-04")
     code = make.transaction_code(member)
-    r = submit(client, login(member), body(reason="leaving", amount="8000.00", sms_code=code))
+    with at():
+        r = submit(client, login(member), body(reason="leaving", amount="8000.00", sms_code=code))
     assert r.status_code == 201 and r.json["reason_name"] == "离职/户口迁出"
+
+
+def test_leaving_is_refused_when_sealed_less_than_six_months(client, make, login):
+    member = make.member(balance="8000.00", status="sealed", paid_through="2026-06")
+    with at():
+        r = submit(client, login(member), body(reason="leaving", amount="8000.00"))
+    assert r.status_code == 409 and r.json["error_code"] == "withdrawal.sealed_too_recent"
+    assert "2026年12月" in r.json["message"]
+
+
+def test_retirement_is_refused_when_a_25_year_old_asks_for_the_whole_balance(
+    client, make, login, session
+):
+    young = compose_id_number("140105", dt.date(2001, 5, 17), 13)
+    member = make.member(balance="20000.00", id_number=young)
+    headers = login(member)
+    with at():
+        eligibility = client.get(
+            "/api/v1/withdrawals/eligibility?reason=retirement", headers=headers
+        )
+        r = submit(client, headers, body(reason="retirement", amount="20000.00"))
+    (retirement,) = eligibility.json["reasons"]
+    assert not retirement["eligible"] and retirement["withdrawable"] == "0.00"
+    assert r.status_code == 409 and r.json["error_code"] == "withdrawal.retirement_age_not_reached"
+    assert "法定退休年龄" in r.json["message"] and "2064年05月17日" in r.json["message"]
+    assert applications(session, member) == []
+
+
+def test_retirement_is_allowed_when_the_core_system_recorded_it(client, make, login):
+    # A woman worker born in 1975 retired at 50y3m; the ID number alone says cadre (56y5m).
+    woman = compose_id_number("140105", dt.date(1975, 6, 1), 24)
+    member = make.member(balance="20000.00", id_number=woman, retired_on=dt.date(2025, 9, 1))
+    code = make.transaction_code(member)
+    with at():
+        r = submit(
+            client, login(member), body(reason="retirement", amount="20000.00", sms_code=code)
+        )
+    assert r.status_code == 201, r.json
+
+
+def test_loan_repayment_is_allowed_only_for_the_members_repaying_contract(
+    client, make, login, session
+):
+    member = make.member(balance="20000.00")
+    own = make.loan(member, balance="8000.00")
+    other = make.loan(make.member())
+    headers = login(member)
+    payload = {"reason": "loan_repayment", "document_no": None}
+    foreign = submit(client, headers, body(**payload, loan_contract_no=other.contract_no))
+    too_much = submit(
+        client, headers, body(**payload, amount="8000.01", loan_contract_no=own.contract_no)
+    )
+    code = make.transaction_code(member)
+    ok = submit(
+        client,
+        headers,
+        body(**payload, amount="8000.00", loan_contract_no=own.contract_no, sms_code=code),
+    )
+    assert foreign.status_code == 422
+    assert foreign.json["error_code"] == "withdrawal.loan_contract_unknown"
+    assert too_much.status_code == 422
+    assert too_much.json["error_code"] == "withdrawal.exceeds_loan_balance"
+    assert ok.status_code == 201, ok.json
+
+
+def test_rent_is_refused_when_the_member_repays_a_fund_loan(client, make, login):
+    member = make.member(balance="20000.00")
+    make.loan(member)
+    r = submit(client, login(member), body(reason="rent", amount="100.00"))
+    assert r.status_code == 409 and r.json["error_code"] == "withdrawal.rent_loan_outstanding"
+
+
+def test_purchase_is_refused_when_the_document_was_used_by_an_earlier_withdrawal(
+    client, make, login
+):
+    member = make.member(balance="20000.00")
+    make.withdrawal_application(
+        member,
+        amount="3000.00",
+        status="completed",
+        details={"document_no": "HT2026110500012"},
+    )
+    r = submit(client, login(member), body())
+    assert r.status_code == 409 and r.json["error_code"] == "withdrawal.document_already_used"
 
 
 def test_submission_validates_fields_when_malformed(client, make, login):

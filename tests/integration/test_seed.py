@@ -26,6 +26,12 @@ from backend.runtime import Runtime
 from backend.seed.csvfile import HEADER, read_members_csv
 from backend.seed.generator import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
 from backend.seed.runner import SeedRefused, seed_centre
+from backend.withdrawals.retirement import (
+    RetirementFacts,
+    identity_from_id_number,
+    retirement_reached,
+)
+from backend.withdrawals.rules import LEAVING_SEALED_MONTHS
 
 AS_OF = dt.date(2026, 11, 20)
 MEMBERS = 30
@@ -168,7 +174,7 @@ def test_identity_numbers_are_valid_and_unique_when_seeded(
     assert len(set(numbers)) == len(numbers) == MEMBERS
     for member, number in zip(members, numbers, strict=True):
         assert is_valid_id_number(number)
-        assert 1965 <= int(number[6:10]) <= 2002
+        assert 1960 <= int(number[6:10]) <= 2002  # the showcase retiree is born 1960–1964
         assert member.id_number_masked == mask_id_number(number)
         assert member.id_number_hash == runtime.pii.id_lookup(number)
     phones = [runtime.pii.decrypt(m.phone_enc) for m in members if m.phone_enc]
@@ -273,3 +279,33 @@ def test_seed_refuses_when_members_exist(seeded: Any, runtime: Runtime) -> None:
         _seed(runtime)
     again = seed_centre(runtime, members=5, if_empty=True, progress=False)
     assert again.skipped and again.members == MEMBERS
+
+
+def test_closures_and_retirements_follow_the_withdrawal_rules_when_seeded(
+    seeded: Any, session: Session, runtime: Runtime
+) -> None:
+    """The seed is what the core system would hold: retirement closures only past the statutory
+    age (or a recorded retirement), leaving closures only after six months sealed."""
+    members = {m.id: m for m in session.scalars(select(Member))}
+    accounts = {a.id: a for a in session.scalars(select(FundAccount))}
+    retired = [a for a in accounts.values() if a.retired_on is not None]
+    assert retired, "the showcase has a retired member"
+    closures = session.scalars(
+        select(FundTransaction).where(
+            FundTransaction.kind == "withdrawal", FundTransaction.summary.like("%销户%")
+        )
+    ).all()
+    for account in retired:
+        number = runtime.pii.decrypt(members[account.member_id].id_number_enc)
+        facts = RetirementFacts(identity_from_id_number(number))
+        assert retirement_reached(facts, account.retired_on)[0]
+    for txn in closures:
+        account = accounts[txn.account_id]
+        number = runtime.pii.decrypt(members[account.member_id].id_number_enc)
+        facts = RetirementFacts(identity_from_id_number(number), account.retired_on)
+        if txn.summary.startswith("离退休"):
+            assert retirement_reached(facts, txn.txn_date)[0], txn.summary
+        else:
+            year, month = (int(x) for x in account.paid_through.split("-"))
+            months = (txn.txn_date.year - year) * 12 + txn.txn_date.month - month
+            assert months >= LEAVING_SEALED_MONTHS, (account.paid_through, txn.txn_date)

@@ -58,6 +58,12 @@ def test_production_refuses_non_production_switches_when_set():
     assert "GJJ_CAPTCHA_FIXED" in str(err.value)
 
 
+def test_production_refuses_a_missing_public_base_url_when_certificates_print_it():
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"GJJ_ENV": "production", "GJJ_CHANNELS": "real"})
+    assert "GJJ_PUBLIC_BASE_URL" in str(err.value)
+
+
 def test_settings_parse_types_when_read_from_env():
     s = Settings.from_env(
         {"GJJ_PORT": "9000", "GJJ_INTERNAL_KEYS": "a:x,b:y", "GJJ_RENT_MONTHLY_SHARE": "0.5"}

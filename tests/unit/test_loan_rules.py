@@ -11,14 +11,18 @@ from hypothesis import strategies as st
 from backend.loans.rules import (
     PRINCIPAL_CEILING,
     LoanRuleError,
+    LoanTransitionRefused,
     Method,
     PrepaymentKind,
     PrepaymentRefused,
     add_months,
     benchmark_rate,
     benchmark_rate_history,
+    contract_end_date,
     days_overdue,
     generate_schedule,
+    loan_transition,
+    next_instalment,
     overdue_penalty,
     period_rates,
     prepayment_refusal,
@@ -588,3 +592,81 @@ def test_engine_refuses_when_first_due_not_after_disbursal():
         generate_schedule(
             "12000", 3, "equal_principal", "3.1", date(2025, 1, 31), first_due=date(2025, 1, 31)
         )
+
+
+def test_full_prepayment_accrues_at_the_old_rate_when_settled_before_1_january(repriced_loan):
+    # 2025 periods carry 2.85 %, 2026 periods 2.6 %: the days of December 2025 are still 2.85 %
+    # although the period they belong to falls due on 2026-01-15.
+    on = date(2025, 12, 28)
+    quote = quote_prepayment(repriced_loan, on, "full")
+    balance = quote.balance
+    assert quote.accrued_interest == (balance * D("2.85") / 36000 * 13).quantize(FEN)
+    assert quote.accrued_interest != (balance * D("2.6") / 36000 * 13).quantize(FEN)
+
+
+def test_full_prepayment_accrues_at_the_new_rate_when_settled_after_1_january(repriced_loan):
+    on = date(2026, 1, 10)  # 26 days after 2025-12-15; the January period is at 2.6 %
+    quote = quote_prepayment(repriced_loan, on, "full")
+    assert quote.accrued_interest == (quote.balance * D("2.6") / 36000 * 26).quantize(FEN)
+
+
+def test_partial_prepayment_accrues_at_the_rate_in_force_when_before_1_january(repriced_loan):
+    on = date(2025, 12, 28)
+    quote = quote_prepayment(repriced_loan, on, "reduce_instalment", "100000.00")
+    assert quote.accrued_interest == (D("100000.00") * D("2.85") / 36000 * 13).quantize(FEN)
+
+
+def test_rate_on_is_the_contract_rate_when_first_due_falls_in_the_next_year():
+    history = [(date(2024, 1, 1), D("3.1")), (date(2024, 12, 20), D("2.85"))]
+    schedule = generate_schedule("100000", 24, "equal_installment", history, date(2024, 12, 10))
+    assert schedule.periods[0].due_date == date(2025, 1, 10)
+    assert schedule.periods[0].annual_rate == D("2.85")
+    assert schedule.rate_on(date(2024, 12, 31)) == D("3.1")
+    assert schedule.rate_on(date(2025, 1, 1)) == D("2.85")
+
+
+def test_contract_end_date_is_the_last_scheduled_due_date_when_term_runs_out(repriced_loan):
+    first = repriced_loan.periods[0].due_date
+    assert contract_end_date(first, 360) == repriced_loan.end_date == date(2054, 3, 15)
+    # settled early, the schedule as it stands ends on the settlement; the contract does not
+    paid = (replace(repriced_loan.periods[0], remaining=D("0.00")),)
+    assert rebase_schedule(repriced_loan, paid).end_date == first
+    assert contract_end_date(first, 360) == date(2054, 3, 15)
+
+
+def test_next_instalment_skips_overdue_periods_when_some_are_unpaid(repriced_loan):
+    upcoming = repriced_loan.periods[14:]  # period 15 due 2025-06-15 onwards unpaid
+    assert next_instalment(upcoming, date(2025, 7, 20)).due_date == date(2025, 8, 15)
+    assert next_instalment(upcoming, date(2025, 7, 15)).due_date == date(2025, 7, 15)
+    assert next_instalment(upcoming, date(2055, 1, 1)) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "event", "application", "code"),
+    [
+        ("approving", "signed", "processing", "loan.application_not_approved"),
+        ("approving", "disbursed", "approved", "loan.invalid_transition"),
+        ("signed", "signed", "approved", "loan.invalid_transition"),
+        ("settled", "repaid", None, "loan.invalid_transition"),
+        ("signed", "overdue", None, "loan.invalid_transition"),
+        ("repaying", "refinanced", None, "loan.unknown_event"),
+    ],
+)
+def test_loan_event_is_refused_when_not_an_allowed_transition(status, event, application, code):
+    with pytest.raises(LoanTransitionRefused) as caught:
+        loan_transition(status, event, application)
+    assert caught.value.error_code == code
+
+
+@pytest.mark.parametrize(
+    ("status", "event", "application", "after"),
+    [
+        ("approving", "signed", "approved", "signed"),
+        ("signed", "disbursed", "approved", "repaying"),
+        ("overdue", "repaid", None, "repaying"),
+        ("repaying", "overdue", None, "overdue"),
+        ("overdue", "settled", None, "settled"),
+    ],
+)
+def test_loan_event_moves_the_contract_when_allowed(status, event, application, after):
+    assert loan_transition(status, event, application) == after

@@ -1,18 +1,31 @@
 """The centre's withdrawal rules, one refusal at a time (pure functions, no database)."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 
 from backend.withdrawals import rules
-from backend.withdrawals.rules import AccountFacts, Policy
+from backend.withdrawals.retirement import Identity, RetirementFacts
+from backend.withdrawals.rules import AccountFacts, LoanFacts, Policy
 
 D = Decimal
 POLICY = Policy(rent_monthly_share=D("0.60"), min_balance=D("0.00"))
+TODAY = dt.date(2026, 11, 30)
+# A man born in 1960: past 60, so retirement is open unless a test says otherwise.
+RETIRED = RetirementFacts(Identity(dt.date(1960, 3, 1), male=True))
+YOUNG = RetirementFacts(Identity(dt.date(2001, 5, 17), male=True))
+REPAYING = LoanFacts("JK1", "repaying", D("80000.00"))
 
 
 def facts(**changes):
-    base = dict(status="normal", balance=D("20000.00"), monthly_amount=D("1920.00"))
+    base = dict(
+        status="normal",
+        balance=D("20000.00"),
+        monthly_amount=D("1920.00"),
+        today=TODAY,
+        retirement=RETIRED,
+    )
     base.update(changes)
     return AccountFacts(**base)
 
@@ -104,7 +117,8 @@ def test_purchase_is_refused_when_document_number_missing():
 
 
 def test_loan_repayment_is_refused_when_contract_number_missing():
-    assert check("loan_repayment", "100.00") == "withdrawal.loan_contract_no_required"
+    f = facts(loans=(REPAYING,))
+    assert check("loan_repayment", "100.00", f) == "withdrawal.loan_contract_no_required"
 
 
 def test_purchase_is_refused_when_amount_exceeds_withdrawable_balance():
@@ -173,7 +187,13 @@ def test_every_refusal_has_its_own_code_and_chinese_message_when_listed():
         ("retirement", "1.00", facts(), {}),
         ("purchase", "1.00", facts(open_applications=1), {}),
         ("purchase", "1.00", facts(), {}),
-        ("loan_repayment", "1.00", facts(), {}),
+        ("loan_repayment", "1.00", facts(loans=(REPAYING,)), {}),
+        ("loan_repayment", "1.00", facts(), {"loan_contract_no": "JK1"}),
+        ("loan_repayment", "1.00", facts(loans=(REPAYING,)), {"loan_contract_no": "JK9"}),
+        ("retirement", "1.00", facts(retirement=YOUNG), {}),
+        ("rent", "1.00", facts(loans=(REPAYING,)), {}),
+        ("leaving", "1.00", facts(status="sealed", paid_through="2026-10"), {}),
+        ("purchase", "1.00", facts(purchase_documents=frozenset({"X"})), {"document_no": "X"}),
         ("purchase", "99999.00", facts(), {"document_no": "X"}),
         ("purchase", "0.00", facts(), {"document_no": "X"}),
         ("purchase", "1.00", facts(balance=D("0")), {"document_no": "X"}),
@@ -184,3 +204,87 @@ def test_every_refusal_has_its_own_code_and_chinese_message_when_listed():
     assert len(set(codes)) == len(codes)
     assert all(c.startswith("withdrawal.") for c in codes)
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in r.message) for r in refusals)
+
+
+def test_retirement_is_refused_when_the_member_is_25():
+    f = facts(retirement=YOUNG)
+    assert check("retirement", "20000.00", f) == "withdrawal.retirement_age_not_reached"
+    refusal = rules.assess("retirement", f, POLICY).refusals[0]
+    assert "63岁" in refusal.message and "2064年05月17日" in refusal.message
+
+
+def test_retirement_is_refused_when_a_man_is_one_day_short_of_the_delayed_age():
+    man = RetirementFacts(Identity(dt.date(1965, 11, 30), male=True))  # 60y3m → 2026-02-28
+    earlier = facts(retirement=man, today=dt.date(2026, 2, 27))
+    assert check("retirement", "20000.00", earlier) == "withdrawal.retirement_age_not_reached"
+    later = facts(retirement=man, today=dt.date(2026, 2, 28))
+    assert check("retirement", "20000.00", later) is None
+
+
+def test_retirement_is_allowed_when_the_core_system_recorded_it_before_the_age():
+    woman = RetirementFacts(Identity(dt.date(1975, 6, 1), male=False), dt.date(2025, 9, 1))
+    assert check("retirement", "20000.00", facts(retirement=woman)) is None
+
+
+def test_retirement_is_refused_when_the_identity_is_unknown():
+    f = facts(retirement=RetirementFacts(None))
+    assert check("retirement", "20000.00", f) == "withdrawal.retirement_age_not_reached"
+
+
+def test_rent_is_refused_when_a_fund_loan_is_being_repaid():
+    assert check("rent", "100.00", facts(loans=(REPAYING,))) == "withdrawal.rent_loan_outstanding"
+    settled = LoanFacts("JK2", "settled", D("0.00"))
+    assert check("rent", "100.00", facts(loans=(settled,))) is None
+
+
+def test_purchase_is_refused_when_the_document_was_used_before():
+    f = facts(purchase_documents=frozenset({"FC-2024-001"}))
+    assert check("purchase", "100.00", f, document_no=" FC-2024-001 ") == (
+        "withdrawal.document_already_used"
+    )
+    assert check("purchase", "100.00", f, document_no="FC-2024-002") is None
+
+
+def test_loan_repayment_is_refused_when_no_fund_loan_is_repaying():
+    f = facts(loans=(LoanFacts("JK2", "settled", D("0.00")),))
+    assert check("loan_repayment", "100.00", f, loan_contract_no="JK2") == (
+        "withdrawal.no_repaying_loan"
+    )
+
+
+def test_loan_repayment_is_refused_when_the_contract_is_not_the_members():
+    f = facts(loans=(REPAYING,))
+    assert check("loan_repayment", "100.00", f, loan_contract_no="JK9") == (
+        "withdrawal.loan_contract_unknown"
+    )
+
+
+def test_loan_repayment_is_refused_when_the_named_contract_is_settled():
+    f = facts(loans=(REPAYING, LoanFacts("JK2", "settled", D("0.00"))))
+    assert check("loan_repayment", "100.00", f, loan_contract_no="JK2") == (
+        "withdrawal.loan_not_repaying"
+    )
+
+
+def test_loan_repayment_is_refused_when_above_the_loans_remaining_principal():
+    f = facts(loans=(LoanFacts("JK1", "overdue", D("5000.00")),))
+    assert check("loan_repayment", "5000.01", f, loan_contract_no="JK1") == (
+        "withdrawal.exceeds_loan_balance"
+    )
+    assert check("loan_repayment", "5000.00", f, loan_contract_no="JK1") is None
+
+
+def test_loan_repayment_is_refused_when_already_used_this_year():
+    f = facts(loans=(REPAYING,), loan_repayment_withdrawals_this_year=1)
+    assert check("loan_repayment", "100.00", f, loan_contract_no="JK1") == (
+        "withdrawal.loan_repayment_once_per_year"
+    )
+
+
+@pytest.mark.parametrize(
+    ("paid_through", "expected"),
+    [("2026-06", "withdrawal.sealed_too_recent"), ("2026-05", None), (None, None)],
+)
+def test_leaving_needs_six_months_sealed_when_the_last_deposit_is_known(paid_through, expected):
+    f = facts(status="sealed", paid_through=paid_through)
+    assert check("leaving", "20000.00", f) == expected
