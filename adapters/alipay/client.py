@@ -20,8 +20,6 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
 from alipay.aop.api.constant.CommonConstants import THREAD_LOCAL
 from alipay.aop.api.constant.ParamConstants import P_AUTH_TOKEN, P_SIGN, P_TIMESTAMP
@@ -47,6 +45,7 @@ from alipay.aop.api.request.AlipayUserInfoShareRequest import AlipayUserInfoShar
 from alipay.aop.api.util.WebUtils import url_encode
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from requests.adapters import HTTPAdapter
 
 from adapters.alipay import keys
 from adapters.base import SendResult, mask_id_number, mask_phone
@@ -278,7 +277,7 @@ class _GatewayClient(DefaultAlipayClient):
 def _read_before(response: requests.Response, deadline: float) -> bytes:
     """The body, taken as it arrives (one receive at a time), so a reply that trickles in, each
     piece inside the read timeout, still ends at the whole-call deadline."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         if time.monotonic() > deadline:
             raise requests.Timeout("whole-call deadline passed")

@@ -82,6 +82,7 @@ class _Reply(Exception):
         sub_msg: str | None = None,
         *,
         error_response: bool = False,
+        unsigned: bool = False,
     ) -> None:
         super().__init__(code)
         self.body = {"code": code, "msg": msg}
@@ -89,14 +90,32 @@ class _Reply(Exception):
             self.body["sub_code"] = sub_code
             self.body["sub_msg"] = sub_msg or sub_code
         self.error_response = error_response
+        # Refusals of the envelope itself (no/unknown app, bad request signature) come back
+        # without a `sign`: the gateway answers them before it has the app's key pair.
+        self.unsigned = unsigned
 
 
-def _invalid(sub_code: str, sub_msg: str, *, error_response: bool = False) -> _Reply:
-    return _Reply("40002", "Invalid Arguments", sub_code, sub_msg, error_response=error_response)
+def _invalid(
+    sub_code: str, sub_msg: str, *, error_response: bool = False, unsigned: bool = False
+) -> _Reply:
+    return _Reply(
+        "40002",
+        "Invalid Arguments",
+        sub_code,
+        sub_msg,
+        error_response=error_response,
+        unsigned=unsigned,
+    )
 
 
-def _missing(name: str) -> _Reply:
-    return _Reply("40001", "Missing Required Arguments", f"isv.missing-{name}", f"缺少参数{name}")
+def _missing(name: str, *, unsigned: bool = False) -> _Reply:
+    return _Reply(
+        "40001",
+        "Missing Required Arguments",
+        f"isv.missing-{name}",
+        f"缺少参数{name}",
+        unsigned=unsigned,
+    )
 
 
 class FakeAlipayGateway(LoopbackServer):
@@ -309,9 +328,7 @@ class FakeAlipayGateway(LoopbackServer):
             return self._render(method, inner, error_response=False, tamper=tamper)
         except _Reply as reply:
             error_response = reply.error_response or not method
-            # The gateway signs business replies; the errors it answers before knowing the app
-            # (error_response: unknown app, bad signature, unknown method) carry no signature.
-            unsigned = error_response or bool(fault and fault.get("unsigned"))
+            unsigned = reply.unsigned or bool(fault and fault.get("unsigned"))
             return self._render(
                 method, reply.body, error_response=error_response, tamper=tamper, unsigned=unsigned
             )
@@ -319,16 +336,20 @@ class FakeAlipayGateway(LoopbackServer):
     def _check_envelope(self, params: dict[str, str]) -> None:
         for name in ("app_id", "method", "sign", "sign_type", "timestamp", "charset", "version"):
             if not params.get(name):
-                raise _missing(name)
+                raise _missing(name, unsigned=True)
         app = self.apps.get(params["app_id"])
         if app is None:
-            raise _invalid("isv.invalid-app-id", "无效的AppID参数", error_response=True)
+            raise _invalid(
+                "isv.invalid-app-id", "无效的AppID参数", error_response=True, unsigned=True
+            )
         if params["sign_type"] != "RSA2":
             raise _invalid("isv.invalid-signature-type", "无效的签名类型")
         content = keys.sign_content(params).encode(params.get("charset") or "utf-8")
         if not keys.verify(str(app["public_key"]), content, params["sign"]):
             raise _invalid(
-                "isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"
+                "isv.invalid-signature",
+                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配",
+                unsigned=True,
             )
         try:
             stamped = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(
@@ -350,7 +371,10 @@ class FakeAlipayGateway(LoopbackServer):
                 cert = self.certifications.get(certify_id)
                 if cert is None:
                     raise _Reply(
-                        "40004", "Business Failed", "OPEN_CERTIFY_BILL_NOT_EXIST", "无效的certify_id"
+                        "40004",
+                        "Business Failed",
+                        "OPEN_CERTIFY_BILL_NOT_EXIST",
+                        "无效的certify_id",
                     )
                 cert["opened"] = True
         except _Reply as reply:
@@ -456,7 +480,9 @@ class FakeAlipayGateway(LoopbackServer):
     def _certify_query(self, params: dict[str, str]) -> dict[str, Any]:
         cert = self.certifications.get(_biz(params).get("certify_id", ""))
         if cert is None or cert["expires_at"] <= self.clock():
-            raise _Reply("40004", "Business Failed", "OPEN_CERTIFY_BILL_NOT_EXIST", "无效的certify_id")
+            raise _Reply(
+                "40004", "Business Failed", "OPEN_CERTIFY_BILL_NOT_EXIST", "无效的certify_id"
+            )
         # passed: T certified; F "not passed, or not certified yet" — the reply does not say
         # which. fail_reason is a code of the last attempt, present even after a later pass.
         out = {
@@ -495,7 +521,9 @@ class FakeAlipayGateway(LoopbackServer):
             raise _invalid("isv.invalid-parameter", "data格式错误")
         for name, item in fields.items():
             if len(item["value"]) > TEMPLATE_VALUE_LIMIT:
-                raise _invalid("isv.invalid-parameter", f"{name}的值超过{TEMPLATE_VALUE_LIMIT}个字符")
+                raise _invalid(
+                    "isv.invalid-parameter", f"{name}的值超过{TEMPLATE_VALUE_LIMIT}个字符"
+                )
         page = biz.get("page") or ""
         if "?" in page and not _ENCODED_QUERY_RE.match(page.split("?", 1)[1]):
             raise _invalid("isv.invalid-parameter", "page的参数须URL编码")

@@ -130,9 +130,7 @@ _VALID: dict[str, Callable[[str], bool]] = {
     "number": lambda t: len(t) <= 32 and bool(_NUMBER_RE.match(t)),
     "letter": lambda t: len(t) <= 32 and t.isascii() and t.isalpha(),
     "symbol": lambda t: len(t) <= 5 and all(_is_symbol(ch) for ch in t),
-    "character_string": lambda t: (
-        len(t) <= 32 and t.isascii() and t.isprintable() and " " not in t
-    ),
+    "character_string": lambda t: len(t) <= 32 and t.isascii() and t.isprintable() and " " not in t,
     "time": lambda t: bool(_TIME_RE.match(t)),
     "date": lambda t: bool(_DATE_RE.match(t)),
     "amount": lambda t: bool(_AMOUNT_RE.match(t)),

@@ -56,9 +56,7 @@ def test_user_info_reads_real_name_when_app_is_granted_cert_no(alipay, alipay_fa
     assert "13812345678" not in repr(info)
 
 
-def test_user_info_raises_cert_no_withheld_when_member_info_product_is_missing(
-    alipay, alipay_fake
-):
+def test_user_info_raises_cert_no_withheld_when_member_info_product_is_missing(alipay, alipay_fake):
     alipay_fake.member_info_granted = False
     token = alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
     with pytest.raises(CertNoWithheldError) as exc:
@@ -76,9 +74,7 @@ def test_user_info_is_not_trusted_when_member_is_not_certified(alipay, alipay_fa
     assert info.has_verified_identity is False
 
 
-def test_user_info_trusts_returned_identity_when_is_certified_is_not_returned(
-    alipay, alipay_fake
-):
+def test_user_info_trusts_returned_identity_when_is_certified_is_not_returned(alipay, alipay_fake):
     # Apps live after 2019-12-24 never receive is_certified; name and cert_no still come back
     # (Alipay releases them only for a member it certified).
     token = alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
@@ -214,9 +210,7 @@ def test_whole_call_deadline_ends_a_reply_that_never_finishes(
     alipay_fake, app_key, gateway_key, aes_key, make_alipay
 ):
     # Each byte arrives well inside the read timeout: only a whole-call deadline ends the call.
-    client = make_alipay(
-        alipay_fake, app_key, gateway_key, aes_key, timeout=0.5, read_timeout=5.0
-    )
+    client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, timeout=0.5, read_timeout=5.0)
     alipay_fake.inject_error("*", trickle=True)
     with pytest.raises(TransportError) as exc:
         client.query_certification("x")
@@ -230,9 +224,7 @@ def test_calls_reuse_one_connection_when_made_in_turn(alipay, alipay_fake):
     assert alipay_fake.connections - before == 1
 
 
-def test_unsigned_error_reply_keeps_code_and_sub_code_when_gateway_omits_sign(
-    alipay, alipay_fake
-):
+def test_unsigned_error_reply_keeps_code_and_sub_code_when_gateway_omits_sign(alipay, alipay_fake):
     alipay_fake.inject_error(
         "alipay.user.info.share", code="40004", sub_code="USER_NOT_EXIST", unsigned=True
     )

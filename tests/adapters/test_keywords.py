@@ -32,7 +32,11 @@ def test_keyword_kind_is_read_from_the_key_name(key, kind):
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("thing1", "您的住房公积金\n本月缴存已到账，请查收明细", "您的住房公积金 本月缴存已到账，请查收…"),
+        (
+            "thing1",
+            "您的住房公积金\n本月缴存已到账，请查收明细",
+            "您的住房公积金 本月缴存已到账，请查收…",
+        ),
         ("thing1", MOMENT, "2026-01-05 09:07"),
         ("time2", MOMENT, "2026年1月5日 09:07"),
         ("time2", dt.time(15, 1), "15:01"),

@@ -93,9 +93,7 @@ def test_alipay_login_binds_when_identity_returned_without_is_certified(
     assert _identity(session, member.id, "alipay").user_id == user.user_id
 
 
-def test_alipay_login_goes_to_face_verification_when_not_certified(
-    api, alipay_fake, make, session
-):
+def test_alipay_login_goes_to_face_verification_when_not_certified(api, alipay_fake, make, session):
     alipay_fake.legacy_app = True  # an older app that still receives is_certified=F
     member = make.member()
     user = alipay_fake.add_user(alipay_user(member, is_certified="F"))
@@ -225,9 +223,7 @@ def test_alipay_face_verification_stays_open_when_an_attempt_failed(
     _assert_session(api.post(result), member)
 
 
-def test_alipay_face_verification_refused_when_certify_id_expired(
-    api, alipay_fake, make, session
-):
+def test_alipay_face_verification_refused_when_certify_id_expired(api, alipay_fake, make, session):
     member = make.member(name="郑一")
     token = _certification_required(api, alipay_fake, member)
     certify_id = api.post(
@@ -239,7 +235,9 @@ def test_alipay_face_verification_refused_when_certify_id_expired(
     assert r.status_code == 403
     assert r.json["error_code"] == "alipay.certification_failed"
     assert _identity(session, member.id, "alipay") is None
-    assert api.post(f"/api/v1/channels/alipay/certifications/{certify_id}/result").status_code == 404
+    assert (
+        api.post(f"/api/v1/channels/alipay/certifications/{certify_id}/result").status_code == 404
+    )
 
 
 def test_alipay_certification_refused_when_not_a_member(api, alipay_fake, make):

