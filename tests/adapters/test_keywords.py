@@ -90,3 +90,12 @@ def test_alipay_values_keep_up_to_50_characters_and_cut_longer_ones():
     assert data["keyword3"] == "2026-01-05 09:07"
     with pytest.raises(KeywordValueError):
         alipay_keywords({"keyword1": " \n "})
+
+
+def test_template_config_refuses_wechat_keyword_of_unknown_type():
+    from backend.push.templates import TemplateConfigError, Templates
+
+    entry = {"template_id": "t", "keywords": {"keyword1": "content"}}
+    with pytest.raises(TemplateConfigError, match="unknown type"):
+        Templates({"wechat": {"notice": entry}})
+    assert Templates({"alipay": {"notice": entry}}).for_message("alipay", "notice") is not None

@@ -111,17 +111,9 @@ def test_alipay_login_goes_to_face_verification_when_identity_fields_are_absent(
     # Member info granted without the sensitive fields: a success reply without user_name and
     # cert_no (even an older app that is told is_certified=T).
     alipay_fake.legacy_app = True
-    alipay_fake.grant_cert_no = False
     member = make.member(name="吴十")
-    user = alipay_fake.add_user(alipay_user(member))
-    r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
-    assert r.status_code == 403
-    assert r.json["error_code"] == "alipay.certification_required"
-    token = r.json["certification_token"]
-    started = api.post(
-        "/api/v1/channels/alipay/certifications",
-        json={"certification_token": token, "name": "吴十", "id_number": member.plain_id_number},
-    )
+    token = _certification_required(api, alipay_fake, member)  # sensitive fields not granted
+    started = _start_certification(api, token, member)
     assert started.status_code == 201, started.json
 
 
@@ -172,10 +164,7 @@ def test_alipay_face_verification_opens_session_when_member_info_product_missing
     assert r.json["error_code"] == "alipay.certification_required"
     token = r.json["certification_token"]
 
-    started = api.post(
-        "/api/v1/channels/alipay/certifications",
-        json={"certification_token": token, "name": "赵六", "id_number": member.plain_id_number},
-    )
+    started = _start_certification(api, token, member)
     assert started.status_code == 201, started.json
     certify_id = started.json["certify_id"]
     assert started.json["certify_url"].startswith(alipay_fake.url)
@@ -198,8 +187,20 @@ def _certification_required(api, alipay_fake, member):
     user = alipay_fake.add_user(alipay_user(member))
     alipay_fake.grant_cert_no = False
     r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
+    assert r.status_code == 403
     assert r.json["error_code"] == "alipay.certification_required"
     return r.json["certification_token"]
+
+
+def _start_certification(api, token, member):
+    return api.post(
+        "/api/v1/channels/alipay/certifications",
+        json={
+            "certification_token": token,
+            "name": member.name,
+            "id_number": member.plain_id_number,
+        },
+    )
 
 
 def test_alipay_face_verification_stays_open_when_an_attempt_failed(
@@ -209,10 +210,7 @@ def test_alipay_face_verification_stays_open_when_an_attempt_failed(
     # same certify_id, so it is no dead end.
     member = make.member(name="钱七")
     token = _certification_required(api, alipay_fake, member)
-    certify_id = api.post(
-        "/api/v1/channels/alipay/certifications",
-        json={"certification_token": token, "name": "钱七", "id_number": member.plain_id_number},
-    ).json["certify_id"]
+    certify_id = _start_certification(api, token, member).json["certify_id"]
     alipay_fake.complete_certification(certify_id, passed=False, fail_reason="Z1147")
     result = f"/api/v1/channels/alipay/certifications/{certify_id}/result"
     r = api.post(result)
@@ -226,10 +224,7 @@ def test_alipay_face_verification_stays_open_when_an_attempt_failed(
 def test_alipay_face_verification_refused_when_certify_id_expired(api, alipay_fake, make, session):
     member = make.member(name="郑一")
     token = _certification_required(api, alipay_fake, member)
-    certify_id = api.post(
-        "/api/v1/channels/alipay/certifications",
-        json={"certification_token": token, "name": "郑一", "id_number": member.plain_id_number},
-    ).json["certify_id"]
+    certify_id = _start_certification(api, token, member).json["certify_id"]
     alipay_fake.certifications[certify_id]["expires_at"] = alipay_fake.clock() - 1
     r = api.post(f"/api/v1/channels/alipay/certifications/{certify_id}/result")
     assert r.status_code == 403
