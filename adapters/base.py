@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -46,3 +47,28 @@ def mask_id_number(number: str) -> str:
     if len(number) < 8:
         return "*" * len(number)
     return f"{number[:4]}{'*' * (len(number) - 8)}{number[-4:]}"
+
+
+def plain_text(value: object) -> str:
+    """A push value as one line of text: runs of whitespace (newlines included) as one space;
+    a datetime as ``YYYY-MM-DD HH:MM``."""
+    if isinstance(value, dt.datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return " ".join(str(value).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """Free text cut to ``limit`` characters, the last one an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class KeywordValueError(ValueError):
+    """A subscription-message keyword value the platform would refuse and that cannot be made
+    valid without changing what it says. The delivery fails for good; nothing is sent."""
+
+    code = "keyword_invalid"
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason

@@ -13,7 +13,12 @@ SMS = "sms"
 
 
 class ChannelError(Exception):
-    """Base of every error a channel client raises."""
+    """Base of every error a channel client raises.
+
+    ``consent_unused``: the platform refused the send before using the member's subscription
+    consent (a one-time accept is still there), so a consent counted as spent locally is given
+    back. Every retryable error is treated the same way.
+    """
 
     retryable: bool = False
 
@@ -25,6 +30,7 @@ class ChannelError(Exception):
         *,
         sub_code: str | None = None,
         retryable: bool | None = None,
+        consent_unused: bool = False,
     ) -> None:
         self.channel = channel
         self.code = None if code is None else str(code)
@@ -32,6 +38,7 @@ class ChannelError(Exception):
         self.message = message
         if retryable is not None:
             self.retryable = retryable
+        self.consent_unused = consent_unused or self.retryable
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -107,10 +114,15 @@ class ResponseSignatureError(SignatureError):
 # WeChat mini-program server API error codes we classify explicitly.
 WECHAT_TOKEN_CODES = frozenset({40001, 40014, 42001})
 WECHAT_RATE_CODES = frozenset({45009, 45011})
+# 43108: concurrent calls for the same openid ("并发下发消息给同一个粉丝"): try again shortly.
+WECHAT_CONCURRENT_CODES = frozenset({43108})
 WECHAT_CONSENT_CODES = frozenset({43101})
 WECHAT_CODE_CODES = frozenset({40029, 40163})
 WECHAT_PERMANENT_CODES = frozenset({40003, 40037, 47003, 41030, 40226, 40013, 40125})
 WECHAT_BUSY_CODES = frozenset({-1})
+# Sends WeChat refused before touching the member's consent: concurrent call, bad data, bad page,
+# bad template. The one-time accept is still there on the platform.
+WECHAT_CONSENT_UNUSED_CODES = frozenset({43108, 47003, 41030, 40037})
 
 # Alipay gateway codes: 10000 success, 20000 unavailable, 20001 token invalid, 40001 missing param,
 # 40002 invalid param, 40004 business failure, 40006 no permission.
@@ -122,13 +134,16 @@ ALIPAY_CERT_NO_SUB_CODES = frozenset({"isv.insufficient-isv-permissions"})
 # Alipay documents no stable sub_code for "member has no subscription"; this is the one our fake
 # uses. Confirm against the sandbox before relying on it in production.
 ALIPAY_CONSENT_SUB_CODES = frozenset({"USER_NOT_SUBSCRIBED"})
+# Missing or invalid parameters: the gateway refused the request before any business step.
+ALIPAY_CONSENT_UNUSED_CODES = frozenset({"40001", "40002"})
 
 
 def wechat_error(errcode: int, errmsg: str = "") -> ChannelError:
     """Classify a WeChat ``errcode`` (non-zero) into a typed error."""
+    unused = errcode in WECHAT_CONSENT_UNUSED_CODES
     if errcode in WECHAT_CONSENT_CODES:
         return ConsentRequiredError(WECHAT, errcode, errmsg)
-    if errcode in WECHAT_RATE_CODES:
+    if errcode in WECHAT_RATE_CODES or errcode in WECHAT_CONCURRENT_CODES:
         return RateLimitedError(WECHAT, errcode, errmsg)
     if errcode in WECHAT_TOKEN_CODES:
         return AccessTokenError(WECHAT, errcode, errmsg)
@@ -138,7 +153,7 @@ def wechat_error(errcode: int, errmsg: str = "") -> ChannelError:
         return RetryableChannelError(WECHAT, errcode, errmsg)
     # Anything else (40003 openid, 40037 template, 47003 data, 41030 page, unknown codes) is a
     # request we built wrong or a member state that will not change by retrying.
-    return PermanentChannelError(WECHAT, errcode, errmsg)
+    return PermanentChannelError(WECHAT, errcode, errmsg, consent_unused=unused)
 
 
 def alipay_error(
@@ -161,7 +176,13 @@ def alipay_error(
         if sub_code in ALIPAY_CERT_NO_SUB_CODES:
             return CertNoWithheldError(ALIPAY, code, message, sub_code=sub_code)
         return PermissionDeniedError(ALIPAY, code, message, sub_code=sub_code)
-    return PermanentChannelError(ALIPAY, code, message, sub_code=sub_code)
+    return PermanentChannelError(
+        ALIPAY,
+        code,
+        message,
+        sub_code=sub_code,
+        consent_unused=code in ALIPAY_CONSENT_UNUSED_CODES,
+    )
 
 
 def http_status_error(channel: str, status: int, message: str = "") -> ChannelError:

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import http.client
 import json
 import logging
-import ssl
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Literal
+from urllib.parse import parse_qsl, quote, urlencode
 
+import requests
+import urllib3
 from alipay.aop.api.AlipayClientConfig import AlipayClientConfig
 from alipay.aop.api.constant.CommonConstants import THREAD_LOCAL
 from alipay.aop.api.constant.ParamConstants import P_AUTH_TOKEN, P_SIGN, P_TIMESTAMP
@@ -44,6 +45,7 @@ from alipay.aop.api.request.AlipayUserInfoShareRequest import AlipayUserInfoShar
 from alipay.aop.api.util.WebUtils import url_encode
 from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from requests.adapters import HTTPAdapter
 
 from adapters.alipay import keys
 from adapters.base import SendResult, mask_id_number, mask_phone
@@ -58,6 +60,7 @@ from adapters.errors import (
     alipay_error,
     http_status_error,
 )
+from adapters.redact import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,13 @@ class AlipayConfig:
     server_url: str = PRODUCTION_GATEWAY
     # Content key from the console (base64), used to decrypt my.getPhoneNumber payloads.
     aes_key: str | None = field(default=None, repr=False)
+    # The whole call (connect, send, every read) ends within `timeout` seconds; connecting
+    # alone may take `connect_timeout`, and each wait for bytes `read_timeout` (default: timeout).
     timeout: float = 10.0
+    connect_timeout: float = 3.0
+    read_timeout: float | None = None
+    # Connections kept open per client (calls from several threads share the pool).
+    pool_size: int = 10
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,10 @@ class AlipayOAuthToken:
     refresh_token: str | None = field(default=None, repr=False)
 
 
+# cert_type of alipay.user.info.share: 0 is the resident identity card (身份证).
+ID_CARD_CERT_TYPES = frozenset({"0", "IDENTITY_CARD"})
+
+
 @dataclass(frozen=True)
 class AlipayUserInfo:
     user_id: str | None
@@ -103,13 +116,24 @@ class AlipayUserInfo:
     user_name: str | None
     cert_type: str | None
     cert_no: str | None = field(repr=False)
-    is_certified: bool
+    # None when Alipay did not say: applications live after 2019-12-24 never receive it.
+    is_certified: bool | None
     mobile: str | None = field(repr=False)
 
     @property
     def has_verified_identity(self) -> bool:
-        """Name and ID number are trustworthy only when Alipay says the member is certified."""
-        return self.is_certified and bool(self.user_name) and bool(self.cert_no)
+        """Alipay released a real name: a name and an identity-card number it certified.
+
+        Alipay releases user_name/cert_no only for a certified member and only to an app granted
+        them, so their presence is what counts; an explicit ``is_certified=F`` (older apps still
+        get the field) withdraws the trust. Anything missing means face verification instead.
+        """
+        return (
+            self.is_certified is not False
+            and bool(self.user_name)
+            and bool(self.cert_no)
+            and (self.cert_type is None or self.cert_type in ID_CARD_CERT_TYPES)
+        )
 
     def __repr__(self) -> str:
         return (
@@ -119,11 +143,27 @@ class AlipayUserInfo:
         )
 
 
+CertificationStatus = Literal["passed", "pending", "expired"]
+
+
 @dataclass(frozen=True)
 class AlipayCertification:
+    """Result of ``alipay.user.certify.open.query``.
+
+    ``passed`` T: passed. F means "not passed, or not certified yet": the reply does not tell a
+    failed attempt from one not made, and the member may (re)try on the same certify_id while it
+    is valid (23 hours), so F is ``pending``. ``fail_reason`` is an attempt's code, returned even
+    next to T: it decides nothing. A certify_id the gateway no longer knows
+    (40004 ``OPEN_CERTIFY_BILL_NOT_EXIST``) is ``expired``: start again.
+    """
+
     certify_id: str
-    passed: bool
+    status: CertificationStatus
     fail_reason: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
 
 
 @dataclass(frozen=True)
@@ -153,12 +193,22 @@ class _GatewayClient(DefaultAlipayClient):
     these names are stable, and the tests exercise both paths against a real loopback gateway.
     """
 
-    def __init__(self, sdk_config: AlipayClientConfig, server_url: str, timeout: float) -> None:
+    def __init__(self, sdk_config: AlipayClientConfig, config: AlipayConfig) -> None:
         # No logger on purpose: the SDK logs the full request URL (auth_token included) and the
         # raw response (cert_no, mobile) at INFO.
         super().__init__(sdk_config, logger=None)
-        self._server_url = server_url
-        self._timeout = timeout
+        self._server_url = config.server_url
+        self._total = config.timeout
+        read = config.read_timeout if config.read_timeout is not None else config.timeout
+        self._timeouts = (min(config.connect_timeout, config.timeout), min(read, config.timeout))
+        # One pooled session per client: keep-alive connections are reused across calls instead
+        # of a TCP (and TLS) handshake per call. No retries at this level: callers decide.
+        self._session = requests.Session()
+        adapter = HTTPAdapter(
+            pool_connections=1, pool_maxsize=max(config.pool_size, 1), max_retries=0
+        )
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
 
     def _DefaultAlipayClient__prepare_request_params(  # noqa: N802 - overrides the SDK's mangled name
         self, request: Any
@@ -185,37 +235,85 @@ class _GatewayClient(DefaultAlipayClient):
         THREAD_LOCAL.uuid = str(uuid.uuid4())
         query_string, params = self._DefaultAlipayClient__prepare_request(request)
         body = self._post(query_string, params)
-        return self._DefaultAlipayClient__parse_response(body)
+        try:
+            return self._DefaultAlipayClient__parse_response(body)
+        except ResponseException:
+            unsigned = _unsigned_error(body)
+            if unsigned is None:
+                raise
+            return unsigned
+
+    def close(self) -> None:
+        self._session.close()
 
     def _post(self, query_string: str, params: dict[str, str]) -> bytes:
         # Replaces WebUtils.do_post for this client only (no global monkeypatch): the SDK drops
-        # the port of server_url (and TypeErrors on it), always dials 80/443, reads a non-200 reply
-        # by concatenating bytes to str (TypeError) and never closes on error.
-        parts = urlsplit(self._server_url)
-        host = parts.hostname or ""
-        conn: http.client.HTTPConnection
-        if parts.scheme == "https":
-            conn = http.client.HTTPSConnection(
-                host, parts.port or 443, timeout=self._timeout, context=ssl.create_default_context()
-            )
-        else:
-            conn = http.client.HTTPConnection(host, parts.port or 80, timeout=self._timeout)
-        path = (parts.path or "/") + "?" + query_string
+        # the port of server_url (and TypeErrors on it), always dials 80/443, opens a new
+        # connection per call, reads a non-200 reply by concatenating bytes to str (TypeError)
+        # and never closes on error.
+        deadline = time.monotonic() + self._total
+        url = self._server_url + "?" + query_string
         body = url_encode(params, "utf-8") if params else None
         headers = {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
         try:
-            conn.request("POST", path, body=body, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-        except TimeoutError as exc:
+            response = self._session.post(
+                url, data=body, headers=headers, timeout=self._timeouts, stream=True
+            )
+            try:
+                payload = _read_before(response, deadline)
+            except BaseException:
+                response.close()  # a half-read connection is never reused
+                raise
+            response.raw.release_conn()  # read to the end: back to the pool for the next call
+        except requests.Timeout as exc:
             raise TransportError(ALIPAY, "timeout", "gateway timed out") from exc
-        except (OSError, http.client.HTTPException) as exc:
+        except requests.RequestException as exc:
             raise TransportError(ALIPAY, "connection", type(exc).__name__) from exc
-        finally:
-            conn.close()
-        if response.status != 200:
-            raise http_status_error(ALIPAY, response.status, "gateway HTTP status")
+        if response.status_code != 200:
+            raise http_status_error(ALIPAY, response.status_code, "gateway HTTP status")
         return payload
+
+
+def _read_before(response: requests.Response, deadline: float) -> bytes:
+    """The body, taken as it arrives (one receive at a time), so a reply that trickles in, each
+    piece inside the read timeout, still ends at the whole-call deadline."""
+    chunks: list[bytes] = []
+    while True:
+        if time.monotonic() > deadline:
+            raise requests.Timeout("whole-call deadline passed")
+        try:
+            chunk = response.raw.read1(65536, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise requests.Timeout(str(exc)) from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise requests.ConnectionError(str(exc)) from None
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _unsigned_error(body: bytes) -> str | None:
+    """An error reply the gateway sent without a ``sign`` member, as its inner JSON text.
+
+    Alipay does not sign every error (those it answers before it knows the app, e.g. an unknown
+    app_id or a bad request signature, come back as an unsigned ``error_response``). The official
+    Java SDK verifies a reply when it is a success or carries a signature, and otherwise accepts
+    the error as it is (AbstractAlipayClient.checkResponseSign), keeping code and sub_code. A
+    success is never accepted unsigned: that stays a signature failure.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("sign"):
+        return None
+    for key, inner in data.items():
+        if key.endswith("_response") and isinstance(inner, dict):
+            code = inner.get("code")
+            if code is not None and str(code) != ALIPAY_OK:
+                return json.dumps(inner, ensure_ascii=False)
+            raise ResponseSignatureError(ALIPAY, "response-signature", "unsigned success reply")
+    return None
 
 
 class AlipayClient:
@@ -233,7 +331,12 @@ class AlipayClient:
         sdk_config.server_url = config.server_url
         sdk_config.timeout = config.timeout
         self._alipay_public_key = sdk_config.alipay_public_key
-        self._sdk = _GatewayClient(sdk_config, config.server_url, config.timeout)
+        self._sdk = _GatewayClient(sdk_config, config)
+        install_log_redaction()
+
+    def close(self) -> None:
+        """Close the pooled connections (the client stays usable: the pool reopens)."""
+        self._sdk.close()
 
     # -- transport ------------------------------------------------------------------------------
 
@@ -292,7 +395,9 @@ class AlipayClient:
         )
 
     def user_info(self, access_token: str) -> AlipayUserInfo:
-        """``alipay.user.info.share``. Raises ``CertNoWithheldError`` when the app may not read cert_no."""
+        """``alipay.user.info.share``. Fields the app is not granted are simply absent (check
+        ``has_verified_identity``); ``CertNoWithheldError`` when the member-info product itself
+        is missing (40006)."""
         request = AlipayUserInfoShareRequest()
         request.udf_params = {P_AUTH_TOKEN: access_token}
         data = self._call(request)
@@ -302,7 +407,7 @@ class AlipayClient:
             user_name=data.get("user_name"),
             cert_type=data.get("cert_type"),
             cert_no=data.get("cert_no"),
-            is_certified=data.get("is_certified") == "T",
+            is_certified=None if "is_certified" not in data else data["is_certified"] == "T",
             mobile=data.get("mobile"),
         )
 
@@ -333,13 +438,18 @@ class AlipayClient:
         return str(self._sdk.page_execute(request, http_method="GET"))
 
     def query_certification(self, certify_id: str) -> AlipayCertification:
-        """``alipay.user.certify.open.query``: ``passed`` only once the member completed the check."""
+        """``alipay.user.certify.open.query``: passed (T), pending (F) or expired (unknown id)."""
         request = AlipayUserCertifyOpenQueryRequest()
         request.biz_content = {"certify_id": certify_id}
-        data = self._call(request)
+        try:
+            data = self._call(request)
+        except PermanentChannelError as exc:
+            if exc.sub_code in CERTIFY_GONE_SUB_CODES:
+                return AlipayCertification(certify_id=certify_id, status="expired")
+            raise
         return AlipayCertification(
             certify_id=certify_id,
-            passed=data.get("passed") == "T",
+            status="passed" if data.get("passed") == "T" else "pending",
             fail_reason=data.get("fail_reason") or None,
         )
 
@@ -398,7 +508,7 @@ class AlipayClient:
         }
         biz["to_user_id" if _is_user_id(recipient) else "to_open_id"] = recipient
         if page:
-            biz["page"] = page
+            biz["page"] = encode_page_query(page)
         request = AlipayOpenAppMiniTemplatemessageSendRequest()
         request.biz_content = biz
         self._call(request)
@@ -476,6 +586,19 @@ def _payload_fields(payload: str | Mapping[str, str]) -> dict[str, str]:
     if not isinstance(parsed, dict):
         raise PermanentChannelError(ALIPAY, "invalid-payload", "phone payload is not an object")
     return {str(k): str(v) for k, v in parsed.items() if v is not None}
+
+
+# The certify_id is unknown or past its 23 hours.
+CERTIFY_GONE_SUB_CODES = frozenset({"OPEN_CERTIFY_BILL_NOT_EXIST"})
+
+
+def encode_page_query(page: str) -> str:
+    """``pages/x?id=1&from=推送`` → ``pages/x?id=1&from=%E6%8E%A8%E9%80%81``: Alipay wants the
+    page's query URL-encoded. Values already encoded are decoded first, so none is encoded twice."""
+    path, sep, query = page.partition("?")
+    if not sep:
+        return page
+    return path + "?" + urlencode(parse_qsl(query, keep_blank_values=True), quote_via=quote)
 
 
 def _is_user_id(recipient: str) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.alipay import keys
+from adapters.fakes.alipay_gateway import SETTINGS as ALIPAY_SETTINGS
 from adapters.fakes.alipay_gateway import FakeAlipayGateway
 from adapters.fakes.wechat_api import FakeWeChatApi
 
@@ -68,8 +69,9 @@ def load_state(alipay: FakeAlipayGateway, wechat: FakeWeChatApi, state: dict[str
             int(consent.get("count", 1)),
             bool(consent.get("longterm", False)),
         )
-    if "grant_cert_no" in ali:
-        alipay.grant_cert_no = bool(ali["grant_cert_no"])
+    for name in ALIPAY_SETTINGS:
+        if name in ali:
+            setattr(alipay, name, bool(ali[name]))
     wx = state.get("wechat", {})
     for user in wx.get("users", []):
         wechat.add_user(user)

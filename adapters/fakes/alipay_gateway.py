@@ -9,6 +9,7 @@ and implements the methods the hall uses: oauth token, user info share, face cer
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -24,12 +25,19 @@ from adapters.fakes.server import (
     Request,
     Response,
     apply_delay,
+    stalled_response,
 )
 
 GATEWAY_PATH = "/gateway.do"
 AUTH_CODE_TTL = 300
 ACCESS_TOKEN_TTL = 1296000
 TIMESTAMP_SKEW = 15 * 60
+# A certify_id can be used for 23 hours; after that the query answers OPEN_CERTIFY_BILL_NOT_EXIST.
+CERTIFY_TTL = 23 * 3600
+# Characters per keyword value of a mini-program template message.
+TEMPLATE_VALUE_LIMIT = 50
+# What a URL-encoded query may contain: unreserved characters, percent escapes, & and =.
+_ENCODED_QUERY_RE = re.compile(r"^(?:[A-Za-z0-9\-._~=&]|%[0-9A-Fa-f]{2})*$")
 
 
 @dataclass
@@ -74,6 +82,7 @@ class _Reply(Exception):
         sub_msg: str | None = None,
         *,
         error_response: bool = False,
+        unsigned: bool = False,
     ) -> None:
         super().__init__(code)
         self.body = {"code": code, "msg": msg}
@@ -81,14 +90,32 @@ class _Reply(Exception):
             self.body["sub_code"] = sub_code
             self.body["sub_msg"] = sub_msg or sub_code
         self.error_response = error_response
+        # Refusals of the envelope itself (no/unknown app, bad request signature) come back
+        # without a `sign`: the gateway answers them before it has the app's key pair.
+        self.unsigned = unsigned
 
 
-def _invalid(sub_code: str, sub_msg: str, *, error_response: bool = False) -> _Reply:
-    return _Reply("40002", "Invalid Arguments", sub_code, sub_msg, error_response=error_response)
+def _invalid(
+    sub_code: str, sub_msg: str, *, error_response: bool = False, unsigned: bool = False
+) -> _Reply:
+    return _Reply(
+        "40002",
+        "Invalid Arguments",
+        sub_code,
+        sub_msg,
+        error_response=error_response,
+        unsigned=unsigned,
+    )
 
 
-def _missing(name: str) -> _Reply:
-    return _Reply("40001", "Missing Required Arguments", f"isv.missing-{name}", f"缺少参数{name}")
+def _missing(name: str, *, unsigned: bool = False) -> _Reply:
+    return _Reply(
+        "40001",
+        "Missing Required Arguments",
+        f"isv.missing-{name}",
+        f"缺少参数{name}",
+        unsigned=unsigned,
+    )
 
 
 class FakeAlipayGateway(LoopbackServer):
@@ -108,7 +135,14 @@ class FakeAlipayGateway(LoopbackServer):
         )
         self.gateway_public_key = keys.public_key_pem(self.gateway_private_key)
         self.clock = clock
+        # The member-info product (会员信息) is signed: alipay.user.info.share answers at all.
+        self.member_info_granted = True
+        # The sensitive fields (user_name, cert_type, cert_no) are granted; when they are not,
+        # Alipay simply leaves them out of a successful reply.
         self.grant_cert_no = True
+        # Applications that went live before 2019-12-24 still receive is_certified (and a few
+        # other fields); later ones never do.
+        self.legacy_app = False
         self.apps: dict[str, dict[str, str | None]] = {}
         self.users: dict[str, AlipayUser] = {}
         self.auth_codes: dict[str, tuple[str, str, float]] = {}
@@ -178,8 +212,11 @@ class FakeAlipayGateway(LoopbackServer):
             cert = self.certifications.get(certify_id)
             if cert is None:
                 raise AdminError(f"unknown certify_id {certify_id}")
-            cert["state"] = "passed" if passed else "failed"
-            cert["fail_reason"] = None if passed else (fail_reason or "人脸比对失败")
+            # A failed attempt is not final: the member may try again on the same certify_id
+            # while it is valid. Only a pass ends it.
+            if cert["state"] != "passed":
+                cert["state"] = "passed" if passed else "failed"
+                cert["fail_reason"] = fail_reason or (None if passed else "Z1147")
 
     def inject_error(
         self,
@@ -192,10 +229,15 @@ class FakeAlipayGateway(LoopbackServer):
         status: int | None = None,
         delay: float | None = None,
         tamper: bool = False,
+        unsigned: bool = False,
+        hang: bool = False,
+        trickle: bool = False,
         times: int = 1,
     ) -> None:
-        """Next ``times`` calls of ``method``: a business error, an HTTP status, a delay or a
-        reply whose text no longer matches its signature."""
+        """Next ``times`` calls of ``method``: a business error (``unsigned``: without the
+        ``sign`` member, as the gateway answers some errors), an HTTP status, a delay, no answer
+        at all (``hang``), a reply that never finishes (``trickle``) or a reply whose text no
+        longer matches its signature."""
         fault = {
             "code": code,
             "sub_code": sub_code,
@@ -204,6 +246,9 @@ class FakeAlipayGateway(LoopbackServer):
             "status": status,
             "delay": delay,
             "tamper": tamper,
+            "unsigned": unsigned,
+            "hang": hang,
+            "trickle": trickle,
         }
         self.faults.add(method, fault, times)
 
@@ -239,14 +284,23 @@ class FakeAlipayGateway(LoopbackServer):
     # -- wire protocol ---------------------------------------------------------------------------
 
     def _render(
-        self, method: str, inner: dict[str, Any], *, error_response: bool, tamper: bool
+        self,
+        method: str,
+        inner: dict[str, Any],
+        *,
+        error_response: bool,
+        tamper: bool,
+        unsigned: bool = False,
     ) -> Response:
         key = "error_response" if error_response else method.replace(".", "_") + "_response"
         raw = json.dumps(inner, ensure_ascii=False, separators=(",", ":"))
         signature = keys.sign(self.gateway_private_key, raw.encode("utf-8"))
         if tamper:
             raw = raw[:-1] + ',"tampered":"1"}'
-        text = '{"' + key + '":' + raw + ',"sign":"' + signature + '"}'
+        if unsigned:
+            text = '{"' + key + '":' + raw + "}"
+        else:
+            text = '{"' + key + '":' + raw + ',"sign":"' + signature + '"}'
         return Response(200, text.encode("utf-8"), "text/html;charset=utf-8")
 
     def _gateway(self, request: Request) -> Response:
@@ -254,6 +308,9 @@ class FakeAlipayGateway(LoopbackServer):
         method = params.get("method", "")
         fault = self.faults.take(method)
         apply_delay(fault)
+        stalled = stalled_response(fault)
+        if stalled is not None:
+            return stalled
         if fault and fault.get("status"):
             return Response(int(fault["status"]), b"<html>gateway error</html>", "text/html")
         tamper = bool(fault and fault.get("tamper"))
@@ -270,23 +327,29 @@ class FakeAlipayGateway(LoopbackServer):
                 inner = handler(params)
             return self._render(method, inner, error_response=False, tamper=tamper)
         except _Reply as reply:
+            error_response = reply.error_response or not method
+            unsigned = reply.unsigned or bool(fault and fault.get("unsigned"))
             return self._render(
-                method, reply.body, error_response=reply.error_response or not method, tamper=tamper
+                method, reply.body, error_response=error_response, tamper=tamper, unsigned=unsigned
             )
 
     def _check_envelope(self, params: dict[str, str]) -> None:
         for name in ("app_id", "method", "sign", "sign_type", "timestamp", "charset", "version"):
             if not params.get(name):
-                raise _missing(name)
+                raise _missing(name, unsigned=True)
         app = self.apps.get(params["app_id"])
         if app is None:
-            raise _invalid("isv.invalid-app-id", "无效的AppID参数", error_response=True)
+            raise _invalid(
+                "isv.invalid-app-id", "无效的AppID参数", error_response=True, unsigned=True
+            )
         if params["sign_type"] != "RSA2":
             raise _invalid("isv.invalid-signature-type", "无效的签名类型")
         content = keys.sign_content(params).encode(params.get("charset") or "utf-8")
         if not keys.verify(str(app["public_key"]), content, params["sign"]):
             raise _invalid(
-                "isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"
+                "isv.invalid-signature",
+                "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配",
+                unsigned=True,
             )
         try:
             stamped = datetime.strptime(params["timestamp"], "%Y-%m-%d %H:%M:%S").replace(
@@ -308,7 +371,10 @@ class FakeAlipayGateway(LoopbackServer):
                 cert = self.certifications.get(certify_id)
                 if cert is None:
                     raise _Reply(
-                        "40004", "Business Failed", "CERTIFY_ID_NOT_EXIST", "认证单据不存在"
+                        "40004",
+                        "Business Failed",
+                        "OPEN_CERTIFY_BILL_NOT_EXIST",
+                        "无效的certify_id",
                     )
                 cert["opened"] = True
         except _Reply as reply:
@@ -360,7 +426,7 @@ class FakeAlipayGateway(LoopbackServer):
                 "aop.invalid-auth-token",
                 "无效的访问令牌",
             )
-        if not self.grant_cert_no:
+        if not self.member_info_granted:
             raise _Reply(
                 "40006",
                 "Insufficient Permissions",
@@ -368,17 +434,19 @@ class FakeAlipayGateway(LoopbackServer):
                 "ISV权限不足",
             )
         user = self.users[entry[0]]
-        return {
+        out: dict[str, Any] = {
             "code": "10000",
             "msg": "Success",
             "user_id": user.user_id,
             "open_id": user.open_id,
-            "user_name": user.user_name,
-            "cert_type": user.cert_type,
-            "cert_no": user.cert_no,
-            "is_certified": "T" if user.is_certified else "F",
             "mobile": user.mobile,
         }
+        # Alipay releases a real name only for a member it has certified.
+        if self.grant_cert_no and user.is_certified:
+            out.update(user_name=user.user_name, cert_type=user.cert_type, cert_no=user.cert_no)
+        if self.legacy_app:
+            out["is_certified"] = "T" if user.is_certified else "F"
+        return out
 
     def _certify_initialize(self, params: dict[str, str]) -> dict[str, Any]:
         biz = _biz(params)
@@ -394,6 +462,7 @@ class FakeAlipayGateway(LoopbackServer):
         for certify_id, cert in self.certifications.items():
             if cert["outer_order_no"] == outer:
                 return {"code": "10000", "msg": "Success", "certify_id": certify_id}
+        started = self.clock()
         certify_id = secrets.token_hex(16)
         self.certifications[certify_id] = {
             "certify_id": certify_id,
@@ -404,17 +473,24 @@ class FakeAlipayGateway(LoopbackServer):
             "state": "pending",
             "fail_reason": None,
             "opened": False,
+            "expires_at": started + CERTIFY_TTL,
         }
         return {"code": "10000", "msg": "Success", "certify_id": certify_id}
 
     def _certify_query(self, params: dict[str, str]) -> dict[str, Any]:
         cert = self.certifications.get(_biz(params).get("certify_id", ""))
-        if cert is None:
-            raise _Reply("40004", "Business Failed", "CERTIFY_ID_NOT_EXIST", "认证单据不存在")
+        if cert is None or cert["expires_at"] <= self.clock():
+            raise _Reply(
+                "40004", "Business Failed", "OPEN_CERTIFY_BILL_NOT_EXIST", "无效的certify_id"
+            )
+        # passed: T certified; F "not passed, or not certified yet" — the reply does not say
+        # which. fail_reason is a code of the last attempt, present even after a later pass.
         out = {
             "code": "10000",
             "msg": "Success",
             "passed": "T" if cert["state"] == "passed" else "F",
+            "identity_info": "{}",
+            "material_info": "{}",
         }
         if cert["fail_reason"]:
             out["fail_reason"] = cert["fail_reason"]
@@ -443,6 +519,14 @@ class FakeAlipayGateway(LoopbackServer):
             isinstance(v, dict) and isinstance(v.get("value"), str) for v in fields.values()
         ):
             raise _invalid("isv.invalid-parameter", "data格式错误")
+        for name, item in fields.items():
+            if len(item["value"]) > TEMPLATE_VALUE_LIMIT:
+                raise _invalid(
+                    "isv.invalid-parameter", f"{name}的值超过{TEMPLATE_VALUE_LIMIT}个字符"
+                )
+        page = biz.get("page") or ""
+        if "?" in page and not _ENCODED_QUERY_RE.match(page.split("?", 1)[1]):
+            raise _invalid("isv.invalid-parameter", "page的参数须URL编码")
         user = self._find_user(biz.get("to_user_id"), biz.get("to_open_id"))
         key = (user.user_id, template_id)
         remaining = self.consents.get(key, 0)
@@ -514,6 +598,7 @@ class FakeAlipayGateway(LoopbackServer):
                 status=body.get("status"),
                 delay=body.get("delay"),
                 tamper=bool(body.get("tamper")),
+                unsigned=bool(body.get("unsigned")),
                 times=int(body.get("times", 1)),
             )
             return {"ok": True}
@@ -525,9 +610,10 @@ class FakeAlipayGateway(LoopbackServer):
             return {"ok": True}
 
         def settings(body: dict[str, Any]) -> dict[str, Any]:
-            if "grant_cert_no" in body:
-                self.grant_cert_no = bool(body["grant_cert_no"])
-            return {"grant_cert_no": self.grant_cert_no}
+            for name in SETTINGS:
+                if name in body:
+                    setattr(self, name, bool(body[name]))
+            return {name: getattr(self, name) for name in SETTINGS}
 
         self.admin("POST", "users", users)
         self.admin("GET", "users", lambda q: {"users": [asdict(u) for u in self.users.values()]})
@@ -560,6 +646,9 @@ class FakeAlipayGateway(LoopbackServer):
                 "gateway_public_key": self.gateway_public_key,
             },
         )
+
+
+SETTINGS = ("member_info_granted", "grant_cert_no", "legacy_app")
 
 
 def _biz(params: dict[str, str]) -> dict[str, Any]:

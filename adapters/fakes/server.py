@@ -34,6 +34,12 @@ class Response:
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json; charset=utf-8"
+    # A reply that never completes: the headers announce the body, then one byte trickles out
+    # now and then until the client gives up or the server stops (defeats a read timeout alone).
+    trickle: bool = False
+
+
+HANG = Response(status=0)  # marker: accept the request and never answer it
 
 
 def json_response(obj: Any, status: int = 200) -> Response:
@@ -84,6 +90,9 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self.lock = threading.RLock()
         self.faults = FaultQueue()
+        # TCP connections accepted so far: a client that pools connections opens one for many calls.
+        self.connections = 0
+        self._stopping = threading.Event()
         self.admin("GET", "health", lambda body: {"ok": True})
 
     def route(self, method: str, path: str, handler: Handler) -> None:
@@ -116,6 +125,11 @@ class LoopbackServer:
                 # Silent: request lines carry tokens and codes.
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                with server.lock:
+                    server.connections += 1
+
             def _handle(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
@@ -132,18 +146,29 @@ class LoopbackServer:
                     response = json_response({"error": "not found"}, 404)
                 else:
                     response = handler(request)
+                if response is HANG:
+                    server._stopping.wait()
+                    self.close_connection = True
+                    return
                 try:
                     self.send_response(response.status)
                     self.send_header("Content-Type", response.content_type)
-                    self.send_header("Content-Length", str(len(response.body)))
+                    length = len(response.body) + (4096 if response.trickle else 0)
+                    self.send_header("Content-Length", str(length))
                     self.end_headers()
                     self.wfile.write(response.body)
+                    while response.trickle and not server._stopping.wait(0.05):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up (e.g. its timeout fired during an injected delay)
+                if response.trickle:
+                    self.close_connection = True
 
             do_GET = _handle  # noqa: N815 - BaseHTTPRequestHandler's naming
             do_POST = _handle  # noqa: N815
 
+        self._stopping.clear()
         httpd = ThreadingHTTPServer((self._host, self._port), _Handler)
         httpd.daemon_threads = True
         self._httpd = httpd
@@ -154,6 +179,7 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # releases hung and trickling replies
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -169,3 +195,12 @@ class LoopbackServer:
 def apply_delay(fault: dict[str, Any] | None) -> None:
     if fault and fault.get("delay"):
         time.sleep(float(fault["delay"]))
+
+
+def stalled_response(fault: dict[str, Any] | None) -> Response | None:
+    """The reply of a ``hang`` (never answers) or ``trickle`` (never finishes) fault, if any."""
+    if fault and fault.get("hang"):
+        return HANG
+    if fault and fault.get("trickle"):
+        return Response(200, b"{", "application/json; charset=utf-8", trickle=True)
+    return None

@@ -8,6 +8,7 @@ with per-user per-template consent quotas, plus injectable errors, HTTP statuses
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -21,12 +22,52 @@ from adapters.fakes.server import (
     Response,
     apply_delay,
     json_response,
+    stalled_response,
 )
 
 CODE_TTL = 300
 TOKEN_TTL = 7200
 STATES = {"formal", "trial", "developer"}
 LANGS = {"zh_CN", "en_US", "zh_HK", "zh_TW"}
+
+# Keyword value rules of category templates (订阅消息参数值内容限制说明), written out here on
+# their own, independently of the client's formatter, so the tests check one against the other.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+_YMD = r"\d{4}(年\d{1,2}月\d{1,2}日|-\d{1,2}-\d{1,2}|/\d{1,2}/\d{1,2})"
+_HM = r"\d{1,2}:\d{2}(:\d{2})?"
+_ONE_DATE = rf"{_YMD}( {_HM})?"
+_ONE_TIME = rf"({_YMD} )?{_HM}"
+KEYWORD_RULES: dict[str, re.Pattern[str]] = {
+    "thing": re.compile(r"^.{1,20}$", re.S),
+    "number": re.compile(r"^[0-9]+(\.[0-9]+)?$"),
+    "letter": re.compile(r"^[A-Za-z]{1,32}$"),
+    "symbol": re.compile(rf"^[^A-Za-z0-9\s{_HAN}]{{1,5}}$"),
+    "character_string": re.compile(r"^[\x21-\x7e]{1,32}$"),
+    "time": re.compile(rf"^{_ONE_TIME}(\s*~\s*{_ONE_TIME})?$"),
+    "date": re.compile(rf"^{_ONE_DATE}(\s*~\s*({_ONE_DATE}|{_HM}))?$"),
+    "amount": re.compile(r"^[¥￥$€£]?[0-9]{1,10}(\.[0-9]+)?元?$"),
+    "phone_number": re.compile(r"^(?=.*[0-9])[0-9+\-() ]{1,17}$"),
+    "car_number": re.compile(rf"^[{_HAN}A-Za-z0-9][A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9]?$"),
+    "name": re.compile(rf"^([^0-9]*[{_HAN}][^0-9]*)$|^[A-Za-z\s\W]{{1,20}}$"),
+    "phrase": re.compile(rf"^[{_HAN}]{{1,5}}$"),
+}
+_KEYWORD_KEY_RE = re.compile(r"^([a-z_]+?)([0-9]+)$")
+
+
+def keyword_value_valid(key: str, value: str) -> bool:
+    """WeChat's check of one category-template value; keys of legacy templates (``keyword1``)
+    only need a value."""
+    match = _KEYWORD_KEY_RE.match(key)
+    rule = KEYWORD_RULES.get(match.group(1)) if match else None
+    if rule is None:
+        return bool(value)
+    if match and match.group(1) == "name" and re.search(f"[{_HAN}]", value):
+        return len(value) <= 10 and not re.search(r"[0-9]", value)
+    if match and match.group(1) == "number" and len(value) > 32:
+        return False
+    if match and match.group(1) == "car_number" and len(value) > 8:
+        return False
+    return bool(rule.match(value))
 
 
 @dataclass
@@ -161,11 +202,15 @@ class FakeWeChatApi(LoopbackServer):
         errmsg: str = "injected",
         status: int | None = None,
         delay: float | None = None,
+        hang: bool = False,
         times: int = 1,
     ) -> None:
-        """Next ``times`` calls of ``path`` (e.g. ``/cgi-bin/message/subscribe/send``)."""
+        """Next ``times`` calls of ``path`` (e.g. ``/cgi-bin/message/subscribe/send``); e.g.
+        ``errcode=43108`` is WeChat refusing concurrent sends to one openid."""
         self.faults.add(
-            path, {"errcode": errcode, "errmsg": errmsg, "status": status, "delay": delay}, times
+            path,
+            {"errcode": errcode, "errmsg": errmsg, "status": status, "delay": delay, "hang": hang},
+            times,
         )
 
     # -- wire protocol ---------------------------------------------------------------------------
@@ -178,6 +223,9 @@ class FakeWeChatApi(LoopbackServer):
                 self.calls[path] = self.calls.get(path, 0) + 1
             fault = self.faults.take(path)
             apply_delay(fault)
+            stalled = stalled_response(fault)
+            if stalled is not None:
+                return stalled
             if fault and fault.get("status"):
                 return Response(int(fault["status"]), b"<html>502 Bad Gateway</html>", "text/html")
             try:
@@ -315,6 +363,9 @@ class FakeWeChatApi(LoopbackServer):
         allowed = self.templates[template_id]
         if allowed is not None and set(data) - allowed:
             raise _Err(47003, f"argument invalid! data.{sorted(set(data) - allowed)[0]} unknown")
+        for key, item in data.items():
+            if not keyword_value_valid(key, item["value"]):
+                raise _Err(47003, f"argument invalid! data.{key}.value invalid")
         if body.get("page") and self.pages and body["page"].split("?")[0] not in self.pages:
             raise _Err(41030, "invalid page")
         if (

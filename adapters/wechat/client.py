@@ -34,6 +34,7 @@ from adapters.errors import (
     http_status_error,
     wechat_error,
 )
+from adapters.redact import install_log_redaction
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class WeChatMiniClient(WeChatClient):
         self.base_url = config.base_url.rstrip("/")
         # wechatpy's own endpoint helpers (client.wxa…) build URLs from this attribute.
         self.API_BASE_URL = f"{self.base_url}/cgi-bin/"
+        # The AppSecret travels in the jscode2session URL and the access token in every other
+        # one; urllib3 logs those URLs at DEBUG.
+        install_log_redaction()
 
     # -- the one HTTP choke point ----------------------------------------------------------------
 

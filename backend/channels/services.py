@@ -1,8 +1,10 @@
 """Logging in and binding through Alipay and WeChat (manual 1.1), and unbinding.
 
 - Alipay: the auth code gives the member's Alipay ids; a bound identity logs straight in; otherwise
-  Alipay's certified real name (name + ID number) finds the member, who is bound and logged in.
-  When Alipay withholds the ID number, a certification ticket starts Alipay's face verification
+  the real name Alipay really returned (name + identity-card number, released only for a member
+  it certified) finds the member, who is bound and logged in. Whenever those fields are missing
+  (not granted to the app, the member-info product missing, is_certified=F, any refusal of
+  alipay.user.info.share), a certification ticket starts Alipay's face verification
   (``alipay.user.certify.open.*``) on the name and ID number the member types.
 - WeChat: the ``wx.login`` code gives the openid; a bound openid logs straight in; otherwise a
   binding ticket lets the member prove who they are by their reserved phone (``getPhoneNumber``)
@@ -23,7 +25,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from adapters.errors import CertNoWithheldError, ChannelError, InvalidCodeError
+from adapters.errors import ChannelError, InvalidCodeError
 from backend import clock
 from backend.audit.services import RequestOrigin, record
 from backend.channels import tickets
@@ -189,39 +191,18 @@ def alipay_login(
     ids = {"open_id": open_id, "user_id": token.user_id, "union_id": token.union_id}
     try:
         info = clients.alipay.user_info(token.access_token)
-    except CertNoWithheldError:
-        # Alipay grants cert_no only to some mini-programs: fall back to its face verification.
-        ticket = tickets.issue_ticket(rt, "alipay-cert", ids)
-        raise _refuse(
-            session,
-            "alipay",
-            "cert_no_withheld",
-            origin,
-            Forbidden(
-                "请先完成支付宝身份验证",
-                error_code="alipay.certification_required",
-                certification_token=ticket,
-                expires_in=rt.settings.channel_ticket_ttl,
-            ),
-        ) from None
     except ChannelError as exc:
-        raise _platform_error("alipay", exc) from None
-    if not info.is_certified:
-        raise _refuse(
-            session,
-            "alipay",
-            "not_certified",
-            origin,
-            Forbidden(
-                "您的支付宝账户尚未完成实名认证，请完成实名认证后再登录",
-                error_code="alipay.not_certified",
-            ),
-        )
-    member = (
-        member_by_id_number(session, rt.pii, info.cert_no or "")
-        if info.has_verified_identity
-        else None
-    )
+        if exc.retryable:
+            raise _platform_error("alipay", exc) from None
+        # A refusal of the member info (40006 member-info product missing, or any other code):
+        # the face check does not need it, only the ids above.
+        raise _certification_required(rt, session, ids, origin, f"user_info_{exc.code}") from None
+    if not info.has_verified_identity:
+        # Alipay grants name and cert_no only to some mini-programs and only for members it
+        # certified; fields not granted are simply absent (and is_certified is not returned to
+        # apps live after 2019-12-24): fall back to its face verification.
+        raise _certification_required(rt, session, ids, origin, "identity_not_returned")
+    member = member_by_id_number(session, rt.pii, info.cert_no or "")
     if member is None or member.name.strip() != (info.user_name or "").strip():
         raise _refuse(session, "alipay", "not_a_member", origin, _not_a_member("alipay"))
     _bind(
@@ -235,6 +216,24 @@ def alipay_login(
         proof="alipay_real_name",
     )
     return open_session(rt, session, member, via="alipay", origin=origin, bound=True)
+
+
+def _certification_required(
+    rt: Runtime, session: Session, ids: dict[str, Any], origin: RequestOrigin, reason: str
+) -> AppError:
+    ticket = tickets.issue_ticket(rt, "alipay-cert", ids)
+    return _refuse(
+        session,
+        "alipay",
+        reason,
+        origin,
+        Forbidden(
+            "请先完成支付宝身份验证",
+            error_code="alipay.certification_required",
+            certification_token=ticket,
+            expires_in=rt.settings.channel_ticket_ttl,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -311,13 +310,15 @@ def finish_alipay_certification(
         result = clients.alipay.query_certification(certify_id)
     except ChannelError as exc:
         raise _platform_error("alipay", exc) from None
-    if not result.passed:
-        if result.fail_reason is None:
-            raise AppError(
-                "身份验证尚未完成，请在支付宝中完成刷脸验证",
-                error_code="alipay.certification_pending",
-                status_code=409,
-            )
+    if result.status == "pending":
+        # passed=F: not passed *or* not done yet; Alipay does not say which, and the member may
+        # try again on the same certify_id while it is valid. Keep the ticket.
+        raise AppError(
+            "身份验证尚未通过，请在支付宝中完成刷脸验证",
+            error_code="alipay.certification_pending",
+            status_code=409,
+        )
+    if result.status == "expired":
         rt.redis.delete(key)
         data = json.loads(raw)
         raise _refuse(
@@ -325,7 +326,10 @@ def finish_alipay_certification(
             "alipay",
             "certification_failed",
             origin,
-            Forbidden("身份验证未通过，请重新验证", error_code="alipay.certification_failed"),
+            Forbidden(
+                "身份验证未通过或已失效，请重新使用支付宝登录",
+                error_code="alipay.certification_failed",
+            ),
             member_id=data["member_id"],
         )
     # Delete-then-bind: of two concurrent calls only the one that deletes the ticket binds.

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from adapters.base import KeywordValueError
 from adapters.errors import ChannelError, ConsentRequiredError
 from backend import clock
 from backend.channels.models import ChannelIdentity
@@ -63,9 +64,14 @@ class _Plan:
 
 
 class _Reject(Exception):
-    def __init__(self, code: str) -> None:
+    """Nothing to send. ``status`` rejected: the member's side (no binding, no consent…);
+    failed: ours (a template value the platform would refuse), for an operator to fix."""
+
+    def __init__(self, code: str, status: str = "rejected", message: str | None = None) -> None:
         super().__init__(code)
         self.code = code
+        self.status = status
+        self.message = message
 
 
 def claim(rt: Runtime, delivery_id: int, now: dt.datetime) -> bool:
@@ -99,7 +105,7 @@ def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:
             plan = _plan(rt, session, delivery, senders)
         except _Reject as reject:
             session.rollback()
-            return _finish(rt, delivery_id, "rejected", reject.code)
+            return _finish(rt, delivery_id, reject.status, reject.code, reject.message)
         if plan.template is not None:
             spent = services.spend_consent(
                 session, delivery.member_id, delivery.channel, plan.template.template_id
@@ -142,7 +148,11 @@ def _plan(rt: Runtime, session: Session, delivery: PushDelivery, senders: Sender
     template = senders.templates.for_message(delivery.channel, message.business_type)
     if template is None:
         raise _Reject("no_template")
-    data, page = template.render(message, rt.settings.centre_name)
+    try:
+        data, page = template.render(message, rt.settings.centre_name)
+    except KeywordValueError as exc:
+        # Checked before any consent is spent: the platform would refuse it (WeChat 47003).
+        raise _Reject(exc.code, "failed", f"{template.template_id} {exc}") from None
     return _Plan(identity.open_id, template, data, page)
 
 
@@ -163,7 +173,9 @@ def _failed_attempt(
         with rt.session() as session:
             if isinstance(exc, ConsentRequiredError):
                 services.forget_consent(session, member_id, channel, template_id)
-            elif exc.retryable:
+            elif exc.consent_unused:
+                # Refused before the platform used the consent (43108, 47003, 41030, 40037, or
+                # no verdict at all): the local count stays equal to the platform's.
                 services.refund_consent(session, member_id, channel, template_id)
             session.commit()
     if not exc.retryable:

@@ -10,8 +10,14 @@ JSON file with the same shape that replaces the entries it names::
                             "long_term": false}}}
 
 ``keywords`` maps the template's keyword names to message fields: ``business_name``, ``content``,
-``sent_at`` (Asia/Shanghai, ``YYYY-MM-DD HH:MM``), ``centre_name``. A business type without its
-own entry uses ``notice``.
+``sent_at`` (Asia/Shanghai), ``centre_name``. A business type without its own entry uses
+``notice``.
+
+Each value is formatted for its keyword before sending. WeChat keyword names carry their type
+(``thing1``, ``phrase2``, ``character_string3``, ``time4``…) and each type has its own rule
+(:mod:`adapters.wechat.keywords`); a WeChat keyword of an unknown type is a configuration error.
+Alipay keywords are free text of up to 50 characters (:mod:`adapters.alipay.keywords`). A value
+that cannot be made valid raises ``KeywordValueError``: the delivery fails, nothing is sent.
 """
 
 from __future__ import annotations
@@ -22,13 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.alipay.keywords import format_keywords as alipay_keywords
+from adapters.wechat.keywords import format_keywords as wechat_keywords
+from adapters.wechat.keywords import keyword_kind
 from backend.clock import to_local
 from backend.inbox.models import Message
 
 MESSAGE_FIELDS = ("business_name", "content", "sent_at", "centre_name")
-# WeChat caps `thing` values at 20 characters and refuses longer ones (47003); Alipay's keyword
-# values are capped similarly. Cut with an ellipsis rather than lose the push.
-VALUE_LIMIT = 20
+FORMATTERS = {"wechat": wechat_keywords, "alipay": alipay_keywords}
 DETAIL_PAGE = "pages/messages/detail?id={message_id}"
 
 
@@ -81,21 +88,18 @@ class Template:
     long_term: bool = False
 
     def render(self, message: Message, centre_name: str) -> tuple[dict[str, str], str | None]:
-        """The flat keyword data and the page of one message."""
-        values = {
+        """The flat keyword data, each value formatted for its keyword, and the page of one
+        message. Raises ``KeywordValueError`` for a value the platform would refuse."""
+        values: dict[str, object] = {
             "business_name": message.business_name,
             "content": message.content,
-            "sent_at": f"{to_local(message.sent_at):%Y-%m-%d %H:%M}",
+            "sent_at": to_local(message.sent_at),
             "centre_name": centre_name,
         }
-        data = {key: _cut(values[field]) for key, field in self.keywords.items()}
+        raw = {key: values[field] for key, field in self.keywords.items()}
+        data = FORMATTERS[self.channel](raw)
         page = self.page.format(message_id=message.id) if self.page else None
         return data, page
-
-
-def _cut(value: str) -> str:
-    value = " ".join(value.split())
-    return value if len(value) <= VALUE_LIMIT else value[: VALUE_LIMIT - 1] + "…"
 
 
 class Templates:
@@ -129,6 +133,11 @@ def _template(channel: str, business_type: str, entry: Mapping[str, Any]) -> Tem
     unknown = set(keywords.values()) - set(MESSAGE_FIELDS)
     if unknown:
         raise TemplateConfigError(f"{where}: unknown message fields {sorted(unknown)}")
+    if channel not in FORMATTERS:
+        raise TemplateConfigError(f"{where}: unknown channel")
+    untyped = [key for key in keywords if channel == "wechat" and keyword_kind(key) is None]
+    if untyped:
+        raise TemplateConfigError(f"{where}: keywords of unknown type {sorted(untyped)}")
     return Template(
         channel=channel,
         template_id=template_id,

@@ -56,8 +56,8 @@ def test_user_info_reads_real_name_when_app_is_granted_cert_no(alipay, alipay_fa
     assert "13812345678" not in repr(info)
 
 
-def test_user_info_raises_cert_no_withheld_when_app_lacks_permission(alipay, alipay_fake):
-    alipay_fake.grant_cert_no = False
+def test_user_info_raises_cert_no_withheld_when_member_info_product_is_missing(alipay, alipay_fake):
+    alipay_fake.member_info_granted = False
     token = alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
     with pytest.raises(CertNoWithheldError) as exc:
         alipay.user_info(token.access_token)
@@ -66,9 +66,29 @@ def test_user_info_raises_cert_no_withheld_when_app_lacks_permission(alipay, ali
 
 
 def test_user_info_is_not_trusted_when_member_is_not_certified(alipay, alipay_fake, ali_user):
+    alipay_fake.legacy_app = True  # only apps live before 2019-12-24 still get is_certified
     alipay_fake.add_user({**ali_user, "is_certified": "F"})
     token = alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
-    assert alipay.user_info(token.access_token).has_verified_identity is False
+    info = alipay.user_info(token.access_token)
+    assert info.is_certified is False
+    assert info.has_verified_identity is False
+
+
+def test_user_info_trusts_returned_identity_when_is_certified_is_not_returned(alipay, alipay_fake):
+    # Apps live after 2019-12-24 never receive is_certified; name and cert_no still come back
+    # (Alipay releases them only for a member it certified).
+    token = alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
+    info = alipay.user_info(token.access_token)
+    assert info.is_certified is None
+    assert info.has_verified_identity is True
+
+
+def test_user_info_has_no_identity_when_sensitive_fields_are_not_granted(alipay, alipay_fake):
+    alipay_fake.grant_cert_no = False  # the fields are simply absent from a success reply
+    token = alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
+    info = alipay.user_info(token.access_token)
+    assert (info.user_name, info.cert_no) == (None, None)
+    assert info.has_verified_identity is False
 
 
 def test_user_info_raises_permanent_when_auth_token_is_invalid(alipay):
@@ -176,16 +196,61 @@ def test_error_is_retryable_when_gateway_answers_http(status, alipay, alipay_fak
     assert exc.value.retryable and exc.value.code == f"http-{status}"
 
 
-def test_timeout_is_honoured_when_gateway_is_slow(
+def test_timeout_is_honoured_when_gateway_never_answers(
     alipay_fake, app_key, gateway_key, aes_key, make_alipay
 ):
     client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, timeout=0.3)
-    alipay_fake.inject_error("*", delay=1.5)
-    started = time.monotonic()
+    alipay_fake.inject_error("*", hang=True)
     with pytest.raises(TransportError) as exc:
         client.query_certification("x")
     assert exc.value.code == "timeout" and exc.value.retryable
-    assert time.monotonic() - started < 1.4
+
+
+def test_whole_call_deadline_ends_a_reply_that_never_finishes(
+    alipay_fake, app_key, gateway_key, aes_key, make_alipay
+):
+    # Each byte arrives well inside the read timeout: only a whole-call deadline ends the call.
+    client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, timeout=0.5, read_timeout=5.0)
+    alipay_fake.inject_error("*", trickle=True)
+    with pytest.raises(TransportError) as exc:
+        client.query_certification("x")
+    assert exc.value.code == "timeout" and exc.value.retryable
+
+
+def test_calls_reuse_one_connection_when_made_in_turn(alipay, alipay_fake):
+    before = alipay_fake.connections
+    for _ in range(3):
+        alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
+    assert alipay_fake.connections - before == 1
+
+
+def test_unsigned_error_reply_keeps_code_and_sub_code_when_gateway_omits_sign(alipay, alipay_fake):
+    alipay_fake.inject_error(
+        "alipay.user.info.share", code="40004", sub_code="USER_NOT_EXIST", unsigned=True
+    )
+    with pytest.raises(PermanentChannelError) as exc:
+        alipay.user_info("not-a-token")
+    assert not isinstance(exc.value, TransportError)
+    assert (exc.value.code, exc.value.sub_code, exc.value.retryable) == (
+        "40004",
+        "USER_NOT_EXIST",
+        False,
+    )
+
+
+def test_unsigned_error_response_keeps_its_code_when_app_id_is_unknown(
+    alipay_fake, app_key, gateway_key, aes_key, make_alipay
+):
+    client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, app_id="2021009999999999")
+    with pytest.raises(PermanentChannelError) as exc:
+        client.query_certification("x")
+    assert (exc.value.code, exc.value.sub_code) == ("40002", "isv.invalid-app-id")
+
+
+def test_unsigned_success_reply_is_refused(alipay, alipay_fake):
+    alipay_fake.inject_error("alipay.user.certify.open.query", code="10000", unsigned=True)
+    with pytest.raises(ResponseSignatureError):
+        alipay.query_certification("x")
 
 
 def test_connection_error_is_retryable_when_gateway_is_down(
@@ -217,13 +282,25 @@ def test_face_certification_passes_when_member_completes_it(alipay, alipay_fake)
     assert alipay.query_certification(certify_id).passed is True
 
 
-def test_face_certification_reports_reason_when_check_fails(alipay, alipay_fake):
+def test_face_certification_stays_pending_when_an_attempt_fails(alipay, alipay_fake):
+    # passed=F means "not passed or not yet": a failed attempt may be followed by a pass on the
+    # same certify_id, and fail_reason is no verdict (it stays next to a later T).
     certify_id = alipay.start_certification(
         outer_order_no="ord-2", cert_name="张三", cert_no=CERT_NO, return_url="alipays://x"
     )
-    alipay_fake.complete_certification(certify_id, passed=False, fail_reason="比对不一致")
+    alipay_fake.complete_certification(certify_id, passed=False, fail_reason="Z1147")
     result = alipay.query_certification(certify_id)
-    assert (result.passed, result.fail_reason) == (False, "比对不一致")
+    assert (result.status, result.fail_reason) == ("pending", "Z1147")
+    alipay_fake.complete_certification(certify_id, passed=True)
+    assert alipay.query_certification(certify_id).status == "passed"
+
+
+def test_face_certification_is_expired_when_certify_id_is_past_23_hours(alipay, alipay_fake):
+    certify_id = alipay.start_certification(
+        outer_order_no="ord-4", cert_name="张三", cert_no=CERT_NO, return_url="alipays://x"
+    )
+    alipay_fake.certifications[certify_id]["expires_at"] = alipay_fake.clock() - 1
+    assert alipay.query_certification(certify_id).status == "expired"
 
 
 def test_certify_page_is_refused_when_url_signature_is_altered(alipay, alipay_fake):
@@ -285,6 +362,26 @@ def test_template_send_spends_one_time_consent_when_message_goes_out(alipay, ali
     assert len(alipay_fake.sent_messages) == 1
 
 
+def test_template_send_url_encodes_page_query_and_allows_50_characters(alipay, alipay_fake):
+    alipay_fake.grant_consent(USER_ID, TEMPLATE, count=1)
+    value = "住房公积金" * 10  # 50 characters: Alipay's limit per value, not WeChat's 20
+    alipay.send_subscription(
+        OPEN_ID, TEMPLATE, {"keyword1": value}, "pages/inbox/index?id=1&from=推送 消息"
+    )
+    sent = alipay_fake.sent_messages[-1]
+    assert sent["data"] == {"keyword1": value}
+    assert sent["page"] == "pages/inbox/index?id=1&from=%E6%8E%A8%E9%80%81%20%E6%B6%88%E6%81%AF"
+
+
+def test_template_send_is_refused_when_value_exceeds_50_characters(alipay, alipay_fake):
+    alipay_fake.grant_consent(USER_ID, TEMPLATE, count=1)
+    with pytest.raises(PermanentChannelError) as exc:
+        alipay.send_subscription(OPEN_ID, TEMPLATE, {"keyword1": "长" * 51})
+    assert (exc.value.code, exc.value.sub_code) == ("40002", "isv.invalid-parameter")
+    assert exc.value.consent_unused
+    assert alipay_fake.remaining_consent(USER_ID, TEMPLATE) == 1
+
+
 def test_subscription_query_reflects_consent_when_granted_and_spent(alipay, alipay_fake):
     alipay_fake.grant_consent(USER_ID, TEMPLATE, count=1)
     alipay_fake.grant_consent(USER_ID, "tmpl-long", longterm=True)
@@ -306,3 +403,15 @@ def test_notification_verifies_when_signed_by_gateway_and_fails_when_altered(ali
     assert alipay.verify_notification(params)
     assert not alipay.verify_notification({**params, "trade_status": "FAIL"})
     assert not alipay.verify_notification({k: v for k, v in params.items() if k != "sign"})
+
+
+def test_debug_logs_carry_no_auth_token_or_identity_when_calls_go_out(caplog, alipay, alipay_fake):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        token = alipay.exchange_auth_code(alipay_fake.mint_auth_code(USER_ID))
+        alipay.user_info(token.access_token)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "urllib3" in {r.name.split(".")[0] for r in caplog.records}
+    assert token.access_token not in text
+    assert CERT_NO not in text

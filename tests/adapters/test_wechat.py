@@ -1,3 +1,4 @@
+import logging
 import time
 
 import fakeredis
@@ -202,14 +203,71 @@ def test_error_is_retryable_when_api_answers_http(status, wechat, wechat_fake):
     assert exc.value.code == f"http-{status}" and exc.value.retryable
 
 
-def test_timeout_is_honoured_when_api_is_slow(wechat_fake, redis_client, make_wechat):
+def test_timeout_is_honoured_when_api_never_answers(wechat_fake, redis_client, make_wechat):
     client = make_wechat(wechat_fake, redis_client, timeout=0.3)
-    wechat_fake.inject_error("/sns/jscode2session", delay=1.5)
-    started = time.monotonic()
+    wechat_fake.inject_error("/sns/jscode2session", hang=True)
     with pytest.raises(TransportError) as exc:
         client.code_to_session(wechat_fake.mint_js_code(OPENID))
     assert exc.value.code == "timeout" and exc.value.retryable
-    assert time.monotonic() - started < 1.4
+
+
+def test_concurrent_send_43108_is_retryable_and_leaves_consent(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=1)
+    wechat_fake.inject_error(SEND, errcode=43108, errmsg="concurrent limit")
+    with pytest.raises(RateLimitedError) as exc:
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+    assert exc.value.code == "43108" and exc.value.retryable and exc.value.consent_unused
+    assert wechat_fake.remaining_consent(OPENID, TEMPLATE) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("thing1", "一二三四五六七八九十一二三四五六七八九十一"),  # 21 > 20
+        ("phrase2", "正在审核中了"),  # 6 > 5
+        ("phrase2", "ok"),  # Chinese only
+        ("character_string3", "合同JK1401"),  # no Chinese
+        ("character_string3", "A" * 33),
+        ("number4", "12a"),
+        ("amount5", "一千元"),
+        ("time6", "明天"),
+        ("date7", "30/11"),
+        ("name8", "张三李四王五赵六钱七孙"),  # 11 Chinese > 10
+        ("letter9", "abc1"),
+        ("symbol10", "!!!!!!"),
+        ("phone_number11", "tel 12345"),
+        ("car_number12", "粤A8Z888挂XY"),
+    ],
+)
+def test_send_is_refused_with_47003_when_value_breaks_its_keyword_rule(
+    key, value, wechat, wechat_fake
+):
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=1)
+    with pytest.raises(PermanentChannelError) as exc:
+        wechat.send_subscription(OPENID, TEMPLATE, {key: value})
+    assert exc.value.code == "47003" and f"data.{key}.value invalid" in exc.value.message
+    assert exc.value.consent_unused
+    assert wechat_fake.remaining_consent(OPENID, TEMPLATE) == 1
+
+
+def test_send_is_accepted_when_values_follow_their_keyword_rules(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=1)
+    data = {
+        "thing1": "一二三四五六七八九十一二三四五六七八九十",
+        "phrase2": "审核中",
+        "character_string3": "JK140120210000005",
+        "number4": "12.5",
+        "amount5": "¥655.22",
+        "time6": "2026年11月30日 15:01",
+        "date7": "2026年11月30日",
+        "name8": "张三",
+        "letter9": "abc",
+        "symbol10": "%",
+        "phone_number11": "+86-0351-12345678",
+        "car_number12": "晋A8Z888",
+    }
+    wechat.send_subscription(OPENID, TEMPLATE, data)
+    assert wechat_fake.sent_messages[-1]["data"] == data
 
 
 def test_connection_error_is_retryable_when_api_is_down(wechat, wechat_fake):
@@ -241,3 +299,22 @@ def test_callback_signature_verifies_when_token_matches():
     ).hexdigest()
     assert client.verify_callback(signature, "1700000000", "nonce1")
     assert not client.verify_callback(signature, "1700000001", "nonce1")
+
+
+def test_debug_logs_carry_no_secret_when_calls_go_out(
+    caplog, wechat_fake, redis_client, make_wechat
+):
+    client = make_wechat(wechat_fake, redis_client, secret="wx-secret")
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=1)
+    with caplog.at_level(logging.DEBUG):
+        client.code_to_session(wechat_fake.mint_js_code(OPENID))
+        client.send_subscription(OPENID, TEMPLATE, {"thing1": "x"})
+        client.get_phone_number(wechat_fake.mint_phone_code(OPENID))
+    token = redis_client.get(f"{TOKEN_KEY_PREFIX}:wxtest0000000001_access_token")
+    assert token
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "urllib3" in {r.name.split(".")[0] for r in caplog.records}  # the request lines
+    assert "secret=***" in text
+    assert "wx-secret" not in text
+    assert token.decode() not in text
+    assert "13987654321" not in text

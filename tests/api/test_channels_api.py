@@ -81,14 +81,51 @@ def test_alipay_login_uses_binding_when_already_bound(api, alipay_fake, make, se
     _assert_session(r, member)
 
 
-def test_alipay_login_refused_when_not_certified(api, alipay_fake, make, session):
+def test_alipay_login_binds_when_identity_returned_without_is_certified(
+    api, alipay_fake, make, session
+):
+    # Apps live after 2019-12-24 never get is_certified: name and cert_no decide.
+    assert alipay_fake.legacy_app is False
+    member = make.member(name="周九")
+    user = alipay_fake.add_user(alipay_user(member))
+    r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
+    _assert_session(r, member)
+    assert _identity(session, member.id, "alipay").user_id == user.user_id
+
+
+def test_alipay_login_goes_to_face_verification_when_not_certified(api, alipay_fake, make, session):
+    alipay_fake.legacy_app = True  # an older app that still receives is_certified=F
     member = make.member()
     user = alipay_fake.add_user(alipay_user(member, is_certified="F"))
     r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
     assert r.status_code == 403
-    assert r.json["error_code"] == "alipay.not_certified"
+    assert r.json["error_code"] == "alipay.certification_required"
+    assert r.json["certification_token"]
     assert _identity(session, member.id, "alipay") is None
     assert ("auth.login_failed", "alipay") in _actions(session)
+
+
+def test_alipay_login_goes_to_face_verification_when_identity_fields_are_absent(
+    api, alipay_fake, make, session
+):
+    # Member info granted without the sensitive fields: a success reply without user_name and
+    # cert_no (even an older app that is told is_certified=T).
+    alipay_fake.legacy_app = True
+    member = make.member(name="吴十")
+    token = _certification_required(api, alipay_fake, member)  # sensitive fields not granted
+    started = _start_certification(api, token, member)
+    assert started.status_code == 201, started.json
+
+
+def test_alipay_login_goes_to_face_verification_whatever_the_user_info_error(
+    api, alipay_fake, make
+):
+    member = make.member()
+    user = alipay_fake.add_user(alipay_user(member))
+    alipay_fake.inject_error("alipay.user.info.share", code="40004", sub_code="isv.any-refusal")
+    r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
+    assert r.status_code == 403
+    assert r.json["error_code"] == "alipay.certification_required"
 
 
 def test_alipay_login_refused_when_name_differs(api, alipay_fake, make, session):
@@ -116,21 +153,18 @@ def test_alipay_login_refused_when_code_unknown(api):
     assert r.json["error_code"] == "alipay.code_invalid"
 
 
-def test_alipay_face_verification_opens_session_when_cert_no_withheld(
+def test_alipay_face_verification_opens_session_when_member_info_product_missing(
     api, alipay_fake, make, session
 ):
     member = make.member(name="赵六")
     user = alipay_fake.add_user(alipay_user(member))
-    alipay_fake.grant_cert_no = False
+    alipay_fake.member_info_granted = False  # 40006 isv.insufficient-isv-permissions
     r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
     assert r.status_code == 403
     assert r.json["error_code"] == "alipay.certification_required"
     token = r.json["certification_token"]
 
-    started = api.post(
-        "/api/v1/channels/alipay/certifications",
-        json={"certification_token": token, "name": "赵六", "id_number": member.plain_id_number},
-    )
+    started = _start_certification(api, token, member)
     assert started.status_code == 201, started.json
     certify_id = started.json["certify_id"]
     assert started.json["certify_url"].startswith(alipay_fake.url)
@@ -153,22 +187,52 @@ def _certification_required(api, alipay_fake, member):
     user = alipay_fake.add_user(alipay_user(member))
     alipay_fake.grant_cert_no = False
     r = api.post(ALIPAY, json={"auth_code": alipay_fake.mint_auth_code(user.user_id)})
+    assert r.status_code == 403
     assert r.json["error_code"] == "alipay.certification_required"
     return r.json["certification_token"]
 
 
-def test_alipay_face_verification_refused_when_check_failed(api, alipay_fake, make, session):
+def _start_certification(api, token, member):
+    return api.post(
+        "/api/v1/channels/alipay/certifications",
+        json={
+            "certification_token": token,
+            "name": member.name,
+            "id_number": member.plain_id_number,
+        },
+    )
+
+
+def test_alipay_face_verification_stays_open_when_an_attempt_failed(
+    api, alipay_fake, make, session
+):
+    # passed=F (with a fail_reason) is "not passed or not yet": the member may try again on the
+    # same certify_id, so it is no dead end.
     member = make.member(name="钱七")
     token = _certification_required(api, alipay_fake, member)
-    certify_id = api.post(
-        "/api/v1/channels/alipay/certifications",
-        json={"certification_token": token, "name": "钱七", "id_number": member.plain_id_number},
-    ).json["certify_id"]
-    alipay_fake.complete_certification(certify_id, passed=False)
+    certify_id = _start_certification(api, token, member).json["certify_id"]
+    alipay_fake.complete_certification(certify_id, passed=False, fail_reason="Z1147")
+    result = f"/api/v1/channels/alipay/certifications/{certify_id}/result"
+    r = api.post(result)
+    assert r.status_code == 409
+    assert r.json["error_code"] == "alipay.certification_pending"
+    assert _identity(session, member.id, "alipay") is None
+    alipay_fake.complete_certification(certify_id, passed=True)
+    _assert_session(api.post(result), member)
+
+
+def test_alipay_face_verification_refused_when_certify_id_expired(api, alipay_fake, make, session):
+    member = make.member(name="郑一")
+    token = _certification_required(api, alipay_fake, member)
+    certify_id = _start_certification(api, token, member).json["certify_id"]
+    alipay_fake.certifications[certify_id]["expires_at"] = alipay_fake.clock() - 1
     r = api.post(f"/api/v1/channels/alipay/certifications/{certify_id}/result")
     assert r.status_code == 403
     assert r.json["error_code"] == "alipay.certification_failed"
     assert _identity(session, member.id, "alipay") is None
+    assert (
+        api.post(f"/api/v1/channels/alipay/certifications/{certify_id}/result").status_code == 404
+    )
 
 
 def test_alipay_certification_refused_when_not_a_member(api, alipay_fake, make):

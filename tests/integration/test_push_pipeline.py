@@ -347,3 +347,104 @@ def test_stats_count_deliveries_when_scraped_and_listed(
     rows = [line.split() for line in result.output.splitlines()[1:]]
     assert ["wechat", "sent", "-", "1"] in rows
     assert ["wechat", "rejected", "no_consent", "1"] in rows
+
+
+# --- keyword values per type, consent given back (issue 12) --------------------------------
+
+
+def _use_templates(runtime, wechat_fake, keywords, template_id=WX_NOTICE):
+    """Replace the WeChat notice template with one of these keywords, on both sides."""
+    channel = "wechat"
+    wechat_fake.add_template(template_id, list(keywords))
+    from backend.push.templates import DEFAULT_TEMPLATES, Templates
+
+    config = {ch: dict(kinds) for ch, kinds in DEFAULT_TEMPLATES.items()}
+    config[channel]["notice"] = {
+        "template_id": template_id,
+        "page": "pages/messages/detail?id={message_id}",
+        "keywords": keywords,
+    }
+    runtime.extras["push_templates"] = Templates(config)
+    runtime.extras.pop("push_senders", None)
+
+
+def test_push_formats_each_value_for_its_keyword_type_when_sending(
+    runtime, api, wx_member, wechat_fake, make, session
+):
+    _use_templates(runtime, wechat_fake, {"phrase1": "business_name", "time2": "sent_at"})
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    message_id = _post(runtime, wx_member)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert delivery.status == "sent", (delivery.last_error_code, delivery.last_error)
+    local = clock.to_local(session.get(Message, message_id).sent_at)
+    assert wechat_fake.sent_messages[-1]["data"] == {
+        "phrase1": "缴存到账",
+        "time2": f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}",
+    }
+
+
+def test_push_fails_without_sending_when_value_cannot_fit_its_keyword_type(
+    runtime, api, wx_member, wechat_fake, make, session
+):
+    # A phrase is at most five Chinese characters; the content is longer and cannot be cut
+    # without changing what it says: the delivery fails for good, WeChat is never asked.
+    _use_templates(runtime, wechat_fake, {"thing1": "business_name", "phrase2": "content"})
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    calls = wechat_fake.calls.get(SEND, 0)
+    message_id = _post(runtime, wx_member)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.last_error_code) == ("failed", "keyword_invalid")
+    assert "phrase2" in delivery.last_error
+    assert wechat_fake.calls.get(SEND, 0) == calls
+    assert _consent(session, wx_member).remaining == 1
+    assert wechat_fake.remaining_consent(wx_member.openid, WX_NOTICE) == 1
+
+
+def test_push_keeps_long_thing_within_20_and_character_string_uncut(
+    runtime, api, wx_member, wechat_fake, make, session
+):
+    _use_templates(runtime, wechat_fake, {"thing1": "content", "character_string2": "content"})
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    message_id = _post(runtime, wx_member, content="JK140120210000005-2026-11-30-XYZ")  # 32
+    assert _deliveries(session, message_id)["wechat"].status == "sent"
+    data = wechat_fake.sent_messages[-1]["data"]
+    assert data["character_string2"] == "JK140120210000005-2026-11-30-XYZ"
+    assert data["thing1"] == "JK140120210000005-2…" and len(data["thing1"]) == 20
+
+
+@pytest.mark.parametrize("errcode", [43108, 47003, 41030, 40037])
+def test_consent_is_given_back_when_platform_refused_without_using_it(
+    errcode, runtime, api, push, wx_member, wechat_fake, make, session
+):
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE)
+    wechat_fake.inject_error(SEND, errcode=errcode)
+    message_id = _post(runtime, wx_member)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert delivery.last_error_code == str(errcode)
+    # The local count stays equal to the platform's.
+    assert _consent(session, wx_member).remaining == 1
+    assert wechat_fake.remaining_consent(wx_member.openid, WX_NOTICE) == 1
+    if errcode == 43108:  # concurrent calls for one openid: try again later
+        assert delivery.status == "pending"
+        assert push.scheduled == [(delivery.id, runtime.settings.push_backoff_base)]
+    else:
+        assert delivery.status == "rejected"
+        assert push.scheduled == []
+
+
+def test_push_sends_alipay_values_up_to_50_characters_with_encoded_page(
+    runtime, api, alipay_fake, make, session
+):
+    member = make.member()
+    user = alipay_fake.add_user(alipay_user(member))
+    make.channel_identity(member, "alipay", user.open_id, user_id=user.user_id)
+    alipay_fake.grant_consent(user.user_id, "gjj-ali-deposit")
+    make.consent(member, "alipay", "gjj-ali-deposit")
+    content = "您的住房公积金本月缴存已到账，单位缴存与个人缴存合计已记入您的个人账户"  # 36
+    message_id = _post(runtime, member, business_type="deposit", content=content)
+    assert _deliveries(session, message_id)["alipay"].status == "sent"
+    assert alipay_fake.sent_messages[0]["data"]["keyword2"] == content
