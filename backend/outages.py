@@ -70,7 +70,7 @@ class Dependencies:
     def __init__(self, rt: Runtime, clock: Callable[[], float] = time.monotonic) -> None:
         self._checks: dict[str, Callable[[], object]] = {
             DATABASE: lambda: _ping_database(rt),
-            REDIS: rt.redis.ping,
+            REDIS: lambda: rt.redis.ping(),  # looked up each time: tests swap the client
         }
         self._down: dict[str, float] = {}  # dependency → when it was last checked
         self._lock = threading.Lock()
