@@ -20,7 +20,7 @@ def _exhaust_captcha_limit(client, forwarded_for):
     assert refused.status_code == 429
 
 
-def test_invented_forwarded_for_stays_limited_when_no_proxy_is_trusted(runtime):
+def test_invented_forwarded_for_stays_limited_when_no_proxy_is_trusted(runtime, clock):
     assert runtime.settings.trusted_proxies == 0
     client = create_app(runtime=runtime).test_client()
     _exhaust_captcha_limit(client, "203.0.113.7")
@@ -29,7 +29,7 @@ def test_invented_forwarded_for_stays_limited_when_no_proxy_is_trusted(runtime):
         assert answer.status_code == 429, invented
 
 
-def test_proxy_set_address_counts_when_one_proxy_is_trusted(runtime):
+def test_proxy_set_address_counts_when_one_proxy_is_trusted(runtime, clock):
     runtime.settings = runtime.settings.with_(trusted_proxies=1)
     client = create_app(runtime=runtime).test_client()
     _exhaust_captcha_limit(client, "203.0.113.7")
