@@ -30,7 +30,7 @@ FAKES_START_TIMEOUT = 20.0  # seconds: key generation on first start takes a mom
 
 
 def prepare(rt: Runtime, *, members: int, seed: int, csv_path: Path) -> SeedResult:
-    """Migrate, then seed unless the database already has members. Creates ``instance/`` and the
+    """Migrate, then seed unless the database already has members. Creates the instance folder and the
     SMS outbox's folder on demand (a fresh clone has neither)."""
     rt.settings.instance_path.mkdir(parents=True, exist_ok=True)
     csv_path.parent.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,7 @@ class Settings:
     # ``instance/`` under the current directory; never inside the installed package.
     instance_dir: str = ""
 
-    database_url: str = ""  # empty: SQLite file under instance/
+    database_url: str = ""  # empty: SQLite file in the instance folder
     redis_url: str = ""  # empty: in-process fakeredis
     redis_prefix: str = "gjj:"
 
