@@ -5,7 +5,9 @@ Swagger UI at ``/docs``, the H5 build of the mini-program) load only from this o
 UI's files come from the installed package (no CDN), and the few inline scripts the pages carry
 (Swagger UI's start-up, uni-app's viewport line) are allowed by their SHA-256 hash, computed from
 the page actually sent, so no other inline script can run. Styles may be inline: Swagger UI and
-uni-app set them at run time.
+uni-app set them at run time. ``blob:`` serves the certificate PDF: the H5 fetches it with the
+member's token and opens it as a blob URL in a new tab, which inherits this policy and shows the
+PDF in the browser's viewer (a plugin, hence ``object-src``); only our own scripts make blobs.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ DATA_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form
 
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' blob:; "
+    "object-src blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
 HEADERS = {

@@ -37,7 +37,7 @@ def test_docs_page_has_strict_policy_when_served(client):
     _assert_common(page)
     csp = _directives(page)
     assert csp["default-src"] == "'self'"
-    assert csp["object-src"] == "'none'" and csp["base-uri"] == "'none'"
+    assert csp["object-src"] == "blob:" and csp["base-uri"] == "'none'"
     html = page.get_data(as_text=True)
     scripts = INLINE.findall(html)
     assert scripts, "Swagger UI starts from an inline script"
@@ -71,7 +71,7 @@ def test_h5_page_is_served_with_its_inline_script_allowed_when_built(client, tmp
         csp = _directives(page)
         (script,) = INLINE.findall(page.get_data(as_text=True))
         assert csp["script-src"].split() == ["'self'", _hash(script)]
-        assert csp["connect-src"] == "'self'"
+        assert csp["connect-src"] == "'self' blob:"
     asset = client.get("/assets/index.js")
     assert asset.status_code == 200
     _assert_common(asset)
