@@ -204,3 +204,17 @@ def test_deadlock_is_not_an_outage_when_classified():
     assert dependency_of(redis_lib.ConnectionError("refused")) == REDIS
     assert dependency_of(redis_lib.ResponseError("WRONGTYPE")) is None
     assert dependency_of(ValueError("bug")) is None
+
+
+def test_postgresql_connections_time_out_when_the_server_does_not_answer(monkeypatch):
+    import sqlalchemy
+
+    from backend import db
+
+    seen = {}
+    monkeypatch.setattr(db, "create_engine", lambda url, **kw: seen.update(kw) or sqlalchemy)
+    db.make_engine(f"postgresql://postgres@127.0.0.1:{CLOSED_PG_PORT}/gjj")
+    assert seen["connect_args"]["connect_timeout"] == db.CONNECT_TIMEOUT
+    seen.clear()
+    db.make_engine(f"postgresql://postgres@127.0.0.1:{CLOSED_PG_PORT}/gjj?connect_timeout=2")
+    assert "connect_args" not in seen  # the URL's own value is kept
