@@ -27,10 +27,12 @@ from backend.logs import configure_logging, request_id_var
 from backend.members.routes import blp as members_blp
 from backend.ops.metrics import Metrics
 from backend.ops.routes import blp as ops_blp
+from backend.outages import dependencies, dependency_of, unavailable
 from backend.push import dispatch as push_dispatch
 from backend.push.routes import blp as push_blp
 from backend.push.stats import PushCollector
 from backend.runtime import Runtime
+from backend.security_headers import apply_security_headers
 from backend.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
@@ -104,8 +106,10 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["gjj"] = rt
     app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
-    if settings.proxy_hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # Only the last N addresses of X-Forwarded-For were written by our proxies; with 0 the
+        # header is ignored and the peer address counts (per-IP limits, audit).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
 
     api = Api(
         app,
@@ -133,7 +137,7 @@ def create_app(
     app.register_blueprint(certificate_pages_blp)  # HTML, outside the API and its OpenAPI
 
     _install_request_hooks(app, rt)
-    _install_error_handlers(app)
+    _install_error_handlers(app, rt)
     _install_docs_assets(app)
     _install_h5(app)
     app.teardown_appcontext(close_db)
@@ -161,6 +165,7 @@ class MethodOverride:
 
 def _install_request_hooks(app: Flask, rt: Runtime) -> None:
     metrics: Metrics = rt.extras["metrics"]
+    tracker = dependencies(rt)
 
     @app.before_request
     def _start() -> None:
@@ -169,6 +174,7 @@ def _install_request_hooks(app: Flask, rt: Runtime) -> None:
         g.request_id = rid
         g.request_token = request_id_var.set(rid)
         g.started = time.perf_counter()
+        tracker.recheck_down()  # notices (and logs once) the recovery of a dependency
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -177,8 +183,7 @@ def _install_request_hooks(app: Flask, rt: Runtime) -> None:
         metrics.requests.labels(endpoint, request.method, str(response.status_code)).inc()
         metrics.latency.labels(endpoint).observe(elapsed)
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Cache-Control", "no-store")
+        apply_security_headers(response)
         logger.info(
             "request",
             extra={
@@ -198,7 +203,9 @@ def _install_request_hooks(app: Flask, rt: Runtime) -> None:
             request_id_var.reset(token)
 
 
-def _install_error_handlers(app: Flask) -> None:
+def _install_error_handlers(app: Flask, rt: Runtime) -> None:
+    tracker = dependencies(rt)
+
     @app.errorhandler(AppError)
     def _app_error(error: AppError) -> Any:
         return error.to_payload(), error.status_code, error.headers
@@ -207,6 +214,11 @@ def _install_error_handlers(app: Flask) -> None:
     def _unexpected(error: Exception) -> Any:
         if isinstance(error, HTTPException):
             return http_envelope(error.code or 500), error.code or 500
+        dependency = dependency_of(error)
+        if dependency is not None:
+            # An outage: logged once when it starts (not a traceback per request), told as 503.
+            tracker.mark_down(dependency, error)
+            return _app_error(unavailable())
         logger.exception("unhandled error")
         return http_envelope(500), 500
 
@@ -232,4 +244,5 @@ def _install_h5(app: Flask) -> None:
             raise NotFound()
         if not (root / path).is_file():
             path = "index.html"
-        return send_from_directory(root, path)
+        # Pages are sent whole (never a 304): their policy is computed from the page itself.
+        return send_from_directory(root, path, conditional=not path.endswith(".html"))

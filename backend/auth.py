@@ -78,6 +78,6 @@ def current_family() -> str:
 
 
 def origin() -> RequestOrigin:
-    """The client address and the request id. Behind a proxy, ``GJJ_PROXY_HOPS`` makes
+    """The client address and the request id. Behind a proxy, ``GJJ_TRUSTED_PROXIES`` makes
     ``remote_addr`` the real client (ProxyFix); X-Forwarded-For is never trusted otherwise."""
     return RequestOrigin(ip=request.remote_addr, request_id=request_id_var.get())

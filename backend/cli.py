@@ -13,7 +13,7 @@ from backend import migrate
 from backend.integration.cli import internal as internal_cli
 from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
-from backend.settings import INSTANCE_DIR, Settings, SettingsError
+from backend.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,7 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
     """Run gunicorn in the foreground (``serve`` and ``demo``)."""
     from gunicorn.app.base import BaseApplication
 
+    from backend import serving
     from backend.app import create_app
 
     settings = c.settings
@@ -131,10 +132,8 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
         def load_config(self) -> None:
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 8)
-            self.cfg.set("timeout", 60)
-            self.cfg.set("accesslog", None)
+            for name, value in serving.SETTINGS.items():  # JSON envelopes from gunicorn too
+                self.cfg.set(name, value)
             self.cfg.set("post_worker_init", _post_worker_init)
 
         def load(self) -> object:
@@ -151,7 +150,7 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
     "csv_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the demo logins (default instance/demo-members.csv)",
+    help="Where to write the demo logins (default demo-members.csv in GJJ_INSTANCE_DIR)",
 )
 @click.option(
     "--as-of",
@@ -170,10 +169,9 @@ def seed(
     if_empty: bool,
 ) -> None:
     """Fill the database with a realistic demo centre (deterministic for a seed and a date)."""
-    from backend.demo import DEFAULT_CSV
     from backend.seed.runner import SeedRefused, seed_centre
 
-    csv_path = csv_path or DEFAULT_CSV
+    csv_path = csv_path or c.settings.demo_csv_path
     try:
         result = seed_centre(
             c.runtime,
@@ -216,15 +214,15 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
     listening = c.settings.with_(host=host or c.settings.host, port=port or c.settings.port)
     settings = c.use_settings(demo_setup.with_demo_internal_key(listening))
     seeded = demo_setup.prepare(
-        c.runtime, members=members, seed=seed_value, csv_path=demo_setup.DEFAULT_CSV
+        c.runtime, members=members, seed=seed_value, csv_path=settings.demo_csv_path
     )
-    rows = demo_setup.demo_members(demo_setup.DEFAULT_CSV)
+    rows = demo_setup.demo_members(settings.demo_csv_path)
     fakes = None
     fakes_error = None
     if settings.channels == "fake":
         try:
             fakes = demo_setup.spawn_channel_fakes(
-                settings, rows, state_path=demo_setup.FAKES_STATE
+                settings, rows, state_path=settings.fakes_state_path
             )
         except OSError as exc:  # a port in use: the fakes may already run (adapters.fakes serve)
             fakes_error = str(exc)
@@ -258,7 +256,8 @@ def worker(c: Context, concurrency: int, beat: bool, loglevel: str) -> None:
     # connection pool would be shared between processes.
     argv = ["worker", f"--concurrency={concurrency}", "--pool=threads", f"--loglevel={loglevel}"]
     if beat:
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
+        # beat keeps its schedule there
+        c.settings.beat_schedule_path.parent.mkdir(parents=True, exist_ok=True)
         argv.append("--beat")
     app.worker_main(argv=argv)
 

@@ -83,6 +83,9 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.UTC)
 
 
+CONNECT_TIMEOUT = 5  # seconds, PostgreSQL (Redis has the same in backend.cache)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
@@ -99,6 +102,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in url:
+        # An unreachable server (a host that drops packets) answers 503 after this, not a hang.
+        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)

@@ -20,21 +20,19 @@ from backend.runtime import Runtime
 from backend.seed.csvfile import read_members_csv
 from backend.seed.generator import SHOWCASE, channel_identities
 from backend.seed.runner import SeedResult, seed_centre
-from backend.settings import INSTANCE_DIR, PROJECT_ROOT, Settings
+from backend.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MEMBERS = 200
-DEFAULT_CSV = INSTANCE_DIR / "demo-members.csv"
 SHOWN_LOGINS = 7
 FAKES_START_TIMEOUT = 20.0  # seconds: key generation on first start takes a moment
-FAKES_STATE = INSTANCE_DIR / "fake-channels-state.json"
 
 
 def prepare(rt: Runtime, *, members: int, seed: int, csv_path: Path) -> SeedResult:
-    """Migrate, then seed unless the database already has members. Creates ``instance/`` and the
+    """Migrate, then seed unless the database already has members. Creates the instance folder and the
     SMS outbox's folder on demand (a fresh clone has neither)."""
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    rt.settings.instance_path.mkdir(parents=True, exist_ok=True)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     if rt.settings.sms_backend == "file" and rt.settings.sms_outbox:
         Path(rt.settings.sms_outbox).parent.mkdir(parents=True, exist_ok=True)
@@ -85,11 +83,6 @@ class FakesProcess:
             self.process.wait(timeout=5)
 
 
-def fakes_keys_dir(settings: Settings) -> Path:
-    directory = Path(settings.fakes_keys_dir)
-    return directory if directory.is_absolute() else PROJECT_ROOT / directory
-
-
 def fake_users(members: Sequence[dict[str, str]]) -> dict[str, Any]:
     """Every demo member with a reserved phone as a user of both platforms, in the fakes'
     ``--state`` format, with the identities the seeded bindings carry (:func:`channel_identities`).
@@ -128,7 +121,7 @@ def start_channel_fakes(
 ) -> ChannelFakes:
     """The Alipay and WeChat fakes on loopback in this process, with the app keys the hall's
     channel clients use and the demo members as users."""
-    keys = prepare_keys(keys_dir or fakes_keys_dir(settings))
+    keys = prepare_keys(keys_dir or settings.fakes_keys_path)
     alipay = FakeAlipayGateway(
         gateway_private_key=keys["gateway_private_key"].read_text(), port=alipay_port
     )
@@ -162,7 +155,7 @@ def spawn_channel_fakes(
         sys.executable, "-m", "adapters.fakes", "serve",
         "--alipay-port", str(settings.fakes_alipay_port),
         "--wechat-port", str(settings.fakes_wechat_port),
-        "--keys-dir", str(fakes_keys_dir(settings)),
+        "--keys-dir", str(settings.fakes_keys_path),
         "--state", str(state_path),
         "--alipay-app-id", settings.fakes_alipay_app_id,
         "--wechat-appid", settings.fakes_wechat_app_id,

@@ -105,10 +105,13 @@ HTTP_MESSAGES: dict[int, tuple[str, str]] = {
     406: ("request.not_acceptable", "不支持请求的响应格式"),
     409: ("resource.conflict", "请求与当前状态冲突"),
     413: ("request.too_large", "请求内容过大"),
+    414: ("request.uri_too_long", "请求地址过长"),
     415: ("request.unsupported_media_type", "请以 JSON 格式提交"),
     422: ("request.validation_failed", "提交的信息有误，请检查后重试"),
     429: ("request.too_many", "操作过于频繁，请稍后再试"),
+    431: ("request.headers_too_large", "请求头过大"),
     500: ("server.error", "系统繁忙，请稍后再试"),
+    501: ("request.not_implemented", "不支持该请求"),
     503: ("service.unavailable", "服务暂不可用，请稍后再试"),
 }
 

@@ -14,7 +14,7 @@ import backend.models  # noqa: F401  (every mapper registered before the first s
 from backend.cache import Keys, make_redis
 from backend.db import make_engine, make_session_factory
 from backend.pii import PiiVault
-from backend.settings import INSTANCE_DIR, Settings
+from backend.settings import Settings
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Runtime:
     def build(cls, settings: Settings, **extras: Any) -> Runtime:
         url = settings.effective_database_url
         if url.startswith("sqlite:///") and not settings.database_url:
-            INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+            settings.instance_path.mkdir(parents=True, exist_ok=True)
         engine = make_engine(url)
         return cls(
             settings=settings,

@@ -15,8 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+# Where the code lives: read-only (an installed wheel sits in site-packages). Nothing is ever
+# written under it: writable state goes to ``Settings.instance_path`` (GJJ_INSTANCE_DIR).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 # Development-only key material. Production refuses to start with it (see validate()).
 _DEV_SECRET = "gjj-development-only-secret-never-use-in-production"  # noqa: S105
@@ -65,9 +66,15 @@ class Settings:
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_json: bool = True
-    proxy_hops: int = 0  # reverse proxies in front of the app that set X-Forwarded-For
+    # Reverse proxies in front of the app that set X-Forwarded-For. 0: the header is ignored
+    # (whoever reaches gunicorn directly could otherwise invent the address every per-IP limit
+    # counts by). GJJ_PROXY_HOPS is read as its former name.
+    trusted_proxies: int = 0
+    # Writable state (SQLite default, demo CSV, fakes' state, celery beat's schedule). Empty:
+    # ``instance/`` under the current directory; never inside the installed package.
+    instance_dir: str = ""
 
-    database_url: str = ""  # empty: SQLite file under instance/
+    database_url: str = ""  # empty: SQLite file in the instance folder
     redis_url: str = ""  # empty: in-process fakeredis
     redis_prefix: str = "gjj:"
 
@@ -163,7 +170,34 @@ class Settings:
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{INSTANCE_DIR / 'gjj.sqlite3'}"
+        return f"sqlite:///{self.instance_path / 'gjj.sqlite3'}"
+
+    @property
+    def instance_path(self) -> Path:
+        return self.writable_path(self.instance_dir or "instance")
+
+    @property
+    def fakes_keys_path(self) -> Path:
+        return self.writable_path(self.fakes_keys_dir)
+
+    @property
+    def demo_csv_path(self) -> Path:
+        """The demo's logins (``gjj seed``, ``gjj demo``)."""
+        return self.instance_path / "demo-members.csv"
+
+    @property
+    def fakes_state_path(self) -> Path:
+        return self.instance_path / "fake-channels-state.json"
+
+    @property
+    def beat_schedule_path(self) -> Path:
+        return self.instance_path / "celerybeat-schedule"
+
+    @staticmethod
+    def writable_path(value: str) -> Path:
+        """A configured path to write to: relative ones are taken from the current directory
+        (the operator's), never from the code's location."""
+        return Path(value).expanduser().absolute()
 
     @property
     def effective_pii_key(self) -> bytes:
@@ -182,6 +216,8 @@ class Settings:
             if raw is None:
                 continue
             values[f.name] = _convert(f.name, f.type, raw)
+        if "GJJ_PROXY_HOPS" in env and "GJJ_TRUSTED_PROXIES" not in env:
+            values["trusted_proxies"] = _convert("proxy_hops", "int", env["GJJ_PROXY_HOPS"])
         values.update(overrides)
         settings = cls(**values)
         settings.validate()
@@ -200,38 +236,111 @@ class Settings:
         return replace(self, **changes)
 
     def validate(self) -> None:
+        """Refuses an unusable configuration, naming every problem at once, one line each."""
+        problems = self._problems()
+        if self.production:
+            problems += self._production_problems()
+        if problems:
+            raise SettingsError(
+                "configuration refused:\n" + "\n".join(f"- {problem}" for problem in problems)
+            )
+
+    def _problems(self) -> list[str]:
+        problems = []
         if self.env not in {"development", "test", "production"}:
-            raise SettingsError("GJJ_ENV must be development, test or production")
+            problems.append("GJJ_ENV must be development, test or production")
         if self.sms_backend not in {"log", "file", "dysms"}:
-            raise SettingsError("GJJ_SMS_BACKEND must be log, file or dysms")
+            problems.append("GJJ_SMS_BACKEND must be log, file or dysms")
         if self.sms_backend == "file" and not self.sms_outbox:
-            raise SettingsError("GJJ_SMS_BACKEND=file needs GJJ_SMS_OUTBOX=<path>")
+            problems.append("GJJ_SMS_BACKEND=file needs GJJ_SMS_OUTBOX=<path>")
         if self.channels not in {"fake", "real"}:
-            raise SettingsError("GJJ_CHANNELS must be fake or real")
+            problems.append("GJJ_CHANNELS must be fake or real")
         if self.push_max_attempts < 1:
-            raise SettingsError("GJJ_PUSH_MAX_ATTEMPTS must be at least 1")
+            problems.append("GJJ_PUSH_MAX_ATTEMPTS must be at least 1")
         if self.push_mode not in {"inline", "celery"}:
-            raise SettingsError("GJJ_PUSH_MODE must be inline or celery")
+            problems.append("GJJ_PUSH_MODE must be inline or celery")
+        if self.trusted_proxies < 0:
+            problems.append("GJJ_TRUSTED_PROXIES must be 0 or more")
         for name in ("pii_key", "lookup_key"):
             value = getattr(self, name)
             if value and len(base64.urlsafe_b64decode(value)) != 32:
-                raise SettingsError(f"GJJ_{name.upper()} must be 32 bytes, urlsafe base64")
-        if self.production:
-            refused = []
-            if self.captcha_fixed:
-                refused.append("GJJ_CAPTCHA_FIXED")
-            if self.sms_backend == "file":
-                refused.append("GJJ_SMS_BACKEND=file")
-            if self.channels == "fake":
-                refused.append("GJJ_CHANNELS=fake")
-            if not self.pii_key or not self.lookup_key:
-                refused.append("missing GJJ_PII_KEY/GJJ_LOOKUP_KEY (development keys)")
-            if not self.database_url:
-                refused.append("missing GJJ_DATABASE_URL (SQLite)")
-            if not self.public_base_url:
-                refused.append("missing GJJ_PUBLIC_BASE_URL (certificate QR codes and links)")
-            if refused:
-                raise SettingsError("refused in production: " + ", ".join(refused))
+                problems.append(f"GJJ_{name.upper()} must be 32 bytes, urlsafe base64")
+        return problems
+
+    def _production_problems(self) -> list[str]:
+        defaults = Settings()
+        problems = []
+        if self.captcha_fixed:
+            problems.append("GJJ_CAPTCHA_FIXED is a test switch: unset it")
+        if self.sms_backend in {"log", "file"}:
+            problems.append(f"GJJ_SMS_BACKEND={self.sms_backend} never sends the codes: use dysms")
+        if self.sms_backend == "dysms":
+            problems += _incomplete("dysms SMS", self, _DYSMS, all_required=True)
+            if not self.dysms_template_code and not self.dysms_template_codes:
+                problems.append(
+                    "dysms SMS needs GJJ_DYSMS_TEMPLATE_CODE or GJJ_DYSMS_TEMPLATE_CODES"
+                )
+        if self.channels == "fake":
+            problems.append("GJJ_CHANNELS=fake talks to the loopback fakes: use real")
+        if not self.pii_key or not self.lookup_key:
+            problems.append(
+                "GJJ_PII_KEY or GJJ_LOOKUP_KEY is missing: the development keys are public"
+            )
+        if not self.database_url or self.database_url.startswith("sqlite"):
+            problems.append("SQLite database: set GJJ_DATABASE_URL to PostgreSQL")
+        if not self.redis_url:
+            problems.append(
+                "GJJ_REDIS_URL is missing: each process would keep its own in-memory Redis "
+                "(sessions, captchas and limits differ per worker)"
+            )
+        if self.push_mode == "inline":
+            problems.append(
+                "GJJ_PUSH_MODE=inline sends pushes inside each API worker: use celery "
+                "with `gjj worker`"
+            )
+        if not self.internal_keys:
+            problems.append("GJJ_INTERNAL_KEYS is missing: the core system cannot call in")
+        problems += _incomplete("Alipay", self, _ALIPAY)
+        problems += _incomplete("WeChat", self, _WECHAT)
+        if self.alipay_configured and (
+            self.alipay_certify_return_url == defaults.alipay_certify_return_url
+        ):
+            problems.append(
+                "GJJ_ALIPAY_CERTIFY_RETURN_URL is the default (the fakes' app): set the "
+                "mini-program's own"
+            )
+        if self.public_base_url == defaults.public_base_url:
+            problems.append(
+                "GJJ_PUBLIC_BASE_URL is missing: certificate QR codes and links would point to "
+                "the loopback address"
+            )
+        return problems
+
+    @property
+    def alipay_configured(self) -> bool:
+        """Every Alipay variable set (GJJ_CHANNELS=real); production refuses a partial set."""
+        return all(getattr(self, name) for name in _ALIPAY)
+
+    @property
+    def wechat_configured(self) -> bool:
+        return all(getattr(self, name) for name in _WECHAT)
+
+
+_ALIPAY = ("alipay_app_id", "alipay_private_key", "alipay_public_key", "alipay_aes_key")
+_WECHAT = ("wechat_app_id", "wechat_app_secret")
+_DYSMS = ("dysms_access_key_id", "dysms_access_key_secret", "dysms_sign_name")
+
+
+def _incomplete(
+    what: str, settings: Settings, names: tuple[str, ...], *, all_required: bool = False
+) -> list[str]:
+    """One problem when some of ``names`` are set but not all (or none, ``all_required``)."""
+    missing = [f"GJJ_{name.upper()}" for name in names if not getattr(settings, name)]
+    if not missing or (len(missing) == len(names) and not all_required):
+        return []
+    if all_required:
+        return [f"{what} needs {', '.join(missing)}"]
+    return [f"{what} half-configured: set {', '.join(missing)} (or none of them)"]
 
 
 def _convert(name: str, type_: Any, raw: str) -> Any:

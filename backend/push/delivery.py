@@ -145,6 +145,8 @@ def _plan(rt: Runtime, session: Session, delivery: PushDelivery, senders: Sender
     ).one_or_none()
     if identity is None:
         raise _Reject("not_bound")
+    if not senders.channels.configured(delivery.channel):
+        raise _Reject("channel_not_configured")
     template = senders.templates.for_message(delivery.channel, message.business_type)
     if template is None:
         raise _Reject("no_template")

@@ -16,7 +16,7 @@ from celery import Celery
 import backend.models  # noqa: F401 - every mapper, so relationships resolve in a worker process
 from backend.push.delivery import sweep
 from backend.runtime import Runtime
-from backend.settings import INSTANCE_DIR, Settings, SettingsError
+from backend.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
         # Redis redelivers unacked tasks after this; a retry countdown may be as long as the cap.
         broker_transport_options={"visibility_timeout": max(3600, 2 * settings.push_backoff_cap)},
         worker_hijack_root_logger=False,
-        beat_schedule_filename=str(INSTANCE_DIR / "celerybeat-schedule"),
+        beat_schedule_filename=str(settings.beat_schedule_path),
         beat_schedule={
             "push-sweep": {"task": SWEEP_TASK, "schedule": float(settings.push_sweep_interval)}
         },
