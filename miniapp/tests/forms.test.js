@@ -435,3 +435,16 @@ test('the loan application says why a member without an account cannot apply', a
 
   expect(text(page.querySelector('.apply__quota'))).toContain('您尚未开立住房公积金个人账户，不能申请贷款')
 })
+
+test('the fund page offers 贷款进度查询 only to a member with a loan', async () => {
+  route('GET', '/fund/account', { data: fixture('fund_account') })
+  route('GET', '/fund/transactions', { data: fixture('transactions') })
+  route('GET', '/loans', { data: fixture('loans_none') })
+  const without = await openPage('pages/fund/index')
+  expect(text(without.querySelector('.fund__actions'))).not.toContain('贷款进度查询')
+
+  route('GET', '/loans', { data: fixture('loans') })
+  const withLoan = await openPage('pages/fund/index')
+  expect(text(withLoan.querySelector('.fund__actions'))).toContain('贷款进度查询')
+  expect(platform.toasts).toEqual([])
+})
