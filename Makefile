@@ -9,7 +9,7 @@ export GJJ_SMS_BACKEND ?= file
 export GJJ_SMS_OUTBOX ?= $(CURDIR)/instance/sms-outbox.jsonl
 export GJJ_CHANNELS ?= fake
 
-.PHONY: demo test install system-deps miniapp miniapp-h5 miniapp-ci lint clean
+.PHONY: demo test install system-deps miniapp miniapp-h5 miniapp-ci miniapp-types lint clean
 
 demo: install miniapp-h5 ## set up everything and serve the demo on http://127.0.0.1:$${GJJ_PORT:-8000}
 	$(BIN)/gjj demo
@@ -40,6 +40,10 @@ miniapp-ci: ## front end: npm ci, the three builds, type check, jest + Alipay ou
 	@if [ "$${GJJ_SKIP_MINIAPP:-0}" = "1" ]; then echo "miniapp: skipped (GJJ_SKIP_MINIAPP=1)"; \
 	elif command -v npm >/dev/null; then $(MAKE) -C miniapp ci; \
 	else echo "miniapp: npm not found (install Node.js 20): front end not built, browser tests skip"; fi
+
+miniapp-types: install ## the mini-program's API types from the backend's OpenAPI (commit both files)
+	$(BIN)/gjj openapi miniapp/src/api/openapi.json
+	cd miniapp && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run gen:api-types
 
 lint: install
 	$(BIN)/ruff check backend adapters scripts tests

@@ -239,6 +239,18 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
             fakes.stop()
 
 
+@cli.command("openapi")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def openapi(c: Context, output: Path) -> None:
+    """Write the member API's OpenAPI document (paths under /api/v1) for the mini-program."""
+    from backend.apidoc import member_api_spec, render
+    from backend.app import create_app
+
+    output.write_text(render(member_api_spec(create_app(runtime=c.runtime))), encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
 @cli.command()
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Worker threads")
 @click.option("--beat/--no-beat", default=True, show_default=True, help="Run the sweeper schedule")

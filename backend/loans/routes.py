@@ -20,6 +20,8 @@ from backend.loans.schemas import (
     LoanListSchema,
     LoanPlanSchema,
     LoanProgressSchema,
+    LoanQuotaArgsSchema,
+    LoanQuotaSchema,
     LoanRepaymentArgsSchema,
     LoanRepaymentListSchema,
     PrepaymentQuoteRequestSchema,
@@ -133,6 +135,24 @@ class LoanCalculator(MethodView):
         """贷款计算器 (public): totals and the full schedule"""
         return services.calculate(
             args["principal"], args["months"], args["annual_rate"], args["method"], today=today()
+        )
+
+
+@blp.route("/loan-applications/quota")
+class LoanQuota(MethodView):
+    @member_view(blp)
+    @blp.arguments(LoanQuotaArgsSchema, location="query")
+    @blp.response(200, LoanQuotaSchema)
+    @blp.alt_response(422, description="term_months out of 1–360")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """可贷额度与利率: what a loan application would get, shown before submitting"""
+        return services.loan_quota(
+            db(),
+            runtime().settings,
+            current_member().id,
+            months=args["term_months"],
+            first_home=args["first_home"],
+            today=today(),
         )
 
 

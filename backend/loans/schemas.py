@@ -272,6 +272,27 @@ class LoanApplicationRequestSchema(ma.Schema):
     )
 
 
+class LoanQuotaArgsSchema(ma.Schema):
+    term_months = fields.Integer(load_default=360, metadata={"description": "1–360"})
+    first_home = fields.Boolean(load_default=True)
+
+
+class LoanQuotaSchema(ma.Schema):
+    amount_limit = Money(
+        required=True,
+        allow_none=True,
+        metadata={"description": "可贷额度: balance × multiple, capped; null without an account"},
+    )
+    balance = Money(required=True, allow_none=True)
+    balance_multiple = fields.Decimal(as_string=True, required=True)
+    ceiling = Money(required=True)
+    term_months = fields.Integer(required=True)
+    max_term_months = fields.Integer(required=True)
+    first_home = fields.Boolean(required=True)
+    annual_rate = Rate(required=True)
+    notice = fields.String(metadata={"description": "why an application would be refused"})
+
+
 class LoanApplicationSchema(ma.Schema):
     id = fields.Integer(required=True)
     application_no = fields.String(required=True)

@@ -512,15 +512,53 @@ def _month_key(day: dt.date, back: int = 0) -> str:
     return rules.add_months(day.replace(day=1), -back).strftime("%Y-%m")
 
 
+NO_ACCOUNT = "您尚未开立住房公积金个人账户，不能申请贷款"
+
+
+def amount_limit(balance: Decimal, settings: Settings) -> Decimal:
+    """可贷额度: the balance times the centre's multiple, never above its ceiling."""
+    return min(
+        (balance * settings.loan_balance_multiple).quantize(rules.FEN), settings.loan_ceiling
+    )
+
+
+def loan_quota(
+    session: Session,
+    settings: Settings,
+    member_id: int,
+    *,
+    months: int,
+    first_home: bool,
+    today: dt.date,
+) -> dict[str, Any]:
+    """What an application would get before it is made: the amount limit and the benchmark rate
+    for the term. No account: no limit, and the reason the application would be refused."""
+    account = queries.member_account(session, member_id)
+    with rule_errors({"months": "term_months"}):
+        months = rules.validate_months(months)
+        rate = rules.benchmark_rate(today, months, second_home=not first_home)
+    answer: dict[str, Any] = {
+        "amount_limit": None if account is None else amount_limit(account.balance, settings),
+        "balance": None if account is None else account.balance,
+        "balance_multiple": settings.loan_balance_multiple,
+        "ceiling": settings.loan_ceiling,
+        "term_months": months,
+        "max_term_months": rules.MAX_MONTHS,
+        "first_home": first_home,
+        "annual_rate": percent(rate),
+    }
+    if account is None:
+        answer["notice"] = NO_ACCOUNT
+    return answer
+
+
 def check_eligibility(
     session: Session, settings: Settings, member_id: int, amount: Decimal, today: dt.date
 ) -> None:
     """The centre's checks before a loan application is accepted; raises on the first failure."""
     account = queries.member_account(session, member_id)
     if account is None:
-        raise ValidationFailed(
-            "您尚未开立住房公积金个人账户，不能申请贷款", error_code="loan.no_account"
-        )
+        raise ValidationFailed(NO_ACCOUNT, error_code="loan.no_account")
     if account.status != "normal":
         label = ACCOUNT_STATUS.get(account.status, account.status)
         raise ValidationFailed(
@@ -548,10 +586,7 @@ def check_eligibility(
         raise Conflict(
             "您有正在办理的贷款申请，请勿重复申请", error_code="loan.open_application_exists"
         )
-    limit = min(
-        (account.balance * settings.loan_balance_multiple).quantize(rules.FEN),
-        settings.loan_ceiling,
-    )
+    limit = amount_limit(account.balance, settings)
     if amount > limit:
         raise ValidationFailed(
             f"贷款金额不能超过可贷额度 {limit} 元（账户余额的 {settings.loan_balance_multiple} 倍，"

@@ -83,24 +83,6 @@ test('a withdrawal retried after a failure reuses its Idempotency-Key', async ()
   expect(text(result)).toContain('TQ2024030100001')
 })
 
-test('a withdrawal corrected after a refusal is a new submission with a new Idempotency-Key', async () => {
-  route('POST', '/withdrawals', (req) =>
-    req.data.sms_code === '111111'
-      ? { statusCode: 422, data: { code: 422, status: 'Unprocessable Entity', message: '短信验证码不正确', error_code: 'sms.code_invalid' } }
-      : { statusCode: 201, data: fixture('withdrawal', { amount: '100.00' }) },
-  )
-  const page = await openWithdrawal(0)
-  await fillWithdrawal(page, { amount: '100.00', smsCode: '111111' })
-  await tap(page.querySelector('.withdraw__submit'))
-  await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '222222')
-  await tap(page.querySelector('.withdraw__submit'))
-
-  const posts = platform.requests.filter((r) => r.path === '/withdrawals')
-  expect(posts.map((p) => p.data.sms_code)).toEqual(['111111', '222222'])
-  expect(posts[1].header['Idempotency-Key']).not.toBe(posts[0].header['Idempotency-Key'])
-  expect(platform.toasts).toContain('短信验证码不正确')
-})
-
 test('an amount above the reason’s withdrawable amount is refused before any request', async () => {
   const page = await openWithdrawal(0)
   await fillWithdrawal(page, { amount: '1800.01' })
@@ -132,7 +114,7 @@ test('a full-balance reason takes the amount from the API and shows it unedited'
   const page = await openWithdrawal(3)
 
   expect(page.querySelector('.withdraw__amount')).toBeFalsy()
-  expect(text(page.querySelector('.withdraw__amount-fixed'))).toBe('52000.00 元')
+  expect(text(page.querySelector('.withdraw__amount-fixed'))).toBe('52,000.00 元')
   await fillWithdrawal(page, { amount: null })
   await tap(page.querySelector('.withdraw__submit'))
 
@@ -148,7 +130,7 @@ test('the home page shows the account status name, the unread and to-do counts',
   expect(page.querySelectorAll('.badge').map(text)).toEqual(['5', '2'])
   expect(text(page.querySelector('.home__half'))).toContain('账户状态：封存')
   expect(text(page.querySelector('.home__half'))).not.toContain('sealed')
-  expect(text(page.querySelector('.home__balance'))).toBe('52000.00 元')
+  expect(text(page.querySelector('.home__balance'))).toBe('52,000.00 元')
   expect(text(page.querySelectorAll('.home__half')[1])).toContain('合同 JK2023001（还款中）')
 
   await tap(page.querySelector('.home__who'))
@@ -205,8 +187,8 @@ test('the fund page shows the ledger rows by date and kind name for the chosen r
   const rows = page.querySelectorAll('.table__row').slice(1)
   // j-component cannot query inside a page's plain nodes: read the cells off the DOM row
   expect(rows.map((r) => Array.from(r.dom.children).map((c) => c.textContent.trim()))).toEqual([
-    ['2024-02-15', '汇缴', '2400.00', '52000.00'],
-    ['2024-01-20', '提取', '-1500.00', '49600.00'],
+    ['2024-02-15', '汇缴', '2,400.00', '52,000.00'],
+    ['2024-01-20', '提取', '-1,500.00', '49,600.00'],
   ])
   const query = platform.requests.find((r) => r.path === '/fund/transactions').query
   expect(query.start).toMatch(/^\d{4}-\d{2}-\d{2}$/)
@@ -318,4 +300,151 @@ test('a WeChat member without a binding binds with ID number and password, then 
   expect(bind.data).toEqual({ binding_token: 'bt-1', id_number: '110105199005170011', password: 'abc12345' })
   expect(platform.storage['gjj.tokens'].access_token).toBe('access-9')
   expect(platform.relaunches).toEqual(['/pages/home/index'])
+})
+
+test('a withdrawal retried with a new SMS code after a wrong one keeps its Idempotency-Key; a changed form gets a new one', async () => {
+  route('POST', '/withdrawals', (req) =>
+    req.data.sms_code === '111111'
+      ? { statusCode: 422, data: { code: 422, status: 'Unprocessable Entity', message: '短信验证码不正确', error_code: 'sms.code_invalid' } }
+      : { statusCode: 503, data: { code: 503, message: '服务暂时不可用，请稍后重试', error_code: 'service.unavailable' } },
+  )
+  const page = await openWithdrawal(0)
+  await fillWithdrawal(page, { amount: '100.00', smsCode: '111111' })
+  await tap(page.querySelector('.withdraw__submit'))
+  await type(page.querySelector('.sms-row').querySelector('.sms-field__input'), '222222')
+  await tap(page.querySelector('.withdraw__submit'))
+  await type(page.querySelector('.withdraw__amount'), '200.00')
+  await tap(page.querySelector('.withdraw__submit'))
+
+  const posts = platform.requests.filter((r) => r.path === '/withdrawals')
+  expect(posts.map((p) => [p.data.amount, p.data.sms_code])).toEqual([['100.00', '111111'], ['100.00', '222222'], ['200.00', '222222']])
+  const keys = posts.map((p) => p.header['Idempotency-Key'])
+  expect(keys[1]).toBe(keys[0])
+  expect(keys[2]).not.toBe(keys[0])
+})
+
+test('a production build ignores an API base written to storage', async () => {
+  platform.storage['gjj.api_base'] = 'https://elsewhere.example.net/api/v1'
+  route('GET', '/fund/account', { data: fixture('fund_account') })
+  route('GET', '/fund/transactions', { data: fixture('transactions') })
+  await openPage('pages/fund/index')
+
+  expect(platform.requests.length).toBeGreaterThan(0)
+  expect(platform.requests.map((r) => new URL(r.url).host)).toEqual(platform.requests.map(() => 'gjj-hall.example.cn'))
+})
+
+test('a member without a loan sees no loan query buttons; application and calculator stay', async () => {
+  homeRoutes({ loans: fixture('loans_none') })
+  const page = await openPage('pages/home/index')
+
+  const buttons = text(page.querySelector('.home__loans'))
+  expect(buttons).toContain('暂无贷款')
+  expect(buttons).toContain('贷款申请')
+  expect(buttons).toContain('贷款计算器')
+  for (const name of ['贷款进度查询', '贷款信息', '还款明细', '还款计划']) expect(buttons).not.toContain(name)
+})
+
+test('a member with a loan sees every loan button', async () => {
+  homeRoutes({ loans: fixture('loans') })
+  const page = await openPage('pages/home/index')
+
+  const buttons = text(page.querySelector('.home__loans'))
+  for (const name of ['贷款进度查询', '贷款信息', '还款明细', '还款计划', '贷款申请', '贷款计算器']) expect(buttons).toContain(name)
+})
+
+test('the inbox badge refreshes while the home page stays open, and a pull-down reloads it', async () => {
+  let unread = 1
+  homeRoutes()
+  route('GET', '/messages/unread-count', () => ({ data: fixture('unread_count', { unread_count: unread, open_todo_count: 0 }) }))
+  const page = await openPage('pages/home/index')
+  expect(text(page.querySelector('.badge'))).toBe('1')
+
+  unread = 4
+  await settle(60 * 1000)
+  expect(text(page.querySelector('.badge'))).toBe('4')
+
+  unread = 6
+  const before = platform.requests.length
+  page.instance.onPullDownRefresh()
+  await settle()
+  expect(platform.requests.slice(before).map((r) => r.path)).toEqual(expect.arrayContaining(['/me', '/messages/unread-count', '/loans']))
+  expect(text(page.querySelector('.badge'))).toBe('6')
+  expect(platform.pullDownStops).toBe(1)
+})
+
+test('the fund page reloads the account and the ledger on a pull-down', async () => {
+  route('GET', '/fund/account', { data: fixture('fund_account') })
+  route('GET', '/fund/transactions', { data: fixture('transactions') })
+  const page = await openPage('pages/fund/index')
+  platform.requests = []
+
+  page.instance.onPullDownRefresh()
+  await settle()
+  expect(platform.requests.map((r) => r.path).sort()).toEqual(['/fund/account', '/fund/transactions'])
+  expect(platform.pullDownStops).toBe(1)
+})
+
+test('a calculator input the API refuses shows the field’s reason from the envelope’s errors', async () => {
+  const reason = '贷款金额须大于 0 且不超过 5000000 元，精确到分'
+  route('GET', '/loan-calculator', {
+    statusCode: 422,
+    data: { code: 422, status: 'Unprocessable Entity', message: '贷款试算参数有误，请检查后重试', error_code: 'loan.terms_invalid', errors: { principal: [reason] } },
+  })
+  const page = await openPage('pages/loans/calculator')
+  await type(page.querySelector('.calc__principal'), '9000000')
+  await type(page.querySelector('.calc__months'), '360')
+  await type(page.querySelector('.calc__rate'), '3.1')
+  await tap(page.querySelector('.calc__submit'))
+
+  expect(text(page.querySelector('.calc__error--principal'))).toBe(reason)
+  expect(platform.toasts).toEqual([reason])
+})
+
+test('the calculator shows the schedule with grouped amounts', async () => {
+  route('GET', '/loan-calculator', { data: fixture('calculator') })
+  const page = await openPage('pages/loans/calculator')
+  await type(page.querySelector('.calc__principal'), '1200000')
+  await type(page.querySelector('.calc__months'), '2')
+  await type(page.querySelector('.calc__rate'), '3.1')
+  await tap(page.querySelector('.calc__submit'))
+
+  expect(text(page.querySelector('.calc__result'))).toContain('1,204,650.00 元')
+  const table = page.querySelector('.calc__schedule')
+  // the component's classes carry its prefix in the simulated DOM
+  const cells = Array.from(table.dom.querySelectorAll('[data-testid=schedule-row]')[0].children).map((c) => c.textContent.trim())
+  expect(cells).toEqual(['1', '2026-04-02', '603,100.00', '600,000.00', '3,100.00', '600,000.00'])
+})
+
+test('the loan application shows the member’s loan limit and rate before submitting', async () => {
+  route('GET', '/loan-applications/quota', (req) => ({ data: fixture('loan_quota', { annual_rate: req.query.first_home === 'false' ? '3.075' : '2.60' }) }))
+  const page = await openPage('pages/loans/apply')
+
+  const quota = text(page.querySelector('.apply__quota'))
+  expect(quota).toContain('780,000.00 元')
+  expect(quota).toContain('2.60%')
+  expect(platform.requests.find((r) => r.path === '/loan-applications/quota').query).toEqual({ first_home: 'true' })
+
+  page.querySelector('.apply__first-home').dispatchEvent('change', { detail: { value: false } })
+  await settle()
+  expect(text(page.querySelector('.apply__quota'))).toContain('3.075%')
+})
+
+test('the loan application says why a member without an account cannot apply', async () => {
+  route('GET', '/loan-applications/quota', { data: fixture('loan_quota_no_account') })
+  const page = await openPage('pages/loans/apply')
+
+  expect(text(page.querySelector('.apply__quota'))).toContain('您尚未开立住房公积金个人账户，不能申请贷款')
+})
+
+test('the fund page offers 贷款进度查询 only to a member with a loan', async () => {
+  route('GET', '/fund/account', { data: fixture('fund_account') })
+  route('GET', '/fund/transactions', { data: fixture('transactions') })
+  route('GET', '/loans', { data: fixture('loans_none') })
+  const without = await openPage('pages/fund/index')
+  expect(text(without.querySelector('.fund__actions'))).not.toContain('贷款进度查询')
+
+  route('GET', '/loans', { data: fixture('loans') })
+  const withLoan = await openPage('pages/fund/index')
+  expect(text(withLoan.querySelector('.fund__actions'))).toContain('贷款进度查询')
+  expect(platform.toasts).toEqual([])
 })

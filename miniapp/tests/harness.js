@@ -19,6 +19,7 @@ const platform = {
   navigations: [],
   routes: [],
   subscribeAnswer: {},
+  pullDownStops: 0,
 }
 
 global.wx = {
@@ -38,6 +39,9 @@ global.wx = {
     if (o.success) o.success({})
   },
   showLoading: () => {},
+  stopPullDownRefresh: () => {
+    platform.pullDownStops += 1
+  },
   hideLoading: () => {},
   showModal: (o) => o.success && o.success({ confirm: true, cancel: false }),
   setNavigationBarTitle: () => {},
@@ -50,6 +54,7 @@ global.wx = {
   request: (o) => {
     const url = new URL(o.url)
     const entry = {
+      url: o.url,
       method: o.method || 'GET',
       path: url.pathname.replace('/api/v1', ''),
       query: Object.fromEntries(url.searchParams),
@@ -86,6 +91,10 @@ function reset() {
   platform.navigations = []
   platform.routes = []
   platform.subscribeAnswer = {}
+  platform.pullDownStops = 0
+  // A page left open by the previous test (its polling interval, a pending answer) must not
+  // reach into this one.
+  jest.clearAllTimers()
 }
 
 /** Answer METHOD path (string or RegExp) with {statusCode, data} or a function of the request. */
@@ -127,9 +136,11 @@ async function openPage(pagePath, query = {}) {
   return page
 }
 
-/** Let requests, setData and uni's deferred tap handlers run. */
+/** Let requests, setData and uni's deferred tap handlers run. Timers are jest's fake ones
+ * (jest.config.js): ``ms`` of virtual time pass, every timer due in it runs in order and the
+ * promises each one starts are awaited before the next, however slow the machine is. */
 async function settle(ms = 30) {
-  await simulate.sleep(ms)
+  await jest.advanceTimersByTimeAsync(ms)
 }
 
 async function tap(wrapper) {

@@ -51,6 +51,6 @@ test('an undisbursed contract shows the notice of GET /loans/{no}', async () => 
   const page = await openPage('pages/loans/info')
 
   expect(text(page.querySelector('.notice'))).toBe('此合同【JK2024009】的贷款未发放')
-  expect(text(page.querySelector('.loan-info'))).toContain('300000.00 元')
+  expect(text(page.querySelector('.loan-info'))).toContain('300,000.00 元')
   expect(text(page.querySelector('.loan-info'))).toContain('20年（240个月）')
 })

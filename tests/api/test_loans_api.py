@@ -15,6 +15,7 @@ from backend.applications.models import Application, ApplicationNode
 from backend.identity.stepup import send_transaction_code
 from backend.loans import rules
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
+from backend.loans.services import percent
 
 D = Decimal
 NO_LOAN = "您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请"
@@ -858,3 +859,49 @@ def test_calculator_runs_no_sql_when_public(client, statements):
             "/api/v1/loan-calculator?principal=1000&months=12&annual_rate=3&method=equal_principal"
         )
     assert seen == []
+
+
+# --- GET /loan-applications/quota ---------------------------------------------------------------------
+
+
+def test_loan_quota_names_the_limit_and_rate_the_application_would_get(client, login, depositor):
+    with frozen_today(APPLY_DAY):
+        r = client.get("/api/v1/loan-applications/quota", headers=login(depositor))
+        short = client.get(
+            "/api/v1/loan-applications/quota?term_months=60&first_home=false",
+            headers=login(depositor),
+        )
+    assert r.status_code == 200, r.json
+    # 80,000.00 × 15 = 1,200,000.00, capped at the 1,000,000.00 ceiling
+    assert r.json["amount_limit"] == "1000000.00"
+    assert r.json["balance"] == "80000.00"
+    assert r.json["balance_multiple"] == "15"
+    assert r.json["ceiling"] == "1000000.00"
+    assert r.json["term_months"] == 360 and r.json["first_home"] is True
+    assert r.json["annual_rate"] == str(percent(rules.benchmark_rate(APPLY_DAY, 360)))
+    assert r.json["max_term_months"] == rules.MAX_MONTHS
+    assert short.json["annual_rate"] == str(
+        percent(rules.benchmark_rate(APPLY_DAY, 60, second_home=True))
+    )
+    assert short.json["first_home"] is False
+
+
+def test_loan_quota_is_the_balance_multiple_below_the_ceiling(client, login, make):
+    member = make.member(balance="12345.67")
+    r = client.get("/api/v1/loan-applications/quota", headers=login(member))
+    assert r.status_code == 200
+    assert r.json["amount_limit"] == "185185.05"
+
+
+def test_loan_quota_has_no_limit_and_says_why_without_an_account(client, login, make):
+    member = make.member(account=False)
+    r = client.get("/api/v1/loan-applications/quota", headers=login(member))
+    assert r.status_code == 200
+    assert r.json["amount_limit"] is None
+    assert r.json["notice"] == "您尚未开立住房公积金个人账户，不能申请贷款"
+
+
+def test_loan_quota_answers_422_when_term_out_of_bounds(client, login, depositor):
+    r = client.get("/api/v1/loan-applications/quota?term_months=361", headers=login(depositor))
+    assert r.status_code == 422
+    assert "term_months" in r.json["errors"]

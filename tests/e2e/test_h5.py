@@ -136,7 +136,7 @@ def test_member_sees_loan_progress_and_plan_when_having_a_loan(backend: Backend,
     assert rows.count() > 1
     first = rows.first.locator(".table__cell")
     assert first.nth(0).inner_text() == "1"
-    assert re.fullmatch(r"\d+\.\d{2}", first.nth(2).inner_text())
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}", first.nth(2).inner_text())
     shot(page, "loan-schedule")
 
 
@@ -158,7 +158,7 @@ def test_member_submits_a_withdrawal_when_the_sms_code_is_right(backend: Backend
     choice.click()
     page.locator("[data-testid=withdraw-submit]").wait_for()
     withdrawable = page.locator("[data-testid=withdrawable]").inner_text()
-    assert re.fullmatch(r"\d+\.\d{2} 元", withdrawable)
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2} 元", withdrawable)
     shot(page, "withdrawal-eligibility")
 
     type_into(page, "withdraw-amount", "100.00")

@@ -1,7 +1,31 @@
 // The one HTTP choke point of the app: base URL, bearer token, one refresh on 401, the API's
 // error envelope turned into ApiError with its Chinese message shown as it came.
 import { apiBase, REQUEST_TIMEOUT_MS } from './config'
+import type { components, paths } from './schema'
 import { clearSession, getTokens, goLogin, saveSession } from './session'
+
+// Types generated from the backend's OpenAPI document (src/api/schema.d.ts, `make miniapp-types`).
+export type Schemas = components['schemas']
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
+type JsonOf<R> = R extends { content: { 'application/json': infer B } } ? B : undefined
+type Success<Op> = Op extends { responses: infer Rs }
+  ? 200 extends keyof Rs
+    ? JsonOf<Rs[200]>
+    : 201 extends keyof Rs
+      ? JsonOf<Rs[201]>
+      : 202 extends keyof Rs
+        ? JsonOf<Rs[202]>
+        : undefined
+  : never
+/** The JSON a successful ``M`` of ``P`` answers, as the OpenAPI document declares it. A path with
+ * its parameters filled in (``/loans/${no}``) is a plain string: its answer stays untyped. */
+export type Answer<P extends string, M extends Method> = string extends P
+  ? any
+  : P extends keyof paths
+    ? M extends keyof paths[P]
+      ? Success<paths[P][M]>
+      : never
+    : any
 
 export type Query = Record<string, string | number | boolean | null | undefined>
 
@@ -31,6 +55,19 @@ export class ApiError extends Error {
     this.errors = body.errors
     this.body = body
   }
+}
+
+/** The first reason per field of an error envelope's ``errors`` ({field: [reason, …]}), for a
+ * form that shows each reason beside its field. Nested objects and non-lists are skipped. */
+export function fieldReasons(err: unknown): Record<string, string> {
+  const reasons: Record<string, string> = {}
+  const errors = err instanceof ApiError ? err.errors : undefined
+  if (!errors) return reasons
+  Object.keys(errors).forEach((field) => {
+    const list = errors[field]
+    if (Array.isArray(list) && typeof list[0] === 'string' && list[0]) reasons[field] = list[0]
+  })
+  return reasons
 }
 
 function fallbackMessage(status: number): string {
@@ -154,15 +191,15 @@ export async function request<T = any>(path: string, opts: RequestOptions = {}):
 }
 
 export const api = {
-  get: <T = any>(path: string, query?: Query, opts: RequestOptions = {}) =>
-    request<T>(path, { ...opts, method: 'GET', query }),
-  post: <T = any>(path: string, data?: unknown, opts: RequestOptions = {}) =>
-    request<T>(path, { ...opts, method: 'POST', data: data === undefined ? {} : data }),
-  put: <T = any>(path: string, data?: unknown, opts: RequestOptions = {}) =>
-    request<T>(path, { ...opts, method: 'PUT', data: data === undefined ? {} : data }),
-  patch: <T = any>(path: string, data?: unknown, opts: RequestOptions = {}) =>
-    request<T>(path, { ...opts, method: 'PATCH', data: data === undefined ? {} : data }),
-  del: <T = any>(path: string, opts: RequestOptions = {}) => request<T>(path, { ...opts, method: 'DELETE' }),
+  get: <P extends string>(path: P, query?: Query, opts: RequestOptions = {}) =>
+    request<Answer<P, 'get'>>(path, { ...opts, method: 'GET', query }),
+  post: <P extends string>(path: P, data?: unknown, opts: RequestOptions = {}) =>
+    request<Answer<P, 'post'>>(path, { ...opts, method: 'POST', data: data === undefined ? {} : data }),
+  put: <P extends string>(path: P, data?: unknown, opts: RequestOptions = {}) =>
+    request<Answer<P, 'put'>>(path, { ...opts, method: 'PUT', data: data === undefined ? {} : data }),
+  patch: <P extends string>(path: P, data?: unknown, opts: RequestOptions = {}) =>
+    request<Answer<P, 'patch'>>(path, { ...opts, method: 'PATCH', data: data === undefined ? {} : data }),
+  del: <P extends string>(path: P, opts: RequestOptions = {}) => request<Answer<P, 'delete'>>(path, { ...opts, method: 'DELETE' }),
 }
 
 export interface Page<T> {

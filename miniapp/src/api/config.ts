@@ -1,6 +1,8 @@
 // Where the API lives. H5 is served by the backend itself, so the same origin is right there.
-// Mini-programs must call a whitelisted HTTPS host, chosen at build time (VITE_GJJ_API_HOST) or,
-// for a developer pointing a test build elsewhere, overridden in storage under STORAGE_KEY.
+// Mini-programs must call a whitelisted HTTPS host, chosen at build time (VITE_GJJ_API_HOST). A
+// development build (uni / vite dev, import.meta.env.DEV) can be pointed elsewhere in storage under
+// STORAGE_KEY; a production build ignores that key, so nothing written to storage can send a
+// member's requests (and tokens) to another host.
 const STORAGE_KEY = 'gjj.api_base'
 
 function defaultBase(): string {
@@ -12,14 +14,17 @@ function defaultBase(): string {
   return base
 }
 
-export function apiBase(): string {
-  let override = ''
+function developerOverride(): string {
+  if (!import.meta.env.DEV) return ''
   try {
-    override = uni.getStorageSync(STORAGE_KEY) || ''
+    return uni.getStorageSync(STORAGE_KEY) || ''
   } catch (e) {
-    override = ''
+    return ''
   }
-  return (override || defaultBase()).replace(/\/+$/, '')
+}
+
+export function apiBase(): string {
+  return (developerOverride() || defaultBase()).replace(/\/+$/, '')
 }
 
 export const REQUEST_TIMEOUT_MS = 15000

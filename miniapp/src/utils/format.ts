@@ -1,8 +1,19 @@
 // Display helpers. Money stays the API's decimal string: it is shown, never computed with floats.
 
+/** A decimal string with thousands separators, digit for digit: '-1234567.5' → '-1,234,567.5'.
+ * Worked on the string, never through a float, so no amount loses a fen. Anything that is not a
+ * plain decimal comes back unchanged. */
+export function grouped(value: string | number | null | undefined): string {
+  if (value === null || value === undefined || value === '') return ''
+  const raw = String(value).trim()
+  const m = /^([+-]?)(\d+)(\.\d+)?$/.exec(raw)
+  if (!m) return raw
+  return `${m[1]}${m[2].replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${m[3] || ''}`
+}
+
 export function money(value: string | null | undefined): string {
   if (value === null || value === undefined || value === '') return '—'
-  return `${value} 元`
+  return `${grouped(value)} 元`
 }
 
 export function text(value: unknown): string {
