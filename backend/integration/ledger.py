@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.applications.services import apply_event
+from backend.db import MONEY_MAX
 from backend.errors import NotFound, ValidationFailed
 from backend.fund.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.inbox.services import post_message
@@ -142,6 +143,12 @@ def book_transaction(
                 errors={"application_no": ["应为该职工的提取业务编号"]},
             )
     balance = account.balance + amount
+    if balance > MONEY_MAX:
+        raise ValidationFailed(
+            "入账后账户余额超出系统可记录的范围，请核对金额",
+            error_code="fund.balance_out_of_range",
+            errors={"amount": [f"入账后余额不能超过 {MONEY_MAX} 元"]},
+        )
     if balance < 0:
         raise ValidationFailed(
             "账户余额不足，不能支付该笔提取",

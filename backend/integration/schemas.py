@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -13,7 +13,7 @@ import marshmallow as ma
 from backend.applications.rules import EVENT_TYPES
 from backend.applications.schemas import ApplicationSchema
 from backend.clock import SHANGHAI
-from backend.fields import LocalDateTime
+from backend.fields import Amount, LocalDateTime
 from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.models import MESSAGE_KINDS
 from backend.integration.ledger import Booked, sign_error
@@ -23,7 +23,6 @@ from backend.pii import is_valid_id_number, normalize_id_number
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _KEY_ERROR = "应为 1-64 位字母、数字或 _ . : -"
-MAX_AMOUNT = Decimal("1000000000000")
 
 
 class CoreDateTime(ma.fields.DateTime):
@@ -34,29 +33,6 @@ class CoreDateTime(ma.fields.DateTime):
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=SHANGHAI)
         return parsed.astimezone(dt.UTC)
-
-
-class Amount(ma.fields.Field):
-    """CNY as a decimal string with at most two places ("1234.50"); numbers are refused so a
-    float never touches money."""
-
-    default_error_messages = {"invalid": '金额应为字符串形式的数字，最多两位小数，如 "1234.50"'}
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else f"{value:.2f}"
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation as exc:
-            raise self.make_error("invalid") from exc
-        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-            raise self.make_error("invalid")
-        if abs(amount) >= MAX_AMOUNT:
-            raise self.make_error("invalid")
-        return amount.quantize(Decimal("0.01"))
 
 
 def _key(required: bool = True, **kwargs: Any) -> ma.fields.String:
@@ -182,6 +158,7 @@ class FundTransactionArgsSchema(MemberRefMixin):
         metadata={"description": " | ".join(TRANSACTION_KINDS)},
     )
     amount = Amount(
+        signed=True,
         required=True,
         metadata={"description": "signed: credits positive, withdrawal/transfer_out negative"},
     )
@@ -276,10 +253,8 @@ class LoanEventArgsSchema(ma.Schema):
         missing = {f: ["该事件必填"] for f in needed if data.get(f) is None}
         if missing:
             raise ma.ValidationError(missing)
-        for name in ("amount", "principal", "interest", "penalty"):
-            value = data.get(name)
-            if value is not None and (value < 0 or (name == "amount" and value == 0)):
-                raise ma.ValidationError("金额应为正数", field_name=name)
+        if data.get("amount") == 0:  # Amount() is never negative
+            raise ma.ValidationError("金额应为正数", field_name="amount")
 
 
 class RepaymentSchema(ma.Schema):
