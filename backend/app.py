@@ -18,6 +18,7 @@ from backend.applications.routes import blp as applications_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
 from backend.fund.routes import blp as fund_blp
+from backend.guards import install_input_guards
 from backend.identity.routes import blp as identity_blp
 from backend.inbox.routes import blp as inbox_blp
 from backend.integration.routes import blp as integration_blp
@@ -98,7 +99,6 @@ def create_app(
         # works on a machine without internet access.
         OPENAPI_SWAGGER_UI_URL="/docs-assets/",
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=1 * 1024 * 1024,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["gjj"] = rt
@@ -131,6 +131,7 @@ def create_app(
     api.register_blueprint(integration_blp)
 
     _install_request_hooks(app, rt)
+    install_input_guards(app)
     _install_error_handlers(app)
     _install_docs_assets(app)
     _install_h5(app)

@@ -9,8 +9,15 @@ from typing import Any
 
 import marshmallow as ma
 
-from backend.clock import to_local
+from backend.clock import SHANGHAI, to_local
 from backend.db import FEN
+
+# Every date or time a client sends lies within these (inclusive): wide enough for any ledger,
+# loan or due date of the centre, far from the ends of the calendar (year 1 or 9999 overflows
+# when moved between time zones) and from Asia/Shanghai's pre-1901 local mean time.
+DATE_MIN = dt.date(1950, 1, 1)
+DATE_MAX = dt.date(2199, 12, 31)
+_DATE_RANGE = f"日期应在 {DATE_MIN} 至 {DATE_MAX} 之间"
 
 # The most one amount in a request may be (under 1亿元): far above any deposit, withdrawal or loan
 # of the centre, and far below what a NUMERIC(14, 2) balance holds, so entries cannot overflow it
@@ -31,6 +38,33 @@ class LocalDateTime(ma.fields.DateTime):
         if isinstance(value, dt.datetime):
             value = to_local(value)
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+class InputDate(ma.fields.Date):
+    """A date a client sends (YYYY-MM-DD), within [:data:`DATE_MIN`, :data:`DATE_MAX`]."""
+
+    default_error_messages = {"range": _DATE_RANGE}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
+        parsed: dt.date = super()._deserialize(value, attr, data, **kwargs)
+        if not DATE_MIN <= parsed <= DATE_MAX:
+            raise self.make_error("range")
+        return parsed
+
+
+class InputDateTime(ma.fields.DateTime):
+    """A time a client sends, ISO 8601, returned in UTC; without an offset it is the centre's
+    local time (Asia/Shanghai). Its date must lie within [:data:`DATE_MIN`, :data:`DATE_MAX`]."""
+
+    default_error_messages = {"range": _DATE_RANGE}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        parsed: dt.datetime = super()._deserialize(value, attr, data, **kwargs)
+        if not DATE_MIN <= parsed.date() <= DATE_MAX:  # before any zone change can overflow
+            raise self.make_error("range")
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=SHANGHAI)
+        return parsed.astimezone(dt.UTC)
 
 
 def money(**kwargs: Any) -> ma.fields.Decimal:

@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from backend.fields import Amount
+from backend.fields import Amount, InputDate
 from backend.loans.models import LOAN_METHODS
 from backend.loans.services import LOAN_PURPOSES
 from backend.pagination import PageArgsSchema
@@ -108,8 +108,8 @@ class LoanProgressSchema(ma.Schema):
 
 
 class LoanRepaymentArgsSchema(PageArgsSchema):
-    start = fields.Date(load_default=None, metadata={"description": "paid on or after"})
-    end = fields.Date(load_default=None, metadata={"description": "paid on or before"})
+    start = InputDate(load_default=None, metadata={"description": "paid on or after"})
+    end = InputDate(load_default=None, metadata={"description": "paid on or before"})
 
 
 class LoanRepaymentSchema(ma.Schema):
