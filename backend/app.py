@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request, send_from_directory
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter, Map, PathConverter
 
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
@@ -68,6 +68,14 @@ class RowIdConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, MAX_ROW_ID if max is None else max, signed)
 
 
+class H5PathConverter(PathConverter):
+    """A path of the H5 build: anything but the API's own prefixes, so the catch-all route never
+    matches an API path. (Matching them would add GET/HEAD to every API route's OPTIONS/Allow and
+    turn a wrong method into a 404 instead of a 405.)"""
+
+    regex = r"(?!(?:api|internal)(?:/|$))[^/].*?"
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -88,6 +96,7 @@ def create_app(
 
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
+    app.url_map.converters["h5path"] = H5PathConverter
     app.config.update(
         API_TITLE="住房公积金个人网厅 API",
         API_VERSION="1.0",
@@ -224,10 +233,10 @@ def _install_h5(app: Flask) -> None:
     """Serve the H5 build of the mini-program at / when it has been built."""
 
     @app.get("/")
-    @app.get("/<path:path>")
+    @app.get("/<h5path:path>")
     def h5(path: str = "index.html") -> Any:
         root = Path(H5_DIR)
-        if path.startswith(("api/", "internal/")) or not (root / "index.html").is_file():
+        if not (root / "index.html").is_file():
             raise NotFound()
         if not (root / path).is_file():
             path = "index.html"

@@ -25,7 +25,7 @@ def _is_envelope(r, status):
 @pytest.mark.parametrize("depth", [100_000, 64])
 def test_deeply_nested_json_refused_422_when_posted_to_a_member_endpoint(client, depth):
     body = '{"id_number": ' + _nested(depth) + "}"
-    r = client.post("/api/v1/auth/login", data=body, content_type="application/json")
+    r = client.post("/api/v1/sessions", data=body, content_type="application/json")
 
     assert _is_envelope(r, 422)["error_code"] == "request.too_deep"
 
@@ -55,7 +55,7 @@ def test_nesting_of_strings_is_not_counted_when_brackets_are_text(make, client, 
 def test_body_over_the_size_limit_refused_413_in_the_envelope(client):
     body = '{"id_number": "' + "1" * (2 * 1024 * 1024) + '"}'
 
-    r = client.post("/api/v1/auth/login", data=body, content_type="application/json")
+    r = client.post("/api/v1/sessions", data=body, content_type="application/json")
 
     assert _is_envelope(r, 413)["error_code"] == "request.too_large"
 
@@ -119,7 +119,7 @@ def test_nul_in_json_string_refused_422_when_posted(make, client, session):
 
 
 def test_nul_in_json_key_refused_422_when_posted(client):
-    r = client.post("/api/v1/auth/login", json={"id_\u0000number": "x", "password": "y"})
+    r = client.post("/api/v1/sessions", json={"id_\u0000number": "x", "password": "y"})
 
     assert _is_envelope(r, 422)["error_code"] == "request.nul_character"
 
