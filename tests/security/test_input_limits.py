@@ -14,6 +14,16 @@ def _nested(depth):
     return "[" * depth + "]" * depth
 
 
+def _message(member, **change):
+    return {
+        "id_number": member.plain_id_number,
+        "business_name": "通知",
+        "content": "内容",
+        "dedupe_key": "k",
+        **change,
+    }
+
+
 def _is_envelope(r, status):
     assert r.status_code == status, (r.status_code, r.get_data(as_text=True)[:300])
     body = r.get_json()
@@ -39,13 +49,7 @@ def test_deeply_nested_json_refused_422_when_posted_to_the_internal_api(make, cl
 
 
 def test_nesting_of_strings_is_not_counted_when_brackets_are_text(make, client, session):
-    member = make.member()
-    payload = {
-        "id_number": member.plain_id_number,
-        "business_name": "通知",
-        "content": "[[[[" * 200 + '\\"{{{{' * 100,
-        "dedupe_key": "brackets",
-    }
+    payload = _message(make.member(), content="[[[[" * 200 + '\\"{{{{' * 100)
 
     r = make.signed(client, "POST", "/internal/v1/messages", payload)
 
@@ -64,14 +68,7 @@ def test_body_over_the_size_limit_refused_413_in_the_envelope(client):
     "sent_at", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00", "1899-12-31T12:00:00"]
 )
 def test_message_time_out_of_bounds_refused_422_when_posted(make, client, sent_at):
-    member = make.member()
-    payload = {
-        "id_number": member.plain_id_number,
-        "business_name": "通知",
-        "content": "内容",
-        "dedupe_key": "t",
-        "sent_at": sent_at,
-    }
+    payload = _message(make.member(), sent_at=sent_at)
 
     r = make.signed(client, "POST", "/internal/v1/messages", payload)
 
@@ -104,13 +101,7 @@ def test_member_date_query_out_of_bounds_refused_422(client, make, login, start)
 
 
 def test_nul_in_json_string_refused_422_when_posted(make, client, session):
-    member = make.member()
-    payload = {
-        "id_number": member.plain_id_number,
-        "business_name": "通知",
-        "content": "内\u0000容",
-        "dedupe_key": "nul",
-    }
+    payload = _message(make.member(), content="内\u0000容")
 
     r = make.signed(client, "POST", "/internal/v1/messages", payload)
 
