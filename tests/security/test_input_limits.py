@@ -6,22 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.inbox.models import Message
+from tests.security.internal import message_payload
 
 ENVELOPE = {"code", "status", "message", "error_code"}
 
 
 def _nested(depth):
     return "[" * depth + "]" * depth
-
-
-def _message(member, **change):
-    return {
-        "id_number": member.plain_id_number,
-        "business_name": "通知",
-        "content": "内容",
-        "dedupe_key": "k",
-        **change,
-    }
 
 
 def _is_envelope(r, status):
@@ -49,7 +40,7 @@ def test_deeply_nested_json_refused_422_when_posted_to_the_internal_api(make, cl
 
 
 def test_nesting_of_strings_is_not_counted_when_brackets_are_text(make, client, session):
-    payload = _message(make.member(), content="[[[[" * 200 + '\\"{{{{' * 100)
+    payload = message_payload(make.member(), content="[[[[" * 200 + '\\"{{{{' * 100)
 
     r = make.signed(client, "POST", "/internal/v1/messages", payload)
 
@@ -68,7 +59,7 @@ def test_body_over_the_size_limit_refused_413_in_the_envelope(client):
     "sent_at", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00", "1899-12-31T12:00:00"]
 )
 def test_message_time_out_of_bounds_refused_422_when_posted(make, client, sent_at):
-    payload = _message(make.member(), sent_at=sent_at)
+    payload = message_payload(make.member(), sent_at=sent_at)
 
     r = make.signed(client, "POST", "/internal/v1/messages", payload)
 
@@ -101,7 +92,7 @@ def test_member_date_query_out_of_bounds_refused_422(client, make, login, start)
 
 
 def test_nul_in_json_string_refused_422_when_posted(make, client, session):
-    payload = _message(make.member(), content="内\u0000容")
+    payload = message_payload(make.member(), content="内\u0000容")
 
     r = make.signed(client, "POST", "/internal/v1/messages", payload)
 

@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select
 from backend.fund.models import FundAccount, FundTransaction
 from backend.inbox.models import Message
 from backend.loans.models import LoanRepayment
+from tests.security.internal import message_payload
 
 REUSED = "idempotency.key_reused"
 
@@ -26,21 +27,11 @@ def _account(session, member):
     return session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
 
 
-def _message(member, **change):
-    return {
-        "id_number": member.plain_id_number,
-        "business_name": "缴存基数调整",
-        "content": "您的缴存基数已调整为 9000.00 元。",
-        "dedupe_key": "notice-1",
-        **change,
-    }
-
-
 def test_message_refused_409_when_dedupe_key_reused_for_another_member(make, client, session):
     first_member, second_member = make.member(), make.member()
 
-    first = make.signed(client, "POST", "/internal/v1/messages", _message(first_member))
-    second = make.signed(client, "POST", "/internal/v1/messages", _message(second_member))
+    first = make.signed(client, "POST", "/internal/v1/messages", message_payload(first_member))
+    second = make.signed(client, "POST", "/internal/v1/messages", message_payload(second_member))
 
     assert first.status_code == 201
     assert second.status_code == 409, second.json
@@ -63,8 +54,8 @@ def test_message_refused_409_when_dedupe_key_reused_with_other_content(
 ):
     member = make.member()
 
-    first = make.signed(client, "POST", "/internal/v1/messages", _message(member))
-    second = make.signed(client, "POST", "/internal/v1/messages", _message(member, **change))
+    first = make.signed(client, "POST", "/internal/v1/messages", message_payload(member))
+    second = make.signed(client, "POST", "/internal/v1/messages", message_payload(member, **change))
 
     assert (first.status_code, second.status_code) == (201, 409)
     assert second.json["error_code"] == REUSED
@@ -74,10 +65,13 @@ def test_message_refused_409_when_dedupe_key_reused_with_other_content(
 def test_message_replay_answers_200_when_the_same_request_is_spelt_differently(make, client):
     member = make.member()
     first = make.signed(
-        client, "POST", "/internal/v1/messages", _message(member, sent_at="2026-11-20T09:00:00")
+        client,
+        "POST",
+        "/internal/v1/messages",
+        message_payload(member, sent_at="2026-11-20T09:00:00"),
     )
     # the defaults written out, the same instant with its offset, the ID number's x in lower case
-    same = _message(
+    same = message_payload(
         member,
         kind="message",
         sent_at="2026-11-20T01:00:00+00:00",
@@ -227,7 +221,7 @@ def test_racing_twin_with_other_content_answers_409_when_it_commits_first(
     """The twin commits between our look-up and our write: the unique key refuses ours, and the
     winner's fingerprint decides (another member's message: 409, not the winner's body)."""
     first_member, second_member = make.member(), make.member()
-    first_payload = _message(first_member)
+    first_payload = message_payload(first_member)
     started, twins = [], []
 
     def twin_commits_first(sess, _ctx, _instances):
@@ -246,7 +240,7 @@ def test_racing_twin_with_other_content_answers_409_when_it_commits_first(
 
     event.listen(runtime.session_factory, "before_flush", twin_commits_first)
     try:
-        loser = make.signed(client, "POST", "/internal/v1/messages", _message(second_member))
+        loser = make.signed(client, "POST", "/internal/v1/messages", message_payload(second_member))
     finally:
         event.remove(runtime.session_factory, "before_flush", twin_commits_first)
 

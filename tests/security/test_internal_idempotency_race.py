@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from backend.fund.models import FundAccount, FundTransaction
 from backend.inbox.models import Message
+from tests.security.internal import message_payload
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres_only")]
 
@@ -33,19 +34,10 @@ def _race(app, make, path, payloads):
     return results
 
 
-def _message(member):
-    return {
-        "id_number": member.plain_id_number,
-        "business_name": "通知",
-        "content": "内容",
-        "dedupe_key": "race-1",
-    }
-
-
 def test_one_message_and_replays_when_identical_twins_race(app, make, session):
     member = make.member()
 
-    results = _race(app, make, "/internal/v1/messages", [_message(member)] * RACERS)
+    results = _race(app, make, "/internal/v1/messages", [message_payload(member)] * RACERS)
 
     codes = sorted(code for code, _ in results)
     assert codes == [200] * (RACERS - 1) + [201], results
@@ -56,7 +48,7 @@ def test_one_message_and_replays_when_identical_twins_race(app, make, session):
 def test_one_message_and_409s_when_twins_for_different_members_race(app, make, session):
     members = [make.member() for _ in range(RACERS)]
 
-    results = _race(app, make, "/internal/v1/messages", [_message(m) for m in members])
+    results = _race(app, make, "/internal/v1/messages", [message_payload(m) for m in members])
 
     codes = sorted(code for code, _ in results)
     assert codes == [201] + [409] * (RACERS - 1), results
