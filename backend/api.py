@@ -27,7 +27,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def decimal_pattern2properties(self: Any, field: Any, **kwargs: Any) -> dict[str, Any]:
     if isinstance(field, ma_fields.Decimal):
-        return {"pattern": r"^-?\d+(\.\d+)?$"}
+        # An input Amount documents its own (stricter, bounded) pattern.
+        return {"pattern": getattr(field, "pattern", r"^-?\d+(\.\d+)?$")}
     return {}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, Response, g, request, send_from_directory
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter, Map, PathConverter
 
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
@@ -19,6 +19,7 @@ from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
 from backend.fund.pages import blp as certificate_pages_blp
 from backend.fund.routes import blp as fund_blp
+from backend.guards import install_input_guards
 from backend.identity.routes import blp as identity_blp
 from backend.inbox.routes import blp as inbox_blp
 from backend.integration.routes import blp as integration_blp
@@ -70,6 +71,14 @@ class RowIdConverter(IntegerConverter):
         super().__init__(map, fixed_digits, min, MAX_ROW_ID if max is None else max, signed)
 
 
+class H5PathConverter(PathConverter):
+    """A path of the H5 build: anything but the API's own prefixes, so the catch-all route never
+    matches an API path. (Matching them would add GET/HEAD to every API route's OPTIONS/Allow and
+    turn a wrong method into a 404 instead of a 405.)"""
+
+    regex = r"(?!(?:api|internal)(?:/|$))[^/].*?"
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -90,6 +99,7 @@ def create_app(
 
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
+    app.url_map.converters["h5path"] = H5PathConverter
     app.config.update(
         API_TITLE="住房公积金个人网厅 API",
         API_VERSION="1.0",
@@ -101,7 +111,6 @@ def create_app(
         # works on a machine without internet access.
         OPENAPI_SWAGGER_UI_URL="/docs-assets/",
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=1 * 1024 * 1024,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["gjj"] = rt
@@ -137,6 +146,7 @@ def create_app(
     app.register_blueprint(certificate_pages_blp)  # HTML, outside the API and its OpenAPI
 
     _install_request_hooks(app, rt)
+    install_input_guards(app)
     _install_error_handlers(app, rt)
     _install_docs_assets(app)
     _install_h5(app)
@@ -237,10 +247,10 @@ def _install_h5(app: Flask) -> None:
     """Serve the H5 build of the mini-program at / when it has been built."""
 
     @app.get("/")
-    @app.get("/<path:path>")
+    @app.get("/<h5path:path>")
     def h5(path: str = "index.html") -> Any:
         root = Path(H5_DIR)
-        if path.startswith(("api/", "internal/")) or not (root / "index.html").is_file():
+        if not (root / "index.html").is_file():
             raise NotFound()
         if not (root / path).is_file():
             path = "index.html"

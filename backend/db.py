@@ -20,6 +20,10 @@ NAMING_CONVENTION = {
 }
 
 FEN = Decimal("0.01")
+MONEY_PRECISION, MONEY_SCALE = 14, 2
+# The largest amount a Money column holds: NUMERIC(14, 2) on PostgreSQL. SQLite's integer fen
+# could hold more, so the bound is enforced here for both databases to agree.
+MONEY_MAX = Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE) - FEN
 
 
 class Base(DeclarativeBase):
@@ -33,18 +37,22 @@ class Money(TypeDecorator[Decimal]):
     the amount is stored as an integer number of fen. Either way Python sees ``Decimal`` to 0.01.
     """
 
-    impl = Numeric(14, 2)
+    impl = Numeric(MONEY_PRECISION, MONEY_SCALE)
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(14, 2, asdecimal=True))
+        return dialect.type_descriptor(Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
         amount = Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
+        if abs(amount) > MONEY_MAX:
+            # Callers refuse such amounts with a 4xx first; this keeps SQLite from storing what
+            # PostgreSQL would refuse.
+            raise ValueError(f"amount beyond NUMERIC({MONEY_PRECISION}, {MONEY_SCALE})")
         if dialect.name == "sqlite":
             return int(amount * 100)
         return amount

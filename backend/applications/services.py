@@ -72,6 +72,7 @@ def apply_event(
     handler: str | None = None,
     at: dt.datetime | None = None,
     dedupe_key: str | None = None,
+    request_hash: str | None = None,
     notify: bool = True,
 ) -> Message | None:
     """Move the application along its nodes on the core system's word and tell the member
@@ -122,5 +123,6 @@ def apply_event(
         business_type="application",
         application_id=application.id,
         dedupe_key=dedupe_key,
+        request_hash=request_hash,
     )
     return message

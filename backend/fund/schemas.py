@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
+from backend.fields import InputDate
 from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.schemas import LocalDateTime
 from backend.pagination import PageArgsSchema
@@ -36,10 +37,10 @@ class FundAccountSchema(ma.Schema):
 
 
 class TransactionArgsSchema(PageArgsSchema):
-    start = fields.Date(
+    start = InputDate(
         "%Y-%m-%d", load_default=None, metadata={"description": "开始日期（含）YYYY-MM-DD"}
     )
-    end = fields.Date(
+    end = InputDate(
         "%Y-%m-%d", load_default=None, metadata={"description": "结束日期（含）YYYY-MM-DD"}
     )
 

@@ -1,8 +1,10 @@
-"""Idempotent money-moving requests (``Idempotency-Key``).
+"""Idempotent requests: the member's money-moving requests (``Idempotency-Key``) and, through
+:func:`same_request`, every keyed write of the internal API.
 
 The first request with a key does the work and stores its answer in the same transaction; a replay
-with the same body gets that answer again; the same key with a different body is a 409. Two racing
-requests with one key collide on the unique constraint: the loser gets the winner's answer.
+with the same body gets that answer again; the same key with a different body is a 409
+``idempotency.key_reused``. Two racing requests with one key collide on the unique constraint: the
+loser gets the winner's answer, or the 409 when its body differs.
 """
 
 from __future__ import annotations
@@ -30,11 +32,24 @@ class StoredAnswer:
     replayed: bool
 
 
+def canonical(body: Any) -> str:
+    """One text per request content: keys sorted, no spacing, values (Decimal, dates) as text."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def request_hash(body: Any) -> str:
-    canonical = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical(body).encode()).hexdigest()
+
+
+def same_request(stored_hash: str | None, body_hash: str) -> None:
+    """The one comparison of every idempotent endpoint: a key already used is a replay only when
+    the whole request is the same; otherwise 409. ``stored_hash`` is None for rows written before
+    fingerprints were kept (answered as replays, as they were then)."""
+    if stored_hash is not None and stored_hash != body_hash:
+        raise Conflict(
+            "该请求已用不同内容提交过，请勿重复提交",
+            error_code="idempotency.key_reused",
+        )
 
 
 def check_key(key: str | None) -> str:
@@ -55,11 +70,7 @@ def check_key(key: str | None) -> str:
 
 
 def _replay(record: IdempotencyRecord, body_hash: str) -> StoredAnswer:
-    if record.request_hash != body_hash:
-        raise Conflict(
-            "该请求已用不同内容提交过，请勿重复提交",
-            error_code="idempotency.key_reused",
-        )
+    same_request(record.request_hash, body_hash)
     return StoredAnswer(record.status_code, record.response, replayed=True)
 
 

@@ -42,6 +42,9 @@ class Message(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # 待办: done (core says so)
     # The sender's idempotency key: the same key twice creates one message.
     dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # Keyed fingerprint of the whole request that wrote it under ``dedupe_key`` (internal API):
+    # the same key with another fingerprint is not a replay but a 409. None: written by the hall.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     # The application (我发起的) the message or to-do concerns, if any.

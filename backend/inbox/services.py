@@ -27,9 +27,11 @@ def post_message(
     due_at: dt.datetime | None = None,
     dedupe_key: str | None = None,
     sent_at: dt.datetime | None = None,
+    request_hash: str | None = None,
 ) -> tuple[Message, bool]:
     """Add the message (not committed). Returns ``(message, created)``; a known ``dedupe_key``
-    returns the existing message and creates nothing."""
+    returns the existing message and creates nothing. ``request_hash`` is the fingerprint of the
+    request that wrote it under ``dedupe_key`` (see ``backend.integration.services.replay_of``)."""
     if dedupe_key:
         existing = message_by_dedupe_key(session, dedupe_key)
         if existing is not None:
@@ -44,6 +46,7 @@ def post_message(
         application_id=application_id,
         due_at=due_at,
         dedupe_key=dedupe_key,
+        request_hash=request_hash,
         sent_at=sent_at or utcnow(),
     )
     session.add(message)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.applications.services import apply_event
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.db import MONEY_MAX
+from backend.errors import NotFound, ValidationFailed
 from backend.fund.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.inbox.services import post_message
 from backend.integration.services import (
@@ -21,6 +22,7 @@ from backend.integration.services import (
     find_application,
     find_member,
     lost_race,
+    replay_of,
 )
 from backend.pii import PiiVault
 
@@ -77,11 +79,8 @@ def _by_external_id(session: Session, external_id: str) -> FundTransaction | Non
     ).first()
 
 
-def _replay(
-    session: Session, caller: Caller, txn: FundTransaction, kind: str, amount: Decimal
-) -> Booked:
-    if txn.kind != kind or txn.amount != amount:
-        raise Conflict("该流水号已用不同内容入账", error_code="fund.external_id_conflict")
+def _replay(session: Session, caller: Caller, txn: FundTransaction, request_hash: str) -> Booked:
+    replay_of(session, TRANSACTION_KEY.format(txn.external_id), request_hash)
     account_no = session.scalars(
         select(FundAccount.account_no).where(FundAccount.id == txn.account_id)
     ).one()
@@ -102,6 +101,7 @@ def book_transaction(
     pii: PiiVault,
     caller: Caller,
     *,
+    request_hash: str,
     external_id: str,
     kind: str,
     amount: Decimal,
@@ -112,13 +112,14 @@ def book_transaction(
     summary: str = "",
     application_no: str | None = None,
 ) -> Booked:
-    """Book one entry; a known ``external_id`` books nothing and answers with the first entry."""
+    """Book one entry; a known ``external_id`` books nothing and answers with the first entry
+    (or 409 when the request differs from the one that booked it)."""
     problem = sign_error(kind, amount)
     if problem:
         raise ValidationFailed(problem, errors={"amount": [problem]})
     existing = _by_external_id(session, external_id)
     if existing is not None:
-        return _replay(session, caller, existing, kind, amount)
+        return _replay(session, caller, existing, request_hash)
     if account_no is None:
         member = find_member(session, pii, id_number=id_number, account_no=None)
         where = FundAccount.member_id == member.id
@@ -131,7 +132,7 @@ def book_transaction(
         raise NotFound("未找到该公积金账户", error_code="fund.account_not_found")
     existing = _by_external_id(session, external_id)  # a racing twin may have committed meanwhile
     if existing is not None:
-        return _replay(session, caller, existing, kind, amount)
+        return _replay(session, caller, existing, request_hash)
     application = None
     if application_no:
         application = find_application(session, application_no, member_id=account.member_id)
@@ -142,6 +143,12 @@ def book_transaction(
                 errors={"application_no": ["应为该职工的提取业务编号"]},
             )
     balance = account.balance + amount
+    if balance > MONEY_MAX:
+        raise ValidationFailed(
+            "入账后账户余额超出系统可记录的范围，请核对金额",
+            error_code="fund.balance_out_of_range",
+            errors={"amount": [f"入账后余额不能超过 {MONEY_MAX} 元"]},
+        )
     if balance < 0:
         raise ValidationFailed(
             "账户余额不足，不能支付该笔提取",
@@ -176,6 +183,7 @@ def book_transaction(
             business_type=BUSINESS_TYPES[kind],
             application_id=application.id if application else None,
             dedupe_key=TRANSACTION_KEY.format(external_id),
+            request_hash=request_hash,
         )
         audit(
             session,
@@ -190,7 +198,6 @@ def book_transaction(
 
     booked = commit_once(session, write)
     if booked is None:
-        return _replay(
-            session, caller, lost_race(_by_external_id(session, external_id)), kind, amount
-        )
+        winner = lost_race(_by_external_id(session, external_id))
+        return _replay(session, caller, winner, request_hash)
     return booked

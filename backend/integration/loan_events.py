@@ -17,7 +17,6 @@ from backend.applications.models import Application
 from backend.applications.services import apply_event
 from backend.clock import today
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.inbox.queries import message_by_dedupe_key
 from backend.inbox.services import post_message
 from backend.integration.services import (
     Caller,
@@ -25,6 +24,7 @@ from backend.integration.services import (
     commit_once,
     find_application,
     lost_race,
+    replay_of,
 )
 from backend.loans.models import (
     REPAYMENT_CHANNELS,
@@ -91,10 +91,6 @@ def _repayment(session: Session, external_id: str) -> LoanRepayment | None:
     ).first()
 
 
-def _seen(session: Session, key: str) -> bool:
-    return message_by_dedupe_key(session, key) is not None
-
-
 def _new_contract(session: Session, contract_no: str, event: LoanEvent) -> LoanContract:
     if event.type != "signed" or not event.application_no:
         raise NotFound("未找到该借款合同", error_code="loan.contract_not_found")
@@ -143,16 +139,17 @@ def _content(contract: LoanContract, event: LoanEvent, repayment: LoanRepayment 
 
 
 def apply_loan_event(
-    session: Session, caller: Caller, contract_no: str, event: LoanEvent
+    session: Session, caller: Caller, contract_no: str, event: LoanEvent, *, request_hash: str
 ) -> Applied:
-    """Apply one event; a replay (same ``external_id`` / ``event_id``) changes nothing."""
+    """Apply one event; a replay (same ``external_id`` / ``event_id``, same request) changes
+    nothing; the same key with another request is a 409."""
     key = (
         REPAYMENT_KEY.format(event.external_id)
         if event.type == "repaid"
         else EVENT_KEY.format(contract_no, event.event_id)
     )
     contract = _contract(session, contract_no)
-    if contract is not None and _seen(session, key):
+    if contract is not None and replay_of(session, key, request_hash) is not None:
         return _replayed(session, caller, contract, event)
 
     def write() -> Applied:
@@ -179,6 +176,7 @@ def apply_loan_event(
             business_type="loan",
             application_id=target.application_id,
             dedupe_key=key,
+            request_hash=request_hash,
         )
         audit(
             session,
@@ -193,7 +191,7 @@ def apply_loan_event(
 
     applied = commit_once(session, write)
     if applied is None:
-        lost_race(_seen(session, key) or None)
+        lost_race(replay_of(session, key, request_hash))
         return _replayed(session, caller, lost_race(_contract(session, contract_no)), event)
     return applied
 
@@ -213,12 +211,6 @@ def _replayed(
     session: Session, caller: Caller, contract: LoanContract, event: LoanEvent
 ) -> Applied:
     repayment = _repayment(session, event.external_id) if event.external_id else None
-    if (
-        event.type == "repaid"
-        and repayment is not None
-        and (repayment.contract_id != contract.id or repayment.principal != event.principal)
-    ):
-        raise Conflict("该流水号已用不同内容入账", error_code="loan.external_id_conflict")
     audit(
         session,
         caller,

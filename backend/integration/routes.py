@@ -2,7 +2,7 @@
 
 Every view is behind :func:`signed_by_core` (HMAC signature, clock skew, nonce); every accepted
 call is audited as ``internal:<key id>``. First calls answer 201 (or 200 for state changes),
-replays 200 with the same body.
+replays of the whole request 200 with the same body; a key reused by another request 409.
 """
 
 from __future__ import annotations
@@ -89,6 +89,14 @@ def caller() -> services.Caller:
     return found
 
 
+def request_hash(args: dict[str, Any]) -> str:
+    """The fingerprint of this request (see :func:`services.fingerprint`), from its parsed args."""
+    return services.fingerprint(runtime().pii, request.method, request.path, args)
+
+
+REUSED = "Key already used by a different request (idempotency.key_reused)"
+
+
 def _created(created: bool) -> int:
     return 201 if created else 200
 
@@ -100,14 +108,18 @@ class CoreMessages(MethodView):
     @blp.response(201, CoreMessageSchema, description="Created")
     @blp.alt_response(200, schema=CoreMessageSchema, description="Replay of a known dedupe_key")
     @blp.alt_response(404, description="Unknown member or application")
+    @blp.alt_response(409, description=REUSED)
     @blp.alt_response(422, description="Bad payload")
     def post(self, args: dict[str, Any]) -> Any:
         """Send a member a message (消息) or a to-do (待办)
 
-        The member is named by ``id_number`` or ``account_no``. The same ``dedupe_key`` twice
-        creates one message; the second call answers 200 with the first call's body.
+        The member is named by ``id_number`` or ``account_no``. The same request twice creates one
+        message; the second call answers 200 with the first call's body. The same ``dedupe_key``
+        in a different request is a 409.
         """
-        message, created = services.post_core_message(db(), runtime().pii, caller(), **args)
+        message, created = services.post_core_message(
+            db(), runtime().pii, caller(), request_hash=request_hash(args), **args
+        )
         return message, _created(created)
 
 
@@ -135,7 +147,7 @@ class CoreApplicationEvents(MethodView):
         200, schema=InternalApplicationSchema, description="Replay of a known event_id"
     )
     @blp.alt_response(404, description="Unknown application")
-    @blp.alt_response(409, description="The application is closed, or no node is current")
+    @blp.alt_response(409, description=f"The application is closed, no node is current; {REUSED}")
     @blp.alt_response(422, description="Bad payload or unknown node name")
     def post(self, args: dict[str, Any], application_no: str) -> Any:
         """Move an application (我发起的) along: node done / current node / approved / rejected /
@@ -144,9 +156,10 @@ class CoreApplicationEvents(MethodView):
         Updates the nodes (state, opinion, handler, time), the status and ``completed_at``, and
         writes the member a message.
         """
+        fingerprint = request_hash(args)
         event = args.pop("type")
         application, created = services.record_application_event(
-            db(), caller(), application_no, event=event, **args
+            db(), caller(), application_no, request_hash=fingerprint, event=event, **args
         )
         return application, _created(created)
 
@@ -160,7 +173,7 @@ class CoreFundTransactions(MethodView):
         200, schema=FundTransactionSchema, description="Replay of a known external_id"
     )
     @blp.alt_response(404, description="Unknown account, member or application")
-    @blp.alt_response(409, description="external_id already booked with other content")
+    @blp.alt_response(409, description=REUSED)
     @blp.alt_response(422, description="Bad payload, wrong sign, or the balance would go negative")
     def post(self, args: dict[str, Any]) -> Any:
         """Book a ledger entry (汇缴/补缴/提取/结息/转入/转出)
@@ -168,7 +181,9 @@ class CoreFundTransactions(MethodView):
         Moves the account balance (row-locked) and records ``balance_after``; a withdrawal may
         name its ``application_no`` and completes it. Writes the member a message.
         """
-        booked = ledger.book_transaction(db(), runtime().pii, caller(), **args)
+        booked = ledger.book_transaction(
+            db(), runtime().pii, caller(), request_hash=request_hash(args), **args
+        )
         return booked, _created(booked.created)
 
 
@@ -179,7 +194,7 @@ class CoreLoanEvents(MethodView):
     @blp.response(201, LoanStateSchema, description="Event applied")
     @blp.alt_response(200, schema=LoanStateSchema, description="Replay of a known event")
     @blp.alt_response(404, description="Unknown contract (or application for a new one)")
-    @blp.alt_response(409, description="The contract's status does not allow the event")
+    @blp.alt_response(409, description=f"The contract's status does not allow the event; {REUSED}")
     @blp.alt_response(422, description="Bad payload, or principal above the balance")
     def post(self, args: dict[str, Any], contract_no: str) -> Any:
         """Loan contract event: signed / disbursed / repaid / settled / overdue
@@ -188,6 +203,10 @@ class CoreLoanEvents(MethodView):
         ``application_no`` with ``amount``, ``term_months`` and ``method``.
         """
         applied = loan_events.apply_loan_event(
-            db(), caller(), contract_no, loan_events.LoanEvent(**args)
+            db(),
+            caller(),
+            contract_no,
+            loan_events.LoanEvent(**args),
+            request_hash=request_hash(args),
         )
         return applied, _created(applied.created)

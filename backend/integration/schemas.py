@@ -3,17 +3,15 @@ typo in the core system's feed surfaces instead of being silently dropped."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 
 from backend.applications.rules import EVENT_TYPES
 from backend.applications.schemas import ApplicationSchema
-from backend.clock import SHANGHAI
-from backend.fields import LocalDateTime
+from backend.fields import Amount, InputDate, InputDateTime, LocalDateTime
 from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.models import MESSAGE_KINDS
 from backend.integration.ledger import Booked, sign_error
@@ -23,40 +21,6 @@ from backend.pii import is_valid_id_number, normalize_id_number
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _KEY_ERROR = "应为 1-64 位字母、数字或 _ . : -"
-MAX_AMOUNT = Decimal("1000000000000")
-
-
-class CoreDateTime(ma.fields.DateTime):
-    """ISO 8601; a time without an offset is the centre's local time (Asia/Shanghai)."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
-        parsed: dt.datetime = super()._deserialize(value, attr, data, **kwargs)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=SHANGHAI)
-        return parsed.astimezone(dt.UTC)
-
-
-class Amount(ma.fields.Field):
-    """CNY as a decimal string with at most two places ("1234.50"); numbers are refused so a
-    float never touches money."""
-
-    default_error_messages = {"invalid": '金额应为字符串形式的数字，最多两位小数，如 "1234.50"'}
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else f"{value:.2f}"
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if not isinstance(value, str):
-            raise self.make_error("invalid")
-        try:
-            amount = Decimal(value.strip())
-        except InvalidOperation as exc:
-            raise self.make_error("invalid") from exc
-        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
-            raise self.make_error("invalid")
-        if abs(amount) >= MAX_AMOUNT:
-            raise self.make_error("invalid")
-        return amount.quantize(Decimal("0.01"))
 
 
 def _key(required: bool = True, **kwargs: Any) -> ma.fields.String:
@@ -109,8 +73,8 @@ class CoreMessageArgsSchema(MemberRefMixin):
         load_default="notice", validate=ma.validate.Length(min=1, max=30)
     )
     application_no = ma.fields.String(validate=ma.validate.Length(min=1, max=32))
-    due_at = CoreDateTime(metadata={"description": "待办办理期限; todo only"})
-    sent_at = CoreDateTime(metadata={"description": "when the core system sent it; default now"})
+    due_at = InputDateTime(metadata={"description": "待办办理期限; todo only"})
+    sent_at = InputDateTime(metadata={"description": "when the core system sent it; default now"})
 
 
 class CoreMessageSchema(ma.Schema):
@@ -133,7 +97,7 @@ class TodoDoneArgsSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    done_at = CoreDateTime(metadata={"description": "when it was done; default now"})
+    done_at = InputDateTime(metadata={"description": "when it was done; default now"})
 
 
 class TodoStateSchema(ma.Schema):
@@ -164,7 +128,7 @@ class ApplicationEventArgsSchema(ma.Schema):
     handler = ma.fields.String(
         validate=ma.validate.Length(max=60), metadata={"description": "经办人"}
     )
-    at = CoreDateTime(metadata={"description": "办理时间; default now"})
+    at = InputDateTime(metadata={"description": "办理时间; default now"})
 
 
 class InternalApplicationSchema(ApplicationSchema):
@@ -182,10 +146,11 @@ class FundTransactionArgsSchema(MemberRefMixin):
         metadata={"description": " | ".join(TRANSACTION_KINDS)},
     )
     amount = Amount(
+        signed=True,
         required=True,
         metadata={"description": "signed: credits positive, withdrawal/transfer_out negative"},
     )
-    txn_date = ma.fields.Date(required=True)
+    txn_date = InputDate(required=True)
     period_month = ma.fields.String(
         validate=ma.validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="应为 YYYY-MM"),
         metadata={"description": "汇缴/补缴 month covered"},
@@ -240,20 +205,20 @@ class LoanEventArgsSchema(ma.Schema):
     )
     event_id = _key(required=False, metadata={"description": "dedupe; required except repaid"})
     external_id = _key(required=False, metadata={"description": "repaid: the core's entry id"})
-    date = ma.fields.Date(metadata={"description": "signed/disbursed/settled on; default today"})
+    date = InputDate(metadata={"description": "signed/disbursed/settled on; default today"})
     amount = Amount(metadata={"description": "disbursed (and a new contract's) amount"})
-    first_due_date = ma.fields.Date()
+    first_due_date = InputDate()
     annual_rate = ma.fields.Decimal(
         places=4,
         validate=ma.validate.Range(min=0, max=100, min_inclusive=False),
         metadata={"description": 'percent, e.g. "2.85"'},
     )
     period = ma.fields.Integer(validate=ma.validate.Range(min=1, max=600))
-    due_date = ma.fields.Date()
+    due_date = InputDate()
     principal = Amount()
     interest = Amount()
     penalty = Amount(load_default=Decimal("0.00"))
-    paid_on = ma.fields.Date()
+    paid_on = InputDate()
     channel = ma.fields.String(
         load_default="entrusted",
         validate=ma.validate.OneOf(tuple(REPAYMENT_CHANNELS)),
@@ -276,10 +241,8 @@ class LoanEventArgsSchema(ma.Schema):
         missing = {f: ["该事件必填"] for f in needed if data.get(f) is None}
         if missing:
             raise ma.ValidationError(missing)
-        for name in ("amount", "principal", "interest", "penalty"):
-            value = data.get(name)
-            if value is not None and (value < 0 or (name == "amount" and value == 0)):
-                raise ma.ValidationError("金额应为正数", field_name=name)
+        if data.get("amount") == 0:  # Amount() is never negative
+            raise ma.ValidationError("金额应为正数", field_name="amount")
 
 
 class RepaymentSchema(ma.Schema):

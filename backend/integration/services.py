@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +23,7 @@ from backend.audit.services import RequestOrigin, record
 from backend.clock import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.fund.models import FundAccount
+from backend.idempotency.services import canonical, same_request
 from backend.inbox.models import Message
 from backend.inbox.queries import message_by_dedupe_key
 from backend.inbox.services import post_message
@@ -70,6 +71,24 @@ def commit_once(session: Session, write: Callable[[], T]) -> T | None:
     return result
 
 
+def fingerprint(pii: PiiVault, method: str, path: str, args: Mapping[str, Any]) -> str:
+    """The whole request as the API understood it (method, path, parsed body), so two spellings
+    of one request (a default written out, an offset, a lower-case x) are the same request. Keyed
+    (HMAC with the look-up key): the stored hash gives no way to test guessed ID numbers."""
+    return pii.lookup("request:" + canonical({"method": method, "path": path, "body": args}))
+
+
+def replay_of(
+    session: Session, key: str, request_hash: str, *, with_application: bool = False
+) -> Message | None:
+    """The message already written under ``key`` when this request is its replay; ``None`` when
+    the key is new; 409 ``idempotency.key_reused`` when another request used it."""
+    message = message_by_dedupe_key(session, key, with_application=with_application)
+    if message is not None:
+        same_request(message.request_hash, request_hash)
+    return message
+
+
 def lost_race(winner: T | None) -> T:
     """The winner of a race on a dedupe key; none found means the violation was something else."""
     if winner is None:
@@ -112,15 +131,12 @@ def find_application(
     return application
 
 
-def _message_by_key(session: Session, key: str) -> Message | None:
-    return message_by_dedupe_key(session, key, with_application=True)
-
-
 def post_core_message(
     session: Session,
     pii: PiiVault,
     caller: Caller,
     *,
+    request_hash: str,
     dedupe_key: str,
     business_name: str,
     content: str,
@@ -135,7 +151,7 @@ def post_core_message(
 ) -> tuple[Message, bool]:
     """A message or to-do for a member. Returns ``(message, created)``."""
     key = MESSAGE_KEY.format(dedupe_key)
-    existing = _message_by_key(session, key)
+    existing = replay_of(session, key, request_hash, with_application=True)
     if existing is not None:
         return _message_replay(session, caller, existing), False
     if kind != "todo" and due_at is not None:
@@ -160,13 +176,15 @@ def post_core_message(
             due_at=due_at,
             dedupe_key=key,
             sent_at=sent_at,
+            request_hash=request_hash,
         )
         audit(session, caller, "internal.message", member.id, message_id=message.id, kind=kind)
         return message
 
     message = commit_once(session, write)
     if message is None:
-        return _message_replay(session, caller, lost_race(_message_by_key(session, key))), False
+        winner = lost_race(replay_of(session, key, request_hash, with_application=True))
+        return _message_replay(session, caller, winner), False
     return message, True
 
 
@@ -204,6 +222,7 @@ def record_application_event(
     caller: Caller,
     application_no: str,
     *,
+    request_hash: str,
     event_id: str,
     event: str,
     node: str | None = None,
@@ -214,7 +233,7 @@ def record_application_event(
     """An event on an application (我发起的) and the member's message about it."""
     key = APPLICATION_EVENT_KEY.format(application_no, event_id)
     application = find_application(session, application_no, lock=True)
-    if _message_by_key(session, key) is not None:
+    if replay_of(session, key, request_hash) is not None:
         return _event_replay(session, caller, application, event_id), False
 
     def write() -> Application:
@@ -227,6 +246,7 @@ def record_application_event(
             handler=handler,
             at=at,
             dedupe_key=key,
+            request_hash=request_hash,
         )
         audit(
             session,
@@ -240,7 +260,7 @@ def record_application_event(
         return application
 
     if commit_once(session, write) is None:
-        lost_race(_message_by_key(session, key))
+        lost_race(replay_of(session, key, request_hash))
         winner = find_application(session, application_no)
         return _event_replay(session, caller, winner, event_id), False
     return application, True

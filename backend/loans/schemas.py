@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from backend.fields import Amount, InputDate
 from backend.loans.models import LOAN_METHODS
 from backend.loans.services import LOAN_PURPOSES
 from backend.pagination import PageArgsSchema
@@ -107,8 +108,8 @@ class LoanProgressSchema(ma.Schema):
 
 
 class LoanRepaymentArgsSchema(PageArgsSchema):
-    start = fields.Date(load_default=None, metadata={"description": "paid on or after"})
-    end = fields.Date(load_default=None, metadata={"description": "paid on or before"})
+    start = InputDate(load_default=None, metadata={"description": "paid on or after"})
+    end = InputDate(load_default=None, metadata={"description": "paid on or before"})
 
 
 class LoanRepaymentSchema(ma.Schema):
@@ -181,9 +182,8 @@ class PrepaymentQuoteRequestSchema(ma.Schema):
             error="option 须为 shorten_term（缩短期限）或 reduce_instalment（减少月供）",
         ),
     )
-    amount = fields.Decimal(
+    amount = Amount(
         load_default=None,
-        allow_nan=False,
         metadata={"description": 'principal to prepay (partial only), a string like "50000.00"'},
     )
 
@@ -222,9 +222,10 @@ class PrepaymentQuoteSchema(ma.Schema):
 
 
 class LoanCalculatorArgsSchema(ma.Schema):
-    # Strings on purpose: the rules check bounds and report every bad field in one 422.
-    principal = fields.String(
-        required=True, error_messages=REQUIRED, metadata={"description": "CNY, e.g. 1000000"}
+    # Strings on purpose (the principal an Amount like every money input): the rules check
+    # bounds and report every bad field in one 422.
+    principal = Amount(
+        required=True, error_messages=REQUIRED, metadata={"description": 'CNY, e.g. "1000000"'}
     )
     months = fields.String(
         required=True, error_messages=REQUIRED, metadata={"description": "1–360"}
@@ -256,9 +257,7 @@ class LoanCalculatorSchema(ma.Schema):
 
 
 class LoanApplicationRequestSchema(ma.Schema):
-    amount = fields.Decimal(
-        required=True, error_messages=REQUIRED, allow_nan=False, metadata={"description": "CNY"}
-    )
+    amount = Amount(required=True, error_messages=REQUIRED, metadata={"description": "CNY"})
     term_months = fields.Integer(
         required=True, error_messages=REQUIRED, metadata={"description": "1–360"}
     )

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields
 
 from backend.applications.schemas import ApplicationSchema
+from backend.fields import Amount
 from backend.fund.schemas import money
 from backend.withdrawals.rules import REASONS
-
-
-class MoneyInput(fields.Decimal):
-    """An amount sent as "1234.50" (preferred) or as a JSON number, read through its decimal
-    text so a float's binary noise never becomes fen."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if isinstance(value, float):
-            value = repr(value)
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class EligibilityArgsSchema(ma.Schema):
@@ -54,7 +44,7 @@ class EligibilitySchema(ma.Schema):
 
 class WithdrawalInSchema(ma.Schema):
     reason = fields.String(required=True, metadata={"description": ", ".join(REASONS)})
-    amount = MoneyInput(required=True, metadata={"description": 'yuan, e.g. "1500.00"'})
+    amount = Amount(required=True, metadata={"description": 'yuan, e.g. "1500.00"'})
     bank_name = fields.String(required=True, validate=ma.validate.Length(min=2, max=60))
     bank_account = fields.String(
         required=True,

@@ -409,7 +409,7 @@ def test_entry_answers_404_or_409_when_account_unknown_or_id_reused(make, client
     reused = _txn(make, client, account, external_id="dup", kind="deposit", amount="2.00")
 
     assert unknown.status_code == 404 and unknown.json["error_code"] == "fund.account_not_found"
-    assert reused.status_code == 409 and reused.json["error_code"] == "fund.external_id_conflict"
+    assert reused.status_code == 409 and reused.json["error_code"] == "idempotency.key_reused"
     session = make.session
     session.expire_all()
     assert session.get(FundAccount, account.id).balance == Decimal("11.00")

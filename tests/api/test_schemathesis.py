@@ -1,12 +1,15 @@
 """Property-based fuzzing of every operation in the app's own OpenAPI document: no request, valid
 or not, gets a 5xx or a response that breaks its documented schema. Member endpoints run as a
-seeded, registered member with a loan, messages and applications, so happy paths are reached too.
+seeded, registered member with a loan, messages and applications, so happy paths are reached too;
+internal endpoints are signed as the core system signs them (``SignInternalCalls``), so the fuzz
+reaches their payload handling instead of stopping at the 401.
 
 New endpoints are covered as soon as they are in /openapi.json. (schemathesis' pytest
 ``from_fixture`` loader needs pytest < 9, so the operations are driven through its Python API.)"""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +24,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import select
+from werkzeug.wrappers import Request
 
 from backend.app import create_app
+from backend.clock import utcnow
 from backend.demo import start_channel_fakes
+from backend.integration import signing
 from backend.loans.models import LoanContract
 from backend.members.models import Credential, Member
 from backend.runtime import Runtime
@@ -32,6 +38,40 @@ from backend.seed.runner import seed_centre
 # Enough members for every showcase profile (loan states, applications, many messages).
 SEEDED_MEMBERS = 12
 EXAMPLES = 25  # per operation and generation mode: about a minute for the whole API
+
+
+class SignInternalCalls:
+    """WSGI middleware: signs each ``/internal/`` request (whatever the fuzzer generated) with the
+    core system's key, and records the status each one got."""
+
+    def __init__(self, app: Any, key_id: str, secret: str) -> None:
+        self.app, self.key_id, self.secret = app, key_id, secret
+        self.statuses: list[int] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        if not request.path.startswith("/internal/"):
+            return self.app(environ, start_response)
+        body = request.get_data()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        headers = signing.signed_headers(
+            self.key_id,
+            self.secret,
+            environ["REQUEST_METHOD"],
+            request.path,
+            query=environ.get("QUERY_STRING", ""),
+            body=body,
+            timestamp=int(utcnow().timestamp()),
+        )
+        for name, value in headers.items():
+            environ["HTTP_" + name.upper().replace("-", "_")] = value
+
+        def recording_start_response(status: str, *args: Any) -> Any:
+            self.statuses.append(int(status.split()[0]))
+            return start_response(status, *args)
+
+        return self.app(environ, recording_start_response)
 
 
 @pytest.fixture
@@ -90,9 +130,10 @@ def _fuzz(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None
 
 
 def test_every_operation_keeps_its_contract_when_fuzzed(
-    seeded_app: Any, member_headers: dict[str, str]
+    seeded_app: Any, member_headers: dict[str, str], runtime: Runtime
 ) -> None:
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", seeded_app)
+    signed = SignInternalCalls(seeded_app, "core", runtime.settings.internal_keys["core"])
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", signed)
     failures: dict[str, str] = {}
     operations = 0
     for result in schema.get_all_operations():
@@ -109,4 +150,5 @@ def test_every_operation_keeps_its_contract_when_fuzzed(
             except (Exception, BaseExceptionGroup) as exc:  # one report for the whole API
                 failures[label] = str(exc)[:3000]
     assert operations >= 10, "the OpenAPI document lost its operations"
+    assert signed.statuses and 401 not in signed.statuses, "internal calls were not signed"
     assert not failures, "\n\n".join(f"== {label}\n{text}" for label, text in failures.items())

@@ -155,10 +155,12 @@ def test_submission_reserves_the_amount_when_created(client, make, login):
     assert r.json["reserved"] == "5000.00" and r.json["available"] == "15000.00"
 
 
-def test_submission_accepts_json_number_amount_when_sent(client, make, login, session):
+def test_submission_refuses_json_number_amount_when_sent(client, make, login, session):
+    # One money input for the whole API: a decimal string, never a JSON number (a float).
     member = make.member(balance="20000.00")
     r = submit(client, login(member), body(amount=1234.1, sms_code=make.transaction_code(member)))
-    assert r.status_code == 201 and r.json["amount"] == "1234.10"
+    assert r.status_code == 422 and "amount" in r.json["errors"]
+    assert applications(session, member) == []
 
 
 def test_submission_refuses_wrong_sms_code_when_checked(client, make, login, session):
@@ -204,7 +206,7 @@ def test_rule_refusal_keeps_the_sms_code_when_refused(client, make, login, sessi
         ({}, {"reason": "leaving", "amount": "20000.00"}, 409, "withdrawal.account_not_sealed"),
         ({}, {"amount": "20000.01"}, 422, "withdrawal.balance_insufficient"),
         ({}, {"amount": "0.00"}, 422, "withdrawal.amount_invalid"),
-        ({}, {"amount": "10.005"}, 422, "withdrawal.amount_invalid"),
+        ({}, {"amount": "10.005"}, 422, "request.validation_failed"),  # the Amount field's
         ({}, {"document_no": None}, 422, "withdrawal.document_no_required"),
         (
             {},

@@ -1,14 +1,14 @@
 """fund_accounts.retired_on: retirement recorded by the core system
 
 Revision ID: 0004_rules
-Revises: 0001_domain
+Revises: 0002_request_fingerprints
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0004_rules'
-down_revision = '0001_domain'
+down_revision = '0002_request_fingerprints'
 branch_labels = None
 depends_on = None
 
