@@ -152,6 +152,9 @@ class Settings:
     loan_ceiling: Decimal = Decimal("1000000.00")
     loan_min_deposit_months: int = 6
     prepayment_blackout_days: int = 2
+    # Seconds a computed repayment plan stays in Redis when nobody reads it (it is recomputed
+    # anyway as soon as a repayment, rate or contract change arrives).
+    plan_cache_ttl: int = 24 * 3600
 
     @property
     def production(self) -> bool:
