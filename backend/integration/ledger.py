@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.applications.services import apply_event
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import AppError, Conflict, NotFound, ValidationFailed
 from backend.fund.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.inbox.services import post_message
 from backend.integration.services import (
@@ -194,3 +195,33 @@ def book_transaction(
             session, caller, lost_race(_by_external_id(session, external_id)), kind, amount
         )
     return booked
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One entry of a batch: booked now, a replay of a known ``external_id``, or refused."""
+
+    external_id: str
+    status: str  # created | replayed | refused
+    booked: Booked | None = None
+    error: dict[str, Any] | None = None
+
+
+def book_batch(
+    session: Session, pii: PiiVault, caller: Caller, entries: list[dict[str, Any]]
+) -> list[BatchResult]:
+    """Book many entries (the 30 June interest run) in one call, each through
+    :func:`book_transaction`: same idempotency, one account lock and one commit per entry, the
+    running balance exact. A refused entry (unknown account, conflicting replay, balance) is
+    answered with its error envelope and does not stop the others."""
+    results = []
+    for entry in entries:
+        try:
+            booked = book_transaction(session, pii, caller, **entry)
+        except AppError as error:
+            session.rollback()
+            results.append(BatchResult(entry["external_id"], "refused", error=error.to_payload()))
+            continue
+        status = "created" if booked.created else "replayed"
+        results.append(BatchResult(entry["external_id"], status, booked=booked))
+    return results
