@@ -105,8 +105,6 @@ def bind_address(settings: Settings, host: str | None, port: int | None) -> str:
 
 def serve_api(c: Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Run gunicorn in the foreground (``serve`` and ``demo``)."""
-    from gunicorn.app.base import BaseApplication
-
     from backend.app import create_app
 
     settings = c.settings
@@ -116,13 +114,20 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
         workers = 1 if not settings.redis_url else 2
     elif workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers need a shared Redis: set GJJ_REDIS_URL")
-    bind = bind_address(settings, host, port)
     rt = c.runtime
-    app = create_app(runtime=rt)
+    run_gunicorn(create_app(runtime=rt), rt, bind_address(settings, host, port), workers)
+
+
+GUNICORN_THREADS = 8
+
+
+def run_gunicorn(app: object, rt: Runtime, bind: str, workers: int) -> None:
+    """gunicorn with the settings every deployment (and the API benchmark) runs under."""
+    from gunicorn.app.base import BaseApplication
 
     def _post_worker_init(_worker: object) -> None:
         # Threads don't survive gunicorn's fork: start the embedded sweeper in the worker.
-        if settings.push_mode == "inline":
+        if rt.settings.push_mode == "inline":
             from backend.push.dispatch import start_inline_sweeper
 
             start_inline_sweeper(rt)
@@ -132,7 +137,16 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 8)
+            self.cfg.set("threads", GUNICORN_THREADS)
+            # A gthread worker accepts while it holds fewer connections than this. At the default
+            # (1000) the first worker to wake takes every keep-alive connection of a burst and the
+            # others idle; at one connection per thread the rest go to the other workers. A client
+            # beyond workers x threads waits in the backlog until a keep-alive connection idles
+            # out (`keepalive` seconds) — in production a reverse proxy pools connections anyway.
+            # One worker has nobody to share with: it keeps gunicorn's default.
+            if workers > 1:
+                self.cfg.set("worker_connections", GUNICORN_THREADS)
+            self.cfg.set("keepalive", 5)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
             self.cfg.set("post_worker_init", _post_worker_init)
