@@ -28,6 +28,11 @@ class PlanCache:
         self.k = keys
         self.ttl = ttl
 
+    @property
+    def horizon_days(self) -> int:
+        """Days an entry can still be read after it was put (its TTL, rounded up, plus one)."""
+        return -(-self.ttl // 86400) + 1
+
     def _key(self, contract_id: int, version: str) -> str:
         return self.k("loan", "plan", contract_id, version)
 

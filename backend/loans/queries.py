@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.fund.models import FundAccount, FundTransaction
@@ -108,12 +108,13 @@ def repayments_page(
 
 
 def application_with_nodes(session: Session, application_id: int) -> Application | None:
+    """The application and its nodes in one statement (a join: a handful of nodes)."""
     stmt = (
         select(Application)
         .where(Application.id == application_id)
-        .options(selectinload(Application.nodes))
+        .options(joinedload(Application.nodes))
     )
-    return session.scalars(stmt).first()
+    return session.scalars(stmt).unique().first()
 
 
 def member_account(session: Session, member_id: int) -> FundAccount | None:

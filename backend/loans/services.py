@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.applications.models import (
     APPLICATION_KINDS,
     APPLICATION_STATUS,
@@ -450,8 +451,11 @@ def to_json(value: Any) -> str:
     return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"))
 
 
-def plan_entry(session: Session, contract: LoanContract) -> dict[str, str]:
-    """The cached forms of a disbursed contract's plan: 贷款信息's figures and 还款计划's body."""
+def plan_entry(
+    session: Session, contract: LoanContract, today: dt.date, horizon_days: int
+) -> dict[str, str]:
+    """The cached forms of a disbursed contract's plan: 贷款信息's figures and 还款计划's body,
+    for reads from ``today`` to ``horizon_days`` later."""
     state = loan_state(session, contract)
     upcoming = state.upcoming
     following = upcoming[0] if upcoming else None
@@ -474,7 +478,13 @@ def plan_entry(session: Session, contract: LoanContract) -> dict[str, str]:
             if following
             else None
         ),
-        "upcoming": [[p.due_date, p.payment, str(p.annual_rate)] for p in upcoming],
+        # Only what can fall due while the entry lives (it expires after ``horizon_days``): the
+        # overdue figures of a later day never need the rest.
+        "upcoming": [
+            [p.due_date, p.payment, str(p.annual_rate)]
+            for p in upcoming
+            if p.due_date <= today + dt.timedelta(days=horizon_days)
+        ],
     }
     return {"info": to_json(info), "plan": to_json(plan_answer(contract, state))}
 
@@ -510,7 +520,7 @@ def cached_plan(
     hit = plans.get(contract.id, version, field)
     if hit is not None:
         return hit
-    entry = plan_entry(session, contract)
+    entry = plan_entry(session, contract, clock.today(), plans.horizon_days)
     plans.put(contract.id, version, entry)
     return entry[field]
 
