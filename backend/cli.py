@@ -138,14 +138,11 @@ def run_gunicorn(app: object, rt: Runtime, bind: str, workers: int) -> None:
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", GUNICORN_THREADS)
-            # A gthread worker accepts while it holds fewer connections than this. At the default
-            # (1000) the first worker to wake takes every keep-alive connection of a burst and the
-            # others idle; at one connection per thread the rest go to the other workers. A client
-            # beyond workers x threads waits in the backlog until a keep-alive connection idles
-            # out (`keepalive` seconds) — in production a reverse proxy pools connections anyway.
-            # One worker has nobody to share with: it keeps gunicorn's default.
-            if workers > 1:
-                self.cfg.set("worker_connections", GUNICORN_THREADS)
+            # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new
+            # connections over them. On one shared socket the first worker to wake took every
+            # keep-alive connection of a burst while the others idled (gthread accepts up to
+            # worker_connections; capping that at the thread count would disable keep-alive).
+            self.cfg.set("reuse_port", True)
             self.cfg.set("keepalive", 5)
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)

@@ -128,6 +128,8 @@ class Settings:
     # Core-system integration API callers: {key_id: secret}
     internal_keys: Mapping[str, str] = field(default_factory=dict)
     internal_max_skew: int = 300
+    # Threads (each with its own database connection) booking one batch of ledger entries.
+    ledger_batch_threads: int = 4
 
     # Push pipeline
     push_mode: str = "inline"  # inline (embedded default) | celery

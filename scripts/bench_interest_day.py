@@ -82,7 +82,8 @@ def seed(rt: Runtime, count: int) -> list[tuple[int, str, str]]:
         )
         members = []
         for n in range(count):
-            id_number = compose_id_number("110105", dt.date(1990, 1, 1), n)
+            birth = dt.date(1970, 1, 1) + dt.timedelta(days=n // 1000)
+            id_number = compose_id_number("110105", birth, n % 1000)
             members.append(
                 {
                     "name": f"成员{n}",
@@ -180,9 +181,10 @@ def wait_ready(port: int, timeout: float = 60) -> None:
 class MemberReads(threading.Thread):
     """Member GETs in a loop on keep-alive connections, recording latencies while ``phase``."""
 
-    def __init__(self, port: int, tokens: list[str], connections: int) -> None:
+    def __init__(self, port: int, tokens: list[str], connections: int, pause: float) -> None:
         super().__init__(daemon=True)
         self.port, self.tokens, self.connections = port, tokens, connections
+        self.pause = pause  # members read, they don't hammer: the run gets the server too
         self.samples: dict[str, list[float]] = {"idle": [], "run": []}
         self.phase: str | None = None
         self.stop = threading.Event()
@@ -212,6 +214,7 @@ class MemberReads(threading.Thread):
             conn.getresponse().read()
             with self.lock:
                 self.samples[phase].append(time.perf_counter() - began)
+            time.sleep(self.pause)
         conn.close()
 
 
@@ -295,6 +298,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--push-threads", type=int, default=4, help="per gunicorn worker")
     parser.add_argument("--readers", type=int, default=4, help="member GET connections")
+    parser.add_argument("--read-pause", type=float, default=0.1, help="seconds between GETs")
     parser.add_argument("--idle-seconds", type=float, default=5)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--port", type=int, default=18720)
@@ -343,10 +347,16 @@ def main() -> None:
         cwd=ROOT,
         env=env,
     )
-    report: dict[str, Any] = {"members": len(rows), "loadavg_before": os.getloadavg()}
+    report: dict[str, Any] = {
+        "members": len(rows),
+        "batch": args.batch,
+        "workers": args.workers,
+        "push_threads_per_worker": args.push_threads,
+        "loadavg_before": os.getloadavg(),
+    }
     try:
         wait_ready(args.port)
-        reads = MemberReads(args.port, tokens, args.readers)
+        reads = MemberReads(args.port, tokens, args.readers, args.read_pause)
         reads.start()
         reads.phase = "idle"
         time.sleep(args.idle_seconds)

@@ -4,6 +4,8 @@ moves the account's running balance under a row lock, and tells the member."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -208,20 +210,53 @@ class BatchResult:
 
 
 def book_batch(
-    session: Session, pii: PiiVault, caller: Caller, entries: list[dict[str, Any]]
+    sessions: Callable[[], Session],
+    pii: PiiVault,
+    caller: Caller,
+    entries: list[dict[str, Any]],
+    *,
+    threads: int = 1,
 ) -> list[BatchResult]:
     """Book many entries (the 30 June interest run) in one call, each through
     :func:`book_transaction`: same idempotency, one account lock and one commit per entry, the
     running balance exact. A refused entry (unknown account, conflicting replay, balance) is
-    answered with its error envelope and does not stop the others."""
-    results = []
-    for entry in entries:
-        try:
-            booked = book_transaction(session, pii, caller, **entry)
-        except AppError as error:
-            session.rollback()
-            results.append(BatchResult(entry["external_id"], "refused", error=error.to_payload()))
-            continue
-        status = "created" if booked.created else "replayed"
-        results.append(BatchResult(entry["external_id"], status, booked=booked))
-    return results
+    answered with its error envelope and does not stop the others.
+
+    Entries of one account are booked in the order sent, by one thread; different accounts go
+    to up to ``threads`` threads, each with its own session: a round trip to the database costs
+    the same whatever it carries, so a batch goes as fast as the rows it can have in flight."""
+    lanes: dict[str, list[int]] = {}
+    for index, entry in enumerate(entries):
+        account = entry.get("account_no") or f"id:{entry.get('id_number')}"
+        lanes.setdefault(account, []).append(index)
+    results: list[BatchResult | None] = [None] * len(entries)
+    queue = iter(list(lanes.values()))
+    lock = threading.Lock()
+
+    def run() -> None:
+        with sessions() as session:
+            while True:
+                with lock:
+                    lane = next(queue, None)
+                if lane is None:
+                    return
+                for index in lane:
+                    results[index] = _book_one(session, pii, caller, entries[index])
+
+    workers = [threading.Thread(target=run) for _ in range(max(1, min(threads, len(lanes))))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return [r for r in results if r is not None]
+
+
+def _book_one(
+    session: Session, pii: PiiVault, caller: Caller, entry: dict[str, Any]
+) -> BatchResult:
+    try:
+        booked = book_transaction(session, pii, caller, **entry)
+    except AppError as error:
+        session.rollback()
+        return BatchResult(entry["external_id"], "refused", error=error.to_payload())
+    return BatchResult(entry["external_id"], "created" if booked.created else "replayed", booked)

@@ -188,7 +188,11 @@ class CoreFundTransactionBatch(MethodView):
         An entry refused on its merits (unknown account, `external_id` reused with other content,
         balance) answers `refused` with its error envelope; the others are booked.
         """
-        results = ledger.book_batch(db(), runtime().pii, caller(), args["entries"])
+        rt = runtime()
+        # SQLite serialises writers on the whole file (and refuses a read transaction's upgrade
+        # when another wrote meanwhile): one thread there.
+        threads = 1 if rt.engine.dialect.name == "sqlite" else rt.settings.ledger_batch_threads
+        results = ledger.book_batch(rt.session, rt.pii, caller(), args["entries"], threads=threads)
         counts = {status: 0 for status in ("created", "replayed", "refused")}
         for result in results:
             counts[result.status] += 1
