@@ -259,4 +259,6 @@ def _book_one(
     except AppError as error:
         session.rollback()
         return BatchResult(entry["external_id"], "refused", error=error.to_payload())
+    # Out of the session: a later entry's rollback must not expire what this one answers.
+    session.expunge(booked.transaction)
     return BatchResult(entry["external_id"], "created" if booked.created else "replayed", booked)
