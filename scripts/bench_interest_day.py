@@ -38,6 +38,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench_api import TICKS, cpu_ticks, process_tree  # scripts/ is on the path when run
 from sqlalchemy import func, insert, select, text
 
 import backend.models  # noqa: F401 - every mapper
@@ -360,7 +361,9 @@ def main() -> None:
         reads.start()
         reads.phase = "idle"
         time.sleep(args.idle_seconds)
+        server_pids = process_tree(server.pid)
         reads.phase = "run"
+        cpu_before = cpu_ticks(server_pids)
         run_began = time.perf_counter()
         booking_seconds, outcomes = post_batches(args.port, rows, args.batch)
         final = 0
@@ -379,6 +382,8 @@ def main() -> None:
                 break
             time.sleep(0.2)
         delivery_seconds = time.perf_counter() - run_began
+        cpu_after = cpu_ticks(server_pids)
+        server_cpu = sum(cpu_after[p] - cpu_before.get(p, cpu_after[p]) for p in cpu_after) / TICKS
         reads.phase = None
         reads.stop.set()
         reads.join()
@@ -411,6 +416,9 @@ def main() -> None:
             "ledger_entries": entries,
             "ledger_entries_per_s": round(len(rows) / booking_seconds, 1),
             "accounts_with_wrong_balance": wrong_balance,
+            # booking + delivery + the paced member reads, all gunicorn processes: what an idle
+            # machine would have to spend per entry, whatever the load here
+            "server_cpu_ms_per_entry": round(server_cpu / len(rows) * 1000, 1),
             "deliveries": dict(statuses),
             "deliveries_per_s": round(deliveries_per_s, 1),
             "raw_send_ceiling_per_s": round(ceiling, 1),
