@@ -202,9 +202,7 @@ def test_transactions_refuse_malformed_dates_when_not_iso(client, make, login):
         assert r.json["code"] == 422 and r.json["message"] and "errors" in r.json
 
 
-def test_transactions_take_one_statement_per_page_when_listed(
-    client, make, login, session, engine
-):
+def test_transactions_take_one_statement_per_page_when_listed(client, make, login, session, engine):
     member = make.member()
     _ledger(make, session, member, *[dt.date(2026, 1, d) for d in range(1, 26)])
     headers = login(member)
