@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import flask_smorest
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Response, current_app, g, jsonify
+from flask import Response, current_app, g, jsonify, request
 from marshmallow import fields as ma_fields
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -129,15 +129,20 @@ def stored_answer(answer: StoredAnswer, *, replay_header: str) -> Response:
     return response
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 def runtime() -> Runtime:
     rt: Runtime = current_app.extensions["gjj"]
     return rt
 
 
 def db() -> Session:
-    """The request's database session, opened on first use and closed at teardown."""
+    """The request's database session, opened on first use and closed at teardown. GET and HEAD
+    only read: their session sends no transaction bookkeeping (:meth:`Runtime.read_session`)."""
     if "db_session" not in g:
-        g.db_session = runtime().session()
+        rt = runtime()
+        g.db_session = rt.read_session() if request.method in READ_METHODS else rt.session()
     session: Session = g.db_session
     return session
 

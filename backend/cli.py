@@ -105,9 +105,6 @@ def bind_address(settings: Settings, host: str | None, port: int | None) -> str:
 
 def serve_api(c: Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Run gunicorn in the foreground (``serve`` and ``demo``)."""
-    from gunicorn.app.base import BaseApplication
-
-    from backend import serving
     from backend.app import create_app
 
     settings = c.settings
@@ -117,13 +114,19 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
         workers = 1 if not settings.redis_url else 2
     elif workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers need a shared Redis: set GJJ_REDIS_URL")
-    bind = bind_address(settings, host, port)
     rt = c.runtime
-    app = create_app(runtime=rt)
+    run_gunicorn(create_app(runtime=rt), rt, bind_address(settings, host, port), workers)
+
+
+def run_gunicorn(app: object, rt: Runtime, bind: str, workers: int) -> None:
+    """gunicorn with the settings every deployment (and the API benchmark) runs under."""
+    from gunicorn.app.base import BaseApplication
+
+    from backend import serving
 
     def _post_worker_init(_worker: object) -> None:
         # Threads don't survive gunicorn's fork: start the embedded sweeper in the worker.
-        if settings.push_mode == "inline":
+        if rt.settings.push_mode == "inline":
             from backend.push.dispatch import start_inline_sweeper
 
             start_inline_sweeper(rt)

@@ -109,10 +109,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it costs a round trip on every checkout. A connection the server dropped fails
+    # its next statement (the request answers as any database error does) and SQLAlchemy then
+    # invalidates the whole pool, so the next request reconnects; TCP keepalives notice a dead
+    # peer on idle connections and pool_recycle retires connections before server-side timeouts.
+    kwargs.setdefault("pool_recycle", 1800)
+    connect_args = kwargs.setdefault("connect_args", {})
+    connect_args.setdefault("keepalives", 1)
+    connect_args.setdefault("keepalives_idle", 30)
+    connect_args.setdefault("keepalives_interval", 10)
+    connect_args.setdefault("keepalives_count", 3)
     if "connect_timeout" not in url:
         # An unreachable server (a host that drops packets) answers 503 after this, not a hang.
-        kwargs.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT)
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)

@@ -47,5 +47,17 @@ class Runtime:
     def session(self) -> Session:
         return self.session_factory()
 
+    def read_session(self) -> Session:
+        """A session for reads (member GETs): the driver runs in autocommit, so a request that only
+        selects sends no BEGIN and no ROLLBACK, just its selects. Each select sees committed data,
+        as under READ COMMITTED; a use case that writes takes :meth:`session`."""
+        factory = self.extras.get("read_session_factory")
+        if factory is None:
+            factory = make_session_factory(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            )
+            self.extras["read_session_factory"] = factory
+        return factory()
+
     def close(self) -> None:
         self.engine.dispose()

@@ -22,12 +22,20 @@ worker_class = "backend.serving.JsonErrorWorker"
 threads = 8
 timeout = 60
 accesslog = None
+# Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections over
+# them. On one shared socket the first worker to wake took every keep-alive connection of a burst
+# while the others idled (gthread accepts up to worker_connections; capping that at the thread
+# count would disable keep-alive).
+reuse_port = True
+keepalive = 5
 
 SETTINGS: dict[str, Any] = {
     "worker_class": worker_class,
     "threads": threads,
     "timeout": timeout,
     "accesslog": accesslog,
+    "reuse_port": reuse_port,
+    "keepalive": keepalive,
 }
 
 

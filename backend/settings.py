@@ -137,6 +137,8 @@ class Settings:
     # Core-system integration API callers: {key_id: secret}
     internal_keys: Mapping[str, str] = field(default_factory=dict)
     internal_max_skew: int = 300
+    # Threads (each with its own database connection) booking one batch of ledger entries.
+    ledger_batch_threads: int = 4
 
     # Push pipeline
     push_mode: str = "inline"  # inline (embedded default) | celery
@@ -161,6 +163,9 @@ class Settings:
     loan_ceiling: Decimal = Decimal("1000000.00")
     loan_min_deposit_months: int = 6
     prepayment_blackout_days: int = 2
+    # Seconds a computed repayment plan stays in Redis when nobody reads it (it is recomputed
+    # anyway as soon as a repayment, rate or contract change arrives).
+    plan_cache_ttl: int = 24 * 3600
 
     @property
     def production(self) -> bool:

@@ -120,6 +120,12 @@ class LoopbackServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Answer like a real server: the status line, headers and body leave in one write
+            # (a buffered wfile, flushed once per request by BaseHTTPRequestHandler) with Nagle
+            # off. Unbuffered, the body went out as a second small segment that Nagle held until
+            # the client's delayed ACK: a 40 ms stall on every keep-alive reply.
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 # Silent: request lines carry tokens and codes.

@@ -13,7 +13,7 @@ from backend.applications.schemas import (
     ApplicationPageSchema,
     ApplicationSchema,
 )
-from backend.auth import current_member, member_view
+from backend.auth import current_member_id, member_view
 
 blp = Blueprint(
     "applications", __name__, url_prefix="/api/v1", description="我发起的：提取与贷款申请的办理情况"
@@ -29,7 +29,7 @@ class Applications(MethodView):
     def get(self, kind: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
         """我发起的: the member's applications, newest first"""
         items, next_cursor = queries.list_applications(
-            db(), current_member().id, kind=kind, cursor=cursor, limit=limit
+            db(), current_member_id(), kind=kind, cursor=cursor, limit=limit
         )
         return {"items": items, "next_cursor": next_cursor}
 
@@ -41,4 +41,4 @@ class ApplicationDetail(MethodView):
     @blp.alt_response(404, description="No such application of this member")
     def get(self, application_id: int) -> Any:
         """查看: status, every node with its opinion, handler and time"""
-        return queries.get_application(db(), current_member().id, application_id)
+        return queries.get_application(db(), current_member_id(), application_id)

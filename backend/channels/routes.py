@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
-from backend.auth import current_member, member_view, origin
+from backend.auth import current_member_id, member_view, origin
 from backend.channels import services
 from backend.channels.clients import channel_clients
 from backend.channels.models import CHANNELS
@@ -132,7 +132,7 @@ class ChannelBindings(MethodView):
                 "account": services.mask_open_id(b.open_id),
                 "bound_at": to_local(b.created_at),
             }
-            for b in services.bindings(db(), current_member().id)
+            for b in services.bindings(db(), current_member_id())
         ]
         return {"items": items, "next_cursor": None}
 
@@ -144,4 +144,4 @@ class ChannelBinding(MethodView):
     @blp.alt_response(404, description="Not bound on that channel")
     def delete(self, channel: str) -> None:
         """Unbind a channel (alipay or wechat)"""
-        services.unbind(db(), current_member().id, channel, origin=origin())
+        services.unbind(db(), current_member_id(), channel, origin=origin())

@@ -9,7 +9,7 @@ from flask import Response
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime, stored_answer
-from backend.auth import current_member, member_view, origin
+from backend.auth import current_member, current_member_id, member_view, origin
 from backend.fund import services
 from backend.fund.models import ACCOUNT_STATUS
 from backend.fund.schemas import (
@@ -41,7 +41,7 @@ class FundAccountView(MethodView):
     @blp.alt_response(404, description="fund.account_missing")
     def get(self) -> dict[str, Any]:
         """缴存支取信息：账户、状态、余额、基数、比例、月缴存额、缴至年月、单位"""
-        account, employer = services.account_summary(db(), current_member().id)
+        account, employer = services.account_summary(db(), current_member_id())
         return {
             "account_no": account.account_no,
             "status": account.status,
@@ -67,7 +67,7 @@ class FundTransactionsView(MethodView):
         """缴存支取明细：日期范围内（含两端，默认近 12 个月，最长 5 年），新的在前"""
         rows, next_cursor, start, end = services.transactions(
             db(),
-            current_member().id,
+            current_member_id(),
             args["start"],
             args["end"],
             cursor=args["cursor"],
@@ -111,7 +111,7 @@ class CertificatePdfView(MethodView):
     @blp.alt_response(410, description="certificate.voided")
     def get(self, serial_no: str) -> Response:
         """缴存证明 PDF（仅本人）"""
-        pdf = services.certificate_pdf(db(), runtime().settings, current_member().id, serial_no)
+        pdf = services.certificate_pdf(db(), runtime().settings, current_member_id(), serial_no)
         return Response(
             pdf,
             mimetype="application/pdf",
@@ -143,7 +143,7 @@ class EligibilityView(MethodView):
     @blp.alt_response(422, description="withdrawal.reason_unknown")
     def get(self, args: dict[str, Any]) -> Any:
         """可提取金额与各提取原因的条件"""
-        return withdrawals.eligibility(db(), runtime(), current_member().id, args["reason"])
+        return withdrawals.eligibility(db(), runtime(), current_member_id(), args["reason"])
 
 
 @blp.route("/withdrawals")

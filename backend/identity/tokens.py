@@ -34,6 +34,8 @@ class TokenPair:
 class AccessInfo:
     member_id: int
     family: str
+    # The centre switched the member's online access off (``disable``): refuse, don't serve.
+    access_off: bool = False
 
 
 class RefreshReused(Exception):
@@ -43,6 +45,20 @@ class RefreshReused(Exception):
         super().__init__(family)
         self.family = family
         self.member_id = member_id
+
+
+# One round trip per authenticated request: read the access token, refuse it when the centre has
+# switched its member's access off, else restart its idle clock. The "off" marker is what lets a
+# request skip loading the member row; ``disable_online_access`` sets it before ending sessions,
+# so a login racing the switch-off cannot leave a live token behind.
+RESOLVE_SCRIPT = """
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+local d = cjson.decode(v)
+if redis.call('EXISTS', ARGV[2] .. d['m']) == 1 then return 'OFF:' .. v end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return v
+"""
 
 
 def _digest(token: str) -> str:
@@ -55,6 +71,7 @@ class TokenStore:
         self.k = keys
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
+        self._resolve = r.register_script(RESOLVE_SCRIPT)
 
     def issue(self, member_id: int, family: str | None = None) -> TokenPair:
         family = family or secrets.token_urlsafe(12)
@@ -75,14 +92,17 @@ class TokenStore:
         return TokenPair(access, refresh, self.access_ttl, family, member_id)
 
     def resolve(self, access_token: str) -> AccessInfo | None:
+        """The session behind an access token (``None`` when unknown or idle too long); its idle
+        timeout slides. ``access_off`` says the member's online access is switched off."""
         a_key = self.k("tok", "a", _digest(access_token))
-        raw = self.r.get(a_key)
+        raw = self._resolve(keys=[a_key], args=[self.access_ttl, self.k("tok", "off", "")])
         if raw is None:
             return None
-        data = json.loads(raw)
-        # Sliding idle timeout: every authenticated request restarts the clock.
-        self.r.expire(a_key, self.access_ttl)
-        return AccessInfo(member_id=int(data["m"]), family=data["f"])
+        if isinstance(raw, bytes):
+            raw = raw.decode()
+        off = raw.startswith("OFF:")
+        data = json.loads(raw.removeprefix("OFF:"))
+        return AccessInfo(member_id=int(data["m"]), family=data["f"], access_off=off)
 
     def rotate(self, refresh_token: str) -> TokenPair | None:
         """New pair for a valid refresh token; ``None`` if unknown/expired; raises on reuse."""
@@ -122,6 +142,15 @@ class TokenStore:
         if keys:
             self.r.delete(*keys)
         self.r.delete(fam_key)
+
+    def switch_access(self, member_id: int, *, on: bool) -> None:
+        """Mark the member's online access off (every token of theirs is refused from now on,
+        whatever its age) or on again. The mark outlives every token issued before it."""
+        key = self.k("tok", "off", member_id)
+        if on:
+            self.r.delete(key)
+        else:
+            self.r.set(key, "1", ex=self.refresh_ttl + self.access_ttl)
 
     def revoke_member(self, member_id: int, keep_family: str | None = None) -> int:
         member_key = self.k("tok", "member", member_id)

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db
-from backend.auth import current_member, member_view
+from backend.auth import current_member_id, member_view
 from backend.inbox import queries, services
 from backend.inbox.schemas import (
     AllReadSchema,
@@ -42,7 +42,7 @@ class Messages(MethodView):
         "更多" is the next page (``cursor=next_cursor``), back to the first message ever sent.
         """
         items, next_cursor = queries.list_messages(
-            db(), current_member().id, status=status, cursor=cursor, limit=limit
+            db(), current_member_id(), status=status, cursor=cursor, limit=limit
         )
         return {"items": items, "next_cursor": next_cursor}
 
@@ -53,7 +53,7 @@ class UnreadCount(MethodView):
     @blp.response(200, UnreadCountSchema)
     def get(self) -> dict[str, int]:
         """Unread badge: unread messages and open to-dos"""
-        member_id = current_member().id
+        member_id = current_member_id()
         return {
             "unread_count": queries.unread_count(db(), member_id),
             "open_todo_count": queries.open_todo_count(db(), member_id),
@@ -66,7 +66,7 @@ class ReadAll(MethodView):
     @blp.response(200, AllReadSchema)
     def post(self) -> dict[str, Any]:
         """全部标为已阅"""
-        count = services.mark_all_read(db(), current_member().id)
+        count = services.mark_all_read(db(), current_member_id())
         return {"message": MARKED_READ, "count": count}
 
 
@@ -77,7 +77,7 @@ class MessageDetail(MethodView):
     @blp.alt_response(404, description="No such message of this member (or deleted)")
     def get(self, message_id: int) -> Any:
         """查看: business name, content, channel and time"""
-        return queries.get_item(db(), current_member().id, message_id, "message")
+        return queries.get_item(db(), current_member_id(), message_id, "message")
 
     @member_view(blp)
     @blp.response(204, description=f"删除成功：前端提示“{DELETED}”")
@@ -87,7 +87,7 @@ class MessageDetail(MethodView):
 
         The answer is 204 without a body: the front end shows “消息已删除”.
         """
-        services.delete_message(db(), current_member().id, message_id)
+        services.delete_message(db(), current_member_id(), message_id)
 
 
 @blp.route("/messages/<int:message_id>/read")
@@ -97,7 +97,7 @@ class MessageRead(MethodView):
     @blp.alt_response(404, description="No such message of this member (or deleted)")
     def post(self, message_id: int) -> dict[str, Any]:
         """标为已阅: the message moves to 已阅"""
-        message = services.mark_read(db(), current_member().id, message_id)
+        message = services.mark_read(db(), current_member_id(), message_id)
         return {"message": MARKED_READ, "item": message}
 
 
@@ -110,7 +110,7 @@ class Todos(MethodView):
     def get(self, status: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
         """待办 list, newest first (``status=open`` for those still to do)"""
         items, next_cursor = queries.list_todos(
-            db(), current_member().id, status=status, cursor=cursor, limit=limit
+            db(), current_member_id(), status=status, cursor=cursor, limit=limit
         )
         return {"items": items, "next_cursor": next_cursor}
 
@@ -122,4 +122,4 @@ class TodoDetail(MethodView):
     @blp.alt_response(404, description="No such to-do of this member")
     def get(self, todo_id: int) -> Any:
         """查看待办: what to do, by when, which application it concerns"""
-        return queries.get_item(db(), current_member().id, todo_id, "todo")
+        return queries.get_item(db(), current_member_id(), todo_id, "todo")

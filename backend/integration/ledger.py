@@ -4,15 +4,18 @@ moves the account's running balance under a row lock, and tells the member."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.applications.services import apply_event
 from backend.db import MONEY_MAX
-from backend.errors import NotFound, ValidationFailed
+from backend.errors import AppError, NotFound, ValidationFailed
 from backend.fund.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.inbox.services import post_message
 from backend.integration.services import (
@@ -201,3 +204,68 @@ def book_transaction(
         winner = lost_race(_by_external_id(session, external_id))
         return _replay(session, caller, winner, request_hash)
     return booked
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One entry of a batch: booked now, a replay of a known ``external_id``, or refused."""
+
+    external_id: str
+    status: str  # created | replayed | refused
+    booked: Booked | None = None
+    error: dict[str, Any] | None = None
+
+
+def book_batch(
+    sessions: Callable[[], Session],
+    pii: PiiVault,
+    caller: Caller,
+    entries: list[dict[str, Any]],
+    *,
+    threads: int = 1,
+) -> list[BatchResult]:
+    """Book many entries (the 30 June interest run) in one call, each through
+    :func:`book_transaction`: same idempotency, one account lock and one commit per entry, the
+    running balance exact. A refused entry (unknown account, conflicting replay, balance) is
+    answered with its error envelope and does not stop the others.
+
+    Entries of one account are booked in the order sent, by one thread; different accounts go
+    to up to ``threads`` threads, each with its own session: a round trip to the database costs
+    the same whatever it carries, so a batch goes as fast as the rows it can have in flight."""
+    lanes: dict[str, list[int]] = {}
+    for index, entry in enumerate(entries):
+        account = entry.get("account_no") or f"id:{entry.get('id_number')}"
+        lanes.setdefault(account, []).append(index)
+    results: list[BatchResult | None] = [None] * len(entries)
+    queue = iter(list(lanes.values()))
+    lock = threading.Lock()
+
+    def run() -> None:
+        with sessions() as session:
+            while True:
+                with lock:
+                    lane = next(queue, None)
+                if lane is None:
+                    return
+                for index in lane:
+                    results[index] = _book_one(session, pii, caller, entries[index])
+
+    workers = [threading.Thread(target=run) for _ in range(max(1, min(threads, len(lanes))))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return [r for r in results if r is not None]
+
+
+def _book_one(
+    session: Session, pii: PiiVault, caller: Caller, entry: dict[str, Any]
+) -> BatchResult:
+    try:
+        booked = book_transaction(session, pii, caller, **entry)
+    except AppError as error:
+        session.rollback()
+        return BatchResult(entry["external_id"], "refused", error=error.to_payload())
+    # Out of the session: a later entry's rollback must not expire what this one answers.
+    session.expunge(booked.transaction)
+    return BatchResult(entry["external_id"], "created" if booked.created else "replayed", booked)

@@ -25,6 +25,8 @@ from backend.integration.schemas import (
     CoreMessageArgsSchema,
     CoreMessageSchema,
     FundTransactionArgsSchema,
+    FundTransactionBatchArgsSchema,
+    FundTransactionBatchSchema,
     FundTransactionSchema,
     InternalApplicationSchema,
     LoanEventArgsSchema,
@@ -185,6 +187,38 @@ class CoreFundTransactions(MethodView):
             db(), runtime().pii, caller(), request_hash=request_hash(args), **args
         )
         return booked, _created(booked.created)
+
+
+@blp.route("/fund/transactions/batch")
+class CoreFundTransactionBatch(MethodView):
+    @core_view
+    @blp.arguments(FundTransactionBatchArgsSchema)
+    @blp.response(200, FundTransactionBatchSchema, description="Every entry's outcome, in order")
+    @blp.alt_response(422, description="A malformed entry (nothing is booked), or over 1000")
+    def post(self, args: dict[str, Any]) -> Any:
+        """Book many ledger entries in one call (结息 day: a year's interest for every member)
+
+        Each entry is booked exactly as `POST /fund/transactions` books it: idempotent by its
+        `external_id`, its account row-locked, the running balance written, the member told.
+        An entry refused on its merits (unknown account, `external_id` reused with other content,
+        balance) answers `refused` with its error envelope; the others are booked.
+        """
+        rt = runtime()
+        # SQLite serialises writers on the whole file (and refuses a read transaction's upgrade
+        # when another wrote meanwhile): one thread there.
+        threads = 1 if rt.engine.dialect.name == "sqlite" else rt.settings.ledger_batch_threads
+        # Each entry's fingerprint is the one `POST /fund/transactions` gives it, so an entry
+        # booked alone and replayed in a batch (or the reverse) is the same request.
+        single = request.path.removesuffix("/batch")
+        entries = [
+            {**entry, "request_hash": services.fingerprint(rt.pii, "POST", single, entry)}
+            for entry in args["entries"]
+        ]
+        results = ledger.book_batch(rt.session, rt.pii, caller(), entries, threads=threads)
+        counts = {status: 0 for status in ("created", "replayed", "refused")}
+        for result in results:
+            counts[result.status] += 1
+        return {**counts, "results": results}
 
 
 @blp.route("/loans/<string:contract_no>/events")

@@ -11,6 +11,7 @@ import marshmallow as ma
 
 from backend.applications.rules import EVENT_TYPES
 from backend.applications.schemas import ApplicationSchema
+from backend.errors import ErrorSchema
 from backend.fields import Amount, InputDate, InputDateTime, LocalDateTime
 from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.models import MESSAGE_KINDS
@@ -192,6 +193,44 @@ class FundTransactionSchema(ma.Schema):
             "account_no": booked.account_no,
             "kind_name": TRANSACTION_KINDS[txn.kind],
         }
+
+
+BATCH_MAX_ENTRIES = 1000
+
+
+class FundTransactionBatchArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    entries = ma.fields.List(
+        ma.fields.Nested(FundTransactionArgsSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=BATCH_MAX_ENTRIES, error="每批 1 至 1000 笔"),
+        metadata={"description": "ledger entries, each as `POST /fund/transactions` takes it"},
+    )
+
+
+class FundTransactionBatchItemSchema(ma.Schema):
+    """Dumps a :class:`~backend.integration.ledger.BatchResult`."""
+
+    external_id = ma.fields.String(required=True)
+    status = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(("created", "replayed", "refused")),
+        metadata={"description": "created | replayed (known external_id) | refused (see error)"},
+    )
+    transaction = ma.fields.Function(
+        lambda r: FundTransactionSchema().dump(r.booked) if r.booked else None,
+        metadata={"description": "the entry as booked (FundTransaction), null when refused"},
+    )
+    error = ma.fields.Nested(ErrorSchema, allow_none=True)
+
+
+class FundTransactionBatchSchema(ma.Schema):
+    created = ma.fields.Integer(required=True)
+    replayed = ma.fields.Integer(required=True)
+    refused = ma.fields.Integer(required=True)
+    results = ma.fields.List(ma.fields.Nested(FundTransactionBatchItemSchema), required=True)
 
 
 class LoanEventArgsSchema(ma.Schema):

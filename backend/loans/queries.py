@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.fund.models import FundAccount, FundTransaction
-from backend.loans.models import LoanContract, LoanRepayment
+from backend.loans.models import LoanContract, LoanRate, LoanRepayment
 from backend.pagination import keyset_page
 
 # Contracts that still bind the member (a new loan is refused while one exists).
@@ -36,6 +36,45 @@ def member_contract(
     if with_rates:
         stmt = stmt.options(selectinload(LoanContract.rates))
     return session.scalars(stmt).first()
+
+
+def _aggregates(model: Any, *columns: Any) -> list[Any]:
+    return [
+        select(column).where(model.contract_id == LoanContract.id).scalar_subquery()
+        for column in columns
+    ]
+
+
+# What the repayment plan is computed from, beyond the contract row: enough aggregates of the
+# repayments and rates that adding, removing or rewriting one of them changes at least one.
+PLAN_INPUTS = (
+    *_aggregates(
+        LoanRepayment,
+        func.count(LoanRepayment.id),
+        func.max(LoanRepayment.id),
+        func.sum(LoanRepayment.principal + LoanRepayment.interest + LoanRepayment.balance_after),
+        func.max(LoanRepayment.due_date),
+    ),
+    *_aggregates(
+        LoanRate,
+        func.count(LoanRate.id),
+        func.max(LoanRate.id),
+        func.sum(LoanRate.annual_rate),
+        func.max(LoanRate.effective_from),
+    ),
+)
+
+
+def member_contract_versioned(
+    session: Session, member_id: int, contract_no: str
+) -> tuple[LoanContract, tuple[Any, ...]] | None:
+    """The member's contract with what its plan is computed from besides the row (see
+    :mod:`backend.loans.plans`), in one statement."""
+    stmt = select(LoanContract, *PLAN_INPUTS).where(
+        LoanContract.contract_no == contract_no, LoanContract.member_id == member_id
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else (row[0], tuple(row[1:]))
 
 
 def contract_repayments(session: Session, contract_id: int) -> list[LoanRepayment]:
@@ -69,12 +108,13 @@ def repayments_page(
 
 
 def application_with_nodes(session: Session, application_id: int) -> Application | None:
+    """The application and its nodes in one statement (a join: a handful of nodes)."""
     stmt = (
         select(Application)
         .where(Application.id == application_id)
-        .options(selectinload(Application.nodes))
+        .options(joinedload(Application.nodes))
     )
-    return session.scalars(stmt).first()
+    return session.scalars(stmt).unique().first()
 
 
 def member_account(session: Session, member_id: int) -> FundAccount | None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime, stored_answer
-from backend.auth import current_member, member_view, origin
+from backend.auth import current_member, current_member_id, member_view, origin
 from backend.clock import today
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.loans import services
+from backend.loans.plans import plan_cache
 from backend.loans.schemas import (
     LoanApplicationRequestSchema,
     LoanApplicationSchema,
@@ -47,7 +49,7 @@ class Loans(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The member's loan contracts (借款合同)"""
         return services.list_loans(
-            db(), current_member().id, cursor=args["cursor"], limit=args["limit"]
+            db(), current_member_id(), cursor=args["cursor"], limit=args["limit"]
         )
 
 
@@ -58,7 +60,8 @@ class LoanInfo(MethodView):
     @blp.alt_response(404, description=NOT_FOUND)
     def get(self, contract_no: str) -> dict[str, Any]:
         """贷款信息: amounts, rate, monthly payment, balance, next due"""
-        return services.loan_info(db(), current_member().id, contract_no, today())
+        plans = plan_cache(runtime())
+        return services.loan_info(db(), plans, current_member_id(), contract_no, today())
 
 
 @blp.route("/loans/<string:contract_no>/progress")
@@ -68,7 +71,7 @@ class LoanProgress(MethodView):
     @blp.alt_response(404, description=NOT_FOUND)
     def get(self, contract_no: str) -> dict[str, Any]:
         """贷款进度: the approval nodes, done / current / pending"""
-        return services.loan_progress(db(), current_member().id, contract_no)
+        return services.loan_progress(db(), current_member_id(), contract_no)
 
 
 @blp.route("/loans/<string:contract_no>/repayments")
@@ -82,7 +85,7 @@ class LoanRepayments(MethodView):
         """还款明细: repayments actually made, newest first"""
         return services.list_repayments(
             db(),
-            current_member().id,
+            current_member_id(),
             contract_no,
             start=args["start"],
             end=args["end"],
@@ -96,9 +99,13 @@ class LoanSchedule(MethodView):
     @member_view(blp)
     @blp.response(200, LoanPlanSchema)
     @blp.alt_response(404, description=NOT_FOUND)
-    def get(self, contract_no: str) -> dict[str, Any]:
+    def get(self, contract_no: str) -> Response:
         """还款计划: every period, paid ones marked, with totals"""
-        return services.repayment_plan(db(), current_member().id, contract_no)
+        # The body comes formatted (and usually cached): LoanPlanSchema documents it, tests check
+        # that it is what the schema would dump.
+        plans = plan_cache(runtime())
+        body = services.repayment_plan(db(), plans, current_member_id(), contract_no)
+        return Response(body, mimetype="application/json")
 
 
 @blp.route("/loans/<string:contract_no>/prepayment-quotes")
@@ -117,7 +124,7 @@ class PrepaymentQuotes(MethodView):
         return services.quote_prepayment(
             db(),
             runtime().settings,
-            current_member().id,
+            current_member_id(),
             contract_no,
             kind=body["kind"],
             option=body["option"],

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.applications.models import (
     APPLICATION_KINDS,
     APPLICATION_STATUS,
@@ -34,6 +37,7 @@ from backend.idempotency.services import StoredAnswer, run_once
 from backend.identity.stepup import consume_transaction_code
 from backend.loans import queries, rules
 from backend.loans.models import LOAN_STATUS, REPAYMENT_CHANNELS, LoanContract, LoanRepayment
+from backend.loans.plans import PlanCache
 from backend.members.models import Member
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -219,8 +223,17 @@ def list_loans(
     return page
 
 
-def _overdue(upcoming: Sequence[rules.Period], today: dt.date) -> dict[str, Any] | None:
-    late = [p for p in upcoming if p.due_date < today]
+@dataclass(frozen=True)
+class Due:
+    """An unpaid instalment, as overdue figures need it."""
+
+    due_date: dt.date
+    payment: Decimal
+    annual_rate: Decimal
+
+
+def _overdue(late: Sequence[Due], today: dt.date) -> dict[str, Any] | None:
+    """Figures of the instalments due before ``today`` and still unpaid."""
     if not late:
         return None
     return {
@@ -239,9 +252,12 @@ def _overdue(upcoming: Sequence[rules.Period], today: dt.date) -> dict[str, Any]
     }
 
 
-def loan_info(session: Session, member_id: int, contract_no: str, today: dt.date) -> dict[str, Any]:
-    """贷款信息. An undisbursed contract answers with the manual's notice and no figures."""
-    contract = member_contract(session, member_id, contract_no, with_rates=True)
+def loan_info(
+    session: Session, plans: PlanCache, member_id: int, contract_no: str, today: dt.date
+) -> dict[str, Any]:
+    """贷款信息. An undisbursed contract answers with the manual's notice and no figures. The
+    figures come from the contract's computed plan (:mod:`backend.loans.plans`)."""
+    contract, version = versioned_contract(session, member_id, contract_no)
     years, months = rules.split_term(contract.term_months)
     info = contract_summary(contract) | {
         "term": {"years": years, "months": months},
@@ -249,19 +265,18 @@ def loan_info(session: Session, member_id: int, contract_no: str, today: dt.date
     }
     if not disbursed(contract):
         return info | {"notice": not_disbursed_notice(contract)}
-    state = loan_state(session, contract)
-    upcoming = state.upcoming
+    figures = json.loads(cached_plan(session, plans, contract, version, "info"))
+    upcoming = [_period_of(row) for row in figures.pop("upcoming")]
     following = rules.next_instalment(upcoming, today)
-    current_rate = (following or state.schedule.periods[-1]).annual_rate
+    late = [Due(p.due_date, p.payment, p.annual_rate) for p in upcoming if p.due_date < today]
+    current_rate = following.annual_rate if following else Decimal(figures["last_rate"])
     return info | {
         "annual_rate": percent(current_rate),
         "monthly_payment": following.payment if following else None,
-        "remaining_balance": state.balance,
-        "paid_periods": len(state.paid),
-        "remaining_periods": len(upcoming),
-        "end_date": rules.contract_end_date(
-            first_due_date(contract) or state.schedule.periods[0].due_date, contract.term_months
-        ),
+        "remaining_balance": Decimal(figures["remaining_balance"]),
+        "paid_periods": figures["paid_periods"],
+        "remaining_periods": figures["remaining_periods"],
+        "end_date": dt.date.fromisoformat(figures["end_date"]),
         "next_due": (
             {
                 "period": following.period,
@@ -273,8 +288,12 @@ def loan_info(session: Session, member_id: int, contract_no: str, today: dt.date
             if following
             else None
         ),
-        "overdue": _overdue(upcoming, today),
+        "overdue": _overdue(late, today),
     }
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 def node_view(
@@ -388,17 +407,8 @@ def schedule_rows(periods: Sequence[rules.Period]) -> list[dict[str, Any]]:
     ]
 
 
-def repayment_plan(session: Session, member_id: int, contract_no: str) -> dict[str, Any]:
-    """还款计划: paid periods (as booked) then the remaining ones, with totals."""
-    contract = member_contract(session, member_id, contract_no, with_rates=True)
-    if not disbursed(contract):
-        return {
-            "contract_no": contract.contract_no,
-            "notice": not_disbursed_notice(contract),
-            "totals": None,
-            "schedule": [],
-        }
-    state = loan_state(session, contract)
+def plan_answer(contract: LoanContract, state: LoanState) -> dict[str, Any]:
+    """还款计划 of a disbursed contract: paid periods (as booked) then the remaining ones."""
     upcoming = state.upcoming
     periods = (*state.paid, *upcoming)
     rows = schedule_rows(periods)
@@ -421,6 +431,118 @@ def repayment_plan(session: Session, member_id: int, contract_no: str) -> dict[s
         },
         "schedule": rows,
     }
+
+
+def _jsonable(value: Any) -> Any:
+    """Money as the schemas write it (``"1234.50"``), dates ISO: a plan's 120–360 rows are
+    formatted here in one pass instead of through marshmallow (tests check the two agree)."""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _period_of(row: list[Any]) -> rules.Period:
+    """A period of a cached plan entry's ``upcoming`` (see :func:`plan_entry`)."""
+    period, due_date, *figures = row
+    return rules.Period(period, dt.date.fromisoformat(due_date), *map(Decimal, figures))
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def plan_entry(
+    session: Session, contract: LoanContract, today: dt.date, horizon_days: int
+) -> dict[str, str]:
+    """The cached forms of a disbursed contract's plan: 贷款信息's figures and 还款计划's body,
+    for reads from ``today`` to ``horizon_days`` later."""
+    state = loan_state(session, contract)
+    upcoming = state.upcoming
+    horizon = today + dt.timedelta(days=horizon_days)
+    # Only what can fall due while the entry lives (it expires after ``horizon_days``), and the
+    # first period after that: the next instalment (下期还款) of any day read is among them.
+    within = [p for p in upcoming if p.due_date <= horizon]
+    kept = upcoming[: len(within) + 1]
+    info = {
+        # Rates keep their own precision (3.025 %): strings here; every Decimal left is money.
+        "last_rate": str(state.schedule.periods[-1].annual_rate),
+        "remaining_balance": state.balance,
+        "paid_periods": len(state.paid),
+        "remaining_periods": len(upcoming),
+        "end_date": rules.contract_end_date(
+            first_due_date(contract) or state.schedule.periods[0].due_date, contract.term_months
+        ),
+        "upcoming": [
+            [
+                p.period,
+                p.due_date,
+                str(p.annual_rate),
+                p.payment,
+                p.principal,
+                p.interest,
+                p.remaining,
+            ]
+            for p in kept
+        ],
+    }
+    return {"info": to_json(info), "plan": to_json(plan_answer(contract, state))}
+
+
+def versioned_contract(
+    session: Session, member_id: int, contract_no: str
+) -> tuple[LoanContract, str]:
+    """The member's contract and the version of its plan (see :mod:`backend.loans.plans`)."""
+    found = queries.member_contract_versioned(session, member_id, contract_no)
+    if found is None:
+        raise LoanNotFound()
+    contract, inputs = found
+    terms = (
+        contract.amount,
+        contract.term_months,
+        contract.method,
+        contract.status,
+        contract.first_home,
+        contract.disbursed_on,
+        contract.first_due_date,
+        contract.repayment_day,
+        contract.balance,
+        contract.updated_at,
+    )
+    digest = hashlib.blake2b("|".join(map(str, (*terms, *inputs))).encode(), digest_size=12)
+    return contract, digest.hexdigest()
+
+
+def cached_plan(
+    session: Session, plans: PlanCache, contract: LoanContract, version: str, field: str
+) -> str:
+    """One field of the contract's plan entry: from the cache, or computed and cached."""
+    hit = plans.get(contract.id, version, field)
+    if hit is not None:
+        return hit
+    entry = plan_entry(session, contract, clock.today(), plans.horizon_days)
+    plans.put(contract.id, version, entry)
+    return entry[field]
+
+
+def repayment_plan(session: Session, plans: PlanCache, member_id: int, contract_no: str) -> str:
+    """还款计划 as its JSON body: paid periods (as booked) then the remaining ones, with totals."""
+    contract, version = versioned_contract(session, member_id, contract_no)
+    if not disbursed(contract):
+        return to_json(
+            {
+                "contract_no": contract.contract_no,
+                "notice": not_disbursed_notice(contract),
+                "totals": None,
+                "schedule": [],
+            }
+        )
+    return cached_plan(session, plans, contract, version, "plan")
 
 
 # --- prepayment quotes ---------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def disable(account_no: str) -> None:
 @click.argument("account_no")
 def enable(account_no: str) -> None:
     """Switch online access back on for the member of ACCOUNT_NO."""
-    with _runtime().session() as session:
-        services.enable_online_access(session, _member_id(session, account_no), actor="cli")
+    rt = _runtime()
+    with rt.session() as session:
+        services.enable_online_access(rt, session, _member_id(session, account_no), actor="cli")
     click.echo(f"online access enabled for account {account_no}")

@@ -66,14 +66,16 @@ class Profile:
     employer: Employer | None
 
 
-def profile(session: Session, member: Member) -> Profile:
+def profile(session: Session, member_id: int) -> Profile | None:
+    """The member, their credential, account and employer: one statement."""
     row = session.execute(
-        select(FundAccount, Employer)
+        select(Member, Credential, FundAccount, Employer)
+        .outerjoin(Credential, Credential.member_id == Member.id)
+        .outerjoin(FundAccount, FundAccount.member_id == Member.id)
         .outerjoin(Employer, Employer.id == FundAccount.employer_id)
-        .where(FundAccount.member_id == member.id)
+        .where(Member.id == member_id)
     ).one_or_none()
-    account, employer = (row[0], row[1]) if row else (None, None)
-    return Profile(member, session.get(Credential, member.id), account, employer)
+    return None if row is None else Profile(*row)
 
 
 def preference(session: Session, member_id: int) -> MemberPreference | None:

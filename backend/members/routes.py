@@ -7,8 +7,9 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db
-from backend.auth import current_member, member_view, origin
+from backend.auth import current_member_id, member_view, origin
 from backend.fund.models import ACCOUNT_STATUS
+from backend.identity.services import access_disabled
 from backend.members import queries, services
 from backend.members.schemas import PreferencesPatchSchema, PreferencesSchema, ProfileSchema
 
@@ -23,7 +24,9 @@ class Me(MethodView):
         """Customer and account information (个人基本信息)
 
         ID number and phone are masked; `account` is null for a member without a fund account."""
-        p = queries.profile(db(), current_member())
+        p = queries.profile(db(), current_member_id())
+        if p is None:
+            raise access_disabled(status_code=401)
         account = p.account
         return {
             "name": p.member.name,
@@ -57,7 +60,7 @@ class MyPreferences(MethodView):
     @blp.response(200, PreferencesSchema)
     def get(self) -> Any:
         """Sound and push-channel preferences"""
-        return _preferences(current_member().id)
+        return _preferences(current_member_id())
 
     @member_view(blp)
     @blp.arguments(PreferencesPatchSchema)
@@ -67,12 +70,12 @@ class MyPreferences(MethodView):
         """Change preferences (关闭音效, push channels)
 
         `push_channels` is a subset of wechat, alipay, sms; fields left out stay as they are."""
-        member = current_member()
+        member_id = current_member_id()
         services.update_preferences(
             db(),
-            member.id,
+            member_id,
             sound_enabled=body.get("sound_enabled"),
             push_channels=body.get("push_channels"),
             origin=origin(),
         )
-        return _preferences(member.id)
+        return _preferences(member_id)

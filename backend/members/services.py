@@ -24,19 +24,25 @@ def disable_online_access(
     """Switch the member's web-hall access off and end every live session at once.
 
     Returns how many sessions ended. Requests already in flight are refused too: ``auth`` checks
-    the flag on every request."""
+    the Redis mark (:meth:`TokenStore.switch_access`) with the token, on every request."""
     member = _member(session, member_id)
     member.online_access = False
     record(session, "member.access_disabled", member_id=member.id, actor=actor)
     session.commit()
-    return token_store(rt).revoke_member(member.id)
+    # The mark first: a login finishing between the commit and the revocation is refused too.
+    store = token_store(rt)
+    store.switch_access(member.id, on=False)
+    return store.revoke_member(member.id)
 
 
-def enable_online_access(session: Session, member_id: int, *, actor: str = "system") -> None:
+def enable_online_access(
+    rt: Runtime, session: Session, member_id: int, *, actor: str = "system"
+) -> None:
     member = _member(session, member_id)
     member.online_access = True
     record(session, "member.access_enabled", member_id=member.id, actor=actor)
     session.commit()
+    token_store(rt).switch_access(member.id, on=True)
 
 
 def update_preferences(

@@ -76,44 +76,50 @@ class _Reject(Exception):
 
 def claim(rt: Runtime, delivery_id: int, now: dt.datetime) -> bool:
     with rt.session() as session:
-        result = session.execute(
-            update(PushDelivery)
-            .where(
-                PushDelivery.id == delivery_id,
-                PushDelivery.status == "pending",
-                PushDelivery.next_attempt_at <= now,
-            )
-            .values(
-                status="sending",
-                attempts=PushDelivery.attempts + 1,
-                locked_until=now + dt.timedelta(seconds=rt.settings.push_lock_seconds),
-                updated_at=now,
-            )
-        )
+        won = _claim(rt, session, delivery_id, now)
         session.commit()
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return won
+
+
+def _claim(rt: Runtime, session: Session, delivery_id: int, now: dt.datetime) -> bool:
+    result = session.execute(
+        update(PushDelivery)
+        .where(
+            PushDelivery.id == delivery_id,
+            PushDelivery.status == "pending",
+            PushDelivery.next_attempt_at <= now,
+        )
+        .values(
+            status="sending",
+            attempts=PushDelivery.attempts + 1,
+            locked_until=now + dt.timedelta(seconds=rt.settings.push_lock_seconds),
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:
+    """Two transactions around the platform call: the claim with the plan and the consent it
+    spends (nothing is sent yet, so a crash there undoes all three), then the outcome."""
     now = clock.utcnow()
-    if not claim(rt, delivery_id, now):
-        return Outcome("skipped")
     with rt.session() as session:
+        if not _claim(rt, session, delivery_id, now):
+            session.rollback()
+            return Outcome("skipped")
         delivery = session.get(PushDelivery, delivery_id)
         assert delivery is not None  # we just claimed it
         try:
             plan = _plan(rt, session, delivery, senders)
-        except _Reject as reject:
-            session.rollback()
-            return _finish(rt, delivery_id, reject.status, reject.code, reject.message)
-        if plan.template is not None:
-            spent = services.spend_consent(
+            if plan.template is not None and not services.spend_consent(
                 session, delivery.member_id, delivery.channel, plan.template.template_id
-            )
-            session.commit()
-            if not spent:
-                return _finish(rt, delivery_id, "rejected", "no_consent")
+            ):
+                raise _Reject("no_consent")
+        except _Reject as reject:
+            session.commit()  # the claim: _finish writes the outcome over it
+            return _finish(rt, delivery_id, reject.status, reject.code, reject.message)
         member_id, channel, attempts = delivery.member_id, delivery.channel, delivery.attempts
+        session.commit()
     try:
         if channel == "sms":
             senders.sms.send(plan.recipient, "push", "", plan.text)

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
-from backend.auth import current_member, member_view, origin
+from backend.auth import current_member_id, member_view, origin
 from backend.push import services
 from backend.push.dispatch import push_templates
 from backend.push.schemas import SubscriptionArgs, SubscriptionListSchema, SubscriptionQuery
@@ -48,7 +48,7 @@ class Subscriptions(MethodView):
     @blp.response(200, SubscriptionListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The push templates and the member's consent for each"""
-        return _listing(current_member().id, args.get("channel"))
+        return _listing(current_member_id(), args.get("channel"))
 
     @member_view(blp)
     @blp.arguments(SubscriptionArgs)
@@ -56,13 +56,13 @@ class Subscriptions(MethodView):
     @blp.alt_response(422, description="Unknown channel, template or result")
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Record what requestSubscribeMessage answered"""
-        member = current_member()
+        member_id = current_member_id()
         services.record_consents(
             db(),
             push_templates(runtime()),
-            member.id,
+            member_id,
             args["channel"],
             args["results"],
             origin=origin(),
         )
-        return _listing(member.id, args["channel"])
+        return _listing(member_id, args["channel"])

@@ -1,5 +1,7 @@
+import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +154,48 @@ def test_cli_serves_both_fakes_with_state_when_started(tmp_path):
         proc.terminate()
         assert proc.wait(timeout=20) == 0
         proc.stdout.close()
+
+
+class _RecordingSocket(socket.socket):
+    """The fake's side of a connection, recording what the server does with it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.writes = 0
+        self.options = []
+
+    def send(self, data, *args):
+        self.writes += 1
+        return super().send(data, *args)
+
+    def sendall(self, data, *args):
+        self.writes += 1
+        return super().sendall(data, *args)
+
+    def setsockopt(self, level, option, value, *args):
+        self.options.append((level, option, value))
+        return super().setsockopt(level, option, value, *args)
+
+
+def test_fake_answers_each_keep_alive_request_in_one_write_without_nagle_when_serving(
+    wechat_fake,
+):
+    httpd = wechat_fake._httpd
+    accepted = []
+
+    def get_request():
+        conn, address = httpd.socket.accept()
+        wrapped = _RecordingSocket(fileno=conn.detach())
+        accepted.append(wrapped)
+        return wrapped, address
+
+    httpd.get_request = get_request
+    conn = http.client.HTTPConnection("127.0.0.1", httpd.server_address[1], timeout=5)
+    for _ in range(3):
+        conn.request("GET", "/__admin/messages")
+        response = conn.getresponse()
+        assert response.status == 200 and json.loads(response.read()) == {"messages": []}
+    conn.close()
+    (server_side,) = accepted
+    assert server_side.writes == 3  # status line, headers and body together, once per reply
+    assert (socket.IPPROTO_TCP, socket.TCP_NODELAY, True) in server_side.options

@@ -71,12 +71,13 @@ def test_account_needs_login_when_no_token(client):
     assert client.get("/api/v1/fund/account").status_code == 401
 
 
-def test_account_takes_two_statements_when_loaded(client, make, login, engine):
+def test_account_takes_one_statement_when_loaded(client, make, login, engine):
     member = make.member(balance="100.00")
     headers = login(member)
     with counted_statements(engine) as statements:
         assert client.get("/api/v1/fund/account", headers=headers).status_code == 200
-    assert len(statements) == 2, statements  # the member (auth), the account with its employer
+    # the account with its employer; auth needs no member row (the session carries the id)
+    assert len(statements) == 1, statements
 
 
 def _ledger(make, session, member, *dates):
@@ -201,9 +202,7 @@ def test_transactions_refuse_malformed_dates_when_not_iso(client, make, login):
         assert r.json["code"] == 422 and r.json["message"] and "errors" in r.json
 
 
-def test_transactions_take_two_statements_per_page_when_listed(
-    client, make, login, session, engine
-):
+def test_transactions_take_one_statement_per_page_when_listed(client, make, login, session, engine):
     member = make.member()
     _ledger(make, session, member, *[dt.date(2026, 1, d) for d in range(1, 26)])
     headers = login(member)
@@ -212,7 +211,7 @@ def test_transactions_take_two_statements_per_page_when_listed(
         r = client.get(url, headers=headers)
     with counted_statements(engine) as second:
         client.get(url + "&cursor=" + r.json["next_cursor"], headers=headers)
-    # the member (auth) and one indexed page query, however many rows: no N+1
-    assert len(first) == 2, first
-    assert len(second) == 2, second
-    assert "fund_transactions" in first[1] and "LIMIT" in first[1].upper()
+    # one indexed page query, however many rows: no N+1 (auth needs no member row)
+    assert len(first) == 1, first
+    assert len(second) == 1, second
+    assert "fund_transactions" in first[0] and "LIMIT" in first[0].upper()

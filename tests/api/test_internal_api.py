@@ -703,3 +703,86 @@ def test_racing_twin_answers_as_replay_when_it_commits_first(make, client, runti
     assert r.status_code == 200, r.json
     assert r.json["id"] == twin_ids[0]
     assert _count(session, Message) == 1 and _count(session, PushDelivery) == 0
+
+
+# --- POST /internal/v1/fund/transactions/batch ---------------------------------------------------
+
+
+def _batch(make, client, entries):
+    return make.signed(client, "POST", "/internal/v1/fund/transactions/batch", {"entries": entries})
+
+
+def _interest(account, external_id, amount):
+    return {
+        "account_no": account.account_no,
+        "external_id": external_id,
+        "kind": "interest",
+        "amount": amount,
+        "txn_date": "2026-06-30",
+        "summary": "2026年度结息",
+    }
+
+
+def test_batch_books_every_entry_once_with_exact_running_balances_when_replayed(
+    make, client, session, login
+):
+    members = [make.member(balance="1000.00") for _ in range(3)]
+    for member in members:
+        _bind_wechat(session, member)
+    accounts = [_account(session, m) for m in members]
+    entries = [_interest(a, f"JX-{i}", "15.00") for i, a in enumerate(accounts)]
+    # Two entries on one account: each locks it in turn, the second sees the first's balance.
+    entries.append(_interest(accounts[0], "JX-extra", "0.35"))
+
+    first = _batch(make, client, entries)
+    again = _batch(make, client, entries)
+
+    assert first.status_code == 200, first.json
+    assert (first.json["created"], first.json["replayed"], first.json["refused"]) == (4, 0, 0)
+    assert [r["transaction"]["balance_after"] for r in first.json["results"]] == [
+        "1015.00",
+        "1015.00",
+        "1015.00",
+        "1015.35",
+    ]
+    assert (again.json["created"], again.json["replayed"]) == (0, 4)
+    assert [r["transaction"] for r in again.json["results"]] == [
+        r["transaction"] for r in first.json["results"]
+    ]
+    assert _account(session, members[0]).balance == Decimal("1015.35")
+    assert _count(session, FundTransaction) == 4
+    assert _count(session, Message) == 4 and _count(session, PushDelivery) == 4
+    inbox = client.get("/api/v1/messages", headers=login(members[1])).json["items"]
+    assert len(inbox) == 1 and inbox[0]["business_name"] == "结息到账"
+
+
+def test_batch_answers_each_refused_entry_and_books_the_others_when_some_are_bad(make, client):
+    member = make.member(balance="10.00")
+    account = _account(make.session, member)
+    assert _batch(make, client, [_interest(account, "JX-1", "1.00")]).status_code == 200
+    entries = [
+        _interest(account, "JX-1", "2.00"),  # known external_id, other content
+        {**_interest(account, "JX-2", "1.00"), "account_no": "999999999999"},
+        _interest(account, "JX-3", "3.00"),
+    ]
+    r = _batch(make, client, entries)
+    assert r.status_code == 200
+    statuses = [(x["status"], x["error"] and x["error"]["error_code"]) for x in r.json["results"]]
+    assert statuses == [
+        ("refused", "idempotency.key_reused"),
+        ("refused", "fund.account_not_found"),
+        ("created", None),
+    ]
+    assert r.json["results"][2]["transaction"]["balance_after"] == "14.00"
+    assert _account(make.session, member).balance == Decimal("14.00")
+
+
+def test_batch_refused_whole_when_an_entry_is_malformed_or_batch_empty(make, client):
+    member = make.member(balance="10.00")
+    account = _account(make.session, member)
+    bad = [_interest(account, "JX-1", "1.00"), _interest(account, "JX-2", "-1.00")]
+    r = _batch(make, client, bad)
+    assert r.status_code == 422 and r.json["error_code"]
+    assert "entries" in r.json["errors"]
+    assert _batch(make, client, []).status_code == 422
+    assert _count(make.session, FundTransaction) == 0

@@ -9,7 +9,7 @@ import threading
 from unittest import mock
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from backend import clock
 from backend.inbox.models import Message
@@ -448,3 +448,28 @@ def test_push_sends_alipay_values_up_to_50_characters_with_encoded_page(
     message_id = _post(runtime, member, business_type="deposit", content=content)
     assert _deliveries(session, message_id)["alipay"].status == "sent"
     assert alipay_fake.sent_messages[0]["data"]["keyword2"] == content
+
+
+def test_delivery_takes_two_transactions_when_sent(
+    runtime, api, wx_member, wechat_fake, make, session
+):
+    runtime.extras["push_dispatcher"] = Recorder()
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=1)
+    message_id = _post(runtime, wx_member)
+    delivery_id = _deliveries(session, message_id)["wechat"].id
+    commits = []
+
+    def on_commit(conn):
+        commits.append(conn)
+
+    event.listen(runtime.engine, "commit", on_commit)
+    try:
+        outcome = deliver(runtime, delivery_id, senders(runtime))
+    finally:
+        event.remove(runtime.engine, "commit", on_commit)
+    assert outcome.status == "sent"
+    # the claim with its plan and the consent it spends, then the outcome
+    assert len(commits) == 2
+    assert len(wechat_fake.sent_messages) == 1
+    assert _consent(session, wx_member).remaining == 0

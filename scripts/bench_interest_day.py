@@ -1,0 +1,443 @@
+"""The 30 June run end to end: a year's interest (结息) for every member, through the internal API.
+
+Builds a throw-away schema in the database GJJ_DATABASE_URL names (use one of its own: the tables
+are dropped and rebuilt) with --members members, each with a fund account, a WeChat binding and a
+long-term consent; starts the WeChat fake and the API (gunicorn, ``--workers``, pushes delivered
+in-process by ``--push-threads`` threads per worker) as separate processes on loopback. Then:
+
+1. idle: member GETs (``/fund/account``) for a few seconds → idle p50/p99;
+2. the run: the core system posts every member's interest with ``POST
+   /internal/v1/fund/transactions/batch`` (``--batch`` entries a call), while member GETs keep
+   going → ledger entries/s, member GET p99 during the run, deliveries/s until every push is final;
+3. the ceiling: the same number of raw ``subscribeMessage.send`` calls to the same fake from the
+   same number of threads, no database → raw sends/s;
+4. the count: from the fake's side (messages per openid) and from the deliveries table — lost
+   (a member without exactly one sent push) and duplicated (more than one) must both be 0; every
+   account's balance must be its opening balance plus its interest.
+
+    GJJ_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/gjj_bench_interest \\
+    GJJ_REDIS_URL=redis://127.0.0.1:6379/0 python scripts/bench_interest_day.py --members 10000
+
+Only 127.0.0.1 is contacted. Figures on a shared machine are noisy: read the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench_api import TICKS, cpu_ticks, process_tree  # scripts/ is on the path when run
+from sqlalchemy import func, insert, select, text
+
+import backend.models  # noqa: F401 - every mapper
+from adapters.wechat import WeChatConfig, WeChatMiniClient
+from backend import migrate
+from backend.channels.models import ChannelIdentity
+from backend.db import Base
+from backend.fund.models import FundAccount, FundTransaction
+from backend.identity.tokens import TokenStore
+from backend.integration import signing
+from backend.members.models import Employer, Member
+from backend.pii import compose_id_number, mask_id_number
+from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.runtime import Runtime
+from backend.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+APPID = "wxinterest000001"
+SECRET = "interest-bench-secret"  # noqa: S105 - the fake's throw-away app
+TEMPLATE = "gjj-wx-notice"  # 结息 has no template of its own: the notice one carries it
+KEY_ID, KEY_SECRET = "core", "interest-bench-key"
+OPENING = Decimal("10000.00")
+
+
+def interest_of(n: int) -> Decimal:
+    return Decimal(100 + n % 900) + Decimal(n % 100) / 100
+
+
+def rebuild(rt: Runtime) -> None:
+    with rt.engine.begin() as conn:
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate.upgrade(rt.engine)
+
+
+def seed(rt: Runtime, count: int) -> list[tuple[int, str, str]]:
+    """Members, accounts, WeChat bindings and consents, in bulk: (member id, account no, openid)."""
+    with rt.session() as s:
+        employer_id = s.scalar(
+            insert(Employer).returning(Employer.id),
+            [{"name": "示范市结息测试有限公司", "unit_account_no": "990000000001"}],
+        )
+        members = []
+        for n in range(count):
+            birth = dt.date(1970, 1, 1) + dt.timedelta(days=n // 1000)
+            id_number = compose_id_number("110105", birth, n % 1000)
+            members.append(
+                {
+                    "name": f"成员{n}",
+                    "id_number_enc": rt.pii.encrypt(id_number),
+                    "id_number_hash": rt.pii.id_lookup(id_number),
+                    "id_number_masked": mask_id_number(id_number),
+                }
+            )
+        ids = list(
+            s.scalars(insert(Member).returning(Member.id, sort_by_parameter_order=True), members)
+        )
+        rows = [(mid, f"{n + 1:012d}", f"o-interest-{n}") for n, mid in enumerate(ids)]
+        s.execute(
+            insert(FundAccount),
+            [
+                {
+                    "account_no": no,
+                    "member_id": mid,
+                    "employer_id": employer_id,
+                    "status": "normal",
+                    "balance": OPENING,
+                    "deposit_base": Decimal("8000.00"),
+                    "employee_rate": Decimal("0.12"),
+                    "employer_rate": Decimal("0.12"),
+                    "monthly_amount": Decimal("1920.00"),
+                    "opened_on": dt.date(2018, 3, 1),
+                }
+                for mid, no, _ in rows
+            ],
+        )
+        s.execute(
+            insert(ChannelIdentity),
+            [{"member_id": mid, "channel": "wechat", "open_id": oid} for mid, _, oid in rows],
+        )
+        s.execute(
+            insert(SubscriptionConsent),
+            [
+                {
+                    "member_id": mid,
+                    "channel": "wechat",
+                    "template_id": TEMPLATE,
+                    "remaining": 0,
+                    "long_term": True,
+                }
+                for mid, _, _ in rows
+            ],
+        )
+        s.commit()
+    return rows
+
+
+def start_fake(port: int, rows: list[tuple[int, str, str]], workdir: Path) -> subprocess.Popen[str]:
+    state = {
+        "wechat": {
+            "users": [
+                {"openid": oid, "phone": f"139{n:08d}"} for n, (_, _, oid) in enumerate(rows)
+            ],
+            "consents": [
+                {"openid": oid, "template_id": TEMPLATE, "longterm": True} for *_, oid in rows
+            ],
+        }
+    }
+    state_file = workdir / "fake-state.json"
+    state_file.write_text(json.dumps(state))
+    command = [
+        sys.executable, "-m", "adapters.fakes", "serve", f"--wechat-port={port}",
+        f"--wechat-appid={APPID}", f"--wechat-secret={SECRET}", f"--state={state_file}",
+        f"--keys-dir={workdir / 'keys'}",
+    ]  # fmt: skip
+    fake = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert fake.stdout is not None
+    fake.stdout.readline()  # the info line: serving
+    return fake
+
+
+def get_json(port: int, path: str, token: str | None = None) -> Any:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+    body = conn.getresponse().read()
+    conn.close()
+    return json.loads(body)
+
+
+def wait_ready(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if get_json(port, "/readyz"):
+                return
+        except (OSError, ValueError):
+            time.sleep(0.3)
+    raise SystemExit("server did not become ready")
+
+
+class MemberReads(threading.Thread):
+    """Member GETs in a loop on keep-alive connections, recording latencies while ``phase``."""
+
+    def __init__(self, port: int, tokens: list[str], connections: int, pause: float) -> None:
+        super().__init__(daemon=True)
+        self.port, self.tokens, self.connections = port, tokens, connections
+        self.pause = pause  # members read, they don't hammer: the run gets the server too
+        self.samples: dict[str, list[float]] = {"idle": [], "run": []}
+        self.phase: str | None = None
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        clients = [threading.Thread(target=self.client, args=(n,)) for n in range(self.connections)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join()
+
+    def client(self, n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        i = n
+        while not self.stop.is_set():
+            phase = self.phase
+            if phase is None:
+                time.sleep(0.05)
+                continue
+            token = self.tokens[i % len(self.tokens)]
+            i += self.connections
+            began = time.perf_counter()
+            conn.request(
+                "GET", "/api/v1/fund/account", headers={"Authorization": f"Bearer {token}"}
+            )
+            conn.getresponse().read()
+            with self.lock:
+                self.samples[phase].append(time.perf_counter() - began)
+            time.sleep(self.pause)
+        conn.close()
+
+
+def quantiles(values: list[float]) -> dict[str, float]:
+    values = sorted(values)
+    if not values:
+        return {}
+    return {
+        "n": len(values),
+        "p50_ms": round(values[len(values) // 2] * 1000, 1),
+        "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 1),
+    }
+
+
+def post_batches(
+    port: int, rows: list[tuple[int, str, str]], size: int
+) -> tuple[float, Counter[str]]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    outcomes: Counter[str] = Counter()
+    began = time.perf_counter()
+    for start in range(0, len(rows), size):
+        entries = [
+            {
+                "account_no": no,
+                "external_id": f"JX2026-{no}",
+                "kind": "interest",
+                "amount": str(interest_of(start + k)),
+                "txn_date": "2026-06-30",
+                "summary": "2026年度结息",
+            }
+            for k, (_, no, _) in enumerate(rows[start : start + size])
+        ]
+        body = signing.encode_body({"entries": entries})
+        path = "/internal/v1/fund/transactions/batch"
+        headers = signing.signed_headers(
+            KEY_ID, KEY_SECRET, "POST", path, query="", body=body, timestamp=int(time.time())
+        )
+        conn.request(
+            "POST", path, body=body, headers={**headers, "Content-Type": "application/json"}
+        )
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+        if response.status != 200:
+            raise SystemExit(f"batch refused: {response.status} {answer}")
+        outcomes.update(r["status"] for r in answer["results"])
+    conn.close()
+    return time.perf_counter() - began, outcomes
+
+
+def raw_sends(port: int, openids: list[str], threads: int, rt: Runtime) -> float:
+    """The ceiling: the same client sending straight to the fake, no database."""
+    config = WeChatConfig(
+        appid=APPID, secret=SECRET, base_url=f"http://127.0.0.1:{port}", timeout=10
+    )
+    client = WeChatMiniClient(config, rt.redis)
+    data = {"thing1": "结息到账", "thing2": "您的住房公积金账户已结息", "time3": "2026-06-30 10:00"}
+    work = iter(openids)
+    lock = threading.Lock()
+
+    def sender() -> None:
+        while True:
+            with lock:
+                openid = next(work, None)
+            if openid is None:
+                return
+            client.send_subscription(openid, TEMPLATE, data, None)
+
+    began = time.perf_counter()
+    pool = [threading.Thread(target=sender) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return len(openids) / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--push-threads", type=int, default=4, help="per gunicorn worker")
+    parser.add_argument("--readers", type=int, default=4, help="member GET connections")
+    parser.add_argument("--read-pause", type=float, default=0.1, help="seconds between GETs")
+    parser.add_argument("--idle-seconds", type=float, default=5)
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--port", type=int, default=18720)
+    parser.add_argument("--fake-port", type=int, default=18721)
+    args = parser.parse_args()
+
+    url = os.environ.get("GJJ_DATABASE_URL", "")
+    redis_url = os.environ.get("GJJ_REDIS_URL", "")
+    if not url.startswith("postgresql") or not redis_url:
+        raise SystemExit(
+            "set GJJ_DATABASE_URL (PostgreSQL, a database of its own) and GJJ_REDIS_URL"
+        )
+    env = {
+        **os.environ,
+        "GJJ_ENV": "development",
+        "GJJ_LOG_LEVEL": "WARNING",
+        "GJJ_INTERNAL_KEYS": f"{KEY_ID}:{KEY_SECRET}",
+        "GJJ_CHANNELS": "fake",
+        "GJJ_FAKES_WECHAT_PORT": str(args.fake_port),
+        "GJJ_FAKES_WECHAT_APP_ID": APPID,
+        "GJJ_FAKES_WECHAT_APP_SECRET": SECRET,
+        "GJJ_PUSH_MODE": "inline",
+        "GJJ_PUSH_INLINE_THREADS": str(args.push_threads),
+        "GJJ_REDIS_PREFIX": f"gjjinterest{os.getpid()}:",
+    }
+    settings = Settings.from_env(env)
+    rt = Runtime.build(settings)
+    workdir = Path(tempfile.mkdtemp(prefix="gjj-interest-"))
+    rebuild(rt)
+    began = time.perf_counter()
+    rows = seed(rt, args.members)
+    print(f"seeded {len(rows)} members in {time.perf_counter() - began:.1f}s", file=sys.stderr)
+    store = TokenStore(rt.redis, rt.keys, settings.access_token_ttl, settings.refresh_token_ttl)
+    tokens = [store.issue(mid).access_token for mid, _, _ in rows[:200]]
+
+    fake = start_fake(args.fake_port, rows, workdir)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "serve",
+            f"--port={args.port}",
+            f"--workers={args.workers}",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    report: dict[str, Any] = {
+        "members": len(rows),
+        "batch": args.batch,
+        "workers": args.workers,
+        "push_threads_per_worker": args.push_threads,
+        "loadavg_before": os.getloadavg(),
+    }
+    try:
+        wait_ready(args.port)
+        reads = MemberReads(args.port, tokens, args.readers, args.read_pause)
+        reads.start()
+        reads.phase = "idle"
+        time.sleep(args.idle_seconds)
+        server_pids = process_tree(server.pid)
+        reads.phase = "run"
+        cpu_before = cpu_ticks(server_pids)
+        run_began = time.perf_counter()
+        booking_seconds, outcomes = post_batches(args.port, rows, args.batch)
+        final = 0
+        deadline = run_began + args.timeout
+        while time.perf_counter() < deadline:
+            with rt.session() as s:
+                final = (
+                    s.scalar(
+                        select(func.count()).where(
+                            PushDelivery.status.not_in(("pending", "sending"))
+                        )
+                    )
+                    or 0
+                )
+            if final >= len(rows):
+                break
+            time.sleep(0.2)
+        delivery_seconds = time.perf_counter() - run_began
+        cpu_after = cpu_ticks(server_pids)
+        server_cpu = sum(cpu_after[p] - cpu_before.get(p, cpu_after[p]) for p in cpu_after) / TICKS
+        reads.phase = None
+        reads.stop.set()
+        reads.join()
+        ceiling = raw_sends(
+            args.fake_port, [oid for *_, oid in rows], args.workers * args.push_threads, rt
+        )
+        sent_by_fake = Counter(
+            m["openid"] for m in get_json(args.fake_port, "/__admin/messages")["messages"]
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    fake.terminate()
+    fake.wait(timeout=30)
+
+    with rt.session() as s:
+        statuses = Counter(s.scalars(select(PushDelivery.status)))
+        per_member = Counter(s.scalars(select(PushDelivery.member_id)))
+        balances = dict(s.execute(select(FundAccount.account_no, FundAccount.balance)).all())
+        entries = s.scalar(select(func.count()).select_from(FundTransaction)) or 0
+    # The raw-send phase sent every openid once more: the pipeline's own sends are the rest.
+    pipeline_sent = {oid: sent_by_fake[oid] - 1 for *_, oid in rows}
+    wrong_balance = sum(
+        1 for n, (_, no, _) in enumerate(rows) if balances[no] != OPENING + interest_of(n)
+    )
+    deliveries_per_s = statuses.get("sent", 0) / delivery_seconds
+    report.update(
+        {
+            "batch_outcomes": dict(outcomes),
+            "ledger_entries": entries,
+            "ledger_entries_per_s": round(len(rows) / booking_seconds, 1),
+            "accounts_with_wrong_balance": wrong_balance,
+            # booking + delivery + the paced member reads, all gunicorn processes: what an idle
+            # machine would have to spend per entry, whatever the load here
+            "server_cpu_ms_per_entry": round(server_cpu / len(rows) * 1000, 1),
+            "deliveries": dict(statuses),
+            "deliveries_per_s": round(deliveries_per_s, 1),
+            "raw_send_ceiling_per_s": round(ceiling, 1),
+            "deliveries_vs_ceiling": round(deliveries_per_s / ceiling, 2),
+            "lost_fake_side": sum(1 for v in pipeline_sent.values() if v == 0),
+            "duplicated_fake_side": sum(1 for v in pipeline_sent.values() if v > 1),
+            "lost_table_side": sum(1 for mid, _, _ in rows if per_member[mid] == 0)
+            + sum(v for k, v in statuses.items() if k != "sent"),
+            "duplicated_table_side": sum(1 for v in per_member.values() if v > 1),
+            "member_get_idle": quantiles(reads.samples["idle"]),
+            "member_get_during_run": quantiles(reads.samples["run"]),
+            "loadavg_after": os.getloadavg(),
+        }
+    )
+    idle, run = report["member_get_idle"], report["member_get_during_run"]
+    if idle and run:
+        report["run_p99_vs_idle_p99"] = round(run["p99_ms"] / idle["p99_ms"], 2)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
