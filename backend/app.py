@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
+from backend.announcements.routes import blp as announcements_blp
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.channels.routes import blp as channels_blp
@@ -46,6 +47,7 @@ MEMBER_BLUEPRINTS = (
     loans_blp,
     channels_blp,
     push_blp,
+    announcements_blp,
 )
 
 

@@ -1,5 +1,6 @@
 """Every model, imported in one place so Alembic and ``create_all`` see the whole schema."""
 
+from backend.announcements.models import Announcement, AnnouncementRead
 from backend.applications.models import Application, ApplicationNode
 from backend.audit.models import AuditEvent
 from backend.channels.models import ChannelIdentity
@@ -12,6 +13,8 @@ from backend.members.models import Credential, Employer, Member, MemberPreferenc
 from backend.push.models import PushDelivery, SubscriptionConsent
 
 __all__ = [
+    "Announcement",
+    "AnnouncementRead",
     "Application",
     "ApplicationNode",
     "AuditEvent",

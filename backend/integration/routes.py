@@ -15,12 +15,16 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask.views import MethodView
 
+from backend.announcements.services import fanout
 from backend.api import Blueprint, db, runtime
 from backend.auth import origin
 from backend.clock import utcnow
 from backend.errors import Unauthorized
-from backend.integration import ledger, loan_events, services
+from backend.integration import announcements, ledger, loan_events, services
 from backend.integration.schemas import (
+    AnnouncementArgsSchema,
+    AnnouncementStateSchema,
+    AnnouncementWithdrawArgsSchema,
     ApplicationEventArgsSchema,
     CoreMessageArgsSchema,
     CoreMessageSchema,
@@ -34,6 +38,7 @@ from backend.integration.schemas import (
 )
 from backend.integration.signing import HEADERS
 from backend.integration.verify import NonceStore, verify
+from backend.push.dispatch import push_templates
 
 logger = logging.getLogger(__name__)
 
@@ -191,3 +196,51 @@ class CoreLoanEvents(MethodView):
             db(), caller(), contract_no, loan_events.LoanEvent(**args)
         )
         return applied, _created(applied.created)
+
+
+@blp.route("/announcements")
+class CoreAnnouncements(MethodView):
+    @core_view
+    @blp.arguments(AnnouncementArgsSchema)
+    @blp.response(201, AnnouncementStateSchema, description="Published (or scheduled)")
+    @blp.alt_response(
+        200, schema=AnnouncementStateSchema, description="Replay: the very same request again"
+    )
+    @blp.alt_response(409, description="announcement_no already used with other content")
+    @blp.alt_response(422, description="Bad payload or unknown audience")
+    def post(self, args: dict[str, Any]) -> Any:
+        """Publish an announcement (公告) to everyone or an audience
+
+        Members of the audience see it from ``published_at``. Those who accepted the
+        announcement subscription template are pushed through the push pipeline, in batches of
+        ``GJJ_ANNOUNCEMENT_FANOUT_BATCH`` members per transaction: right away when it is due,
+        else by ``gjj announcements fanout`` (the worker's beat runs it) once its time comes.
+        """
+        rt = runtime()
+        announcement, created = announcements.publish(db(), caller(), **args)
+        if created:
+            fanout(
+                rt.session_factory,
+                push_templates(rt),
+                announcement.id,
+                batch_size=rt.settings.announcement_fanout_batch,
+            )
+            db().refresh(announcement)
+        return announcement, _created(created)
+
+
+@blp.route("/announcements/<string:announcement_no>/withdraw")
+class CoreAnnouncementWithdraw(MethodView):
+    @core_view
+    @blp.arguments(AnnouncementWithdrawArgsSchema)
+    @blp.response(200, AnnouncementStateSchema)
+    @blp.alt_response(404, description="Unknown announcement_no")
+    @blp.alt_response(409, description="Already withdrawn with another reason")
+    @blp.alt_response(422, description="Bad payload")
+    def post(self, args: dict[str, Any], announcement_no: str) -> Any:
+        """Withdraw (撤回) an announcement: hidden from members, unsent pushes cancelled
+
+        Withdrawing again with the same reason is a replay (200, same body).
+        """
+        announcement, _ = announcements.withdraw(db(), caller(), announcement_no, **args)
+        return announcement

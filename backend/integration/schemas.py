@@ -10,9 +10,11 @@ from typing import Any
 
 import marshmallow as ma
 
+from backend.announcements.rules import AUDIENCES
+from backend.announcements.rules import state as announcement_state
 from backend.applications.rules import EVENT_TYPES
 from backend.applications.schemas import ApplicationSchema
-from backend.clock import SHANGHAI
+from backend.clock import SHANGHAI, utcnow
 from backend.fields import LocalDateTime
 from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.models import MESSAGE_KINDS
@@ -318,3 +320,43 @@ class LoanStateSchema(ma.Schema):
             "status_name": LOAN_STATUS.get(contract.status, contract.status),
             "repayment": applied.repayment,
         }
+
+
+class AnnouncementArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    announcement_no = _key(metadata={"description": "the core system's key of the notice (dedupe)"})
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=10000))
+    audience = ma.fields.String(
+        load_default="everyone",
+        validate=ma.validate.OneOf(tuple(AUDIENCES), error="受众须为 " + " / ".join(AUDIENCES)),
+        metadata={"description": " | ".join(f"{k} ({v})" for k, v in AUDIENCES.items())},
+    )
+    published_at = CoreDateTime(
+        metadata={"description": "发布时间: members see it (and pushes go) from then; default now"}
+    )
+
+
+class AnnouncementWithdrawArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    reason = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+
+
+class AnnouncementStateSchema(ma.Schema):
+    id = ma.fields.Integer()
+    announcement_no = ma.fields.String()
+    title = ma.fields.String()
+    audience = ma.fields.String()
+    state = ma.fields.Function(
+        lambda a: announcement_state(a.published_at, a.withdrawn_at, utcnow()),
+        metadata={"description": "scheduled | published | withdrawn"},
+    )
+    published_at = LocalDateTime()
+    withdrawn_at = LocalDateTime(allow_none=True)
+    withdraw_reason = ma.fields.String(allow_none=True)
+    pushed = ma.fields.Integer(metadata={"description": "members pushed so far"})
+    fanout_done = ma.fields.Function(lambda a: a.fanout_done_at is not None)

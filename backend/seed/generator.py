@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from backend.announcements.rules import request_hash
 from backend.applications.services import LOAN_NODES, WITHDRAWAL_NODES
 from backend.loans import rules
 from backend.pii import compose_id_number, mask_id_number, mask_phone
@@ -320,6 +321,7 @@ class CentreGenerator:
         self._loan_count = 0
         self._app_seq = itertools.count(1)
         self._created = at(month_day(self._window_start, 1), 9)
+        self._first_member_id = self._next_ids.get("members", 1)
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -363,6 +365,53 @@ class CentreGenerator:
             return rng.choice(data.INSTITUTIONS).format(n=rng.choice("一二三四五六七八九十"))
         word = rng.choice(data.COMPANY_WORDS) + rng.choice(data.COMPANY_WORDS)
         return rng.choice(data.COMPANY_PLACES) + word + _pick(rng, _TRADES) + _pick(rng, _FORMS)
+
+    # -- announcements (公告) ------------------------------------------------------------------
+
+    def announcements(self, rows: Rows) -> None:
+        """One announcement in each state and audience: published to everyone (already read by
+        the first showcase member), to loan holders, to active accounts; scheduled; withdrawn.
+        The published ones count as pushed already; the scheduled one waits for
+        ``gjj announcements fanout``."""
+        day = self.as_of
+        for number, title, body, audience, offset, withdrawn in data.ANNOUNCEMENTS:
+            published_at = at(day + dt.timedelta(days=offset), 9)
+            announcement_id = self._id("announcements")
+            payload = {
+                "announcement_no": number,
+                "title": title,
+                "body": body,
+                "audience": audience,
+                "published_at": published_at,
+            }
+            rows.add(
+                "announcements",
+                {
+                    "id": announcement_id,
+                    "announcement_no": number,
+                    "title": title,
+                    "body": body,
+                    "audience": audience,
+                    "published_at": published_at,
+                    "withdrawn_at": published_at + dt.timedelta(hours=2) if withdrawn else None,
+                    "withdraw_reason": "内容有误，已重新发布" if withdrawn else None,
+                    "request_hash": request_hash(payload),
+                    "fanout_after": 0,
+                    "fanout_done_at": published_at if offset <= 0 else None,
+                    "pushed": 0,
+                    "created_at": published_at,
+                },
+            )
+            if offset < -10 and not withdrawn:  # the oldest: read by the first showcase member
+                rows.add(
+                    "announcement_reads",
+                    {
+                        "id": self._id("announcement_reads"),
+                        "announcement_id": announcement_id,
+                        "member_id": self._first_member_id,
+                        "read_at": published_at + dt.timedelta(days=1),
+                    },
+                )
 
     # -- members -----------------------------------------------------------------------------
 

@@ -109,6 +109,7 @@ def seed_centre(
                     if rows.size() >= FLUSH_ROWS:
                         write(rows.take())
                         bar.update(index + 1 - bar.n)
+                generator.announcements(rows)
                 write(rows.take())
                 bar.update(members - bar.n)
         finally:
