@@ -341,6 +341,24 @@ def announcements_fanout(c: Context) -> None:
     click.echo(f"pushed {pushed} members")
 
 
+@cli.group()
+def appointments() -> None:
+    """Appointments (网点预约): the day-before reminders."""
+
+
+@appointments.command("remind")
+@pass_ctx
+def appointments_remind(c: Context) -> None:
+    """Remind every member booked for tomorrow (a message and its pushes). Run daily, e.g. from
+    cron or the worker host; running it again reminds nobody twice."""
+    from backend.appointments.services import send_reminders
+    from backend.clock import today
+
+    rt = c.runtime
+    _command_dispatcher(c)
+    click.echo(f"reminded {send_reminders(rt.session_factory, today())} bookings")
+
+
 cli.add_command(internal_cli)
 cli.add_command(members_cli)
 

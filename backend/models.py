@@ -2,6 +2,12 @@
 
 from backend.announcements.models import Announcement, AnnouncementRead
 from backend.applications.models import Application, ApplicationNode
+from backend.appointments.models import (
+    Appointment,
+    AppointmentBusiness,
+    AppointmentSlot,
+    ServiceHall,
+)
 from backend.audit.models import AuditEvent
 from backend.channels.models import ChannelIdentity
 from backend.db import Base
@@ -17,6 +23,9 @@ __all__ = [
     "AnnouncementRead",
     "Application",
     "ApplicationNode",
+    "Appointment",
+    "AppointmentBusiness",
+    "AppointmentSlot",
     "AuditEvent",
     "Base",
     "Certificate",
@@ -33,5 +42,6 @@ __all__ = [
     "MemberPreference",
     "Message",
     "PushDelivery",
+    "ServiceHall",
     "SubscriptionConsent",
 ]

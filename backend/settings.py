@@ -145,6 +145,8 @@ class Settings:
     push_inline_threads: int = 2
     # Announcement pushes are written this many members per transaction.
     announcement_fanout_batch: int = 500
+    # Appointments: slots may be booked from now to this many days ahead.
+    appointment_days_ahead: int = 14
 
     # Business rules of the centre (configurable; defaults are typical of Chinese centres)
     certificate_valid_days: int = 30

@@ -20,19 +20,25 @@ from backend.api import Blueprint, db, runtime
 from backend.auth import origin
 from backend.clock import utcnow
 from backend.errors import Unauthorized
-from backend.integration import announcements, ledger, loan_events, services
+from backend.integration import announcements, appointments, ledger, loan_events, services
 from backend.integration.schemas import (
     AnnouncementArgsSchema,
     AnnouncementStateSchema,
     AnnouncementWithdrawArgsSchema,
     ApplicationEventArgsSchema,
+    BusinessArgsSchema,
     CoreMessageArgsSchema,
     CoreMessageSchema,
     FundTransactionArgsSchema,
     FundTransactionSchema,
+    HallArgsSchema,
     InternalApplicationSchema,
+    InternalBusinessSchema,
+    InternalHallSchema,
+    InternalSlotListSchema,
     LoanEventArgsSchema,
     LoanStateSchema,
+    SlotsArgsSchema,
     TodoDoneArgsSchema,
     TodoStateSchema,
 )
@@ -244,3 +250,48 @@ class CoreAnnouncementWithdraw(MethodView):
         """
         announcement, _ = announcements.withdraw(db(), caller(), announcement_no, **args)
         return announcement
+
+
+@blp.route("/appointments/businesses/<string:code>")
+class CoreAppointmentBusiness(MethodView):
+    @core_view
+    @blp.arguments(BusinessArgsSchema)
+    @blp.response(200, InternalBusinessSchema)
+    @blp.alt_response(422, description="Bad payload")
+    def put(self, args: dict[str, Any], code: str) -> Any:
+        """Set a business members may book (业务类型): name, active
+
+        Sets state: the same call again changes nothing.
+        """
+        return appointments.put_business(db(), caller(), code, **args)
+
+
+@blp.route("/appointments/halls/<string:code>")
+class CoreAppointmentHall(MethodView):
+    @core_view
+    @blp.arguments(HallArgsSchema)
+    @blp.response(200, InternalHallSchema)
+    @blp.alt_response(422, description="Bad payload or a business code not set")
+    def put(self, args: dict[str, Any], code: str) -> Any:
+        """Set a service hall (服务网点): name, address, phone, businesses, active
+
+        An inactive hall (or business) disappears from the member's choices; bookings stay.
+        """
+        return appointments.put_hall(db(), caller(), code, **args)
+
+
+@blp.route("/appointments/halls/<string:code>/slots")
+class CoreAppointmentSlots(MethodView):
+    @core_view
+    @blp.arguments(SlotsArgsSchema)
+    @blp.response(200, InternalSlotListSchema)
+    @blp.alt_response(404, description="Unknown hall")
+    @blp.alt_response(409, description="appointment.capacity_below_booked")
+    @blp.alt_response(422, description="Bad payload, end before start, business not at the hall")
+    def put(self, args: dict[str, Any], code: str) -> Any:
+        """Set a day's time slots and capacities of a business at a hall
+
+        Slots are named by ``starts_at``: new ones are created, known ones re-sized (capacity 0
+        closes one); slots not named stay. Answers every slot of that day with ``booked``.
+        """
+        return {"items": appointments.set_slots(db(), caller(), code, **args)}

@@ -360,3 +360,72 @@ class AnnouncementStateSchema(ma.Schema):
     withdraw_reason = ma.fields.String(allow_none=True)
     pushed = ma.fields.Integer(metadata={"description": "members pushed so far"})
     fanout_done = ma.fields.Function(lambda a: a.fanout_done_at is not None)
+
+
+class BusinessArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    active = ma.fields.Boolean(load_default=True)
+
+
+class HallArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    address = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    phone = ma.fields.String(load_default="", validate=ma.validate.Length(max=30))
+    business_codes = ma.fields.List(
+        _key(), required=True, metadata={"description": "businesses the hall handles, in order"}
+    )
+    active = ma.fields.Boolean(load_default=True)
+
+
+class SlotArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    starts_at = ma.fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
+    ends_at = ma.fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
+    capacity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=10000))
+
+
+class SlotsArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    business_code = _key()
+    day = ma.fields.Date(required=True)
+    slots = ma.fields.List(
+        ma.fields.Nested(SlotArgsSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=48),
+    )
+
+
+class InternalBusinessSchema(ma.Schema):
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    active = ma.fields.Boolean()
+
+
+class InternalHallSchema(InternalBusinessSchema):
+    address = ma.fields.String()
+    phone = ma.fields.String()
+    business_codes = ma.fields.List(ma.fields.String())
+
+
+class InternalSlotSchema(ma.Schema):
+    id = ma.fields.Integer()
+    day = ma.fields.Date()
+    starts_at = ma.fields.Time(format="%H:%M")
+    ends_at = ma.fields.Time(format="%H:%M")
+    capacity = ma.fields.Integer()
+    booked = ma.fields.Integer()
+
+
+class InternalSlotListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(InternalSlotSchema))
