@@ -343,3 +343,23 @@ ANNOUNCEMENTS = (
         True,
     ),
 )
+
+# Demo appointment settings (网点预约): businesses (code, name), halls (code, name, address, phone,
+# business codes) and the daily time slots (start, end, capacity).
+APPOINTMENT_BUSINESSES = (
+    ("tq", "公积金提取"),
+    ("dk", "公积金贷款"),
+    ("zy", "异地转移接续"),
+    ("zm", "证明开具与信息变更"),
+)
+SERVICE_HALLS = (
+    ("H01", "市民中心服务大厅", "示范市人民路1号市民中心二楼", "12329", ("tq", "dk", "zy", "zm")),
+    ("H02", "高新区服务网点", "示范市高新区科技大道88号", "0351-12329", ("tq", "dk")),
+    ("H03", "东城区服务网点", "示范市东城区建设街16号", "0351-23290", ("tq", "zm")),
+)
+APPOINTMENT_TIMES = (
+    ("09:00", "10:00", 5),
+    ("10:00", "11:00", 5),
+    ("14:00", "15:00", 5),
+    ("15:00", "16:00", 5),
+)

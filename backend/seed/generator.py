@@ -69,6 +69,9 @@ class Profile:
     retired: bool = False  # past the statutory age, retirement recorded by the core system
 
 
+# The demo's full slot: tomorrow 14:00, provident-fund withdrawal at the first hall.
+_FULL_SLOT = ("H01", "tq", 1, "14:00")
+
 SHOWCASE: tuple[Profile, ...] = (
     Profile("还款中的贷款，消息超过 60 条（可试分页）", loan="repaying", many_messages=True),
     Profile("贷款逾期（罚息、待办）", loan="overdue"),
@@ -412,6 +415,96 @@ class CentreGenerator:
                         "read_at": published_at + dt.timedelta(days=1),
                     },
                 )
+
+    # -- appointments (网点预约) ----------------------------------------------------------------
+
+    def appointments(self, rows: Rows) -> None:
+        """Halls, businesses and a week of slots from the seed date; the first showcase member
+        has a booking tomorrow (cancellable, reminded the day before), a cancelled one and an
+        expired one; the next two fill tomorrow's 14:00 slot at the first hall (shown full)."""
+        business_ids = {}
+        for code, name in data.APPOINTMENT_BUSINESSES:
+            business_ids[code] = self._id("appointment_businesses")
+            rows.add(
+                "appointment_businesses",
+                {
+                    "id": business_ids[code],
+                    "code": code,
+                    "name": name,
+                    "active": True,
+                    "updated_at": self._created,
+                },
+            )
+        slots: dict[tuple[str, str, int, str], int] = {}
+        for hall_code, name, address, phone, codes in data.SERVICE_HALLS:
+            hall_id = self._id("service_halls")
+            rows.add(
+                "service_halls",
+                {
+                    "id": hall_id,
+                    "code": hall_code,
+                    "name": name,
+                    "address": address,
+                    "phone": phone,
+                    "business_codes": list(codes),
+                    "active": True,
+                    "updated_at": self._created,
+                },
+            )
+            for code in codes:
+                for offset in range(-3, 8):
+                    for start, end, capacity in data.APPOINTMENT_TIMES:
+                        slot_id = self._id("appointment_slots")
+                        slots[(hall_code, code, offset, start)] = slot_id
+                        rows.add(
+                            "appointment_slots",
+                            {
+                                "id": slot_id,
+                                "hall_id": hall_id,
+                                "business_id": business_ids[code],
+                                "day": self.as_of + dt.timedelta(days=offset),
+                                "starts_at": dt.time.fromisoformat(start),
+                                "ends_at": dt.time.fromisoformat(end),
+                                "capacity": 2
+                                if (hall_code, code, offset, start) == _FULL_SLOT
+                                else capacity,
+                                "booked": 0,
+                            },
+                        )
+        first = self._first_member_id
+        bookings = [  # (member, slot key, status)
+            (first, ("H01", "tq", 1, "09:00"), "booked"),
+            (first, ("H01", "dk", 2, "10:00"), "cancelled"),
+            (first, ("H02", "tq", -3, "09:00"), "booked"),  # the slot is over: expired
+            (first + 1, _FULL_SLOT, "booked"),
+            (first + 2, _FULL_SLOT, "booked"),
+        ]
+        booked: dict[int, int] = defaultdict(int)
+        for member_id, key, status in bookings:
+            if member_id >= first + self.members:
+                continue
+            appointment_id = self._id("appointments")
+            day = self.as_of + dt.timedelta(days=key[2])
+            rows.add(
+                "appointments",
+                {
+                    "id": appointment_id,
+                    "booking_no": f"YY{day:%Y%m%d}{appointment_id:06d}",
+                    "member_id": member_id,
+                    "slot_id": slots[key],
+                    "day": day,
+                    "status": status,
+                    "created_at": at(self.as_of - dt.timedelta(days=5), 20),
+                    "cancelled_at": at(self.as_of - dt.timedelta(days=1), 8)
+                    if status == "cancelled"
+                    else None,
+                    "reminded_at": at(day - dt.timedelta(days=1), 18) if key[2] < 1 else None,
+                },
+            )
+            if status == "booked":
+                booked[slots[key]] += 1
+        for table_row in rows.tables["appointment_slots"]:
+            table_row["booked"] = booked.get(table_row["id"], 0)
 
     # -- members -----------------------------------------------------------------------------
 

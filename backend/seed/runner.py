@@ -110,6 +110,7 @@ def seed_centre(
                         write(rows.take())
                         bar.update(index + 1 - bar.n)
                 generator.announcements(rows)
+                generator.appointments(rows)
                 write(rows.take())
                 bar.update(members - bar.n)
         finally:
