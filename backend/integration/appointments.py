@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.appointments.models import AppointmentBusiness, AppointmentSlot, ServiceHall
@@ -19,20 +20,39 @@ from backend.appointments.rules import capacity_problem, slot_problem
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.integration.services import Caller, audit
 
+Settable = TypeVar("Settable", AppointmentBusiness, ServiceHall)
+
+
+def _by_code(session: Session, model: type[Settable], code: str) -> Settable | None:
+    return session.scalars(select(model).where(model.code == code)).first()
+
+
+def _put(
+    session: Session, caller: Caller, model: type[Settable], code: str, **values: Any
+) -> Settable:
+    """Create or update the row named by ``code`` (committed). Two first calls racing: the
+    loser's insert hits the unique code, and it updates the winner's row instead."""
+    for _ in range(2):
+        row = _by_code(session, model, code)
+        if row is None:
+            row = model(code=code)
+            session.add(row)
+        for name, value in values.items():
+            setattr(row, name, value)
+        audit(session, caller, f"internal.{model.__tablename__}", None, code=code, **values)
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            continue
+        return row
+    raise Conflict("请求与当前数据冲突，请稍后重试", error_code="internal.write_conflict")
+
 
 def put_business(
     session: Session, caller: Caller, code: str, *, name: str, active: bool = True
 ) -> AppointmentBusiness:
-    business = session.scalars(
-        select(AppointmentBusiness).where(AppointmentBusiness.code == code)
-    ).first()
-    if business is None:
-        business = AppointmentBusiness(code=code)
-        session.add(business)
-    business.name, business.active = name, active
-    audit(session, caller, "internal.appointment_business", None, code=code, active=active)
-    session.commit()
-    return business
+    return _put(session, caller, AppointmentBusiness, code, name=name, active=active)
 
 
 def put_hall(
@@ -56,15 +76,17 @@ def put_hall(
         raise ValidationFailed(
             "业务类型未登记", errors={"business_codes": [f"未登记的业务类型：{', '.join(unknown)}"]}
         )
-    hall = session.scalars(select(ServiceHall).where(ServiceHall.code == code)).first()
-    if hall is None:
-        hall = ServiceHall(code=code)
-        session.add(hall)
-    hall.name, hall.address, hall.phone, hall.active = name, address, phone, active
-    hall.business_codes = list(dict.fromkeys(business_codes))
-    audit(session, caller, "internal.appointment_hall", None, code=code, active=active)
-    session.commit()
-    return hall
+    return _put(
+        session,
+        caller,
+        ServiceHall,
+        code,
+        name=name,
+        address=address,
+        phone=phone,
+        active=active,
+        business_codes=list(dict.fromkeys(business_codes)),
+    )
 
 
 def set_slots(
@@ -78,12 +100,10 @@ def set_slots(
 ) -> list[AppointmentSlot]:
     """Create or re-size the day's slots named by their start time (rows locked). Capacity 0
     closes a slot to new bookings; slots not named are left as they are."""
-    hall = session.scalars(select(ServiceHall).where(ServiceHall.code == hall_code)).first()
+    hall = _by_code(session, ServiceHall, hall_code)
     if hall is None:
         raise NotFound("未找到该服务网点", error_code="appointment.hall_not_found")
-    business = session.scalars(
-        select(AppointmentBusiness).where(AppointmentBusiness.code == business_code)
-    ).first()
+    business = _by_code(session, AppointmentBusiness, business_code)
     if business is None or business_code not in (hall.business_codes or []):
         raise ValidationFailed(
             "该网点未开办此业务",
