@@ -32,25 +32,30 @@ def open_halls(session: Session) -> list[tuple[ServiceHall, list[AppointmentBusi
     ]
 
 
+def slot_open(slot: AppointmentSlot) -> bool:
+    """Members may book the slot: places offered, hall and business active, and the business
+    still one the hall handles."""
+    return (
+        slot.capacity > 0
+        and slot.hall.active
+        and slot.business.active
+        and slot.business.code in (slot.hall.business_codes or [])
+    )
+
+
 def day_slots(
     session: Session, hall_id: int, business_id: int, day: dt.date
 ) -> list[AppointmentSlot]:
-    return list(
-        session.scalars(
-            select(AppointmentSlot)
-            .join(ServiceHall, ServiceHall.id == AppointmentSlot.hall_id)
-            .join(AppointmentBusiness, AppointmentBusiness.id == AppointmentSlot.business_id)
-            .where(
-                AppointmentSlot.hall_id == hall_id,
-                AppointmentSlot.business_id == business_id,
-                AppointmentSlot.day == day,
-                AppointmentSlot.capacity > 0,
-                ServiceHall.active,
-                AppointmentBusiness.active,
-            )
-            .order_by(AppointmentSlot.starts_at)
+    slots = session.scalars(
+        select(AppointmentSlot)
+        .where(
+            AppointmentSlot.hall_id == hall_id,
+            AppointmentSlot.business_id == business_id,
+            AppointmentSlot.day == day,
         )
+        .order_by(AppointmentSlot.starts_at)
     )
+    return [slot for slot in slots if slot_open(slot)]
 
 
 def list_bookings(

@@ -38,7 +38,7 @@ def book(
     """Book a place in the slot (committed)."""
     now = utcnow()
     slot = session.get(AppointmentSlot, slot_id)
-    if slot is None or slot.capacity <= 0 or not (slot.hall.active and slot.business.active):
+    if slot is None or not queries.slot_open(slot):
         raise NotFound("未找到该预约时段", error_code="appointment.slot_not_found")
     refusal = booking_refusal(slot.day, slot.starts_at, now, days_ahead=days_ahead)
     if refusal:

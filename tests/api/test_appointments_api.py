@@ -184,6 +184,24 @@ def test_inactive_hall_hidden_and_its_slots_not_bookable(make, client, login, me
     assert r.status_code == 404 and r.json["error_code"] == "appointment.slot_not_found"
 
 
+def test_slots_of_a_business_the_hall_dropped_are_not_bookable(make, client, login, member):
+    [slot] = _configure(make, client)
+    make.signed(client, "PUT", "/internal/v1/appointments/businesses/dk", {"name": "公积金贷款"})
+    make.signed(
+        client,
+        "PUT",
+        "/internal/v1/appointments/halls/H01",
+        {"name": "市民中心服务大厅", "business_codes": ["dk"]},
+    )
+    headers = login(member)
+
+    [hall] = client.get("/api/v1/appointments/halls", headers=headers).json["items"]
+    assert [b["code"] for b in hall["businesses"]] == ["dk"]
+    assert _slots(client, headers, hall["id"], 1) == []
+    r = _book(client, headers, slot["id"])
+    assert r.status_code == 404 and r.json["error_code"] == "appointment.slot_not_found"
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [("business_id=1&day=2026-11-27", "hall_id"), ("hall_id=1&business_id=1&day=soon", "day")],
