@@ -13,8 +13,10 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map, PathConverter
 
+from backend.announcements.routes import blp as announcements_blp
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
+from backend.appointments.routes import blp as appointments_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
 from backend.fund.pages import blp as certificate_pages_blp
@@ -49,6 +51,8 @@ MEMBER_BLUEPRINTS = (
     loans_blp,
     channels_blp,
     push_blp,
+    announcements_blp,
+    appointments_blp,
 )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,9 @@ from backend.integration.cli import internal as internal_cli
 from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
 from backend.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from backend.push.dispatch import Dispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +281,18 @@ def worker(c: Context, concurrency: int, beat: bool, loglevel: str) -> None:
     app.worker_main(argv=argv)
 
 
+def _command_dispatcher(c: Context) -> Dispatcher:
+    """The dispatcher of a one-off command, hooked to the runtime's sessions. Inline mode has no
+    worker to hand the ids to: this process delivers them itself (unless one is injected)."""
+    from backend.push.dispatch import SyncDispatcher, dispatcher, install
+
+    rt = c.runtime
+    if c.settings.push_mode == "inline":
+        rt.extras.setdefault("push_dispatcher", SyncDispatcher(rt))
+    install(rt)
+    return dispatcher(rt)
+
+
 @cli.group()
 def push() -> None:
     """Push pipeline: stragglers and statistics."""
@@ -289,13 +305,10 @@ def push_sweep(c: Context, loop: bool) -> None:
     """Write off deliveries lost mid-send and re-run pending ones nobody picked up."""
     import time
 
-    from backend.push.dispatch import Dispatcher, SyncDispatcher, dispatcher, install, sweep_once
+    from backend.push.dispatch import sweep_once
 
     rt = c.runtime
-    # Inline mode has no worker to hand the ids to: this process delivers them itself.
-    target: Dispatcher = SyncDispatcher(rt) if c.settings.push_mode == "inline" else dispatcher(rt)
-    rt.extras["push_dispatcher"] = target
-    install(rt)
+    target = _command_dispatcher(c)
     while True:
         result = sweep_once(
             rt, target, stale_after=0 if not loop else c.settings.push_sweep_interval
@@ -319,6 +332,45 @@ def push_stats(c: Context) -> None:
         click.echo(f"{row.channel:<8} {row.status:<9} {row.error_code or '-':<32} {row.count:>7}")
     if not rows:
         click.echo("no deliveries")
+
+
+@cli.group()
+def announcements() -> None:
+    """Announcements (公告): the push fan-out."""
+
+
+@announcements.command("fanout")
+@pass_ctx
+def announcements_fanout(c: Context) -> None:
+    """Push every announcement whose publish time has come and whose fan-out is not finished
+    (scheduled ones, interrupted ones), in batches of GJJ_ANNOUNCEMENT_FANOUT_BATCH members."""
+    from backend.announcements.services import fanout_due
+    from backend.push.dispatch import push_templates
+
+    rt = c.runtime
+    _command_dispatcher(c)
+    pushed = fanout_due(
+        rt.session_factory, push_templates(rt), batch_size=c.settings.announcement_fanout_batch
+    )
+    click.echo(f"pushed {pushed} members")
+
+
+@cli.group()
+def appointments() -> None:
+    """Appointments (网点预约): the day-before reminders."""
+
+
+@appointments.command("remind")
+@pass_ctx
+def appointments_remind(c: Context) -> None:
+    """Remind every member booked for tomorrow (a message and its pushes). Run daily, e.g. from
+    cron or the worker host; running it again reminds nobody twice."""
+    from backend.appointments.services import send_reminders
+    from backend.clock import today
+
+    rt = c.runtime
+    _command_dispatcher(c)
+    click.echo(f"reminded {send_reminders(rt.session_factory, today())} bookings")
 
 
 cli.add_command(internal_cli)

@@ -1,6 +1,13 @@
 """Every model, imported in one place so Alembic and ``create_all`` see the whole schema."""
 
+from backend.announcements.models import Announcement, AnnouncementRead
 from backend.applications.models import Application, ApplicationNode
+from backend.appointments.models import (
+    Appointment,
+    AppointmentBusiness,
+    AppointmentSlot,
+    ServiceHall,
+)
 from backend.audit.models import AuditEvent
 from backend.channels.models import ChannelIdentity
 from backend.db import Base
@@ -12,8 +19,13 @@ from backend.members.models import Credential, Employer, Member, MemberPreferenc
 from backend.push.models import PushDelivery, SubscriptionConsent
 
 __all__ = [
+    "Announcement",
+    "AnnouncementRead",
     "Application",
     "ApplicationNode",
+    "Appointment",
+    "AppointmentBusiness",
+    "AppointmentSlot",
     "AuditEvent",
     "Base",
     "Certificate",
@@ -30,5 +42,6 @@ __all__ = [
     "MemberPreference",
     "Message",
     "PushDelivery",
+    "ServiceHall",
     "SubscriptionConsent",
 ]

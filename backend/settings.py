@@ -152,6 +152,10 @@ class Settings:
     push_lock_seconds: int = 120  # a 'sending' delivery older than this lost its worker
     push_sweep_interval: int = 60
     push_inline_threads: int = 2
+    # Announcement pushes are written this many members per transaction.
+    announcement_fanout_batch: int = 500
+    # Appointments: slots may be booked from now to this many days ahead.
+    appointment_days_ahead: int = 14
 
     # Business rules of the centre (configurable; defaults are typical of Chinese centres)
     certificate_valid_days: int = 30

@@ -15,27 +15,38 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask.views import MethodView
 
+from backend.announcements.services import fanout
 from backend.api import Blueprint, db, runtime
 from backend.auth import origin
 from backend.clock import utcnow
 from backend.errors import Unauthorized
-from backend.integration import ledger, loan_events, services
+from backend.integration import announcements, appointments, ledger, loan_events, services
 from backend.integration.schemas import (
+    AnnouncementArgsSchema,
+    AnnouncementStateSchema,
+    AnnouncementWithdrawArgsSchema,
     ApplicationEventArgsSchema,
+    BusinessArgsSchema,
     CoreMessageArgsSchema,
     CoreMessageSchema,
     FundTransactionArgsSchema,
     FundTransactionBatchArgsSchema,
     FundTransactionBatchSchema,
     FundTransactionSchema,
+    HallArgsSchema,
     InternalApplicationSchema,
+    InternalBusinessSchema,
+    InternalHallSchema,
+    InternalSlotListSchema,
     LoanEventArgsSchema,
     LoanStateSchema,
+    SlotsArgsSchema,
     TodoDoneArgsSchema,
     TodoStateSchema,
 )
 from backend.integration.signing import HEADERS
 from backend.integration.verify import NonceStore, verify
+from backend.push.dispatch import push_templates
 
 logger = logging.getLogger(__name__)
 
@@ -244,3 +255,96 @@ class CoreLoanEvents(MethodView):
             request_hash=request_hash(args),
         )
         return applied, _created(applied.created)
+
+
+@blp.route("/announcements")
+class CoreAnnouncements(MethodView):
+    @core_view
+    @blp.arguments(AnnouncementArgsSchema)
+    @blp.response(201, AnnouncementStateSchema, description="Published (or scheduled)")
+    @blp.alt_response(
+        200, schema=AnnouncementStateSchema, description="Replay: the very same request again"
+    )
+    @blp.alt_response(409, description="announcement_no already used with other content")
+    @blp.alt_response(422, description="Bad payload or unknown audience")
+    def post(self, args: dict[str, Any]) -> Any:
+        """Publish an announcement (公告) to everyone or an audience
+
+        Members of the audience see it from ``published_at``. Those who accepted the
+        announcement subscription template are pushed through the push pipeline, in batches of
+        ``GJJ_ANNOUNCEMENT_FANOUT_BATCH`` members per transaction: right away when it is due,
+        else by ``gjj announcements fanout`` (the worker's beat runs it) once its time comes.
+        """
+        rt = runtime()
+        announcement, created = announcements.publish(db(), caller(), **args)
+        if created:
+            fanout(
+                rt.session_factory,
+                push_templates(rt),
+                announcement.id,
+                batch_size=rt.settings.announcement_fanout_batch,
+            )
+            db().refresh(announcement)
+        return announcement, _created(created)
+
+
+@blp.route("/announcements/<string:announcement_no>/withdraw")
+class CoreAnnouncementWithdraw(MethodView):
+    @core_view
+    @blp.arguments(AnnouncementWithdrawArgsSchema)
+    @blp.response(200, AnnouncementStateSchema)
+    @blp.alt_response(404, description="Unknown announcement_no")
+    @blp.alt_response(409, description="Already withdrawn with another reason")
+    @blp.alt_response(422, description="Bad payload")
+    def post(self, args: dict[str, Any], announcement_no: str) -> Any:
+        """Withdraw (撤回) an announcement: hidden from members, unsent pushes cancelled
+
+        Withdrawing again with the same reason is a replay (200, same body).
+        """
+        announcement, _ = announcements.withdraw(db(), caller(), announcement_no, **args)
+        return announcement
+
+
+@blp.route("/appointments/businesses/<string:code>")
+class CoreAppointmentBusiness(MethodView):
+    @core_view
+    @blp.arguments(BusinessArgsSchema)
+    @blp.response(200, InternalBusinessSchema)
+    @blp.alt_response(422, description="Bad payload")
+    def put(self, args: dict[str, Any], code: str) -> Any:
+        """Set a business members may book (业务类型): name, active
+
+        Sets state: the same call again changes nothing.
+        """
+        return appointments.put_business(db(), caller(), code, **args)
+
+
+@blp.route("/appointments/halls/<string:code>")
+class CoreAppointmentHall(MethodView):
+    @core_view
+    @blp.arguments(HallArgsSchema)
+    @blp.response(200, InternalHallSchema)
+    @blp.alt_response(422, description="Bad payload or a business code not set")
+    def put(self, args: dict[str, Any], code: str) -> Any:
+        """Set a service hall (服务网点): name, address, phone, businesses, active
+
+        An inactive hall (or business) disappears from the member's choices; bookings stay.
+        """
+        return appointments.put_hall(db(), caller(), code, **args)
+
+
+@blp.route("/appointments/halls/<string:code>/slots")
+class CoreAppointmentSlots(MethodView):
+    @core_view
+    @blp.arguments(SlotsArgsSchema)
+    @blp.response(200, InternalSlotListSchema)
+    @blp.alt_response(404, description="Unknown hall")
+    @blp.alt_response(409, description="appointment.capacity_below_booked")
+    @blp.alt_response(422, description="Bad payload, end before start, business not at the hall")
+    def put(self, args: dict[str, Any], code: str) -> Any:
+        """Set a day's time slots and capacities of a business at a hall
+
+        Slots are named by ``starts_at``: new ones are created, known ones re-sized (capacity 0
+        closes one); slots not named stay. Answers every slot of that day with ``booked``.
+        """
+        return {"items": appointments.set_slots(db(), caller(), code, **args)}

@@ -9,8 +9,11 @@ from typing import Any
 
 import marshmallow as ma
 
+from backend.announcements.rules import AUDIENCES
+from backend.announcements.rules import state as announcement_state
 from backend.applications.rules import EVENT_TYPES
 from backend.applications.schemas import ApplicationSchema
+from backend.clock import utcnow
 from backend.errors import ErrorSchema
 from backend.fields import Amount, InputDate, InputDateTime, LocalDateTime
 from backend.fund.models import TRANSACTION_KINDS
@@ -320,3 +323,112 @@ class LoanStateSchema(ma.Schema):
             "status_name": LOAN_STATUS.get(contract.status, contract.status),
             "repayment": applied.repayment,
         }
+
+
+class AnnouncementArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    announcement_no = _key(metadata={"description": "the core system's key of the notice (dedupe)"})
+    title = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=10000))
+    audience = ma.fields.String(
+        load_default="everyone",
+        validate=ma.validate.OneOf(tuple(AUDIENCES), error="受众须为 " + " / ".join(AUDIENCES)),
+        metadata={"description": " | ".join(f"{k} ({v})" for k, v in AUDIENCES.items())},
+    )
+    published_at = InputDateTime(
+        metadata={"description": "发布时间: members see it (and pushes go) from then; default now"}
+    )
+
+
+class AnnouncementWithdrawArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    reason = ma.fields.String(validate=ma.validate.Length(min=1, max=200))
+
+
+class AnnouncementStateSchema(ma.Schema):
+    id = ma.fields.Integer()
+    announcement_no = ma.fields.String()
+    title = ma.fields.String()
+    audience = ma.fields.String()
+    state = ma.fields.Function(
+        lambda a: announcement_state(a.published_at, a.withdrawn_at, utcnow()),
+        metadata={"description": "scheduled | published | withdrawn"},
+    )
+    published_at = LocalDateTime()
+    withdrawn_at = LocalDateTime(allow_none=True)
+    withdraw_reason = ma.fields.String(allow_none=True)
+    pushed = ma.fields.Integer(metadata={"description": "members pushed so far"})
+    fanout_done = ma.fields.Function(lambda a: a.fanout_done_at is not None)
+
+
+class BusinessArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    active = ma.fields.Boolean(load_default=True)
+
+
+class HallArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=60))
+    address = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
+    phone = ma.fields.String(load_default="", validate=ma.validate.Length(max=30))
+    business_codes = ma.fields.List(
+        _key(), required=True, metadata={"description": "businesses the hall handles, in order"}
+    )
+    active = ma.fields.Boolean(load_default=True)
+
+
+class SlotArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    starts_at = ma.fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
+    ends_at = ma.fields.Time(required=True, format="%H:%M", metadata={"description": "HH:MM"})
+    capacity = ma.fields.Integer(required=True, validate=ma.validate.Range(min=0, max=10000))
+
+
+class SlotsArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    business_code = _key()
+    day = InputDate(required=True)
+    slots = ma.fields.List(
+        ma.fields.Nested(SlotArgsSchema),
+        required=True,
+        validate=ma.validate.Length(min=1, max=48),
+    )
+
+
+class InternalBusinessSchema(ma.Schema):
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    active = ma.fields.Boolean()
+
+
+class InternalHallSchema(InternalBusinessSchema):
+    address = ma.fields.String()
+    phone = ma.fields.String()
+    business_codes = ma.fields.List(ma.fields.String())
+
+
+class InternalSlotSchema(ma.Schema):
+    id = ma.fields.Integer()
+    day = ma.fields.Date()
+    starts_at = ma.fields.Time(format="%H:%M")
+    ends_at = ma.fields.Time(format="%H:%M")
+    capacity = ma.fields.Integer()
+    booked = ma.fields.Integer()
+
+
+class InternalSlotListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(InternalSlotSchema))

@@ -37,6 +37,8 @@ from backend.inbox.models import Message
 MESSAGE_FIELDS = ("business_name", "content", "sent_at", "centre_name")
 FORMATTERS = {"wechat": wechat_keywords, "alipay": alipay_keywords}
 DETAIL_PAGE = "pages/messages/detail?id={message_id}"
+# An announcement's push opens the announcement list (its carrier message is not in the inbox).
+ANNOUNCEMENTS_PAGE = "pages/announcements/index"
 
 
 def _wechat(template_id: str, long_term: bool = False) -> dict[str, Any]:
@@ -64,6 +66,7 @@ DEFAULT_TEMPLATES: dict[str, dict[str, dict[str, Any]]] = {
         "withdrawal": _wechat("gjj-wx-withdrawal"),
         "loan": _wechat("gjj-wx-loan"),
         "application": _wechat("gjj-wx-application"),
+        "announcement": {**_wechat("gjj-wx-announcement"), "page": ANNOUNCEMENTS_PAGE},
     },
     "alipay": {
         "notice": _alipay("gjj-ali-notice"),
@@ -71,6 +74,7 @@ DEFAULT_TEMPLATES: dict[str, dict[str, dict[str, Any]]] = {
         "withdrawal": _alipay("gjj-ali-withdrawal"),
         "loan": _alipay("gjj-ali-loan"),
         "application": _alipay("gjj-ali-application"),
+        "announcement": {**_alipay("gjj-ali-announcement"), "page": ANNOUNCEMENTS_PAGE},
     },
 }
 

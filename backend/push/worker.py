@@ -3,7 +3,9 @@
 Broker and result backend come from settings (``GJJ_BROKER_URL``, default ``GJJ_REDIS_URL``; an
 ``amqp://`` RabbitMQ URL works as well). Tasks carry a delivery id only and re-read the rows, so a
 redelivered task (acks_late, a Redis visibility timeout) is harmless: the claim lets one through.
-The sweeper runs on the beat schedule (``gjj worker`` embeds beat unless ``--no-beat``).
+The sweeper runs on the beat schedule (``gjj worker`` embeds beat unless ``--no-beat``), and so do
+the announcement fan-out (``gjj announcements fanout``) and the appointment reminders
+(``gjj appointments remind``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 
 import backend.models  # noqa: F401 - every mapper, so relationships resolve in a worker process
 from backend.push.delivery import sweep
@@ -22,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "gjj.push.deliver"
 SWEEP_TASK = "gjj.push.sweep"
+ANNOUNCEMENTS_TASK = "gjj.announcements.fanout"
+REMINDERS_TASK = "gjj.appointments.remind"
+# Hourly from 08:00 to 21:00 Beijing time (Celery's clock is UTC): a booking made in the evening
+# for tomorrow is still reminded, and nobody is pushed at night.
+REMINDER_HOURS = "0-13"
 
 
 def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
@@ -43,7 +51,16 @@ def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
         worker_hijack_root_logger=False,
         beat_schedule_filename=str(settings.beat_schedule_path),
         beat_schedule={
-            "push-sweep": {"task": SWEEP_TASK, "schedule": float(settings.push_sweep_interval)}
+            "push-sweep": {"task": SWEEP_TASK, "schedule": float(settings.push_sweep_interval)},
+            # Scheduled announcements whose time came, and fan-outs a crash interrupted.
+            "announcements-fanout": {
+                "task": ANNOUNCEMENTS_TASK,
+                "schedule": float(settings.push_sweep_interval),
+            },
+            "appointments-remind": {
+                "task": REMINDERS_TASK,
+                "schedule": crontab(minute=0, hour=REMINDER_HOURS),
+            },
         },
     )
     if rt is not None:
@@ -53,7 +70,10 @@ def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
 
 def _register_tasks(app: Celery, rt: Runtime) -> None:
     # Imported here: dispatch imports this module for make_celery.
-    from backend.push.dispatch import CeleryDispatcher, install, run_delivery
+    from backend.announcements.services import fanout_due
+    from backend.appointments.services import send_reminders
+    from backend.clock import today
+    from backend.push.dispatch import CeleryDispatcher, install, push_templates, run_delivery
 
     dispatcher = CeleryDispatcher(app)
     rt.extras["push_dispatcher"] = dispatcher
@@ -69,3 +89,15 @@ def _register_tasks(app: Celery, rt: Runtime) -> None:
         for delivery_id in result.requeued:
             dispatcher.dispatch(delivery_id)
         return {"requeued": len(result.requeued), "lost": result.lost}
+
+    @app.task(name=ANNOUNCEMENTS_TASK)  # type: ignore[untyped-decorator]
+    def announcements_task() -> int:
+        return fanout_due(
+            rt.session_factory,
+            push_templates(rt),
+            batch_size=rt.settings.announcement_fanout_batch,
+        )
+
+    @app.task(name=REMINDERS_TASK)  # type: ignore[untyped-decorator]
+    def reminders_task() -> int:
+        return send_reminders(rt.session_factory, today())

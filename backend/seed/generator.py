@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
+from backend.announcements.rules import request_hash
 from backend.applications.services import LOAN_NODES, WITHDRAWAL_NODES
 from backend.loans import rules
 from backend.pii import compose_id_number, mask_id_number, mask_phone
@@ -67,6 +68,9 @@ class Profile:
     open_withdrawal: bool = False
     retired: bool = False  # past the statutory age, retirement recorded by the core system
 
+
+# The demo's full slot: tomorrow 14:00, provident-fund withdrawal at the first hall.
+_FULL_SLOT = ("H01", "tq", 1, "14:00")
 
 SHOWCASE: tuple[Profile, ...] = (
     Profile("还款中的贷款，消息超过 60 条（可试分页）", loan="repaying", many_messages=True),
@@ -320,6 +324,7 @@ class CentreGenerator:
         self._loan_count = 0
         self._app_seq = itertools.count(1)
         self._created = at(month_day(self._window_start, 1), 9)
+        self._first_member_id = self._next_ids.get("members", 1)
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -363,6 +368,143 @@ class CentreGenerator:
             return rng.choice(data.INSTITUTIONS).format(n=rng.choice("一二三四五六七八九十"))
         word = rng.choice(data.COMPANY_WORDS) + rng.choice(data.COMPANY_WORDS)
         return rng.choice(data.COMPANY_PLACES) + word + _pick(rng, _TRADES) + _pick(rng, _FORMS)
+
+    # -- announcements (公告) ------------------------------------------------------------------
+
+    def announcements(self, rows: Rows) -> None:
+        """One announcement in each state and audience: published to everyone (already read by
+        the first showcase member), to loan holders, to active accounts; scheduled; withdrawn.
+        The published ones count as pushed already; the scheduled one waits for
+        ``gjj announcements fanout``."""
+        day = self.as_of
+        for number, title, body, audience, offset, withdrawn in data.ANNOUNCEMENTS:
+            published_at = at(day + dt.timedelta(days=offset), 9)
+            announcement_id = self._id("announcements")
+            payload = {
+                "announcement_no": number,
+                "title": title,
+                "body": body,
+                "audience": audience,
+                "published_at": published_at,
+            }
+            rows.add(
+                "announcements",
+                {
+                    "id": announcement_id,
+                    "announcement_no": number,
+                    "title": title,
+                    "body": body,
+                    "audience": audience,
+                    "published_at": published_at,
+                    "withdrawn_at": published_at + dt.timedelta(hours=2) if withdrawn else None,
+                    "withdraw_reason": "内容有误，已重新发布" if withdrawn else None,
+                    "request_hash": request_hash(payload),
+                    "fanout_after": 0,
+                    "fanout_done_at": published_at if offset <= 0 else None,
+                    "pushed": 0,
+                    "created_at": published_at,
+                },
+            )
+            if offset < -10 and not withdrawn:  # the oldest: read by the first showcase member
+                rows.add(
+                    "announcement_reads",
+                    {
+                        "id": self._id("announcement_reads"),
+                        "announcement_id": announcement_id,
+                        "member_id": self._first_member_id,
+                        "read_at": published_at + dt.timedelta(days=1),
+                    },
+                )
+
+    # -- appointments (网点预约) ----------------------------------------------------------------
+
+    def appointments(self, rows: Rows) -> None:
+        """Halls, businesses and a week of slots from the seed date; the first showcase member
+        has a booking tomorrow (cancellable, reminded the day before), a cancelled one and an
+        expired one; the next two fill tomorrow's 14:00 slot at the first hall (shown full)."""
+        business_ids = {}
+        for code, name in data.APPOINTMENT_BUSINESSES:
+            business_ids[code] = self._id("appointment_businesses")
+            rows.add(
+                "appointment_businesses",
+                {
+                    "id": business_ids[code],
+                    "code": code,
+                    "name": name,
+                    "active": True,
+                    "updated_at": self._created,
+                },
+            )
+        slots: dict[tuple[str, str, int, str], int] = {}
+        for hall_code, name, address, phone, codes in data.SERVICE_HALLS:
+            hall_id = self._id("service_halls")
+            rows.add(
+                "service_halls",
+                {
+                    "id": hall_id,
+                    "code": hall_code,
+                    "name": name,
+                    "address": address,
+                    "phone": phone,
+                    "business_codes": list(codes),
+                    "active": True,
+                    "updated_at": self._created,
+                },
+            )
+            for code in codes:
+                for offset in range(-3, 8):
+                    for start, end, capacity in data.APPOINTMENT_TIMES:
+                        slot_id = self._id("appointment_slots")
+                        slots[(hall_code, code, offset, start)] = slot_id
+                        rows.add(
+                            "appointment_slots",
+                            {
+                                "id": slot_id,
+                                "hall_id": hall_id,
+                                "business_id": business_ids[code],
+                                "day": self.as_of + dt.timedelta(days=offset),
+                                "starts_at": dt.time.fromisoformat(start),
+                                "ends_at": dt.time.fromisoformat(end),
+                                "capacity": 2
+                                if (hall_code, code, offset, start) == _FULL_SLOT
+                                else capacity,
+                                "booked": 0,
+                            },
+                        )
+        first = self._first_member_id
+        bookings = [  # (member, slot key, status)
+            (first, ("H01", "tq", 1, "09:00"), "booked"),
+            (first, ("H01", "dk", 2, "10:00"), "cancelled"),
+            (first, ("H02", "tq", -3, "09:00"), "booked"),  # the slot is over: expired
+            (first + 1, _FULL_SLOT, "booked"),
+            (first + 2, _FULL_SLOT, "booked"),
+        ]
+        booked: dict[int, int] = defaultdict(int)
+        for member_id, key, status in bookings:
+            if member_id >= first + self.members:
+                continue
+            appointment_id = self._id("appointments")
+            day = self.as_of + dt.timedelta(days=key[2])
+            rows.add(
+                "appointments",
+                {
+                    "id": appointment_id,
+                    "booking_no": f"YY{day:%Y%m%d}{appointment_id:06d}",
+                    "member_id": member_id,
+                    "slot_id": slots[key],
+                    "day": day,
+                    "status": status,
+                    "created_at": at(self.as_of - dt.timedelta(days=5), 20),
+                    "cancelled_at": at(self.as_of - dt.timedelta(days=1), 8)
+                    if status == "cancelled"
+                    else None,
+                    "reminded_at": at(day - dt.timedelta(days=1), 18) if key[2] < 1 else None,
+                },
+            )
+            if status == "booked":
+                booked[slots[key]] += 1
+        for table_row in rows.tables["appointment_slots"]:
+            table_row["booked"] = booked.get(table_row["id"], 0)
 
     # -- members -----------------------------------------------------------------------------
 

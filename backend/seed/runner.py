@@ -109,6 +109,8 @@ def seed_centre(
                     if rows.size() >= FLUSH_ROWS:
                         write(rows.take())
                         bar.update(index + 1 - bar.n)
+                generator.announcements(rows)
+                generator.appointments(rows)
                 write(rows.take())
                 bar.update(members - bar.n)
         finally:
