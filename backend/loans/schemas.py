@@ -248,8 +248,9 @@ class PrepaymentSchema(ma.Schema):
     prepay_on = fields.Date(required=True)
     status = fields.String(required=True, metadata={"description": "pending | booked | refused"})
     status_label = fields.String(required=True)
-    quote = fields.Nested(
-        PrepaymentQuoteSchema, required=True, metadata={"description": "figures when booked"}
+    quote = fields.Dict(
+        required=True,
+        metadata={"description": "the trial figures when booked, shaped as PrepaymentQuote"},
     )
     opinion = fields.String(
         allow_none=True, metadata={"description": "the centre's reason (refused)"}
