@@ -158,7 +158,7 @@ def book_prepayment(
             amount=quote.prepaid_principal if kind == "partial" else None,
             prepay_on=on,
             status="pending",
-            quote=quote_render(quote_view(contract, kind, option, quote)),
+            quote=quote_render(quote_view(contract.contract_no, kind, option, quote)),
             opinion="",
         )
         session.add(prepayment)

@@ -468,7 +468,7 @@ def quote_prepayment(
             window_days=settings.prepayment_blackout_days,
             paid_periods=len(state.paid),
         )
-    return quote_view(contract, kind, option, quote)
+    return quote_view(contract.contract_no, kind, option, quote)
 
 
 def prepayment_kind(kind: str, option: str | None) -> rules.PrepaymentKind:
@@ -476,11 +476,11 @@ def prepayment_kind(kind: str, option: str | None) -> rules.PrepaymentKind:
 
 
 def quote_view(
-    contract: LoanContract, kind: str, option: str | None, quote: rules.PrepaymentQuote
+    contract_no: str, kind: str, option: str | None, quote: rules.PrepaymentQuote
 ) -> dict[str, Any]:
     """A prepayment quote as answered (试算, and the figures of a booked prepayment)."""
     return {
-        "contract_no": contract.contract_no,
+        "contract_no": contract_no,
         "kind": kind,
         "option": option if kind == "partial" else None,
         "quote_date": quote.on,
