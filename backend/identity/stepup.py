@@ -1,8 +1,8 @@
 """Step-up verification for money-moving requests: an SMS code sent to the reserved phone.
 
 ``POST /sms-codes/transaction`` sends it (:func:`send_transaction_code`); withdrawals, loan
-applications and prepayments consume it with :func:`consume_transaction_code` before doing
-anything (loan applications and prepayments through :func:`confirm_once`).
+applications and prepayments consume it through :func:`confirm_once` (the account lock, the
+Idempotency-Key, the rules, then the code).
 """
 
 from __future__ import annotations
