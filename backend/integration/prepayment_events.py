@@ -114,20 +114,32 @@ def decide_prepayment(
             business_type="loan",
             dedupe_key=EVENT_KEY.format(prepayment.prepayment_no, event.event_id),
         )
-        audit(
-            session,
-            caller,
-            "internal.prepayment_event",
-            contract.member_id,
-            contract_no=contract.contract_no,
-            prepayment_no=prepayment.prepayment_no,
-            event=event.type,
-            event_id=event.event_id,
-        )
+        _audit(session, caller, contract, prepayment, event)
         return Decided(contract, prepayment, created=True)
 
     decided = commit_once(session, write)
     return lost_race(decided)
+
+
+def _audit(
+    session: Session,
+    caller: Caller,
+    contract: LoanContract,
+    prepayment: LoanPrepayment,
+    event: PrepaymentEvent,
+    **extra: object,
+) -> None:
+    audit(
+        session,
+        caller,
+        "internal.prepayment_event",
+        contract.member_id,
+        contract_no=contract.contract_no,
+        prepayment_no=prepayment.prepayment_no,
+        event=event.type,
+        event_id=event.event_id,
+        **extra,
+    )
 
 
 def _replayed(
@@ -146,16 +158,7 @@ def _replayed(
         )
     if prepayment.decision_hash != fingerprint:
         raise Conflict("该事件编号已用不同内容提交", error_code="loan.prepayment_event_conflict")
-    audit(
-        session,
-        caller,
-        "internal.prepayment_event",
-        contract.member_id,
-        contract_no=contract.contract_no,
-        prepayment_no=prepayment.prepayment_no,
-        event=event.type,
-        replayed=True,
-    )
+    _audit(session, caller, contract, prepayment, event, replayed=True)
     session.commit()
     return Decided(contract, prepayment, created=False)
 

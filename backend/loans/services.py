@@ -31,7 +31,6 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.fund import services as certificates
 from backend.fund.models import ACCOUNT_STATUS, Certificate
 from backend.fund.queries import account_of
-from backend.fund.services import account_missing
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import confirm_once
 from backend.loans import queries, rules
@@ -534,9 +533,7 @@ def issue_settlement_certificate(
             f"该笔贷款当前状态为“{label}”，尚未结清，结清后方可开具贷款结清证明",
             error_code="loan.not_settled",
         )
-    account = account_of(session, member.id)
-    if account is None:
-        raise account_missing()
+    account, _ = certificates.account_summary(session, member.id)
     return certificates.issue(
         session,
         settings,
