@@ -8,9 +8,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from backend.channels.models import ChannelIdentity
 from backend.inbox.models import Message
 from backend.loans import rules
 from backend.loans.models import LoanContract, LoanPrepayment
+from backend.push.models import PushDelivery
 from tests.api.test_loans_api import loan, seeded_schedule  # noqa: F401 - the fixture
 
 D = Decimal
@@ -116,7 +118,9 @@ def test_shorten_term_prepayment_shortens_the_contract_and_plan_when_booked(
     assert plan["schedule"][-1]["due_date"] == quote.new_end_date.isoformat()
     assert plan["schedule"][-1]["remaining"] == "0.00"
     assert plan["schedule"][14]["payment"] == str(quote.new_payment)
-    assert [m.content for m in messages(session, member, "提前还款办理成功")][0].count("个月") == 1
+    [done] = messages(session, member, "提前还款办理成功")
+    assert f"贷款期限为{14 + quote.new_months}个月" in done.content
+    assert f"到期日{quote.new_end_date:%Y年%m月%d日}" in done.content
 
 
 def test_reduce_instalment_prepayment_keeps_the_term_and_lowers_the_payment_when_booked(
@@ -260,3 +264,23 @@ def test_booking_is_404_when_the_contract_is_another_members(client, make, login
     stranger = make.member(balance="100.00")
     r = book(client, make, login, stranger, contract)
     assert r.status_code == 404 and r.json["error_code"] == "loan.not_found"
+
+
+def test_decision_writes_the_message_and_queues_its_push_when_the_member_chose_a_channel(
+    client, make, login, member, contract, session
+):
+    session.add(ChannelIdentity(member_id=member.id, channel="wechat", open_id=f"o-{member.id}"))
+    session.commit()
+    booked = book(client, make, login, member, contract).json
+    r = decide(
+        make,
+        client,
+        contract,
+        booked["prepayment_no"],
+        {"type": "refused", "event_id": "pp-1", "reason": "还款账户余额不足"},
+    )
+    assert r.status_code == 201
+    [refused] = messages(session, member, "提前还款申请未通过")
+    assert "还款账户余额不足" in refused.content and booked["prepayment_no"] in refused.content
+    pushes = session.scalars(select(PushDelivery).filter_by(message_id=refused.id)).all()
+    assert [(p.channel, p.status) for p in pushes] == [("wechat", "pending")]
