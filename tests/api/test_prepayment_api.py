@@ -284,3 +284,18 @@ def test_decision_writes_the_message_and_queues_its_push_when_the_member_chose_a
     assert "还款账户余额不足" in refused.content and booked["prepayment_no"] in refused.content
     pushes = session.scalars(select(PushDelivery).filter_by(message_id=refused.id)).all()
     assert [(p.channel, p.status) for p in pushes] == [("wechat", "pending")]
+
+
+def test_booking_is_refused_when_an_instalment_is_overdue(
+    client,
+    make,
+    login,
+    member,
+    loan,  # noqa: F811
+    clock,
+):
+    clock.set(TODAY)
+    late = loan(member, paid=12)  # periods due 15 April and 15 May 2025 unpaid on 1 June
+    r = book(client, make, login, member, late)
+    assert r.status_code == 422 and r.json["error_code"] == "loan.prepayment_overdue"
+    assert "逾期" in r.json["message"]
