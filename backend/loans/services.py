@@ -30,7 +30,6 @@ from backend.clock import to_local
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.fund import services as certificates
 from backend.fund.models import ACCOUNT_STATUS, Certificate
-from backend.fund.queries import account_of
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import confirm_once
 from backend.loans import queries, rules
