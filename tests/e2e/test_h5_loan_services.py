@@ -90,8 +90,8 @@ def test_member_prints_a_verifiable_settlement_certificate_when_the_loan_is_sett
     with page.expect_response(re.compile(r"/settlement-certificates$")) as answer:
         page.locator("[data-testid=issue-settlement-certificate]").click()
     assert answer.value.status == 201
-    serial = page.locator("[data-testid=settlement-serial]").inner_text()
-    code = page.locator("[data-testid=settlement-code]").inner_text()
+    serial = page.locator("[data-testid=settlement-certificate-serial]").inner_text()
+    code = page.locator("[data-testid=settlement-certificate-code]").inner_text()
     assert serial.startswith("JQ")
     shot(page, "settlement-certificate-issued")
 
