@@ -68,6 +68,9 @@ class FundTransaction(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+CERTIFICATE_KINDS = {"deposit": "缴存证明", "loan_settlement": "贷款结清证明"}
+
+
 class Certificate(Base):
     __tablename__ = "certificates"
     __table_args__ = (Index("ix_certificates_member_issued", "member_id", "issued_at"),)
@@ -76,6 +79,10 @@ class Certificate(Base):
     serial_no: Mapped[str] = mapped_column(String(32), unique=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("fund_accounts.id"))
+    # What it certifies (``CERTIFICATE_KINDS``): the deposit account, or a settled loan contract
+    # named by ``subject_no``. Re-issuing voids the live ones of the same kind and subject only.
+    kind: Mapped[str] = mapped_column(String(24), default="deposit", server_default="deposit")
+    subject_no: Mapped[str | None] = mapped_column(String(32))
     verification_code: Mapped[str] = mapped_column(String(16))
     issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     valid_until: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -1,4 +1,4 @@
-"""The certificate verification page (缴存证明核验) a bank clerk opens from the printed QR code.
+"""The certificate verification page (证明核验: 缴存证明, 贷款结清证明) a bank clerk opens from the printed QR code.
 
 Server-rendered HTML in Chinese, readable on a phone, with no external asset (no script, no font,
 no image). It shows what the JSON verification API (``/api/v1/public/certificates``) answers, with
@@ -43,7 +43,7 @@ def verify_page(serial_no: str) -> Any:
     centre = runtime().settings.centre_name
     page: dict[str, Any] = {"centre": centre, "serial_no": serial_no[:40], "code": code}
     if not code:
-        page["error"] = "请输入缴存证明上的验证码"
+        page["error"] = "请输入证明上的验证码"
         return render_template("certificate_verification.html", **page), 200, HEADERS
     rt = runtime()
     try:

@@ -65,11 +65,22 @@ def certificate_by_serial(session: Session, serial_no: str) -> Certificate | Non
     return session.scalars(select(Certificate).where(Certificate.serial_no == serial_no)).first()
 
 
-def live_certificates(session: Session, member_id: int) -> list[Certificate]:
+def live_certificates(
+    session: Session, member_id: int, *, kind: str, subject_no: str | None
+) -> list[Certificate]:
+    """The member's certificates of ``kind`` about ``subject_no`` not yet voided."""
+    subject = (
+        Certificate.subject_no.is_(None)
+        if subject_no is None
+        else Certificate.subject_no == subject_no
+    )
     return list(
         session.scalars(
             select(Certificate).where(
-                Certificate.member_id == member_id, Certificate.voided_at.is_(None)
+                Certificate.member_id == member_id,
+                Certificate.kind == kind,
+                subject,
+                Certificate.voided_at.is_(None),
             )
         )
     )

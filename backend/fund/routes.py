@@ -11,7 +11,7 @@ from flask.views import MethodView
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, current_member_id, member_view, origin
 from backend.fund import services
-from backend.fund.models import ACCOUNT_STATUS
+from backend.fund.models import ACCOUNT_STATUS, Certificate
 from backend.fund.schemas import (
     CertificateIssuedSchema,
     CertificateVerificationSchema,
@@ -21,6 +21,7 @@ from backend.fund.schemas import (
     VerifyArgsSchema,
 )
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
+from backend.settings import Settings
 from backend.withdrawals import services as withdrawals
 from backend.withdrawals.schemas import (
     EligibilityArgsSchema,
@@ -32,6 +33,18 @@ from backend.withdrawals.schemas import (
 blp = Blueprint(
     "fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明、提取申请"
 )
+
+
+def issued_certificate(settings: Settings, cert: Certificate) -> dict[str, Any]:
+    """The answer to issuing a certificate of any kind."""
+    return {
+        "serial_no": cert.serial_no,
+        "kind": cert.kind,
+        "verification_code": cert.verification_code,
+        "issued_at": cert.issued_at,
+        "valid_until": cert.valid_until,
+        "pdf_url": services.pdf_url(settings, cert.serial_no),
+    }
 
 
 @blp.route("/fund/account")
@@ -86,13 +99,7 @@ class CertificatesView(MethodView):
         """开具缴存证明（重新开具时原证明作废）"""
         rt = runtime()
         cert = services.issue_certificate(db(), rt.settings, current_member(), origin())
-        return {
-            "serial_no": cert.serial_no,
-            "verification_code": cert.verification_code,
-            "issued_at": cert.issued_at,
-            "valid_until": cert.valid_until,
-            "pdf_url": services.pdf_url(rt.settings, cert.serial_no),
-        }
+        return issued_certificate(rt.settings, cert)
 
 
 PDF_RESPONSE = {
@@ -110,7 +117,7 @@ class CertificatePdfView(MethodView):
     @blp.alt_response(404, description="certificate.not_found")
     @blp.alt_response(410, description="certificate.voided")
     def get(self, serial_no: str) -> Response:
-        """缴存证明 PDF（仅本人）"""
+        """证明 PDF：缴存证明或贷款结清证明（仅本人）"""
         pdf = services.certificate_pdf(db(), runtime().settings, current_member_id(), serial_no)
         return Response(
             pdf,
@@ -126,7 +133,7 @@ class CertificateVerificationView(MethodView):
     @blp.alt_response(404, description="certificate.not_found")
     @blp.alt_response(429, description="certificate.verify_rate_limited")
     def get(self, args: dict[str, Any], serial_no: str) -> dict[str, Any]:
-        """缴存证明核验（银行、单位等第三方，无需登录）"""
+        """证明核验：缴存证明或贷款结清证明（银行、单位等第三方，无需登录）"""
         rt = runtime()
         verification = services.verify_certificate(
             db(), rt.redis, rt.keys, serial_no, args["code"], origin().ip

@@ -79,7 +79,8 @@ class Applied:
     created: bool
 
 
-def _contract(session: Session, contract_no: str) -> LoanContract | None:
+def locked_contract(session: Session, contract_no: str) -> LoanContract | None:
+    """The contract by number with its row lock (events on one contract take turns)."""
     return session.scalars(
         select(LoanContract).where(LoanContract.contract_no == contract_no).with_for_update()
     ).first()
@@ -148,7 +149,7 @@ def apply_loan_event(
         if event.type == "repaid"
         else EVENT_KEY.format(contract_no, event.event_id)
     )
-    contract = _contract(session, contract_no)
+    contract = locked_contract(session, contract_no)
     if contract is not None and replay_of(session, key, request_hash) is not None:
         return _replayed(session, caller, contract, event)
 
@@ -192,7 +193,7 @@ def apply_loan_event(
     applied = commit_once(session, write)
     if applied is None:
         lost_race(replay_of(session, key, request_hash))
-        return _replayed(session, caller, lost_race(_contract(session, contract_no)), event)
+        return _replayed(session, caller, lost_race(locked_contract(session, contract_no)), event)
     return applied
 
 

@@ -20,7 +20,14 @@ from backend.api import Blueprint, db, runtime
 from backend.auth import origin
 from backend.clock import utcnow
 from backend.errors import Unauthorized
-from backend.integration import announcements, appointments, ledger, loan_events, services
+from backend.integration import (
+    announcements,
+    appointments,
+    ledger,
+    loan_events,
+    prepayment_events,
+    services,
+)
 from backend.integration.schemas import (
     AnnouncementArgsSchema,
     AnnouncementStateSchema,
@@ -40,6 +47,9 @@ from backend.integration.schemas import (
     InternalSlotListSchema,
     LoanEventArgsSchema,
     LoanStateSchema,
+    PendingPrepaymentListSchema,
+    PrepaymentEventArgsSchema,
+    PrepaymentStateSchema,
     SlotsArgsSchema,
     TodoDoneArgsSchema,
     TodoStateSchema,
@@ -348,3 +358,49 @@ class CoreAppointmentSlots(MethodView):
         closes one); slots not named stay. Answers every slot of that day with ``booked``.
         """
         return {"items": appointments.set_slots(db(), caller(), code, **args)}
+
+
+@blp.route("/loans/<string:contract_no>/prepayments/<string:prepayment_no>/events")
+class CorePrepaymentEvents(MethodView):
+    @core_view
+    @blp.arguments(PrepaymentEventArgsSchema)
+    @blp.response(201, PrepaymentStateSchema, description="Decision applied")
+    @blp.alt_response(200, schema=PrepaymentStateSchema, description="Replay of the same request")
+    @blp.alt_response(404, description="loan.contract_not_found, loan.prepayment_not_found")
+    @blp.alt_response(
+        409,
+        description="loan.prepayment_closed (already decided), loan.prepayment_event_conflict "
+        "(same event_id, other content)",
+    )
+    @blp.alt_response(422, description="Bad payload, or figures the loan rules refuse")
+    def post(self, args: dict[str, Any], contract_no: str, prepayment_no: str) -> Any:
+        """Prepayment decision: booked (re-amortises the contract) / refused
+
+        ``booked`` repays ``principal`` on ``date`` (default: the date the member chose): a
+        shorten-term prepayment shortens the contract's term, a reduce-instalment one lowers the
+        instalment, a full one settles the contract. Writes the member's message and pushes.
+        """
+        decided = prepayment_events.decide_prepayment(
+            db(),
+            caller(),
+            contract_no,
+            prepayment_no,
+            prepayment_events.PrepaymentEvent(**args),
+            args,
+        )
+        return decided, _created(decided.created)
+
+
+@blp.route("/loan-prepayments")
+class CorePendingPrepayments(MethodView):
+    @core_view
+    @blp.response(200, PendingPrepaymentListSchema)
+    def get(self) -> dict[str, Any]:
+        """Prepayments booked by members and waiting for the core system's decision"""
+        rows = prepayment_events.pending_prepayments(db())
+        return {
+            "items": [
+                prepayment_events.Decided(contract, prepayment, created=False)
+                for prepayment, contract in rows
+            ]
+        }

@@ -20,7 +20,13 @@ from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.models import MESSAGE_KINDS
 from backend.integration.ledger import Booked, sign_error
 from backend.integration.loan_events import LOAN_EVENTS, Applied
-from backend.loans.models import LOAN_METHODS, LOAN_STATUS, REPAYMENT_CHANNELS
+from backend.integration.prepayment_events import PREPAYMENT_EVENTS
+from backend.loans.models import (
+    LOAN_METHODS,
+    LOAN_STATUS,
+    PREPAYMENT_STATUS,
+    REPAYMENT_CHANNELS,
+)
 from backend.pii import is_valid_id_number, normalize_id_number
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
@@ -432,3 +438,67 @@ class InternalSlotSchema(ma.Schema):
 
 class InternalSlotListSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(InternalSlotSchema))
+
+
+class PrepaymentEventArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(tuple(PREPAYMENT_EVENTS)),
+        metadata={"description": "booked 已办理 | refused 不予办理"},
+    )
+    event_id = _key(metadata={"description": "dedupe: a replay must repeat the whole request"})
+    date = InputDate(metadata={"description": "booked on; default the booked date"})
+    principal = Amount(metadata={"description": "booked: principal repaid"})
+    interest = Amount(metadata={"description": "booked: interest charged"})
+    reason = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200), metadata={"description": "refused: why"}
+    )
+
+    @ma.validates_schema
+    def _per_type(self, data: dict[str, Any], **_: Any) -> None:
+        needed = ("principal", "interest") if data.get("type") == "booked" else ("reason",)
+        missing = {f: ["该事件必填"] for f in needed if data.get(f) is None}
+        if missing:
+            raise ma.ValidationError(missing)
+        for name in ("principal", "interest"):
+            value = data.get(name)
+            if value is not None and (value < 0 or (name == "principal" and value == 0)):
+                raise ma.ValidationError("金额应为正数", field_name=name)
+
+
+class PrepaymentStateSchema(ma.Schema):
+    """Dumps a :class:`~backend.integration.prepayment_events.Decided` (or a pending row)."""
+
+    prepayment_no = ma.fields.String()
+    contract_no = ma.fields.String()
+    kind = ma.fields.String()
+    option = ma.fields.String(allow_none=True)
+    amount = ma.fields.Decimal(as_string=True, places=2, allow_none=True)
+    prepay_on = ma.fields.Date()
+    status = ma.fields.String()
+    status_name = ma.fields.String()
+    booked_principal = ma.fields.Decimal(as_string=True, places=2, allow_none=True)
+    booked_interest = ma.fields.Decimal(as_string=True, places=2, allow_none=True)
+    opinion = ma.fields.String()
+    contract_status = ma.fields.String()
+    term_months = ma.fields.Integer()
+    balance = ma.fields.Decimal(as_string=True, places=2)
+
+    @ma.pre_dump
+    def _flatten(self, decided: Any, **_: Any) -> dict[str, Any]:
+        prepayment, contract = decided.prepayment, decided.contract
+        return {
+            **{n: getattr(prepayment, n) for n in self.fields if hasattr(prepayment, n)},
+            "contract_no": contract.contract_no,
+            "status_name": PREPAYMENT_STATUS[prepayment.status],
+            "contract_status": contract.status,
+            "term_months": contract.term_months,
+            "balance": contract.balance,
+        }
+
+
+class PendingPrepaymentListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(PrepaymentStateSchema))

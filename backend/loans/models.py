@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.clock import utcnow
@@ -19,7 +20,15 @@ LOAN_STATUS = {
     "overdue": "逾期",
 }
 LOAN_METHODS = {"equal_installment": "等额本息", "equal_principal": "等额本金"}
-REPAYMENT_CHANNELS = {"self": "自还", "entrusted": "委托扣划", "fund_offset": "公积金冲还"}
+REPAYMENT_CHANNELS = {
+    "self": "自还",
+    "entrusted": "委托扣划",
+    "fund_offset": "公积金冲还",
+    "prepayment": "提前还款",
+}
+PREPAYMENT_STATUS = {"pending": "待中心确认", "booked": "已办理", "refused": "未通过"}
+PREPAYMENT_KINDS = {"full": "全部提前还款", "partial": "部分提前还款"}
+PREPAYMENT_OPTIONS = {"shorten_term": "缩短期限", "reduce_instalment": "减少月供"}
 
 
 class LoanContract(Base):
@@ -75,4 +84,33 @@ class LoanRepayment(Base):
     balance_after: Mapped[Decimal] = mapped_column(Money)
     channel: Mapped[str] = mapped_column(String(16), default="entrusted")
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LoanPrepayment(Base):
+    """提前还款申请: booked by the member for a date, confirmed or refused by the core system.
+    At most one is pending per contract (checked under the member's account row lock)."""
+
+    __tablename__ = "loan_prepayments"
+    __table_args__ = (Index("ix_loan_prepayments_contract", "contract_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prepayment_no: Mapped[str] = mapped_column(String(32), unique=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("loan_contracts.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # PREPAYMENT_KINDS
+    option: Mapped[str | None] = mapped_column(String(20))  # PREPAYMENT_OPTIONS (partial)
+    amount: Mapped[Decimal | None] = mapped_column(Money)  # principal asked for (partial)
+    prepay_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    # The trial figures shown to the member when booking (strings, as answered).
+    quote: Mapped[dict[str, Any]] = mapped_column(JSON)
+    opinion: Mapped[str] = mapped_column(String(200), default="")
+    # The core system's decision: its event id and the hash of the whole request (a replay must
+    # match it), and what it booked.
+    decision_event_id: Mapped[str | None] = mapped_column(String(64))
+    decision_hash: Mapped[str | None] = mapped_column(String(64))
+    booked_principal: Mapped[Decimal | None] = mapped_column(Money)
+    booked_interest: Mapped[Decimal | None] = mapped_column(Money)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

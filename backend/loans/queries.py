@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.fund.models import FundAccount, FundTransaction
-from backend.loans.models import LoanContract, LoanRate, LoanRepayment
+from backend.loans.models import LoanContract, LoanPrepayment, LoanRate, LoanRepayment
 from backend.pagination import keyset_page
 
 # Contracts that still bind the member (a new loan is refused while one exists).
@@ -151,3 +151,42 @@ def open_loan_business(session: Session, member_id: int) -> dict[str, Any]:
         select(open_contract.label("contract"), open_application.label("application"))
     ).one()
     return {"contract": bool(row.contract), "application": bool(row.application)}
+
+
+def contract_prepayments(session: Session, contract_id: int) -> list[LoanPrepayment]:
+    """A contract's prepayment bookings, newest first."""
+    stmt = (
+        select(LoanPrepayment)
+        .where(LoanPrepayment.contract_id == contract_id)
+        .order_by(LoanPrepayment.id.desc())
+    )
+    return list(session.scalars(stmt))
+
+
+def pending_prepayment(session: Session, contract_id: int) -> LoanPrepayment | None:
+    stmt = select(LoanPrepayment).where(
+        LoanPrepayment.contract_id == contract_id, LoanPrepayment.status == "pending"
+    )
+    return session.scalars(stmt).first()
+
+
+def prepayment_by_no(
+    session: Session, contract_id: int, prepayment_no: str, *, lock: bool = False
+) -> LoanPrepayment | None:
+    stmt = select(LoanPrepayment).where(
+        LoanPrepayment.contract_id == contract_id, LoanPrepayment.prepayment_no == prepayment_no
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def pending_prepayments(session: Session) -> list[tuple[LoanPrepayment, LoanContract]]:
+    """Every pending prepayment with its contract, oldest first."""
+    stmt = (
+        select(LoanPrepayment, LoanContract)
+        .join(LoanContract, LoanContract.id == LoanPrepayment.contract_id)
+        .where(LoanPrepayment.status == "pending")
+        .order_by(LoanPrepayment.id)
+    )
+    return [(row[0], row[1]) for row in session.execute(stmt)]

@@ -10,8 +10,10 @@ from flask.views import MethodView
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, current_member_id, member_view, origin
 from backend.clock import today
+from backend.fund.routes import issued_certificate
+from backend.fund.schemas import CertificateIssuedSchema
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
-from backend.loans import services
+from backend.loans import prepayments, services
 from backend.loans.plans import plan_cache
 from backend.loans.schemas import (
     LoanApplicationRequestSchema,
@@ -26,8 +28,11 @@ from backend.loans.schemas import (
     LoanQuotaSchema,
     LoanRepaymentArgsSchema,
     LoanRepaymentListSchema,
+    PrepaymentListSchema,
     PrepaymentQuoteRequestSchema,
     PrepaymentQuoteSchema,
+    PrepaymentRequestSchema,
+    PrepaymentSchema,
 )
 from backend.pagination import PageArgsSchema
 
@@ -35,7 +40,7 @@ blp = Blueprint(
     "loans",
     __name__,
     url_prefix="/api/v1",
-    description="贷款：合同、进度、信息、还款明细与计划、计算器、申请",
+    description="贷款：合同、进度、信息、还款明细与计划、提前还款、结清证明、计算器、申请",
 )
 
 NOT_FOUND = "The contract does not exist or is another member's (loan.not_found)"
@@ -133,6 +138,62 @@ class PrepaymentQuotes(MethodView):
         )
 
 
+@blp.route("/loans/<string:contract_no>/prepayments")
+class Prepayments(MethodView):
+    @member_view(blp)
+    @blp.response(200, PrepaymentListSchema)
+    @blp.alt_response(404, description=NOT_FOUND)
+    def get(self, contract_no: str) -> dict[str, Any]:
+        """提前还款申请：本合同的预约记录（待中心确认 / 已办理 / 未通过），新的在前"""
+        return prepayments.list_prepayments(db(), current_member_id(), contract_no)
+
+    @member_view(blp)
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(PrepaymentRequestSchema)
+    @blp.response(201, PrepaymentSchema)
+    @blp.alt_response(404, description=NOT_FOUND)
+    @blp.alt_response(
+        409, description="loan.prepayment_pending (one per contract), idempotency.key_reused"
+    )
+    @blp.alt_response(
+        422,
+        description="loan.prepayment_date_not_future, loan.prepayment_date_too_late, "
+        "loan.prepayment_deduction_window, loan.prepayment_before_first_instalment, "
+        "loan.prepayment_overdue, loan.settled, loan.not_disbursed, amount refusals, sms.code_*",
+    )
+    def post(self, headers: dict[str, Any], body: dict[str, Any], contract_no: str) -> Any:
+        """预约提前还款（部分：缩短期限或减少月供；全部）：短信验证码与 Idempotency-Key，中心确认后生效"""
+        answer = prepayments.book_prepayment(
+            db(),
+            runtime(),
+            current_member(),
+            contract_no,
+            body,
+            idempotency_key=headers["idempotency_key"],
+            origin=origin(),
+            today=today(),
+            render=PrepaymentSchema().dump,
+            quote_render=PrepaymentQuoteSchema().dump,
+        )
+        return stored_answer(answer, replay_header=REPLAY_HEADER)
+
+
+@blp.route("/loans/<string:contract_no>/settlement-certificates")
+class SettlementCertificates(MethodView):
+    @member_view(blp)
+    @blp.response(201, CertificateIssuedSchema)
+    @blp.alt_response(404, description=NOT_FOUND + "; fund.account_missing")
+    @blp.alt_response(409, description="The loan is not settled (loan.not_settled)")
+    @blp.alt_response(503, description="certificate.font_unavailable")
+    def post(self, contract_no: str) -> dict[str, Any]:
+        """开具贷款结清证明（仅已结清的本人合同；重新开具时原证明作废）"""
+        rt = runtime()
+        cert = services.issue_settlement_certificate(
+            db(), rt.settings, current_member(), contract_no, origin()
+        )
+        return issued_certificate(rt.settings, cert)
+
+
 @blp.route("/loan-calculator")
 class LoanCalculator(MethodView):
     @blp.arguments(LoanCalculatorArgsSchema, location="query")
@@ -156,7 +217,7 @@ class LoanQuota(MethodView):
         return services.loan_quota(
             db(),
             runtime().settings,
-            current_member().id,
+            current_member_id(),
             months=args["term_months"],
             first_home=args["first_home"],
             today=today(),

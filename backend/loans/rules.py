@@ -531,6 +531,78 @@ def prepayment_refusal(
     return None
 
 
+def repayment_day_in(year: int, month: int, repayment_day: int) -> date:
+    """The contract's repayment (deduction) day in a month, clipped to the month's end."""
+    return date(year, month, min(repayment_day, calendar.monthrange(year, month)[1]))
+
+
+def deduction_window(
+    on: date, repayment_day: int, window_days: int = DEFAULT_DEDUCTION_WINDOW_DAYS
+) -> tuple[date, date] | None:
+    """The deduction window (扣款期) ``on`` falls in, or None.
+
+    Each month the bank deducts the instalment on the contract's repayment day (clipped to the
+    month's end); the window is that day and ``window_days`` days either side, while the
+    deduction file is settled. Windows of the neighbouring months count too (a window around
+    31 January reaches into February).
+    """
+    if not 1 <= repayment_day <= 31 or window_days < 0:
+        raise ValueError("repayment_day must be 1–31 and window_days ≥ 0")
+    for shift in (-1, 0, 1):
+        month = add_months(on.replace(day=1), shift)
+        day = repayment_day_in(month.year, month.month, repayment_day)
+        if abs((on - day).days) <= window_days:
+            return day - timedelta(days=window_days), day + timedelta(days=window_days)
+    return None
+
+
+BOOKING_REFUSALS = {
+    "loan.prepayment_date_not_future": "提前还款日期须晚于今天",
+    "loan.prepayment_date_too_late": "提前还款日期须早于下一还款日（{next_due}），请另选日期",
+    "loan.prepayment_deduction_window": ("{start}至{end}为扣款期，不能办理提前还款，请另选日期"),
+    "loan.prepayment_before_first_instalment": "首期还款前不能办理提前还款",
+}
+
+
+def booking_refusal(
+    on: date,
+    *,
+    today: date,
+    next_due: date,
+    repayment_day: int,
+    paid_periods: int,
+    window_days: int = DEFAULT_DEDUCTION_WINDOW_DAYS,
+) -> tuple[str, str] | None:
+    """Why a prepayment cannot be booked for ``on`` (error code, message), or None.
+
+    The date is a later day than ``today``, before the next instalment falls due (the prepaid
+    principal then folds into the last paid period), outside every deduction window, and the
+    first instalment has been paid.
+    """
+    if paid_periods < 1:
+        code = "loan.prepayment_before_first_instalment"
+        return code, BOOKING_REFUSALS[code]
+    if on <= today:
+        code = "loan.prepayment_date_not_future"
+        return code, BOOKING_REFUSALS[code]
+    if on >= next_due:
+        code = "loan.prepayment_date_too_late"
+        return code, BOOKING_REFUSALS[code].format(next_due=next_due.isoformat())
+    window = deduction_window(on, repayment_day, window_days)
+    if window is not None:
+        code = "loan.prepayment_deduction_window"
+        start, end = window
+        return code, BOOKING_REFUSALS[code].format(start=start.isoformat(), end=end.isoformat())
+    return None
+
+
+def term_after_prepayment(schedule: Schedule, quote: PrepaymentQuote) -> int:
+    """The contract's term (months) once the quoted prepayment is booked: the periods due by the
+    prepayment date plus the new schedule's months (shorter for shorten-term, the same for
+    reduce-instalment; a full prepayment ends the term at the periods already due)."""
+    return len(schedule.due_on_or_before(quote.on)) + quote.new_months
+
+
 @dataclass(frozen=True)
 class PrepaymentQuote:
     """A prepayment trial (提前还款试算).

@@ -218,6 +218,53 @@ class PrepaymentQuoteSchema(ma.Schema):
     interest_saved = Money(required=True)
 
 
+# --- prepayment bookings (提前还款申请) ---------------------------------------------------------------
+
+
+class PrepaymentRequestSchema(PrepaymentQuoteRequestSchema):
+    prepay_on = InputDate(
+        required=True,
+        error_messages=REQUIRED,
+        metadata={
+            "description": "提前还款日期 YYYY-MM-DD: after today, before the next due date, "
+            "outside the deduction window"
+        },
+    )
+    sms_code = fields.String(
+        required=True, error_messages=REQUIRED, validate=validate.Length(min=1, max=10)
+    )
+
+
+class PrepaymentSchema(ma.Schema):
+    prepayment_no = fields.String(required=True)
+    contract_no = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "full | partial"})
+    kind_label = fields.String(required=True)
+    option = fields.String(
+        allow_none=True, metadata={"description": "shorten_term | reduce_instalment"}
+    )
+    option_label = fields.String(allow_none=True)
+    amount = Money(allow_none=True, metadata={"description": "principal asked for (partial)"})
+    prepay_on = fields.Date(required=True)
+    status = fields.String(required=True, metadata={"description": "pending | booked | refused"})
+    status_label = fields.String(required=True)
+    quote = fields.Dict(
+        required=True,
+        metadata={"description": "the trial figures when booked, shaped as PrepaymentQuote"},
+    )
+    opinion = fields.String(
+        allow_none=True, metadata={"description": "the centre's reason (refused)"}
+    )
+    booked_principal = Money(allow_none=True)
+    booked_interest = Money(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class PrepaymentListSchema(ma.Schema):
+    items = fields.List(fields.Nested(PrepaymentSchema), required=True)
+
+
 # --- calculator -----------------------------------------------------------------------------------------
 
 

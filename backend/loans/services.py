@@ -31,10 +31,10 @@ from backend.applications.services import LOAN_NODES, create_application
 from backend.audit.services import RequestOrigin, record
 from backend.clock import to_local
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.fund.models import ACCOUNT_STATUS
-from backend.fund.queries import account_of
-from backend.idempotency.services import StoredAnswer, run_once
-from backend.identity.stepup import consume_transaction_code
+from backend.fund import services as certificates
+from backend.fund.models import ACCOUNT_STATUS, Certificate
+from backend.idempotency.services import StoredAnswer
+from backend.identity.stepup import confirm_once
 from backend.loans import queries, rules
 from backend.loans.models import LOAN_STATUS, REPAYMENT_CHANNELS, LoanContract, LoanRepayment
 from backend.loans.plans import PlanCache
@@ -554,6 +554,18 @@ PREPAYMENT_KINDS = {
 }
 
 
+def prepayable(
+    session: Session, member_id: int, contract_no: str
+) -> tuple[LoanContract, LoanState]:
+    """The member's contract and its state, refused (422) when not disbursed or settled."""
+    contract = member_contract(session, member_id, contract_no, with_rates=True)
+    if not disbursed(contract):
+        raise ValidationFailed(not_disbursed_notice(contract), error_code="loan.not_disbursed")
+    if contract.status == "settled":
+        raise ValidationFailed(rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled")
+    return contract, loan_state(session, contract)
+
+
 def quote_prepayment(
     session: Session,
     settings: Settings,
@@ -566,24 +578,29 @@ def quote_prepayment(
     today: dt.date,
 ) -> dict[str, Any]:
     """提前还款试算 against the schedule as it stands; refused around deduction days."""
-    contract = member_contract(session, member_id, contract_no, with_rates=True)
-    if not disbursed(contract):
-        raise ValidationFailed(not_disbursed_notice(contract), error_code="loan.not_disbursed")
-    if contract.status == "settled":
-        raise ValidationFailed(rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled")
-    state = loan_state(session, contract)
-    prepayment_kind = PREPAYMENT_KINDS[(kind, option if kind == "partial" else None)]
+    contract, state = prepayable(session, member_id, contract_no)
     with rule_errors():
         quote = rules.quote_prepayment(
             state.schedule,
             today,
-            prepayment_kind,
+            prepayment_kind(kind, option),
             amount,
             window_days=settings.prepayment_blackout_days,
             paid_periods=len(state.paid),
         )
+    return quote_view(contract.contract_no, kind, option, quote)
+
+
+def prepayment_kind(kind: str, option: str | None) -> rules.PrepaymentKind:
+    return PREPAYMENT_KINDS[(kind, option if kind == "partial" else None)]
+
+
+def quote_view(
+    contract_no: str, kind: str, option: str | None, quote: rules.PrepaymentQuote
+) -> dict[str, Any]:
+    """A prepayment quote as answered (试算, and the figures of a booked prepayment)."""
     return {
-        "contract_no": contract.contract_no,
+        "contract_no": contract_no,
         "kind": kind,
         "option": option if kind == "partial" else None,
         "quote_date": quote.on,
@@ -599,6 +616,55 @@ def quote_prepayment(
         "new_end_date": quote.new_end_date,
         "interest_saved": quote.interest_saved,
     }
+
+
+# --- loan settlement certificate (贷款结清证明) ----------------------------------------------------
+
+
+def _settlement_subject(session: Session, contract: LoanContract) -> dict[str, Any]:
+    repayments = queries.contract_repayments(session, contract.id)
+    zero = Decimal("0.00")
+    settled_on = contract.settled_on or (repayments[-1].paid_on if repayments else None)
+    return {
+        "contract_no": contract.contract_no,
+        "amount": f"{contract.amount:.2f}",
+        "term_months": contract.term_months,
+        "method_label": rules.Method.parse(contract.method).label,
+        "disbursed_on": contract.disbursed_on.isoformat() if contract.disbursed_on else "",
+        "settled_on": settled_on.isoformat() if settled_on else "",
+        "principal_repaid": f"{sum((r.principal for r in repayments), zero):.2f}",
+        "interest_repaid": f"{sum((r.interest + r.penalty for r in repayments), zero):.2f}",
+        "bank_name": contract.bank_name,
+    }
+
+
+def issue_settlement_certificate(
+    session: Session,
+    settings: Settings,
+    member: Member,
+    contract_no: str,
+    origin: RequestOrigin | None = None,
+) -> Certificate:
+    """贷款结清证明 of the member's settled contract; re-issuing voids the contract's earlier one.
+    Another member's contract is a 404, a contract not settled a 409 naming its status."""
+    contract = member_contract(session, member.id, contract_no)
+    if contract.status != "settled":
+        label = LOAN_STATUS.get(contract.status, contract.status)
+        raise Conflict(
+            f"该笔贷款当前状态为“{label}”，尚未结清，结清后方可开具贷款结清证明",
+            error_code="loan.not_settled",
+        )
+    account, _ = certificates.account_summary(session, member.id)
+    return certificates.issue(
+        session,
+        settings,
+        member,
+        kind="loan_settlement",
+        account_id=account.id,
+        subject=lambda: _settlement_subject(session, contract),
+        subject_no=contract.contract_no,
+        origin=origin,
+    )
 
 
 # --- public calculator ---------------------------------------------------------------------------
@@ -753,18 +819,17 @@ def apply_for_loan(
     after a lost answer replays even with a fresh code.
     """
     settings = rt.settings
-    fingerprint = {k: v for k, v in payload.items() if k != "sms_code"}
-    # Two racing submissions (different keys) must not both pass "no open application": the
-    # account row lock makes the idempotency look-up, the checks and the insert take turns.
-    account_of(session, member.id, lock=True)
 
-    def work() -> tuple[int, dict[str, Any]]:
+    def check() -> tuple[Decimal, int, rules.Method]:
         with rule_errors({"principal": "amount", "months": "term_months"}):
             amount = rules.validate_principal(payload["amount"], ceiling=settings.loan_ceiling)
             months = rules.validate_months(payload["term_months"])
             method = rules.Method.parse(payload["method"])
         check_eligibility(session, settings, member.id, amount, today)
-        consume_transaction_code(rt, member, payload["sms_code"])
+        return amount, months, method
+
+    def act(checked: tuple[Decimal, int, rules.Method]) -> tuple[int, dict[str, Any]]:
+        amount, months, method = checked
         with rule_errors():
             rate = rules.benchmark_rate(today, months, second_home=not payload["first_home"])
             estimate = rules.generate_schedule(amount, months, method, rate, today)
@@ -799,11 +864,15 @@ def apply_for_loan(
         )
         return 201, render(application_view(application))
 
-    return run_once(
+    # Two racing submissions (different keys) must not both pass "no open application".
+    return confirm_once(
         session,
-        member_id=member.id,
+        rt,
+        member,
         scope=IDEMPOTENCY_SCOPE,
-        key=idempotency_key,
-        body=fingerprint,
-        work=work,
+        idempotency_key=idempotency_key,
+        fingerprint={k: v for k, v in payload.items() if k != "sms_code"},
+        sms_code=payload["sms_code"],
+        check=check,
+        act=act,
     )

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from backend.announcements.rules import request_hash
 from backend.applications.services import LOAN_NODES, WITHDRAWAL_NODES
 from backend.loans import rules
+from backend.loans.schemas import PrepaymentQuoteSchema
+from backend.loans.services import quote_view
 from backend.pii import compose_id_number, mask_id_number, mask_phone
 from backend.seed import data
 from backend.withdrawals.retirement import default_category, retirement_date
@@ -67,6 +69,9 @@ class Profile:
     many_messages: bool = False
     open_withdrawal: bool = False
     retired: bool = False  # past the statutory age, retirement recorded by the core system
+    # 提前还款申请: "booked" (the loan was settled early by a full prepayment the core booked),
+    # "pending" (one waiting for the core system, and an earlier refused one)
+    prepayment: str | None = None
 
 
 # The demo's full slot: tomorrow 14:00, provident-fund withdrawal at the first hall.
@@ -77,7 +82,10 @@ SHOWCASE: tuple[Profile, ...] = (
     Profile("贷款逾期（罚息、待办）", loan="overdue"),
     Profile("贷款审批中（可看审批进度）", loan="approving"),
     Profile("已签合同未放款", loan="signed"),
-    Profile("贷款已结清", loan="settled"),
+    Profile(
+        "贷款已提前结清（提前还款已办理，可开具结清证明）", loan="settled", prepayment="booked"
+    ),
+    Profile("提前还款申请待中心确认（另有一笔未通过）", loan="repaying", prepayment="pending"),
     Profile("提取申请办理中", open_withdrawal=True),
     Profile("已退休、账户封存（可办理离退休提取）", status="sealed", retired=True),
     Profile("账户封存", status="sealed"),
@@ -323,6 +331,7 @@ class CentreGenerator:
         self._employers: list[_Employer] = []
         self._loan_count = 0
         self._app_seq = itertools.count(1)
+        self._prepay_seq = itertools.count(1)
         self._created = at(month_day(self._window_start, 1), 9)
         self._first_member_id = self._next_ids.get("members", 1)
 
@@ -538,7 +547,11 @@ class CentreGenerator:
             loan_state = None  # too young for a loan history: a depositor only
         opened_on = month_day(open_month, rng.randint(1, employer.deposit_day))
 
-        loan = self._plan_loan(rng, loan_state, open_month) if loan_state else None
+        loan = (
+            self._plan_loan(rng, loan_state, open_month, prepaid=profile.prepayment == "booked")
+            if loan_state
+            else None
+        )
         account_id = self._id("fund_accounts")
         retires_on = retirement_date(birth, default_category(male))
         ledger, account = self._ledger(
@@ -929,7 +942,9 @@ class CentreGenerator:
 
     # -- loans -------------------------------------------------------------------------------
 
-    def _plan_loan(self, rng: random.Random, state: str, open_month: int) -> _Loan:
+    def _plan_loan(
+        self, rng: random.Random, state: str, open_month: int, *, prepaid: bool = False
+    ) -> _Loan:
         self._loan_count += 1
         months = rng.choice((120, 180, 240, 300, 360))
         method = (
@@ -949,7 +964,9 @@ class CentreGenerator:
         else:
             latest = {"repaying": as_month - 3, "overdue": as_month - 8, "settled": as_month - 15}
             disbursal_month = rng.randint(earliest, max(earliest, latest[state]))
-            if state == "settled" and rng.random() < 0.35 and disbursal_month <= as_month - 62:
+            if prepaid:
+                months = 360  # still running: settled early by a full prepayment
+            elif state == "settled" and rng.random() < 0.35 and disbursal_month <= as_month - 62:
                 months = 60  # ran its course
             loan.months = months
             disbursed = max(month_day(disbursal_month, rng.randint(1, 28)), RATES_2015[0])
@@ -1028,6 +1045,7 @@ class CentreGenerator:
         settled_on: dt.date | None = None
         if schedule is not None:
             balance, settled_on = self._repayments(ctx, loan, contract_id, schedule, messages)
+            messages += self._prepayments(ctx, loan, contract_id, schedule)
             for k, segment in enumerate(schedule.segments()):
                 due = schedule.periods[segment.first_period - 1].due_date
                 ctx.rows.add(
@@ -1245,6 +1263,121 @@ class CentreGenerator:
             messages.append(self._message(ctx, "贷款逾期提醒", notice, sent, "loan"))
             messages.append(self._message(ctx, "归还逾期贷款", notice, sent, "todo", due_days=10))
         return balance, None
+
+    def _prepayments(
+        self, ctx: _MemberContext, loan: _Loan, contract_id: int, schedule: rules.Schedule
+    ) -> list[dict[str, Any]]:
+        """提前还款申请 rows: the booked full prepayment of a loan settled early; for a repaying
+        loan (the showcase, and some others) a pending one and, on the showcase, a refused one."""
+        wanted = ctx.profile.prepayment
+        messages: list[dict[str, Any]] = []
+        if loan.settle_on is not None:
+            quote = rules.quote_prepayment(schedule, loan.settle_on, rules.PrepaymentKind.FULL)
+            no = self._prepayment(ctx, contract_id, loan, "full", None, quote, "booked")
+            messages.append(
+                self._message(
+                    ctx,
+                    "提前还款办理成功",
+                    f"您的借款合同（{loan.contract_no}）提前还款申请（编号{no}）已于"
+                    f"{loan.settle_on:%Y年%m月%d日}办理，归还本金{quote.prepaid_principal}元、"
+                    f"利息{quote.accrued_interest}元，贷款已全部结清。",
+                    at(loan.settle_on, 16),
+                    "loan",
+                )
+            )
+            return messages
+        if loan.state != "repaying" or not (wanted == "pending" or ctx.rng.random() < 0.15):
+            return messages
+        paid = schedule.due_on_or_before(self.as_of)
+        following = schedule.next_due(self.as_of)
+        if len(paid) < 3 or following is None:
+            return messages
+        balance = paid[-1].remaining
+        amount = max(
+            Decimal("10000.00"),
+            ((balance / 5 / 10000).to_integral_value() * 10000).quantize(rules.FEN),
+        )
+        if amount >= balance:
+            return messages
+        if wanted == "pending":
+            earlier = paid[-3].due_date + dt.timedelta(days=10)
+            refused = rules.quote_prepayment(
+                schedule, earlier, rules.PrepaymentKind.REDUCE_INSTALMENT, amount
+            )
+            self._prepayment(
+                ctx, contract_id, loan, "partial", "reduce_instalment", refused, "refused"
+            )
+        day = next(
+            (
+                self.as_of + dt.timedelta(days=d)
+                for d in range(1, 32)
+                if rules.booking_refusal(
+                    self.as_of + dt.timedelta(days=d),
+                    today=self.as_of,
+                    next_due=following.due_date,
+                    repayment_day=schedule.periods[0].due_date.day,
+                    paid_periods=len(paid),
+                )
+                is None
+            ),
+            None,
+        )
+        if day is None:
+            return messages
+        quote = rules.quote_prepayment(
+            schedule, day, rules.PrepaymentKind.SHORTEN_TERM, amount, paid_periods=len(paid)
+        )
+        no = self._prepayment(ctx, contract_id, loan, "partial", "shorten_term", quote, "pending")
+        messages.append(
+            self._message(
+                ctx,
+                "提前还款申请",
+                f"您的借款合同（{loan.contract_no}）部分提前还款（缩短期限）申请（编号{no}）已提交，"
+                f"预约还款日期{day:%Y年%m月%d日}，预计应还{quote.amount_due}元。",
+                at(self.as_of - dt.timedelta(days=1), 15),
+                "loan",
+            )
+        )
+        return messages
+
+    def _prepayment(
+        self,
+        ctx: _MemberContext,
+        contract_id: int,
+        loan: _Loan,
+        kind: str,
+        option: str | None,
+        quote: rules.PrepaymentQuote,
+        status: str,
+    ) -> str:
+        no = f"HK{quote.on:%Y%m%d}{next(self._prepay_seq):08d}"
+        created = at(min(quote.on - dt.timedelta(days=5), self.as_of - dt.timedelta(days=1)), 10)
+        decided = at(quote.on, 16) if status != "pending" else None
+        ctx.rows.add(
+            "loan_prepayments",
+            {
+                "id": self._id("loan_prepayments"),
+                "prepayment_no": no,
+                "contract_id": contract_id,
+                "member_id": ctx.member_id,
+                "kind": kind,
+                "option": option,
+                "amount": quote.prepaid_principal if kind == "partial" else None,
+                "prepay_on": quote.on,
+                "status": status,
+                "quote": PrepaymentQuoteSchema().dump(
+                    quote_view(loan.contract_no, kind, option, quote)
+                ),
+                "opinion": "预约还款日还款账户余额不足，未能扣款" if status == "refused" else "",
+                "decision_event_id": f"seed-{no}" if decided else None,
+                "decision_hash": None,
+                "booked_principal": quote.prepaid_principal if status == "booked" else None,
+                "booked_interest": quote.accrued_interest if status == "booked" else None,
+                "decided_at": decided,
+                "created_at": created,
+            },
+        )
+        return no
 
     # -- withdrawal applications -------------------------------------------------------------
 

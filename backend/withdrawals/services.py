@@ -20,8 +20,8 @@ from backend.audit.services import RequestOrigin, record
 from backend.errors import AppError
 from backend.fund.queries import account_of
 from backend.fund.services import account_missing
-from backend.idempotency.services import StoredAnswer, run_once
-from backend.identity.stepup import consume_transaction_code
+from backend.idempotency.services import StoredAnswer
+from backend.identity.stepup import confirm_once
 from backend.inbox.services import post_message
 from backend.members.models import Member
 from backend.runtime import Runtime
@@ -124,15 +124,15 @@ def submit_withdrawal(
     if acct is None:
         raise account_missing()
 
-    def work() -> tuple[int, dict[str, Any]]:
+    def check() -> None:
         facts = queries.facts(session, rt.pii, acct)
         refusal = rules.check_request(
             request.reason, request.amount, facts, policy(rt.settings), request.extra
         )
         if refusal is not None:
             raise refusal_error(refusal)
-        # After the rules: a refused request must not burn the member's code.
-        consume_transaction_code(rt, member, request.sms_code)
+
+    def act(_: None) -> tuple[int, dict[str, Any]]:
         application = _create(session, rt, member, request, acct.account_no)
         record(
             session,
@@ -145,13 +145,16 @@ def submit_withdrawal(
         )
         return 201, serialize(application)
 
-    return run_once(
+    return confirm_once(
         session,
-        member_id=member.id,
+        rt,
+        member,
         scope=SCOPE,
-        key=idempotency_key,
-        body=request.fingerprint(),
-        work=work,
+        idempotency_key=idempotency_key,
+        fingerprint=request.fingerprint(),
+        sms_code=request.sms_code,
+        check=check,
+        act=act,
     )
 
 

@@ -387,13 +387,13 @@ def test_page_answers_404_page_when_code_wrong(client, login, holder):
     body = issue(client, login(holder))
     r = page(client, body["serial_no"], "ABCDEFGHJK")
     assert r.status_code == 404 and r.mimetype == "text/html"
-    assert "未找到该缴存证明，请核对证明编号和验证码" in visible_text(r)
+    assert "未找到该证明，请核对证明编号和验证码" in visible_text(r)
     assert "45678.90" not in visible_text(r)
 
 
 def test_page_asks_for_the_code_when_missing(client):
     r = client.get("/verify/certificates/JC1")
-    assert r.status_code == 200 and "请输入缴存证明上的验证码" in visible_text(r)
+    assert r.status_code == 200 and "请输入证明上的验证码" in visible_text(r)
 
 
 def test_page_is_rate_limited_like_the_api_when_too_many_attempts(client):

@@ -27,6 +27,8 @@ H5_DIR = PROJECT_ROOT / "miniapp" / "dist" / "build" / "h5"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
 CAPTCHA = "1234"
+# The core system's key in the e2e backend (GJJ_INTERNAL_KEYS), for tests that act as the core.
+CORE_KEY = ("e2e-core", "e2e-core-secret")
 # The showcase members of `gjj seed` (one of each situation) come first; a few more is plenty.
 SEED_MEMBERS = 20
 CHROMIUM_FLAGS = [
@@ -159,6 +161,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         "GJJ_PORT": str(port),
         "GJJ_PUBLIC_BASE_URL": base_url,
         "GJJ_LOG_JSON": "true",
+        "GJJ_INTERNAL_KEYS": ":".join(CORE_KEY),
     }
     # The logins go to the run's own directory, not the developer's instance/demo-members.csv.
     demo_csv = work / "demo-members.csv"

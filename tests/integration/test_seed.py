@@ -18,7 +18,7 @@ from backend.fund.models import FundAccount, FundTransaction
 from backend.identity.passwords import make_hasher, verify_password
 from backend.inbox.models import Message
 from backend.loans import rules
-from backend.loans.models import LoanContract, LoanRate, LoanRepayment
+from backend.loans.models import LoanContract, LoanPrepayment, LoanRate, LoanRepayment
 from backend.members.models import Credential, Employer, Member
 from backend.models import Base
 from backend.pii import is_valid_id_number, mask_id_number, mask_phone
@@ -309,3 +309,23 @@ def test_closures_and_retirements_follow_the_withdrawal_rules_when_seeded(
             year, month = (int(x) for x in account.paid_through.split("-"))
             months = (txn.txn_date.year - year) * 12 + txn.txn_date.month - month
             assert months >= LEAVING_SEALED_MONTHS, (account.paid_through, txn.txn_date)
+
+
+def test_every_prepayment_state_is_present_and_consistent_when_seeded(
+    seeded: Any, session: Session
+) -> None:
+    rows = session.scalars(select(LoanPrepayment)).all()
+    assert {p.status for p in rows} == {"pending", "booked", "refused"}
+    for p in rows:
+        contract = session.get(LoanContract, p.contract_id)
+        assert contract is not None and contract.member_id == p.member_id
+        assert p.quote["contract_no"] == contract.contract_no
+        if p.status == "booked":  # a full prepayment that settled the loan early
+            assert p.kind == "full" and contract.status == "settled"
+            assert contract.settled_on == p.prepay_on
+        if p.status == "pending":  # bookable: after the seed day, outside the deduction window
+            assert contract.status == "repaying" and p.prepay_on > AS_OF
+            assert contract.repayment_day is not None
+            assert rules.deduction_window(p.prepay_on, contract.repayment_day, 2) is None
+    pending = Counter(p.contract_id for p in rows if p.status == "pending")
+    assert max(pending.values()) == 1  # one pending per contract

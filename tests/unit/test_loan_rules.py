@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from backend.loans import rules
 from backend.loans.rules import (
     PRINCIPAL_CEILING,
     LoanRuleError,
@@ -670,3 +671,68 @@ def test_loan_event_is_refused_when_not_an_allowed_transition(status, event, app
 )
 def test_loan_event_moves_the_contract_when_allowed(status, event, application, after):
     assert loan_transition(status, event, application) == after
+
+
+# --- prepayment booking: the deduction window and the bookable dates ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("on", "day", "window"),
+    [
+        (date(2025, 6, 13), 15, (date(2025, 6, 13), date(2025, 6, 17))),
+        (date(2025, 6, 17), 15, (date(2025, 6, 13), date(2025, 6, 17))),
+        (date(2025, 6, 12), 15, None),
+        (date(2025, 6, 18), 15, None),
+        # repayment day 31: February's deduction is on its last day, the window reaches March
+        (date(2025, 3, 2), 31, (date(2025, 2, 26), date(2025, 3, 2))),
+        (date(2025, 3, 3), 31, None),
+        # a window around 31 December reaches into January
+        (date(2026, 1, 1), 30, (date(2025, 12, 28), date(2026, 1, 1))),
+    ],
+)
+def test_deduction_window_is_found_around_the_repayment_day_when_month_lengths_differ(
+    on, day, window
+):
+    assert rules.deduction_window(on, day, 2) == window
+
+
+@pytest.mark.parametrize(
+    ("on", "paid", "code"),
+    [
+        (date(2025, 6, 5), 14, None),
+        (date(2025, 6, 1), 14, "loan.prepayment_date_not_future"),
+        (date(2025, 6, 14), 14, "loan.prepayment_deduction_window"),
+        (date(2025, 6, 13), 14, "loan.prepayment_deduction_window"),  # its first day
+        (date(2025, 6, 15), 14, "loan.prepayment_date_too_late"),
+        (date(2025, 6, 5), 0, "loan.prepayment_before_first_instalment"),
+    ],
+)
+def test_booking_refusal_names_the_reason_when_the_date_is_not_bookable(on, paid, code):
+    refusal = rules.booking_refusal(
+        on,
+        today=date(2025, 6, 1),
+        next_due=date(2025, 6, 15),
+        repayment_day=15,
+        paid_periods=paid,
+        window_days=2,
+    )
+    assert (refusal[0] if refusal else None) == code
+    if refusal:
+        assert refusal[1] and "{" not in refusal[1]
+
+
+def test_term_after_prepayment_counts_due_periods_and_the_new_months_when_shortened():
+    schedule = rules.generate_schedule(
+        "300000.00", 120, "equal_installment", "2.85", date(2025, 1, 10)
+    )
+    quote = rules.quote_prepayment(
+        schedule, date(2025, 6, 1), "shorten_term", "100000.00", window_days=2
+    )
+    assert quote.new_months < 115
+    assert (
+        rules.term_after_prepayment(schedule, quote) == 4 + quote.new_months
+    )  # due 10 Feb … 10 May
+    reduce = rules.quote_prepayment(
+        schedule, date(2025, 6, 1), "reduce_instalment", "100000.00", window_days=2
+    )
+    assert rules.term_after_prepayment(schedule, reduce) == 120

@@ -1,0 +1,268 @@
+"""提前还款申请: the member books a partial or full prepayment for a date; the core system books
+or refuses it (``backend.integration.prepayment_events``), and the booked one re-amortises the
+contract through the one schedule engine (:mod:`backend.loans.rules`).
+
+No Flask here. Booking takes the SMS step-up and an ``Idempotency-Key``
+(:func:`backend.identity.stepup.confirm_once`); one prepayment is pending per contract.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend.audit.services import RequestOrigin, record
+from backend.clock import to_local, utcnow
+from backend.errors import Conflict, ValidationFailed
+from backend.idempotency.services import StoredAnswer
+from backend.identity.stepup import confirm_once
+from backend.inbox.services import post_message
+from backend.loans import queries, rules
+from backend.loans.models import (
+    PREPAYMENT_KINDS,
+    PREPAYMENT_OPTIONS,
+    PREPAYMENT_STATUS,
+    LoanContract,
+    LoanPrepayment,
+    LoanRepayment,
+)
+from backend.loans.services import (
+    first_due_date,
+    loan_state,
+    member_contract,
+    prepayable,
+    prepayment_kind,
+    quote_view,
+    rule_errors,
+)
+from backend.members.models import Member
+from backend.runtime import Runtime
+
+SCOPE = "loan-prepayments"
+
+
+def new_prepayment_no() -> str:
+    return f"HK{utcnow():%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def repayment_day(contract: LoanContract) -> int:
+    """The contract's deduction day: as recorded at disbursal, else the first due date's day."""
+    if contract.repayment_day:
+        return contract.repayment_day
+    first = first_due_date(contract)
+    assert first is not None
+    return first.day
+
+
+def prepayment_view(prepayment: LoanPrepayment, contract_no: str) -> dict[str, Any]:
+    return {
+        "prepayment_no": prepayment.prepayment_no,
+        "contract_no": contract_no,
+        "kind": prepayment.kind,
+        "kind_label": PREPAYMENT_KINDS[prepayment.kind],
+        "option": prepayment.option,
+        "option_label": PREPAYMENT_OPTIONS.get(prepayment.option or ""),
+        "amount": prepayment.amount,
+        "prepay_on": prepayment.prepay_on,
+        "status": prepayment.status,
+        "status_label": PREPAYMENT_STATUS[prepayment.status],
+        "quote": prepayment.quote,
+        "opinion": prepayment.opinion or None,
+        "booked_principal": prepayment.booked_principal,
+        "booked_interest": prepayment.booked_interest,
+        "created_at": to_local(prepayment.created_at),
+        "decided_at": to_local(prepayment.decided_at) if prepayment.decided_at else None,
+    }
+
+
+def list_prepayments(session: Session, member_id: int, contract_no: str) -> dict[str, Any]:
+    contract = member_contract(session, member_id, contract_no)
+    rows = queries.contract_prepayments(session, contract.id)
+    return {"items": [prepayment_view(p, contract.contract_no) for p in rows]}
+
+
+def book_prepayment(
+    session: Session,
+    rt: Runtime,
+    member: Member,
+    contract_no: str,
+    payload: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    origin: RequestOrigin,
+    today: dt.date,
+    render: Callable[[dict[str, Any]], dict[str, Any]],
+    quote_render: Callable[[dict[str, Any]], dict[str, Any]],
+) -> StoredAnswer:
+    """Book a prepayment (提前还款申请) once per ``Idempotency-Key``: the date and amount are
+    checked by the rules and quoted, then the SMS code is consumed and the booking stored
+    pending, with the member's message. ``render`` gives the stored answer, ``quote_render`` the
+    quote as kept on the booking."""
+    settings = rt.settings
+    kind, option = payload["kind"], payload.get("option") if payload["kind"] == "partial" else None
+    on: dt.date = payload["prepay_on"]
+
+    def check() -> tuple[LoanContract, rules.PrepaymentQuote]:
+        contract, state = prepayable(session, member.id, contract_no)
+        if queries.pending_prepayment(session, contract.id) is not None:
+            raise Conflict(
+                "该合同已有待中心确认的提前还款申请，请待其办结后再申请",
+                error_code="loan.prepayment_pending",
+            )
+        window = settings.prepayment_blackout_days
+        refusal = rules.prepayment_refusal(
+            state.schedule, today, window_days=0, paid_periods=len(state.paid)
+        )
+        if refusal == "loan.prepayment_overdue":
+            raise ValidationFailed(rules.REFUSAL_MESSAGES[refusal], error_code=refusal)
+        upcoming = state.upcoming
+        if not upcoming:
+            raise ValidationFailed(
+                rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled"
+            )
+        refused = rules.booking_refusal(
+            on,
+            today=today,
+            next_due=upcoming[0].due_date,
+            repayment_day=repayment_day(contract),
+            paid_periods=len(state.paid),
+            window_days=window,
+        )
+        if refused is not None:
+            code, message = refused
+            raise ValidationFailed(message, error_code=code, errors={"prepay_on": [message]})
+        with rule_errors():
+            quote = rules.quote_prepayment(
+                state.schedule,
+                on,
+                prepayment_kind(kind, option),
+                payload.get("amount"),
+                window_days=window,
+                paid_periods=len(state.paid),
+            )
+        return contract, quote
+
+    def act(checked: tuple[LoanContract, rules.PrepaymentQuote]) -> tuple[int, dict[str, Any]]:
+        contract, quote = checked
+        prepayment = LoanPrepayment(
+            prepayment_no=new_prepayment_no(),
+            contract_id=contract.id,
+            member_id=member.id,
+            kind=kind,
+            option=option,
+            amount=quote.prepaid_principal if kind == "partial" else None,
+            prepay_on=on,
+            status="pending",
+            quote=quote_render(quote_view(contract.contract_no, kind, option, quote)),
+            opinion="",
+        )
+        session.add(prepayment)
+        session.flush()
+        what = PREPAYMENT_KINDS[kind] + (f"（{PREPAYMENT_OPTIONS[option]}）" if option else "")
+        post_message(
+            session,
+            member_id=member.id,
+            business_name="提前还款申请",
+            content=(
+                f"您的借款合同（{contract.contract_no}）{what}申请（编号{prepayment.prepayment_no}）"
+                f"已提交，预约还款日期{on:%Y年%m月%d日}，预计应还{quote.amount_due}元。"
+                "请于该日前在还款账户中备足资金，中心办理后将通知您。"
+            ),
+            business_type="loan",
+            source_channel="个人网厅",
+            dedupe_key=f"prepayment-submitted:{prepayment.prepayment_no}",
+        )
+        record(
+            session,
+            "loan.prepayment_booked",
+            member_id=member.id,
+            origin=origin,
+            contract_no=contract.contract_no,
+            prepayment_no=prepayment.prepayment_no,
+            kind=kind,
+            amount=str(quote.prepaid_principal),
+        )
+        return 201, render(prepayment_view(prepayment, contract.contract_no))
+
+    fingerprint = {
+        "contract_no": contract_no,
+        "kind": kind,
+        "option": option,
+        "amount": str(payload.get("amount")) if payload.get("amount") is not None else None,
+        "prepay_on": on.isoformat(),
+    }
+    return confirm_once(
+        session,
+        rt,
+        member,
+        scope=SCOPE,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        sms_code=payload["sms_code"],
+        check=check,
+        act=act,
+    )
+
+
+def book_into_contract(
+    session: Session,
+    contract: LoanContract,
+    prepayment: LoanPrepayment,
+    *,
+    principal: Decimal,
+    interest: Decimal,
+    on: dt.date,
+) -> LoanRepayment:
+    """The core system booked ``prepayment``: its principal is repaid on ``on`` (folded into the
+    last paid period, so the one schedule engine re-amortises what remains), a shorten-term one
+    shortens the contract's term, a full one settles the contract. Raises 422 on figures the
+    rules refuse (a partial principal not below the balance, a full one not the balance)."""
+    state = loan_state(session, contract)
+    if not state.paid:
+        raise ValidationFailed(
+            rules.BOOKING_REFUSALS["loan.prepayment_before_first_instalment"],
+            error_code="loan.prepayment_before_first_instalment",
+        )
+    kind = prepayment_kind(prepayment.kind, prepayment.option)
+    if kind is rules.PrepaymentKind.FULL and principal != state.balance:
+        message = f"全部提前还款的本金须等于剩余本金 {state.balance} 元"
+        raise ValidationFailed(
+            message,
+            error_code="loan.prepayment_principal_mismatch",
+            errors={"principal": [message]},
+        )
+    with rule_errors({"amount": "principal"}):
+        quote = rules.quote_prepayment(
+            state.schedule,
+            on,
+            kind,
+            None if kind is rules.PrepaymentKind.FULL else principal,
+            window_days=0,
+        )
+    last = state.paid[-1]
+    balance = state.balance - principal
+    repayment = LoanRepayment(
+        contract_id=contract.id,
+        period=last.period,
+        due_date=last.due_date,
+        paid_on=on,
+        principal=principal,
+        interest=interest,
+        penalty=Decimal("0.00"),
+        balance_after=balance,
+        channel="prepayment",
+        external_id=f"prepay:{prepayment.prepayment_no}",
+    )
+    session.add(repayment)
+    contract.balance = balance
+    if kind is rules.PrepaymentKind.SHORTEN_TERM:
+        contract.term_months = rules.term_after_prepayment(state.schedule, quote)
+    elif kind is rules.PrepaymentKind.FULL:
+        contract.status = rules.loan_transition(contract.status, "settled")
+        contract.settled_on = on
+    return repayment
