@@ -13,7 +13,7 @@ from backend import migrate
 from backend.integration.cli import internal as internal_cli
 from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
-from backend.settings import INSTANCE_DIR, Settings, SettingsError
+from backend.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +107,6 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
     """Run gunicorn in the foreground (``serve`` and ``demo``)."""
     from gunicorn.app.base import BaseApplication
 
-    from backend.app import create_app
-
     settings = c.settings
     # The embedded defaults (fakeredis, in-process pushes) live in one process: one worker,
     # many threads. A real Redis lets several workers share sessions and captchas.
@@ -117,6 +115,16 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
     elif workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers need a shared Redis: set GJJ_REDIS_URL")
     bind = bind_address(settings, host, port)
+    if workers > 1:
+        # Before the app (and prometheus_client) is imported: one set of metrics for all workers.
+        from backend import gunicorn_conf
+
+        gunicorn_conf.prepare_metrics_dir(gunicorn_conf.metrics_dir(settings))
+        child_exit = gunicorn_conf.child_exit
+    else:
+        child_exit = None
+    from backend.app import create_app
+
     rt = c.runtime
     app = create_app(runtime=rt)
 
@@ -136,6 +144,8 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
             self.cfg.set("post_worker_init", _post_worker_init)
+            if child_exit is not None:
+                self.cfg.set("child_exit", child_exit)
 
         def load(self) -> object:
             return app
@@ -241,24 +251,98 @@ def demo(c: Context, members: int, seed_value: int, host: str | None, port: int 
 
 @cli.command()
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Worker threads")
-@click.option("--beat/--no-beat", default=True, show_default=True, help="Run the sweeper schedule")
 @click.option("--loglevel", default="INFO", show_default=True)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this worker's Prometheus metrics on GJJ_HOST:PORT (an ops listener)",
+)
 @pass_ctx
-def worker(c: Context, concurrency: int, beat: bool, loglevel: str) -> None:
-    """Run the Celery push worker (GJJ_PUSH_MODE=celery), with the sweeper on beat."""
+def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None) -> None:
+    """Run the Celery push worker (GJJ_PUSH_MODE=celery); the schedule runs in `gjj beat`."""
+    from backend.ops.metrics import PUSH_METRICS, serve_metrics
     from backend.push.worker import make_celery
 
     try:
         app = make_celery(c.settings, c.runtime)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    if metrics_port is not None:
+        serve_metrics(metrics_port, c.settings.host, PUSH_METRICS)
     # Threads, not prefork: pushes wait on the network, and a forked copy of the engine's
     # connection pool would be shared between processes.
     argv = ["worker", f"--concurrency={concurrency}", "--pool=threads", f"--loglevel={loglevel}"]
-    if beat:
-        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
-        argv.append("--beat")
     app.worker_main(argv=argv)
+
+
+@cli.command()
+@click.option("--timeout", type=float, default=3.0, show_default=True)
+@pass_ctx
+def healthz(c: Context, timeout: float) -> None:
+    """Exit 0 when this host's API answers /healthz (liveness; the container's healthcheck)."""
+    import urllib.request
+
+    host = c.settings.host if c.settings.host not in {"0.0.0.0", "::", ""} else "127.0.0.1"  # noqa: S104
+    url = f"http://{host}:{c.settings.port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - loopback
+            status = answer.status
+    except OSError as exc:
+        raise click.ClickException(f"{url}: {exc}") from exc
+    if status != 200:
+        raise click.ClickException(f"{url}: HTTP {status}")
+
+
+@cli.command("worker-ping")
+@click.option("--timeout", type=float, default=5.0, show_default=True)
+@pass_ctx
+def worker_ping(c: Context, timeout: float) -> None:
+    """Exit 0 when a push worker answers on the broker (the worker's healthcheck)."""
+    from backend.push.worker import make_celery
+
+    try:
+        replies = make_celery(c.settings).control.ping(timeout=timeout)
+    except Exception as exc:  # the broker itself is down: unhealthy, with the reason
+        raise click.ClickException(f"broker unreachable: {type(exc).__name__}") from exc
+    if not replies:
+        raise click.ClickException("no worker answered")
+    click.echo(f"{len(replies)} worker(s) answered")
+
+
+@cli.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+@pass_ctx
+def beat(c: Context, loglevel: str) -> None:
+    """Run the schedule (push sweeper, retention prune): exactly ONE per deployment."""
+    from backend.push.worker import make_celery
+
+    try:
+        app = make_celery(c.settings)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    c.settings.instance_path.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
+    app.start(argv=["beat", f"--loglevel={loglevel}"])
+
+
+@cli.command()
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep this many days (default GJJ_RETENTION_DAYS)",
+)
+@pass_ctx
+def prune(c: Context, older_than_days: int | None) -> None:
+    """Delete finished push deliveries and idempotency records older than N days."""
+    from backend.ops.retention import prune as prune_rows
+
+    days = older_than_days or c.settings.retention_days
+    result = prune_rows(c.runtime, days)
+    click.echo(
+        f"pruned {result.deliveries} deliveries and {result.idempotency_records} "
+        f"idempotency records older than {days} days"
+    )
 
 
 @cli.group()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -65,7 +66,18 @@ class Settings:
     host: str = "127.0.0.1"
     log_level: str = "INFO"
     log_json: bool = True
+    # gunicorn of the production image (backend.gunicorn_conf): processes, and threads in each
+    web_workers: int = 4
+    web_threads: int = 8
     proxy_hops: int = 0  # reverse proxies in front of the app that set X-Forwarded-For
+    # Writable files (SQLite, beat schedule, Prometheus multiprocess files); empty: ./instance
+    instance_dir: str = ""
+    # The H5 build of the mini-program served at / (empty: miniapp/dist/build/h5 of the checkout)
+    h5_dir: str = ""
+    # Who may read /metrics (the client address after the trusted proxies): ops networks only
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # Retention of finished push deliveries and idempotency records (`gjj prune`, beat)
+    retention_days: int = 90
 
     database_url: str = ""  # empty: SQLite file under instance/
     redis_url: str = ""  # empty: in-process fakeredis
@@ -158,6 +170,10 @@ class Settings:
         return self.env == "production"
 
     @property
+    def instance_path(self) -> Path:
+        return Path(self.instance_dir) if self.instance_dir else INSTANCE_DIR
+
+    @property
     def effective_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -197,6 +213,13 @@ class Settings:
             raise SettingsError("GJJ_SMS_BACKEND=file needs GJJ_SMS_OUTBOX=<path>")
         if self.channels not in {"fake", "real"}:
             raise SettingsError("GJJ_CHANNELS must be fake or real")
+        for network in self.metrics_networks:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as exc:
+                raise SettingsError(f"GJJ_METRICS_NETWORKS: {exc}") from exc
+        if self.retention_days < 1:
+            raise SettingsError("GJJ_RETENTION_DAYS must be at least 1")
         if self.push_max_attempts < 1:
             raise SettingsError("GJJ_PUSH_MAX_ATTEMPTS must be at least 1")
         if self.push_mode not in {"inline", "celery"}:
