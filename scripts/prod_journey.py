@@ -204,8 +204,15 @@ class Load:
     """Bounded traffic while a fault happens: core-system writes on the ops listener (each
     acknowledged one must be in the database afterwards) and member reads through nginx."""
 
-    def __init__(self, hall: Hall, members: list[dict[str, str]], tokens: list[dict[str, str]],
-                 label: str, threads: int = 4, max_requests: int = 4000) -> None:
+    def __init__(
+        self,
+        hall: Hall,
+        members: list[dict[str, str]],
+        tokens: list[dict[str, str]],
+        label: str,
+        threads: int = 4,
+        max_requests: int = 4000,
+    ) -> None:
         self.hall = hall
         self.members = members
         self.tokens = tokens
@@ -306,7 +313,9 @@ def recovered(hall: Hall, headers: dict[str, str], within: float = 30.0) -> floa
     while time.monotonic() - started < within:
         try:
             r = requests.get(
-                f"{hall.public}/api/v1/messages/unread-count", headers=headers, timeout=CLIENT_TIMEOUT
+                f"{hall.public}/api/v1/messages/unread-count",
+                headers=headers,
+                timeout=CLIENT_TIMEOUT,
             )
             if r.status_code == 200:
                 return time.monotonic() - started
@@ -326,7 +335,8 @@ def exposure(hall: Hall, report: Report) -> None:
             f"{hall.public}/internal/v1/messages", json={}, timeout=5
         ).status_code
         == 404,
-        "ops /metrics": "gjj_http_requests_total" in requests.get(f"{hall.ops}/metrics", timeout=5).text,
+        "ops /metrics": "gjj_http_requests_total"
+        in requests.get(f"{hall.ops}/metrics", timeout=5).text,
         "public /healthz": requests.get(f"{hall.public}/healthz", timeout=5).status_code == 200,
         "H5 at /": "<html" in requests.get(f"{hall.public}/", timeout=5).text.lower(),
     }
@@ -373,14 +383,27 @@ def member_journey(hall: Hall, member: dict[str, str], dysms: str, report: Repor
     steps: list[str] = []
     headers = hall.login(member["id_number"])
     steps.append("login")
-    get = lambda path: hall.http.get(f"{hall.public}{path}", headers=headers, timeout=CLIENT_TIMEOUT)  # noqa: E731
-    post = lambda path, **kw: hall.http.post(  # noqa: E731
-        f"{hall.public}{path}", headers={**headers, **kw.pop("extra", {})}, timeout=CLIENT_TIMEOUT, **kw
-    )
+
+    def get(path: str) -> requests.Response:
+        return hall.http.get(f"{hall.public}{path}", headers=headers, timeout=CLIENT_TIMEOUT)
+
+    def post(path: str, extra: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return hall.http.post(
+            f"{hall.public}{path}",
+            headers={**headers, **(extra or {})},
+            timeout=CLIENT_TIMEOUT,
+            **kw,
+        )
+
     key = f"journey-{uuid.uuid4().hex[:8]}"
     r = hall.internal(
         "/messages",
-        {"id_number": member["id_number"], "dedupe_key": key, "business_name": "业务通知", "content": "欢迎使用网厅"},
+        {
+            "id_number": member["id_number"],
+            "dedupe_key": key,
+            "business_name": "业务通知",
+            "content": "欢迎使用网厅",
+        },
     )
     assert r.status_code == 201, r.text
     messages = get("/api/v1/messages").json()["items"]
@@ -443,10 +466,14 @@ def bind_alipay(hall: Hall, alipay: str, member: dict[str, str], consents: int) 
             "is_certified": "T",
         },
     )
-    fake_admin(alipay, "consents", {"user_id": user_id, "template_id": "gjj-ali-notice", "count": 1000})
+    fake_admin(
+        alipay, "consents", {"user_id": user_id, "template_id": "gjj-ali-notice", "count": 1000}
+    )
     code = fake_admin(alipay, "auth-codes", {"user_id": user_id})["auth_code"]
     r = hall.http.post(
-        f"{hall.public}/api/v1/channels/alipay/sessions", json={"auth_code": code}, timeout=CLIENT_TIMEOUT
+        f"{hall.public}/api/v1/channels/alipay/sessions",
+        json={"auth_code": code},
+        timeout=CLIENT_TIMEOUT,
     )
     assert r.status_code == 201, r.text
     headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -475,7 +502,9 @@ def fault_api_kill(hall: Hall, stack: Stack, members: list, tokens: list, report
             f"{load.summary()}; {len(load.acknowledged)} writes acknowledged",
             lost=lost,
             ok=five == 0,
-            note=f"client-visible failures: {dict(load.bodies_5xx)}" if five else "nginx failed over, no client saw an error",
+            note=f"client-visible failures: {dict(load.bodies_5xx)}"
+            if five
+            else "nginx failed over, no client saw an error",
         )
     )
 
@@ -502,7 +531,9 @@ def fault_outage(
         notes.append(f"non-503 errors: {bad_5xx}")
     if hung:
         notes.append("a request hung past the client timeout")
-    notes.append(f"503 envelopes: {sum(v for k, v in load.bodies_5xx.items() if k.startswith('503'))}")
+    notes.append(
+        f"503 envelopes: {sum(v for k, v in load.bodies_5xx.items() if k.startswith('503'))}"
+    )
     notes.append("recovered without restarting the app" if back is not None else "NOT recovered")
     label = "stopped 10 s" if how == "stop10" else "restarted"
     report.add(
@@ -517,7 +548,12 @@ def fault_outage(
 
 
 def fault_worker_kill(
-    hall: Hall, stack: Stack, alipay: str, bound: list[dict[str, Any]], consents: int, report: Report
+    hall: Hall,
+    stack: Stack,
+    alipay: str,
+    bound: list[dict[str, Any]],
+    consents: int,
+    report: Report,
 ) -> None:
     per_member = consents + 5  # the last 5 of each member find no consent: rejected no_consent
     tokens: dict[str, int] = {}
@@ -556,7 +592,8 @@ def fault_worker_kill(
         time.sleep(1)
     del killed_at
     received = Counter(
-        m["data"].get("keyword2", "").split(" ")[0] for m in fake_admin(alipay, "messages")["messages"]
+        m["data"].get("keyword2", "").split(" ")[0]
+        for m in fake_admin(alipay, "messages")["messages"]
     )
     by_message = {message_id: (status, code) for message_id, status, code in rows}
     outcome: Counter[str] = Counter()
@@ -598,7 +635,11 @@ def main() -> int:
     fakes = json.loads(Path(args.fakes).read_text())
     alipay = fakes["alipay_admin_url"].rsplit("/__admin/", 1)[0]
     dysms = fakes["dysms_admin_url"].rsplit("/__admin/", 1)[0]
-    env = dict(line.split("=", 1) for line in (work / "compose.env").read_text().splitlines() if "=" in line)
+    env = dict(
+        line.split("=", 1)
+        for line in (work / "compose.env").read_text().splitlines()
+        if "=" in line
+    )
     hall = Hall(
         public=args.public,
         ops=args.ops,
@@ -612,10 +653,16 @@ def main() -> int:
         seed_dir = work / "seed"
         seed_dir.mkdir(exist_ok=True)
         seed_dir.chmod(0o777)
-        stack.cli("gjj", "seed", "--members", "40", "--csv", str(seed_dir / "members.csv"), mount=seed_dir)
+        stack.cli(
+            "gjj", "seed", "--members", "40", "--csv", str(seed_dir / "members.csv"), mount=seed_dir
+        )
         with (seed_dir / "members.csv").open(encoding="utf-8") as handle:
-            members = [m for m in csv.DictReader(handle) if m["registered"] == "true" and m["phone"]]
-        report.add(Row("seed (one-off gjj seed in the app image)", f"{len(members)} registered members"))
+            members = [
+                m for m in csv.DictReader(handle) if m["registered"] == "true" and m["phone"]
+            ]
+        report.add(
+            Row("seed (one-off gjj seed in the app image)", f"{len(members)} registered members")
+        )
         exposure(hall, report)
         metrics_consistent(hall, [int(env["CHECK_API1_PORT"]), int(env["CHECK_API2_PORT"])], report)
         journeyed = 0
@@ -625,7 +672,12 @@ def main() -> int:
         members = members[journeyed + 1 :]
         consents = 10
         bound = [bind_alipay(hall, alipay, m, consents) for m in members[1:5]]
-        report.add(Row("Alipay login binds by real name", f"{len(bound)} members bound, {consents} consents each"))
+        report.add(
+            Row(
+                "Alipay login binds by real name",
+                f"{len(bound)} members bound, {consents} consents each",
+            )
+        )
         tokens = [hall.login(m["id_number"]) for m in members[5:9]]
         load_members = members[5:9]
         fault_api_kill(hall, stack, load_members, tokens, report)

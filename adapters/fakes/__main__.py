@@ -122,7 +122,11 @@ def serve(args: argparse.Namespace) -> int:
         "wechat_base_url": wechat.url,
         "wechat_admin_url": wechat.url + "/__admin/",
         "wechat_appid": args.wechat_appid,
-        **({"dysms_url": dysms.url + "/", "dysms_admin_url": dysms.url + "/__admin/"} if dysms else {}),
+        **(
+            {"dysms_url": dysms.url + "/", "dysms_admin_url": dysms.url + "/__admin/"}
+            if dysms
+            else {}
+        ),
         **{
             name: str(path.resolve())
             for name, path in key_files.items()

@@ -89,7 +89,7 @@ class FakeDysms(LoopbackServer):
         self.admin("POST", "errors", self._inject)
 
     def _inject(self, body: dict[str, Any]) -> dict[str, Any]:
-        fault = {k: body[k] for k in ("code", "status", "delay") if k in body}
+        fault: dict[str, Any] = {k: body[k] for k in ("code", "status", "delay") if k in body}
         self.faults.add(str(body.get("phone", "*")), fault, int(body.get("times", 1)))
         return {"ok": True}
 
@@ -140,7 +140,9 @@ class FakeDysms(LoopbackServer):
                 tzinfo=dt.UTC
             )
         except ValueError:
-            raise _Refusal(400, "InvalidTimeStamp.Format", "Timestamp is not ISO 8601 UTC") from None
+            raise _Refusal(
+                400, "InvalidTimeStamp.Format", "Timestamp is not ISO 8601 UTC"
+            ) from None
         if abs(dt.datetime.now(dt.UTC) - stamp) > MAX_SKEW:
             raise _Refusal(400, "InvalidTimeStamp.Expired", "Timestamp is out of range")
         secret = self.keys.get(params["AccessKeyId"])

@@ -52,7 +52,8 @@ def prune(rt: Runtime, older_than_days: int, *, batch: int = BATCH) -> PruneResu
         batch,
     )
     logger.info(
-        "pruned", extra={"deliveries": deliveries, "idempotency_records": records, "days": older_than_days}
+        "pruned",
+        extra={"deliveries": deliveries, "idempotency_records": records, "days": older_than_days},
     )
     return PruneResult(deliveries, records)
 

@@ -184,9 +184,7 @@ def _failed_attempt(
         )
         return _finish(rt, delivery_id, "failed", code, exc.message, channel=channel)
     delay = backoff_seconds(attempts, rt.settings.push_backoff_base, rt.settings.push_backoff_cap)
-    return _finish(
-        rt, delivery_id, "pending", code, exc.message, retry_in=delay, channel=channel
-    )
+    return _finish(rt, delivery_id, "pending", code, exc.message, retry_in=delay, channel=channel)
 
 
 def _finish(

@@ -91,7 +91,9 @@ _TOKENS: dict[str, Any] = {}
 
 
 @task_prerun.connect
-def _bind_request_id(task_id: str | None = None, kwargs: dict[str, Any] | None = None, **_: Any) -> None:
+def _bind_request_id(
+    task_id: str | None = None, kwargs: dict[str, Any] | None = None, **_: Any
+) -> None:
     """The queuing request's id (or the task's own) on every log line of the task."""
     rid = (kwargs or {}).get("request_id") or task_id
     if task_id is not None and rid:

@@ -351,7 +351,10 @@ def test_stats_count_deliveries_when_scraped_and_listed(
     _post(runtime, wx_member)
     after = _samples(api.get("/metrics").data.decode())
     assert _finished(after, "sent") - _finished(before, "sent") == 1
-    assert _finished(after, "rejected", "no_consent") - _finished(before, "rejected", "no_consent") == 1
+    assert (
+        _finished(after, "rejected", "no_consent") - _finished(before, "rejected", "no_consent")
+        == 1
+    )
     sends = ("gjj_push_send_seconds_count", (("channel", "wechat"),))
     assert after[sends] - before.get(sends, 0.0) == 1  # the rejected one never called WeChat
 
