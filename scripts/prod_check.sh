@@ -15,6 +15,7 @@
 #
 # Ports: GJJ_CHECK_PORT_BASE (18600) + 80 nginx public, +81 ops listener, +1/+2 the API instances,
 # +32 PostgreSQL, +79 Redis, +11/+12/+13 the Alipay/WeChat/dysms fakes, +91 worker metrics.
+# GJJ_CHECK_KEEP_IMAGES=1 keeps the built images (and their build cache) for the next run.
 # RabbitMQ: the machine's (GJJ_CHECK_AMQP, default amqp://guest:guest@127.0.0.1:5672) on a vhost
 # of the check's own.
 set -euo pipefail
@@ -61,8 +62,10 @@ cleanup() {
   if [ "$MODE" = docker ] && [ -f "$WORK/compose.env" ]; then
     compose logs --no-color >"$WORK/compose.log" 2>&1
     compose down -v --remove-orphans >/dev/null 2>&1
-    docker rmi "${IMAGES[@]}" >/dev/null 2>&1
-    docker image prune -f >/dev/null 2>&1
+    if [ "${GJJ_CHECK_KEEP_IMAGES:-0}" != 1 ]; then
+      docker rmi "${IMAGES[@]}" >/dev/null 2>&1
+      docker image prune -f >/dev/null 2>&1
+    fi
   fi
   [ "$MODE" = processes ] && bash scripts/prod_check_processes.sh stop-all "$WORK" >/dev/null 2>&1
   [ -n "$FAKES_PID" ] && kill "$FAKES_PID" 2>/dev/null && wait "$FAKES_PID" 2>/dev/null
@@ -187,9 +190,8 @@ write_config() {
   export DYSMS_SECRET INTERNAL_SECRET
   .venv/bin/python - "$WORK/fakes-state.json" <<'PY'
 import json, sys
-from backend.push.templates import load_templates
-templates = load_templates("")
-wx = sorted({t.template_id for (channel, _), t in templates.items() if channel == "wechat"})
+from backend.push.templates import DEFAULT_TEMPLATES
+wx = sorted({entry["template_id"] for entry in DEFAULT_TEMPLATES["wechat"].values()})
 json.dump({"wechat": {"templates": [{"template_id": t} for t in wx]}}, open(sys.argv[1], "w"))
 PY
   cat >"$WORK/compose.env" <<EOF

@@ -574,7 +574,6 @@ def fault_worker_kill(
             tokens[token] = r.json()["id"]
             if len(tokens) == len(bound) * per_member // 3:
                 stack.act("kill", "worker")  # a third queued: the fan-out is running
-                killed_at = time.monotonic()
     time.sleep(2)
     stack.act("start", "worker")
     ids = list(tokens.values())
@@ -590,7 +589,6 @@ def fault_worker_kill(
         if len(rows) == len(ids) and all(s in ("sent", "rejected", "failed") for _, s, _ in rows):
             break
         time.sleep(1)
-    del killed_at
     received = Counter(
         m["data"].get("keyword2", "").split(" ")[0]
         for m in fake_admin(alipay, "messages")["messages"]
