@@ -329,6 +329,8 @@ def recovered(hall: Hall, headers: dict[str, str], within: float = 30.0) -> floa
 
 
 def exposure(hall: Hall, report: Report) -> None:
+    for _ in range(6):  # a few requests on each instance, for the scrape below to count
+        requests.get(f"{hall.public}/healthz", timeout=5)
     checks = {
         "public /metrics": requests.get(f"{hall.public}/metrics", timeout=5).status_code == 404,
         "public /internal/v1": requests.post(
@@ -431,7 +433,7 @@ def member_journey(hall: Hall, member: dict[str, str], dysms: str, report: Repor
         return False
     sent_before = len(fake_admin(dysms, "messages")["messages"])
     r = post("/api/v1/sms-codes/transaction")
-    assert r.status_code in (200, 201), r.text
+    assert r.status_code == 202, r.text
     texts = fake_admin(dysms, "messages")["messages"][sent_before:]
     assert texts, "the transaction code reached dysms"
     sms_code = texts[-1]["template_param"]["code"]
