@@ -72,5 +72,5 @@ ENV PATH=/opt/gjj/bin:$PATH \
 USER gjj
 WORKDIR /var/lib/gjj
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=5s --retries=3 CMD ["gjj", "healthz"]
+HEALTHCHECK --interval=15s --timeout=10s --retries=3 CMD ["python", "-m", "backend.healthz"]
 CMD ["gunicorn", "-c", "python:backend.gunicorn_conf", "backend.wsgi:app"]

@@ -281,17 +281,11 @@ def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None
 @pass_ctx
 def healthz(c: Context, timeout: float) -> None:
     """Exit 0 when this host's API answers /healthz (liveness; the container's healthcheck)."""
-    import urllib.request
+    from backend.healthz import check
 
-    host = c.settings.host if c.settings.host not in {"0.0.0.0", "::", ""} else "127.0.0.1"  # noqa: S104
-    url = f"http://{host}:{c.settings.port}/healthz"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310 - loopback
-            status = answer.status
-    except OSError as exc:
-        raise click.ClickException(f"{url}: {exc}") from exc
-    if status != 200:
-        raise click.ClickException(f"{url}: HTTP {status}")
+    problem = check(c.settings, timeout)
+    if problem:
+        raise click.ClickException(problem)
 
 
 @cli.command("worker-ping")
