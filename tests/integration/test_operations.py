@@ -278,3 +278,20 @@ def test_task_log_lines_carry_request_id_when_queued_with_one(runtime):
     assert len(pruned) == 1
     assert pruned[0]["request_id"] == "req-77"
     assert request_id_var.get() is None  # not leaked past the task
+
+
+# --- the container healthcheck ----------------------------------------------------------------
+
+
+def test_healthz_probe_answers_none_when_api_lives_and_reason_when_not():
+    from adapters.fakes.server import LoopbackServer, json_response
+    from backend.healthz import check
+    from backend.settings import Settings
+
+    server = LoopbackServer()
+    server.route("GET", "/healthz", lambda request: json_response({"status": "ok"}))
+    with server:
+        port = int(server.url.rsplit(":", 1)[1])
+        assert check(Settings(host="0.0.0.0", port=port)) is None  # noqa: S104 - probed on loopback
+    problem = check(Settings(host="127.0.0.1", port=port))
+    assert problem is not None and problem.startswith(f"http://127.0.0.1:{port}/healthz")
