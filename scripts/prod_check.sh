@@ -15,6 +15,7 @@
 #
 # Ports: GJJ_CHECK_PORT_BASE (18600) + 80 nginx public, +81 ops listener, +1/+2 the API instances,
 # +32 PostgreSQL, +79 Redis, +11/+12/+13 the Alipay/WeChat/dysms fakes, +91 worker metrics.
+# GJJ_CHECK_MODE=processes runs the fallback even where Docker works (to try it).
 # GJJ_CHECK_KEEP_IMAGES=1 keeps the built images (and their build cache) for the next run.
 # RabbitMQ: the machine's (GJJ_CHECK_AMQP, default amqp://guest:guest@127.0.0.1:5672) on a vhost
 # of the check's own.
@@ -281,7 +282,7 @@ prepare_vhost
 write_config
 start_fakes
 write_app_env
-if ensure_engine; then
+if [ "${GJJ_CHECK_MODE:-docker}" != processes ] && ensure_engine; then
   ensure_base_image
   build_images
   up_docker

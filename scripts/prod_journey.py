@@ -145,6 +145,18 @@ class Hall:
             f"{self.ops}/internal/v1{path}", data=body, headers=headers, timeout=CLIENT_TIMEOUT
         )
 
+    def message(
+        self, member: dict[str, str], key: str, content: str, http: Any = None
+    ) -> requests.Response:
+        """The core system posts ``member`` a message (its push fans out to the member's channels)."""
+        payload = {
+            "id_number": member["id_number"],
+            "dedupe_key": key,
+            "business_name": "业务通知",
+            "content": content,
+        }
+        return self.internal("/messages", payload, http=http)
+
     def db(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.database_url, connect_timeout=5)
 
@@ -252,16 +264,7 @@ class Load:
                 if i % 2:
                     member = self.members[(n + i) % len(self.members)]
                     key = f"{self.label}-{n}-{i}-{uuid.uuid4().hex[:6]}"
-                    r = self.hall.internal(
-                        "/messages",
-                        {
-                            "id_number": member["id_number"],
-                            "dedupe_key": key,
-                            "business_name": "业务通知",
-                            "content": f"{self.label} 负载消息 {i}",
-                        },
-                        http=http,
-                    )
+                    r = self.hall.message(member, key, f"{self.label} 负载消息 {i}", http=http)
                     if r.status_code == 201:
                         with self.lock:
                             self.acknowledged.append(key)
@@ -399,15 +402,7 @@ def member_journey(hall: Hall, member: dict[str, str], dysms: str, report: Repor
         )
 
     key = f"journey-{uuid.uuid4().hex[:8]}"
-    r = hall.internal(
-        "/messages",
-        {
-            "id_number": member["id_number"],
-            "dedupe_key": key,
-            "business_name": "业务通知",
-            "content": "欢迎使用网厅",
-        },
-    )
+    r = hall.message(member, key, "欢迎使用网厅")
     assert r.status_code == 201, r.text
     messages = get("/api/v1/messages").json()["items"]
     assert any(m["content"] == "欢迎使用网厅" for m in messages), messages
@@ -565,15 +560,7 @@ def fault_worker_kill(
     for i in range(per_member):
         for j, member in enumerate(bound):
             token = f"K{label}{j:02d}{i:03d}"
-            r = hall.internal(
-                "/messages",
-                {
-                    "id_number": member["id_number"],
-                    "dedupe_key": token,
-                    "business_name": "业务通知",
-                    "content": f"{token} 通知",
-                },
-            )
+            r = hall.message(member, token, f"{token} 通知")
             assert r.status_code == 201, r.text
             tokens[token] = r.json()["id"]
             if len(tokens) == len(bound) * per_member // 3:
