@@ -239,6 +239,7 @@ class Load:
         self.refusals: Counter[str] = Counter()  # every refusal: status and error_code
         self.last_ok = 0.0
         self.count = 0
+        self.retried: Counter[str] = Counter()
 
     def _record(self, status: str, elapsed: float, body: str = "") -> None:
         with self.lock:
@@ -264,7 +265,7 @@ class Load:
                 if i % 2:
                     member = self.members[(n + i) % len(self.members)]
                     key = f"{self.label}-{n}-{i}-{uuid.uuid4().hex[:6]}"
-                    r = self.hall.message(member, key, f"{self.label} 负载消息 {i}", http=http)
+                    r = self._post_as_core_system(http, member, key, f"{self.label} 负载消息 {i}")
                     if r.status_code == 201:
                         with self.lock:
                             self.acknowledged.append(key)
@@ -283,6 +284,22 @@ class Load:
                 time.sleep(0.05)
             time.sleep(0.01)
 
+    def _post_as_core_system(
+        self, http: requests.Session, member: dict[str, str], key: str, content: str
+    ) -> requests.Response:
+        """As the core system does: a nonce refused after a failover (the dead instance had
+        recorded it) or a gateway error is retried with the same dedupe key and a new nonce."""
+        for _ in range(2):
+            r = self.hall.message(member, key, content, http=http)
+            retry = r.status_code in (502, 504) or (
+                r.status_code == 401 and "internal.nonce_reused" in r.text
+            )
+            if not retry:
+                return r
+            with self.lock:
+                self.retried[f"{r.status_code}"] += 1
+        return self.hall.message(member, key, content, http=http)
+
     def __enter__(self) -> Load:
         self.pool = [threading.Thread(target=self._worker, args=(n,)) for n in range(self.threads)]
         for t in self.pool:
@@ -296,7 +313,9 @@ class Load:
 
     def summary(self) -> str:
         parts = ", ".join(f"{k}×{v}" for k, v in sorted(self.statuses.items()))
-        return f"{self.count} requests ({parts}); slowest {self.slowest:.1f}s"
+        retried = sum(self.retried.values())
+        again = f", {retried} retried by the client ({dict(self.retried)})" if retried else ""
+        return f"{self.count} requests ({parts}){again}; slowest {self.slowest:.1f}s"
 
     def missing_writes(self) -> int:
         with self.hall.db() as conn:
