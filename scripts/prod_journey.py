@@ -270,19 +270,25 @@ class Load:
                         with self.lock:
                             self.acknowledged.append(key)
                 else:
-                    headers = self.tokens[(n + i) % len(self.tokens)]
-                    r = http.get(
-                        f"{self.hall.public}/api/v1/messages/unread-count",
-                        headers=headers,
-                        timeout=CLIENT_TIMEOUT,
-                    )
+                    r = self._read(http, self.tokens[(n + i) % len(self.tokens)])
                 self._record(str(r.status_code), time.monotonic() - started, r.text)
             except requests.Timeout:
                 self._record("timeout", time.monotonic() - started)
-            except requests.ConnectionError:
+            except requests.RequestException:
                 self._record("connection-error", time.monotonic() - started)
                 time.sleep(0.05)
             time.sleep(0.01)
+
+    def _read(self, http: requests.Session, headers: dict[str, str]) -> requests.Response:
+        """A member's read; a connection broken mid-answer (the instance died while answering,
+        too late for nginx to fail over) is retried once, as the mini-program's request layer does."""
+        url = f"{self.hall.public}/api/v1/messages/unread-count"
+        try:
+            return http.get(url, headers=headers, timeout=CLIENT_TIMEOUT)
+        except requests.ConnectionError:
+            with self.lock:
+                self.retried["broken read"] += 1
+            return http.get(url, headers=headers, timeout=CLIENT_TIMEOUT)
 
     def _post_as_core_system(
         self, http: requests.Session, member: dict[str, str], key: str, content: str
