@@ -281,11 +281,11 @@ class Load:
 
     def _read(self, http: requests.Session, headers: dict[str, str]) -> requests.Response:
         """A member's read; a connection broken mid-answer (the instance died while answering,
-        too late for nginx to fail over) is retried once, as the mini-program's request layer does."""
+        too late for nginx to fail over) is retried once, and counted as retried."""
         url = f"{self.hall.public}/api/v1/messages/unread-count"
         try:
             return http.get(url, headers=headers, timeout=CLIENT_TIMEOUT)
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
             with self.lock:
                 self.retried["broken read"] += 1
             return http.get(url, headers=headers, timeout=CLIENT_TIMEOUT)
