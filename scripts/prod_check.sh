@@ -271,6 +271,12 @@ wait_ready() {
 }
 
 prepare_vhost() {
+  if ! rabbitmqctl -q status >/dev/null 2>&1; then
+    say "starting the machine's RabbitMQ"
+    rabbitmq-server -detached >/dev/null 2>&1 || true
+    rabbitmqctl -q wait --timeout 60 /var/lib/rabbitmq/mnesia/rabbit@"$(hostname -s)".pid >/dev/null 2>&1 ||
+      sleep 15
+  fi
   rabbitmqctl -q add_vhost "$VHOST" >/dev/null
   rabbitmqctl -q set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
 }
