@@ -99,7 +99,7 @@ def create_app(
     push_dispatch.install(rt)
     if not rt.extras.get("push_collector"):
         rt.extras["push_collector"] = PushCollector(rt)
-        rt.extras["metrics"].registry.register(rt.extras["push_collector"])
+        rt.extras["metrics"].add_live(rt.extras["push_collector"])
 
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
@@ -153,7 +153,7 @@ def create_app(
     install_input_guards(app)
     _install_error_handlers(app, rt)
     _install_docs_assets(app)
-    _install_h5(app)
+    _install_h5(app, Path(settings.h5_dir) if settings.h5_dir else H5_DIR)
     app.teardown_appcontext(close_db)
     return app
 
@@ -247,13 +247,12 @@ def _install_docs_assets(app: Flask) -> None:
         return send_from_directory(assets, path, max_age=86400)
 
 
-def _install_h5(app: Flask) -> None:
+def _install_h5(app: Flask, root: Path) -> None:
     """Serve the H5 build of the mini-program at / when it has been built."""
 
     @app.get("/")
     @app.get("/<h5path:path>")
     def h5(path: str = "index.html") -> Any:
-        root = Path(H5_DIR)
         if not (root / "index.html").is_file():
             raise NotFound()
         if not (root / path).is_file():

@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -109,8 +109,6 @@ def bind_address(settings: Settings, host: str | None, port: int | None) -> str:
 
 def serve_api(c: Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Run gunicorn in the foreground (``serve`` and ``demo``)."""
-    from backend.app import create_app
-
     settings = c.settings
     # The embedded defaults (fakeredis, in-process pushes) live in one process: one worker,
     # many threads. A real Redis lets several workers share sessions and captchas.
@@ -118,11 +116,24 @@ def serve_api(c: Context, host: str | None, port: int | None, workers: int | Non
         workers = 1 if not settings.redis_url else 2
     elif workers > 1 and not settings.redis_url:
         raise click.ClickException("several workers need a shared Redis: set GJJ_REDIS_URL")
+    bind = bind_address(settings, host, port)
+    if workers > 1:
+        # Before the app (and prometheus_client) is imported: one set of metrics for all workers.
+        from backend import gunicorn_conf
+
+        gunicorn_conf.prepare_metrics_dir(gunicorn_conf.metrics_dir(settings))
+        child_exit = gunicorn_conf.child_exit
+    else:
+        child_exit = None
+    from backend.app import create_app
+
     rt = c.runtime
-    run_gunicorn(create_app(runtime=rt), rt, bind_address(settings, host, port), workers)
+    run_gunicorn(create_app(runtime=rt), rt, bind, workers, child_exit=child_exit)
 
 
-def run_gunicorn(app: object, rt: Runtime, bind: str, workers: int) -> None:
+def run_gunicorn(
+    app: object, rt: Runtime, bind: str, workers: int, *, child_exit: Any = None
+) -> None:
     """gunicorn with the settings every deployment (and the API benchmark) runs under."""
     from gunicorn.app.base import BaseApplication
 
@@ -142,6 +153,8 @@ def run_gunicorn(app: object, rt: Runtime, bind: str, workers: int) -> None:
             for name, value in serving.SETTINGS.items():  # JSON envelopes from gunicorn too
                 self.cfg.set(name, value)
             self.cfg.set("post_worker_init", _post_worker_init)
+            if child_exit is not None:
+                self.cfg.set("child_exit", child_exit)
 
         def load(self) -> object:
             return app
@@ -260,24 +273,28 @@ def openapi(c: Context, output: Path) -> None:
 
 @cli.command()
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Worker threads")
-@click.option("--beat/--no-beat", default=True, show_default=True, help="Run the sweeper schedule")
 @click.option("--loglevel", default="INFO", show_default=True)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve this worker's Prometheus metrics on GJJ_HOST:PORT (an ops listener)",
+)
 @pass_ctx
-def worker(c: Context, concurrency: int, beat: bool, loglevel: str) -> None:
-    """Run the Celery push worker (GJJ_PUSH_MODE=celery), with the sweeper on beat."""
+def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None) -> None:
+    """Run the Celery push worker (GJJ_PUSH_MODE=celery); the schedule runs in `gjj beat`."""
+    from backend.ops.metrics import PUSH_METRICS, serve_metrics
     from backend.push.worker import make_celery
 
     try:
         app = make_celery(c.settings, c.runtime)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    if metrics_port is not None:
+        serve_metrics(metrics_port, c.settings.host, PUSH_METRICS)
     # Threads, not prefork: pushes wait on the network, and a forked copy of the engine's
     # connection pool would be shared between processes.
     argv = ["worker", f"--concurrency={concurrency}", "--pool=threads", f"--loglevel={loglevel}"]
-    if beat:
-        # beat keeps its schedule there
-        c.settings.beat_schedule_path.parent.mkdir(parents=True, exist_ok=True)
-        argv.append("--beat")
     app.worker_main(argv=argv)
 
 
@@ -291,6 +308,69 @@ def _command_dispatcher(c: Context) -> Dispatcher:
         rt.extras.setdefault("push_dispatcher", SyncDispatcher(rt))
     install(rt)
     return dispatcher(rt)
+
+
+@cli.command()
+@click.option("--timeout", type=float, default=3.0, show_default=True)
+@pass_ctx
+def healthz(c: Context, timeout: float) -> None:
+    """Exit 0 when this host's API answers /healthz (liveness; the container's healthcheck)."""
+    from backend.healthz import check
+
+    problem = check(c.settings, timeout)
+    if problem:
+        raise click.ClickException(problem)
+
+
+@cli.command("worker-ping")
+@click.option("--timeout", type=float, default=5.0, show_default=True)
+@pass_ctx
+def worker_ping(c: Context, timeout: float) -> None:
+    """Exit 0 when a push worker answers on the broker (the worker's healthcheck)."""
+    from backend.push.worker import make_celery
+
+    try:
+        replies = make_celery(c.settings).control.ping(timeout=timeout)
+    except Exception as exc:  # the broker itself is down: unhealthy, with the reason
+        raise click.ClickException(f"broker unreachable: {type(exc).__name__}") from exc
+    if not replies:
+        raise click.ClickException("no worker answered")
+    click.echo(f"{len(replies)} worker(s) answered")
+
+
+@cli.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+@pass_ctx
+def beat(c: Context, loglevel: str) -> None:
+    """Run the schedule (push sweeper, retention prune): exactly ONE per deployment."""
+    from backend.push.worker import make_celery
+
+    try:
+        app = make_celery(c.settings)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    c.settings.instance_path.mkdir(parents=True, exist_ok=True)  # beat keeps its schedule there
+    app.start(argv=["beat", f"--loglevel={loglevel}"])
+
+
+@cli.command()
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep this many days (default GJJ_RETENTION_DAYS)",
+)
+@pass_ctx
+def prune(c: Context, older_than_days: int | None) -> None:
+    """Delete finished push deliveries and idempotency records older than N days."""
+    from backend.ops.retention import prune as prune_rows
+
+    days = older_than_days or c.settings.retention_days
+    result = prune_rows(c.runtime, days)
+    click.echo(
+        f"pruned {result.deliveries} deliveries and {result.idempotency_records} "
+        f"idempotency records older than {days} days"
+    )
 
 
 @cli.group()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -73,6 +74,15 @@ class Settings:
     # Writable state (SQLite default, demo CSV, fakes' state, celery beat's schedule). Empty:
     # ``instance/`` under the current directory; never inside the installed package.
     instance_dir: str = ""
+    # gunicorn of the production image (backend.gunicorn_conf): processes, and threads in each
+    web_workers: int = 4
+    web_threads: int = 8
+    # The H5 build of the mini-program served at / (empty: miniapp/dist/build/h5 of the checkout)
+    h5_dir: str = ""
+    # Who may read /metrics (the client address after the trusted proxies): ops networks only
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # Retention of finished push deliveries and idempotency records (`gjj prune`, beat)
+    retention_days: int = 90
 
     database_url: str = ""  # empty: SQLite file in the instance folder
     redis_url: str = ""  # empty: in-process fakeredis
@@ -264,6 +274,13 @@ class Settings:
             problems.append("GJJ_SMS_BACKEND=file needs GJJ_SMS_OUTBOX=<path>")
         if self.channels not in {"fake", "real"}:
             problems.append("GJJ_CHANNELS must be fake or real")
+        for network in self.metrics_networks:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError as exc:
+                problems.append(f"GJJ_METRICS_NETWORKS: {exc}")
+        if self.retention_days < 1:
+            problems.append("GJJ_RETENTION_DAYS must be at least 1")
         if self.push_max_attempts < 1:
             problems.append("GJJ_PUSH_MAX_ATTEMPTS must be at least 1")
         if self.push_mode not in {"inline", "celery"}:

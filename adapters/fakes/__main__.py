@@ -21,6 +21,7 @@ from typing import Any
 from adapters.alipay import keys
 from adapters.fakes.alipay_gateway import SETTINGS as ALIPAY_SETTINGS
 from adapters.fakes.alipay_gateway import FakeAlipayGateway
+from adapters.fakes.dysms import FakeDysms
 from adapters.fakes.wechat_api import FakeWeChatApi
 
 DEFAULT_ALIPAY_APP_ID = "2021000000000001"
@@ -103,6 +104,17 @@ def serve(args: argparse.Namespace) -> int:
     wechat.register_app(args.wechat_appid, args.wechat_secret)
     if args.state:
         load_state(alipay, wechat, json.loads(Path(args.state).read_text(encoding="utf-8")))
+    dysms = None
+    if args.dysms_port is not None:
+        dysms = FakeDysms(
+            access_key_id=args.dysms_key_id,
+            access_key_secret=args.dysms_key_secret,
+            sign_name=args.dysms_sign_name,
+            template_codes=args.dysms_templates.split(","),
+            host=args.host,
+            port=args.dysms_port,
+        )
+        dysms.start()
     alipay.start()
     wechat.start()
     info = {
@@ -112,6 +124,11 @@ def serve(args: argparse.Namespace) -> int:
         "wechat_base_url": wechat.url,
         "wechat_admin_url": wechat.url + "/__admin/",
         "wechat_appid": args.wechat_appid,
+        **(
+            {"dysms_url": dysms.url + "/", "dysms_admin_url": dysms.url + "/__admin/"}
+            if dysms
+            else {}
+        ),
         **{
             name: str(path.resolve())
             for name, path in key_files.items()
@@ -131,6 +148,8 @@ def serve(args: argparse.Namespace) -> int:
     stop.wait()
     alipay.stop()
     wechat.stop()
+    if dysms is not None:
+        dysms.stop()
     return 0
 
 
@@ -147,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--wechat-appid", default=DEFAULT_WECHAT_APPID)
     run.add_argument("--wechat-secret", default=DEFAULT_WECHAT_SECRET)
     run.add_argument("--info-file", help="also write the JSON info line here")
+    run.add_argument("--dysms-port", type=int, default=None, help="also run the dysms SMS fake")
+    run.add_argument("--dysms-key-id", default="fake-dysms-key")
+    run.add_argument("--dysms-key-secret", default="fake-dysms-secret")
+    run.add_argument("--dysms-sign-name", default="示范公积金")
+    run.add_argument("--dysms-templates", default="SMS_000001", help="comma-separated codes")
     args = parser.parse_args(argv)
     return serve(args)
 

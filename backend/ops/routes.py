@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
 
 import marshmallow as ma
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
 
 from backend.api import Blueprint, runtime
+from backend.errors import NotFound
 from backend.outages import dependencies, unavailable
 
 logger = logging.getLogger(__name__)
@@ -52,8 +54,19 @@ class Ready(MethodView):
 @blp.route("/metrics")
 class MetricsView(MethodView):
     @blp.response(200, content_type="text/plain")
+    @blp.alt_response(404, description="The client is not on an ops network (GJJ_METRICS_NETWORKS)")
     def get(self) -> Response:
-        """Prometheus metrics"""
+        """Prometheus metrics (ops networks only)"""
         rt = runtime()
+        if not _from_ops_network(request.remote_addr, rt.settings.metrics_networks):
+            raise NotFound()
         body = rt.extras["metrics"].render()
         return Response(body, mimetype="text/plain; version=0.0.4")
+
+
+def _from_ops_network(address: str | None, networks: tuple[str, ...]) -> bool:
+    try:
+        client = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    return any(client in ipaddress.ip_network(network) for network in networks)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from backend import clock
 from backend.channels.models import ChannelIdentity
 from backend.inbox.models import Message
 from backend.members.models import Member
+from backend.ops.metrics import PUSH_FINISHED, PUSH_SEND_ERRORS, PUSH_SEND_SECONDS
 from backend.push import services
 from backend.push.models import PushDelivery
 from backend.push.rules import backoff_seconds
@@ -117,9 +119,17 @@ def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:
                 raise _Reject("no_consent")
         except _Reject as reject:
             session.commit()  # the claim: _finish writes the outcome over it
-            return _finish(rt, delivery_id, reject.status, reject.code, reject.message)
+            return _finish(
+                rt,
+                delivery_id,
+                reject.status,
+                reject.code,
+                reject.message,
+                channel=delivery.channel,
+            )
         member_id, channel, attempts = delivery.member_id, delivery.channel, delivery.attempts
         session.commit()
+    started = time.perf_counter()
     try:
         if channel == "sms":
             senders.sms.send(plan.recipient, "push", "", plan.text)
@@ -129,8 +139,16 @@ def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:
                 plan.recipient, plan.template.template_id, plan.data, plan.page
             )
     except ChannelError as exc:
+        PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
+        PUSH_SEND_ERRORS.labels(channel, _error_code(exc)).inc()
         return _failed_attempt(rt, delivery_id, member_id, channel, attempts, plan, exc)
-    return _finish(rt, delivery_id, "sent")
+    PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
+    return _finish(rt, delivery_id, "sent", channel=channel)
+
+
+def _error_code(exc: ChannelError) -> str:
+    code = exc.code or type(exc).__name__
+    return f"{code}/{exc.sub_code}" if exc.sub_code else code
 
 
 def _plan(rt: Runtime, session: Session, delivery: PushDelivery, senders: Senders) -> _Plan:
@@ -173,9 +191,7 @@ def _failed_attempt(
     plan: _Plan,
     exc: ChannelError,
 ) -> Outcome:
-    code = exc.code or type(exc).__name__
-    if exc.sub_code:
-        code = f"{code}/{exc.sub_code}"
+    code = _error_code(exc)
     template_id = plan.template.template_id if plan.template else None
     if template_id is not None:
         with rt.session() as session:
@@ -188,14 +204,14 @@ def _failed_attempt(
             session.commit()
     if not exc.retryable:
         # 43101 and its kind are expected at scale: info, not an alarm.
-        return _finish(rt, delivery_id, "rejected", code, exc.message)
+        return _finish(rt, delivery_id, "rejected", code, exc.message, channel=channel)
     if attempts >= rt.settings.push_max_attempts:
         logger.warning(
             "push gave up", extra={"delivery_id": delivery_id, "channel": channel, "code": code}
         )
-        return _finish(rt, delivery_id, "failed", code, exc.message)
+        return _finish(rt, delivery_id, "failed", code, exc.message, channel=channel)
     delay = backoff_seconds(attempts, rt.settings.push_backoff_base, rt.settings.push_backoff_cap)
-    return _finish(rt, delivery_id, "pending", code, exc.message, retry_in=delay)
+    return _finish(rt, delivery_id, "pending", code, exc.message, retry_in=delay, channel=channel)
 
 
 def _finish(
@@ -206,6 +222,7 @@ def _finish(
     error: str | None = None,
     *,
     retry_in: float | None = None,
+    channel: str,
 ) -> Outcome:
     now = clock.utcnow()
     values: dict[str, Any] = {
@@ -240,6 +257,7 @@ def _finish(
         fallback_id = None
         if status in {"rejected", "failed"}:
             fallback_id = _sms_fallback(rt, session, delivery_id)
+    PUSH_FINISHED.labels(channel, status, code or "").inc()
     log = logger.info if status in {"sent", "rejected", "pending"} else logger.warning
     log("push attempt", extra={"delivery_id": delivery_id, "status": status, "code": code})
     if status == "pending":

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from backend.channels.clients import channel_clients
 from backend.identity.sms import make_sms_sender
+from backend.logs import request_id_var
 from backend.push.delivery import Outcome, Senders, SweepResult, deliver, sweep
 from backend.push.services import NEW_DELIVERIES, SMS_FALLBACK_KINDS
 from backend.push.templates import Templates, load_templates
@@ -116,7 +117,13 @@ class CeleryDispatcher:
         self.celery = celery_app
 
     def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
-        self.celery.send_task("gjj.push.deliver", args=[delivery_id], countdown=countdown or None)
+        # The request id travels with the task: the worker's log lines carry it too.
+        self.celery.send_task(
+            "gjj.push.deliver",
+            args=[delivery_id],
+            kwargs={"request_id": request_id_var.get()},
+            countdown=countdown or None,
+        )
 
 
 def dispatcher(rt: Runtime) -> Dispatcher:

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend import clock
 from backend.push.models import PushDelivery
 from backend.runtime import Runtime
 
@@ -36,23 +37,48 @@ def delivery_stats(session: Session) -> list[StatRow]:
 
 
 class PushCollector(Collector):
-    """Read at scrape time, so every API process reports the same (database) truth."""
+    """The backlog, read at scrape time so every API process reports the same (database) truth.
+
+    Only the ``pending`` rows are counted, through the ``(status, next_attempt_at)`` index: the
+    backlog stays small however long the table grows. What became of deliveries that ended is
+    counted as it happens (``gjj_push_deliveries_finished_total`` in ``backend.ops.metrics``).
+    """
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        gauge = GaugeMetricFamily(
-            "gjj_push_deliveries",
-            "Push deliveries by channel, status and last error code",
-            labels=["channel", "status", "error_code"],
+        pending = GaugeMetricFamily(
+            "gjj_push_pending", "Push deliveries waiting to be sent, by channel", labels=["channel"]
         )
+        oldest = GaugeMetricFamily(
+            "gjj_push_oldest_pending_seconds",
+            "Age of the oldest due delivery still pending (0: none)",
+        )
+        now = clock.utcnow()
         try:
             with self.rt.session() as session:
-                rows = delivery_stats(session)
+                rows = pending_backlog(session)
+                first_due = session.scalar(
+                    select(func.min(PushDelivery.next_attempt_at)).where(
+                        PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now
+                    )
+                )
         except Exception as exc:  # a scrape must not fail because the database blinked
-            logger.warning("push stats unavailable: %s", type(exc).__name__)
-            rows = []
-        for row in rows:
-            gauge.add_metric([row.channel, row.status, row.error_code], row.count)
-        yield gauge
+            logger.warning("push backlog unavailable: %s", type(exc).__name__)
+            return
+        for channel, count in rows:
+            pending.add_metric([channel], count)
+        oldest.add_metric([], (now - first_due).total_seconds() if first_due else 0.0)
+        yield pending
+        yield oldest
+
+
+def pending_backlog(session: Session) -> list[tuple[str, int]]:
+    rows = session.execute(
+        select(PushDelivery.channel, func.count())
+        .where(PushDelivery.status == "pending")
+        .group_by(PushDelivery.channel)
+        .order_by(PushDelivery.channel)
+    )
+    return [(channel, int(n)) for channel, n in rows]

@@ -323,19 +323,40 @@ def test_rollback_queues_nothing_when_message_transaction_fails(
 # --- statistics ------------------------------------------------------------------------------
 
 
+def _samples(body):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body)
+        for sample in family.samples
+    }
+
+
+def _finished(samples, status, code=""):
+    key = (
+        "gjj_push_deliveries_finished_total",
+        (("channel", "wechat"), ("code", code), ("status", status)),
+    )
+    return samples.get(key, 0.0)
+
+
 def test_stats_count_deliveries_when_scraped_and_listed(
     runtime, api, wx_member, wechat_fake, make, database_url
 ):
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
+    before = _samples(api.get("/metrics").data.decode())
     _post(runtime, wx_member)
     _post(runtime, wx_member)
-    body = api.get("/metrics").data.decode()
-    assert 'gjj_push_deliveries{channel="wechat",error_code="",status="sent"} 1.0' in body
+    after = _samples(api.get("/metrics").data.decode())
+    assert _finished(after, "sent") - _finished(before, "sent") == 1
     assert (
-        'gjj_push_deliveries{channel="wechat",error_code="no_consent",status="rejected"} 1.0'
-        in body
+        _finished(after, "rejected", "no_consent") - _finished(before, "rejected", "no_consent")
+        == 1
     )
+    sends = ("gjj_push_send_seconds_count", (("channel", "wechat"),))
+    assert after[sends] - before.get(sends, 0.0) == 1  # the rejected one never called WeChat
 
     from click.testing import CliRunner
 
