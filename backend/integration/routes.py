@@ -19,7 +19,7 @@ from backend.api import Blueprint, db, runtime
 from backend.auth import origin
 from backend.clock import utcnow
 from backend.errors import Unauthorized
-from backend.integration import ledger, loan_events, services
+from backend.integration import ledger, loan_events, retirement, services
 from backend.integration.schemas import (
     ApplicationEventArgsSchema,
     CoreMessageArgsSchema,
@@ -29,6 +29,8 @@ from backend.integration.schemas import (
     InternalApplicationSchema,
     LoanEventArgsSchema,
     LoanStateSchema,
+    RetirementArgsSchema,
+    RetirementStateSchema,
     TodoDoneArgsSchema,
     TodoStateSchema,
 )
@@ -191,3 +193,20 @@ class CoreLoanEvents(MethodView):
             db(), caller(), contract_no, loan_events.LoanEvent(**args)
         )
         return applied, _created(applied.created)
+
+
+@blp.route("/fund/accounts/<string:account_no>/retirement")
+class CoreRetirement(MethodView):
+    @core_view
+    @blp.arguments(RetirementArgsSchema)
+    @blp.response(200, RetirementStateSchema, description="Recorded (or a replay)")
+    @blp.alt_response(404, description="Unknown account")
+    @blp.alt_response(409, description="event_id already used with another date")
+    @blp.alt_response(422, description="Bad payload, or a date after today")
+    def put(self, args: dict[str, Any], account_no: str) -> Any:
+        """Record, correct or clear the member's retirement (办理退休)
+
+        A recorded ``retired_on`` opens the retirement withdrawal whatever the statutory age
+        computed from the ID number says; ``null`` clears it. Writes the member a message.
+        """
+        return retirement.record_retirement(db(), caller(), account_no, **args)

@@ -229,6 +229,24 @@ class FundTransactionSchema(ma.Schema):
         }
 
 
+class RetirementArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    event_id = _key(metadata={"description": "the core system's id of this event (dedupe)"})
+    retired_on = ma.fields.Date(
+        required=True,
+        allow_none=True,
+        metadata={"description": "退休日期; null clears a retirement recorded in error"},
+    )
+
+
+class RetirementStateSchema(ma.Schema):
+    account_no = ma.fields.String()
+    member_id = ma.fields.Integer()
+    retired_on = ma.fields.Date(allow_none=True)
+
+
 class LoanEventArgsSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
