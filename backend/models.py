@@ -10,6 +10,7 @@ from backend.inbox.models import Message
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
 from backend.members.models import Credential, Employer, Member, MemberPreference
 from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.withdrawals.models import RentArrangement
 
 __all__ = [
     "Application",
@@ -30,5 +31,6 @@ __all__ = [
     "MemberPreference",
     "Message",
     "PushDelivery",
+    "RentArrangement",
     "SubscriptionConsent",
 ]

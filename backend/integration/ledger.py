@@ -23,6 +23,9 @@ from backend.integration.services import (
     lost_race,
 )
 from backend.pii import PiiVault
+from backend.withdrawals import arrangements
+from backend.withdrawals.models import RentArrangement
+from backend.withdrawals.services import refusal_error
 
 # Credits are positive, debits negative: the stored amount is signed, as the ledger shows it.
 CREDIT_KINDS = ("deposit", "supplementary", "interest", "transfer_in")
@@ -44,6 +47,7 @@ class Booked:
     transaction: FundTransaction
     account_no: str
     created: bool
+    rent_arrangement_no: str | None = None
 
 
 def sign_error(kind: str, amount: Decimal) -> str | None:
@@ -57,10 +61,20 @@ def sign_error(kind: str, amount: Decimal) -> str | None:
     return None
 
 
-def entry_content(txn: FundTransaction, account_no: str, application_no: str | None) -> str:
+def entry_content(
+    txn: FundTransaction,
+    account_no: str,
+    application_no: str | None,
+    arrangement: RentArrangement | None = None,
+) -> str:
     name = TRANSACTION_KINDS[txn.kind]
     when = f"{txn.txn_date:%Y年%m月%d日}"
-    if txn.kind == "withdrawal":
+    if arrangement is not None:
+        text = (
+            f"您的租房按月提取（委托编号{arrangement.arrangement_no}）于{when}提取住房公积金"
+            f"{-txn.amount}元，已转入{arrangement.bank_name}（{arrangement.bank_account_masked}）"
+        )
+    elif txn.kind == "withdrawal":
         head = f"您的提取业务（编号{application_no}）已办结，" if application_no else "您"
         text = f"{head}于{when}提取住房公积金{-txn.amount}元，款项已支付"
     elif txn.kind == "transfer_out":
@@ -71,16 +85,66 @@ def entry_content(txn: FundTransaction, account_no: str, application_no: str | N
     return f"{text}，当前余额{txn.balance_after}元。"
 
 
+def business_name(kind: str, arrangement: RentArrangement | None) -> str:
+    if arrangement is not None:
+        return "租房按月提取"
+    return TRANSACTION_KINDS[kind] + ("到账" if kind in CREDIT_KINDS else "支付")
+
+
+def _arrangement(
+    session: Session,
+    pii: PiiVault,
+    account: FundAccount,
+    kind: str,
+    amount: Decimal,
+    txn_date: dt.date,
+    arrangement_no: str | None,
+) -> RentArrangement | None:
+    """The arrangement a monthly rent payment is booked under, checked against its rules."""
+    if not arrangement_no:
+        return None
+    if kind != "withdrawal":
+        raise ValidationFailed(
+            "只有提取可以关联按月提取委托",
+            error_code="fund.arrangement_mismatch",
+            errors={"rent_arrangement_no": ["仅 kind=withdrawal 时可填写"]},
+        )
+    arrangement = arrangements.find_arrangement(session, arrangement_no)
+    refusal = arrangements.monthly_transfer_refusal(
+        session, pii, account, arrangement, amount, txn_date
+    )
+    if refusal is not None:
+        raise refusal_error(refusal)
+    return arrangement
+
+
 def _by_external_id(session: Session, external_id: str) -> FundTransaction | None:
     return session.scalars(
         select(FundTransaction).where(FundTransaction.external_id == external_id)
     ).first()
 
 
+def _arrangement_no(session: Session, arrangement_id: int | None) -> str | None:
+    if arrangement_id is None:
+        return None
+    return session.scalar(
+        select(RentArrangement.arrangement_no).where(RentArrangement.id == arrangement_id)
+    )
+
+
 def _replay(
-    session: Session, caller: Caller, txn: FundTransaction, kind: str, amount: Decimal
+    session: Session,
+    caller: Caller,
+    txn: FundTransaction,
+    kind: str,
+    amount: Decimal,
+    rent_arrangement_no: str | None = None,
 ) -> Booked:
-    if txn.kind != kind or txn.amount != amount:
+    if (
+        txn.kind != kind
+        or txn.amount != amount
+        or _arrangement_no(session, txn.rent_arrangement_id) != rent_arrangement_no
+    ):
         raise Conflict("该流水号已用不同内容入账", error_code="fund.external_id_conflict")
     account_no = session.scalars(
         select(FundAccount.account_no).where(FundAccount.id == txn.account_id)
@@ -94,7 +158,7 @@ def _replay(
         replayed=True,
     )
     session.commit()
-    return Booked(txn, account_no, created=False)
+    return Booked(txn, account_no, created=False, rent_arrangement_no=rent_arrangement_no)
 
 
 def book_transaction(
@@ -111,14 +175,17 @@ def book_transaction(
     period_month: str | None = None,
     summary: str = "",
     application_no: str | None = None,
+    rent_arrangement_no: str | None = None,
 ) -> Booked:
-    """Book one entry; a known ``external_id`` books nothing and answers with the first entry."""
+    """Book one entry; a known ``external_id`` books nothing and answers with the first entry.
+    A withdrawal naming ``rent_arrangement_no`` is a month's payment under that arrangement
+    (按月提取): the arrangement's rules apply and the entry is linked to it."""
     problem = sign_error(kind, amount)
     if problem:
         raise ValidationFailed(problem, errors={"amount": [problem]})
     existing = _by_external_id(session, external_id)
     if existing is not None:
-        return _replay(session, caller, existing, kind, amount)
+        return _replay(session, caller, existing, kind, amount, rent_arrangement_no)
     if account_no is None:
         member = find_member(session, pii, id_number=id_number, account_no=None)
         where = FundAccount.member_id == member.id
@@ -131,7 +198,7 @@ def book_transaction(
         raise NotFound("未找到该公积金账户", error_code="fund.account_not_found")
     existing = _by_external_id(session, external_id)  # a racing twin may have committed meanwhile
     if existing is not None:
-        return _replay(session, caller, existing, kind, amount)
+        return _replay(session, caller, existing, kind, amount, rent_arrangement_no)
     application = None
     if application_no:
         application = find_application(session, application_no, member_id=account.member_id)
@@ -141,6 +208,7 @@ def book_transaction(
                 error_code="fund.application_mismatch",
                 errors={"application_no": ["应为该职工的提取业务编号"]},
             )
+    arrangement = _arrangement(session, pii, account, kind, amount, txn_date, rent_arrangement_no)
     balance = account.balance + amount
     if balance < 0:
         raise ValidationFailed(
@@ -164,6 +232,7 @@ def book_transaction(
             period_month=period_month,
             summary=summary or TRANSACTION_KINDS[kind],
             external_id=external_id,
+            rent_arrangement_id=arrangement.id if arrangement else None,
         )
         session.add(txn)
         if application is not None and application.status not in CLOSED:
@@ -171,8 +240,8 @@ def book_transaction(
         post_message(
             session,
             member_id=account.member_id,
-            business_name=TRANSACTION_KINDS[kind] + ("到账" if kind in CREDIT_KINDS else "支付"),
-            content=entry_content(txn, account.account_no, application_no),
+            business_name=business_name(kind, arrangement),
+            content=entry_content(txn, account.account_no, application_no, arrangement),
             business_type=BUSINESS_TYPES[kind],
             application_id=application.id if application else None,
             dedupe_key=TRANSACTION_KEY.format(external_id),
@@ -186,11 +255,21 @@ def book_transaction(
             kind=kind,
             amount=str(amount),
         )
-        return Booked(txn, account.account_no, created=True)
+        return Booked(
+            txn,
+            account.account_no,
+            created=True,
+            rent_arrangement_no=arrangement.arrangement_no if arrangement else None,
+        )
 
     booked = commit_once(session, write)
     if booked is None:
         return _replay(
-            session, caller, lost_race(_by_external_id(session, external_id)), kind, amount
+            session,
+            caller,
+            lost_race(_by_external_id(session, external_id)),
+            kind,
+            amount,
+            rent_arrangement_no,
         )
     return booked

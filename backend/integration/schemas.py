@@ -195,6 +195,12 @@ class FundTransactionArgsSchema(MemberRefMixin):
         validate=ma.validate.Length(min=1, max=32),
         metadata={"description": "withdrawal only: the application it pays (completes it)"},
     )
+    rent_arrangement_no = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=32),
+        metadata={
+            "description": "withdrawal only: the monthly rent arrangement (按月提取) it pays"
+        },
+    )
 
     @ma.validates_schema
     def _sign(self, data: dict[str, Any], **_: Any) -> None:
@@ -218,6 +224,7 @@ class FundTransactionSchema(ma.Schema):
     txn_date = ma.fields.Date()
     period_month = ma.fields.String(allow_none=True)
     summary = ma.fields.String()
+    rent_arrangement_no = ma.fields.String(allow_none=True)
 
     @ma.pre_dump
     def _flatten(self, booked: Booked, **_: Any) -> dict[str, Any]:
@@ -226,6 +233,7 @@ class FundTransactionSchema(ma.Schema):
             **{name: getattr(txn, name) for name in self.fields if hasattr(txn, name)},
             "account_no": booked.account_no,
             "kind_name": TRANSACTION_KINDS[txn.kind],
+            "rent_arrangement_no": booked.rent_arrangement_no,
         }
 
 
