@@ -66,6 +66,7 @@ class Profile:
     many_messages: bool = False
     open_withdrawal: bool = False
     retired: bool = False  # past the statutory age, retirement recorded by the core system
+    rent_plan: str | None = None  # a monthly rent withdrawal arrangement: active | stopped
 
 
 SHOWCASE: tuple[Profile, ...] = (
@@ -81,6 +82,8 @@ SHOWCASE: tuple[Profile, ...] = (
     Profile("账户已销户", status="closed"),
     Profile("未注册（可试注册）", registered=False),
     Profile("未注册且无预留手机号", phone=False, registered=False),
+    Profile("租房按月提取委托中（本月已提取）", rent_plan="active"),
+    Profile("租房按月提取已终止（可重新办理）", rent_plan="stopped"),
 )
 
 
@@ -95,6 +98,7 @@ class DemoMember:
     password: str | None
     has_loan: bool
     note: str = ""
+    rent_plan: str | None = None
 
 
 @dataclass
@@ -472,6 +476,7 @@ class CentreGenerator:
             password=self.password if registered else None,
             has_loan=loan is not None,
             note=profile.note,
+            rent_plan=profile.rent_plan,
         )
 
     def _random_profile(self, rng: random.Random) -> Profile:

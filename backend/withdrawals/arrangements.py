@@ -61,6 +61,43 @@ class ArrangementRequest:
         }
 
 
+def create_arrangement(
+    session: Session,
+    rt: Runtime,
+    acct: FundAccount,
+    request: ArrangementRequest,
+    arrangement_no: str | None = None,
+) -> RentArrangement:
+    """Add the arrangement and the member's message (not committed; the rules already passed)."""
+    arrangement = RentArrangement(
+        arrangement_no=arrangement_no or new_arrangement_no(),
+        member_id=acct.member_id,
+        account_id=acct.id,
+        monthly_amount=request.monthly_amount,
+        bank_name=request.bank_name,
+        bank_account_masked=mask_bank_account(request.bank_account),
+        bank_account_enc=rt.pii.encrypt(request.bank_account),
+        status="active",
+        created_at=utcnow(),
+    )
+    session.add(arrangement)
+    session.flush()
+    post_message(
+        session,
+        member_id=acct.member_id,
+        business_name=BUSINESS_NAME,
+        content=(
+            f"您已办理租房按月提取（委托编号{arrangement.arrangement_no}），"
+            f"每月提取{request.monthly_amount:.2f}元至{request.bank_name}"
+            f"（{arrangement.bank_account_masked}），每月到账后将通知您。"
+        ),
+        business_type="withdrawal",
+        source_channel="个人网厅",
+        dedupe_key=f"rent-arrangement:{arrangement.arrangement_no}",
+    )
+    return arrangement
+
+
 def sign_up(
     session: Session,
     rt: Runtime,
@@ -83,32 +120,7 @@ def sign_up(
         if refusal is not None:
             raise refusal_error(refusal)
         consume_transaction_code(rt, member, request.sms_code)
-        arrangement = RentArrangement(
-            arrangement_no=new_arrangement_no(),
-            member_id=member.id,
-            account_id=acct.id,
-            monthly_amount=request.monthly_amount,
-            bank_name=request.bank_name,
-            bank_account_masked=mask_bank_account(request.bank_account),
-            bank_account_enc=rt.pii.encrypt(request.bank_account),
-            status="active",
-            created_at=utcnow(),
-        )
-        session.add(arrangement)
-        session.flush()
-        post_message(
-            session,
-            member_id=member.id,
-            business_name=BUSINESS_NAME,
-            content=(
-                f"您已办理租房按月提取（委托编号{arrangement.arrangement_no}），"
-                f"每月提取{request.monthly_amount:.2f}元至{request.bank_name}"
-                f"（{arrangement.bank_account_masked}），每月到账后将通知您。"
-            ),
-            business_type="withdrawal",
-            source_channel="个人网厅",
-            dedupe_key=f"rent-arrangement:{arrangement.arrangement_no}",
-        )
+        arrangement = create_arrangement(session, rt, acct, request)
         record(
             session,
             "rent_arrangement.sign_up",

@@ -309,3 +309,22 @@ def test_closures_and_retirements_follow_the_withdrawal_rules_when_seeded(
             year, month = (int(x) for x in account.paid_through.split("-"))
             months = (txn.txn_date.year - year) * 12 + txn.txn_date.month - month
             assert months >= LEAVING_SEALED_MONTHS, (account.paid_through, txn.txn_date)
+
+
+def test_monthly_rent_arrangements_show_every_state_when_seeded(
+    seeded: Any, session: Session
+) -> None:
+    from backend.withdrawals.models import RentArrangement
+
+    arrangements = session.scalars(select(RentArrangement)).all()
+    assert sorted(a.status for a in arrangements) == ["active", "stopped"]
+    for arrangement in arrangements:
+        (paid,) = session.scalars(
+            select(FundTransaction).where(FundTransaction.rent_arrangement_id == arrangement.id)
+        ).all()
+        assert paid.kind == "withdrawal" and paid.txn_date == AS_OF
+        assert -paid.amount == arrangement.monthly_amount
+        account = session.get(FundAccount, arrangement.account_id)
+        assert account is not None and account.status == "normal"
+    stopped = next(a for a in arrangements if a.status == "stopped")
+    assert stopped.stopped_by == "member"
