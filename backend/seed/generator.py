@@ -639,7 +639,8 @@ class CentreGenerator:
                 )
             )
         current = bases[-1]
-        self._withdrawal_events(rng, events, status, open_month, last_month, current[1], loan)
+        if profile.rent_plan is None:  # an arrangement's member withdraws rent through it
+            self._withdrawal_events(rng, events, status, open_month, last_month, current[1], loan)
         if close_on is not None:
             reason = (
                 "retirement" if close_on >= retires_on else rng.choice(("leaving", "transfer_out"))

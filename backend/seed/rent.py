@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.audit.services import RequestOrigin
+from backend.errors import AppError
 from backend.fund.queries import account_of
 from backend.integration.ledger import book_transaction
 from backend.integration.services import Caller, find_member
@@ -51,18 +52,22 @@ def seed_rent_arrangements(rt: Runtime, demo: list[DemoMember], as_of: dt.date) 
             no = f"AY{as_of:%Y%m%d}{found.id:08d}"
             arrangements.create_arrangement(session, rt, acct, request, arrangement_no=no)
             session.commit()
-            book_transaction(
-                session,
-                rt.pii,
-                SEED_CALLER,
-                external_id=f"seed-rent-{no}",
-                kind="withdrawal",
-                amount=-amount,
-                txn_date=as_of,
-                account_no=acct.account_no,
-                summary="租房按月提取",
-                rent_arrangement_no=no,
-            )
+            try:
+                book_transaction(
+                    session,
+                    rt.pii,
+                    SEED_CALLER,
+                    external_id=f"seed-rent-{no}",
+                    kind="withdrawal",
+                    amount=-amount,
+                    txn_date=as_of,
+                    account_no=acct.account_no,
+                    summary="租房按月提取",
+                    rent_arrangement_no=no,
+                )
+            except AppError as exc:  # the month's rules refused it: the demo shows no transfer
+                session.rollback()
+                logger.warning("demo rent payment refused", extra={"rule": exc.error_code})
             if member.rent_plan == "stopped":
                 arrangements.stop(session, found.id, no)
             made += 1
