@@ -32,6 +32,7 @@ from backend.push.routes import blp as push_blp
 from backend.push.stats import PushCollector
 from backend.runtime import Runtime
 from backend.settings import PROJECT_ROOT, Settings
+from backend.transfers.routes import blp as transfers_blp
 from backend.withdrawals.routes import blp as rent_arrangements_blp
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ MEMBER_BLUEPRINTS = (
     applications_blp,
     fund_blp,
     rent_arrangements_blp,
+    transfers_blp,
     loans_blp,
     channels_blp,
     push_blp,

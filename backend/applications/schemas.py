@@ -15,9 +15,11 @@ class ApplicationListArgsSchema(PageArgsSchema):
     kind = ma.fields.String(
         load_default=None,
         validate=ma.validate.OneOf(
-            tuple(APPLICATION_KINDS), error="业务类型应为 withdrawal 或 loan"
+            tuple(APPLICATION_KINDS), error="业务类型应为 withdrawal、loan 或 transfer"
         ),
-        metadata={"description": "withdrawal = 提取, loan = 贷款申请; omitted: both"},
+        metadata={
+            "description": "withdrawal = 提取, loan = 贷款申请, transfer = 转移接续; omitted: all"
+        },
     )
 
 
@@ -41,7 +43,7 @@ def _current_node(application: object) -> str | None:
 class ApplicationSummarySchema(ma.Schema):
     id = ma.fields.Integer()
     application_no = ma.fields.String(metadata={"description": "业务编号"})
-    kind = ma.fields.String(metadata={"description": "withdrawal | loan"})
+    kind = ma.fields.String(metadata={"description": "withdrawal | loan | transfer"})
     kind_name = ma.fields.Function(lambda a: APPLICATION_KINDS.get(a.kind, a.kind))
     reason = ma.fields.String(metadata={"description": "提取原因 / 贷款用途 code"})
     amount = ma.fields.Decimal(as_string=True, places=2, allow_none=True)

@@ -23,6 +23,7 @@ from backend.integration.services import (
     lost_race,
 )
 from backend.pii import PiiVault
+from backend.transfers.rules import ledger_kind
 from backend.withdrawals import arrangements
 from backend.withdrawals.models import RentArrangement
 from backend.withdrawals.services import refusal_error
@@ -79,10 +80,24 @@ def entry_content(
         text = f"{head}于{when}提取住房公积金{-txn.amount}元，款项已支付"
     elif txn.kind == "transfer_out":
         text = f"您的住房公积金账户（{account_no}）于{when}转出{-txn.amount}元"
+    elif txn.kind == "transfer_in" and application_no:
+        text = (
+            f"您的转移接续业务（编号{application_no}）资金已于{when}转入您的住房公积金账户"
+            f"（{account_no}），转入金额{txn.amount}元"
+        )
     else:
         period = f"（{txn.period_month}）" if txn.period_month else ""
         text = f"您的住房公积金账户（{account_no}）于{when}{name}入账{txn.amount}元{period}"
     return f"{text}，当前余额{txn.balance_after}元。"
+
+
+def application_entry_kind(application_kind: str, reason: str) -> str | None:
+    """The ledger entry kind that may name (and complete) an application of this kind."""
+    if application_kind == "withdrawal":
+        return "withdrawal"
+    if application_kind == "transfer":
+        return ledger_kind(reason)
+    return None
 
 
 def business_name(kind: str, arrangement: RentArrangement | None) -> str:
@@ -202,11 +217,11 @@ def book_transaction(
     application = None
     if application_no:
         application = find_application(session, application_no, member_id=account.member_id)
-        if application.kind != "withdrawal" or kind != "withdrawal":
+        if kind != application_entry_kind(application.kind, application.reason):
             raise ValidationFailed(
-                "只有提取支付可以关联提取业务",
+                "只有提取支付可以关联提取业务，转入/转出可以关联转移接续业务",
                 error_code="fund.application_mismatch",
-                errors={"application_no": ["应为该职工的提取业务编号"]},
+                errors={"application_no": ["应为该职工的提取或转移接续业务编号，且与流水类型相符"]},
             )
     arrangement = _arrangement(session, pii, account, kind, amount, txn_date, rent_arrangement_no)
     balance = account.balance + amount
@@ -236,6 +251,8 @@ def book_transaction(
         )
         session.add(txn)
         if application is not None and application.status not in CLOSED:
+            if application.kind == "transfer":
+                application.amount = abs(amount)  # known once the money has moved
             apply_event(session, application, event="completed", notify=False)
         post_message(
             session,

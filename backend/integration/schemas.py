@@ -193,7 +193,10 @@ class FundTransactionArgsSchema(MemberRefMixin):
     summary = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
     application_no = ma.fields.String(
         validate=ma.validate.Length(min=1, max=32),
-        metadata={"description": "withdrawal only: the application it pays (completes it)"},
+        metadata={
+            "description": "withdrawal: the withdrawal application it pays; transfer_in / "
+            "transfer_out: the transfer (转移接续) it moves; completes it"
+        },
     )
     rent_arrangement_no = ma.fields.String(
         validate=ma.validate.Length(min=1, max=32),
