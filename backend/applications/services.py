@@ -42,11 +42,13 @@ def create_application(
     reason: str,
     amount: Decimal | None,
     details: dict[str, Any] | None = None,
+    application_no: str | None = None,
 ) -> Application:
-    """Add an application (not committed): the first node is current (受理 happens on submit)."""
+    """Add an application (not committed): the first node is current (受理 happens on submit).
+    ``application_no`` only for demo data, which must be the same on every run."""
     now = utcnow()
     application = Application(
-        application_no=new_application_no(kind),
+        application_no=application_no or new_application_no(kind),
         member_id=member_id,
         kind=kind,
         reason=reason,

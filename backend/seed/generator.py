@@ -67,6 +67,7 @@ class Profile:
     open_withdrawal: bool = False
     retired: bool = False  # past the statutory age, retirement recorded by the core system
     rent_plan: str | None = None  # a monthly rent withdrawal arrangement: active | stopped
+    transfer: str | None = None  # a transfer in from another city: moving | arrived
 
 
 SHOWCASE: tuple[Profile, ...] = (
@@ -84,6 +85,8 @@ SHOWCASE: tuple[Profile, ...] = (
     Profile("未注册且无预留手机号", phone=False, registered=False),
     Profile("租房按月提取委托中（本月已提取）", rent_plan="active"),
     Profile("租房按月提取已终止（可重新办理）", rent_plan="stopped"),
+    Profile("异地转入办理中（资金划转）", transfer="moving"),
+    Profile("异地转入已到账", transfer="arrived"),
 )
 
 
@@ -99,6 +102,7 @@ class DemoMember:
     has_loan: bool
     note: str = ""
     rent_plan: str | None = None
+    transfer: str | None = None
 
 
 @dataclass
@@ -477,6 +481,7 @@ class CentreGenerator:
             has_loan=loan is not None,
             note=profile.note,
             rent_plan=profile.rent_plan,
+            transfer=profile.transfer,
         )
 
     def _random_profile(self, rng: random.Random) -> Profile:

@@ -145,7 +145,11 @@ def apply(
 
 
 def create_transfer(
-    session: Session, rt: Runtime, acct: FundAccount, request: TransferRequest
+    session: Session,
+    rt: Runtime,
+    acct: FundAccount,
+    request: TransferRequest,
+    application_no: str | None = None,
 ) -> Application:
     """The application with its four nodes, 申请 done at once (not committed)."""
     name = rules.DIRECTIONS[request.direction]
@@ -159,6 +163,7 @@ def create_transfer(
         kind="transfer",
         reason=request.direction,
         amount=None,
+        application_no=application_no,
         details={
             "direction_name": name,
             "account_no": acct.account_no,

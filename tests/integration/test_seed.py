@@ -328,3 +328,20 @@ def test_monthly_rent_arrangements_show_every_state_when_seeded(
         assert account is not None and account.status == "normal"
     stopped = next(a for a in arrangements if a.status == "stopped")
     assert stopped.stopped_by == "member"
+
+
+def test_transfers_between_cities_show_every_state_when_seeded(
+    seeded: Any, session: Session
+) -> None:
+    transfers = session.scalars(select(Application).where(Application.kind == "transfer")).all()
+    by_status = {a.status: a for a in transfers}
+    assert set(by_status) == {"processing", "completed"}
+    moving = by_status["processing"]
+    assert [n.state for n in moving.nodes] == ["done", "done", "current", "pending"]
+    arrived = by_status["completed"]
+    (entry,) = session.scalars(
+        select(FundTransaction).where(
+            FundTransaction.member_id == arrived.member_id, FundTransaction.kind == "transfer_in"
+        )
+    ).all()
+    assert entry.amount == arrived.amount and entry.txn_date == AS_OF
