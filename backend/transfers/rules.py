@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+# One refusal shape for every rule the hall checks (code, Chinese message, HTTP status, field).
+from backend.withdrawals.rules import INVALID, Refusal
+
 DIRECTIONS = {"in": "转入", "out": "转出"}
-CONFLICT = 409
-INVALID = 422
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,6 @@ class TransferFacts:
     repaying_loans: int
     open_transfers: int
     centre_name: str  # this centre
-
-
-@dataclass(frozen=True)
-class Refusal:
-    error_code: str
-    message: str
-    status: int = CONFLICT
-    field: str | None = None
 
 
 def _refusals(direction: str, facts: TransferFacts) -> list[Refusal]:

@@ -14,30 +14,19 @@ from sqlalchemy.orm import Session, selectinload
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.applications.services import apply_event, create_application
 from backend.audit.services import RequestOrigin, record
-from backend.errors import AppError
 from backend.fund.models import FundAccount
 from backend.fund.queries import account_of
 from backend.fund.services import account_missing
-from backend.idempotency.services import StoredAnswer, run_once
-from backend.identity.stepup import consume_transaction_code
+from backend.idempotency.services import StoredAnswer
 from backend.inbox.services import post_message
 from backend.loans.models import LoanContract
 from backend.members.models import Member
 from backend.runtime import Runtime
 from backend.transfers import rules
 from backend.withdrawals.rules import REPAYING_LOAN_STATUSES
+from backend.withdrawals.services import submit_stepped_up
 
 SCOPE = "transfers"
-
-
-def refusal_error(refusal: rules.Refusal) -> AppError:
-    errors = {refusal.field: [refusal.message]} if refusal.field else None
-    return AppError(
-        refusal.message,
-        error_code=refusal.error_code,
-        status_code=refusal.status,
-        errors=errors,
-    )
 
 
 def facts(session: Session, rt: Runtime, acct: FundAccount) -> rules.TransferFacts:
@@ -116,13 +105,12 @@ def apply(
     """Create the transfer application once per Idempotency-Key (account row lock first)."""
     acct = _account(session, member.id, lock=True)
 
-    def work() -> tuple[int, dict[str, Any]]:
-        refusal = rules.check_request(
+    def check() -> rules.Refusal | None:
+        return rules.check_request(
             request.direction, request.other_centre, facts(session, rt, acct)
         )
-        if refusal is not None:
-            raise refusal_error(refusal)
-        consume_transaction_code(rt, member, request.sms_code)
+
+    def create() -> Application:
         application = create_transfer(session, rt, acct, request)
         record(
             session,
@@ -132,15 +120,19 @@ def apply(
             application_no=application.application_no,
             direction=request.direction,
         )
-        return 201, serialize(application)
+        return application
 
-    return run_once(
+    return submit_stepped_up(
         session,
-        member_id=member.id,
+        rt,
+        member,
         scope=SCOPE,
-        key=idempotency_key,
-        body=request.fingerprint(),
-        work=work,
+        idempotency_key=idempotency_key,
+        fingerprint=request.fingerprint(),
+        sms_code=request.sms_code,
+        check=check,
+        create=create,
+        serialize=serialize,
     )
 
 

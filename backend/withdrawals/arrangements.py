@@ -20,15 +20,18 @@ from backend.errors import NotFound
 from backend.fund.models import FundAccount, FundTransaction
 from backend.fund.queries import account_of
 from backend.fund.services import account_missing
-from backend.idempotency.services import StoredAnswer, run_once
-from backend.identity.stepup import consume_transaction_code
+from backend.idempotency.services import StoredAnswer
 from backend.inbox.services import post_message
 from backend.members.models import Member
 from backend.pii import PiiVault
 from backend.runtime import Runtime
 from backend.withdrawals import queries, rules
 from backend.withdrawals.models import RentArrangement
-from backend.withdrawals.services import mask_bank_account, policy, refusal_error
+from backend.withdrawals.services import (
+    mask_bank_account,
+    policy,
+    submit_stepped_up,
+)
 
 SCOPE = "rent_arrangements"
 BUSINESS_NAME = "租房按月提取"
@@ -114,12 +117,11 @@ def sign_up(
     if acct is None:
         raise account_missing()
 
-    def work() -> tuple[int, dict[str, Any]]:
+    def check() -> rules.Refusal | None:
         facts = queries.facts(session, rt.pii, acct)
-        refusal = rules.check_arrangement(request.monthly_amount, facts, policy(rt.settings))
-        if refusal is not None:
-            raise refusal_error(refusal)
-        consume_transaction_code(rt, member, request.sms_code)
+        return rules.check_arrangement(request.monthly_amount, facts, policy(rt.settings))
+
+    def create() -> ArrangementView:
         arrangement = create_arrangement(session, rt, acct, request)
         record(
             session,
@@ -129,15 +131,19 @@ def sign_up(
             arrangement_no=arrangement.arrangement_no,
             monthly_amount=str(request.monthly_amount),
         )
-        return 201, serialize(view(session, arrangement))
+        return view(session, arrangement)
 
-    return run_once(
+    return submit_stepped_up(
         session,
-        member_id=member.id,
+        rt,
+        member,
         scope=SCOPE,
-        key=idempotency_key,
-        body=request.fingerprint(),
-        work=work,
+        idempotency_key=idempotency_key,
+        fingerprint=request.fingerprint(),
+        sms_code=request.sms_code,
+        check=check,
+        create=create,
+        serialize=serialize,
     )
 
 

@@ -7,7 +7,7 @@ system reports the payment (internal API).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -124,15 +124,13 @@ def submit_withdrawal(
     if acct is None:
         raise account_missing()
 
-    def work() -> tuple[int, dict[str, Any]]:
+    def check() -> rules.Refusal | None:
         facts = queries.facts(session, rt.pii, acct)
-        refusal = rules.check_request(
+        return rules.check_request(
             request.reason, request.amount, facts, policy(rt.settings), request.extra
         )
-        if refusal is not None:
-            raise refusal_error(refusal)
-        # After the rules: a refused request must not burn the member's code.
-        consume_transaction_code(rt, member, request.sms_code)
+
+    def create() -> Any:
         application = _create(session, rt, member, request, acct.account_no)
         record(
             session,
@@ -143,14 +141,53 @@ def submit_withdrawal(
             reason=request.reason,
             amount=str(request.amount),
         )
-        return 201, serialize(application)
+        return application
+
+    return submit_stepped_up(
+        session,
+        rt,
+        member,
+        scope=SCOPE,
+        idempotency_key=idempotency_key,
+        fingerprint=request.fingerprint(),
+        sms_code=request.sms_code,
+        check=check,
+        create=create,
+        serialize=serialize,
+    )
+
+
+def submit_stepped_up(
+    session: Session,
+    rt: Runtime,
+    member: Member,
+    *,
+    scope: str,
+    idempotency_key: str | None,
+    fingerprint: dict[str, Any],
+    sms_code: str,
+    check: Callable[[], rules.Refusal | None],
+    create: Callable[[], Any],
+    serialize: Callable[[Any], dict[str, Any]],
+) -> StoredAnswer:
+    """A money-moving request once per Idempotency-Key (the whole request but the one-time code
+    must match on a replay, else 409): the rules first, then the SMS step-up code (a refused
+    request keeps the member's code), then ``create``; 201 with ``serialize(created)``. The
+    caller holds the account's row lock, so a racing twin finds the stored answer."""
+
+    def work() -> tuple[int, dict[str, Any]]:
+        refusal = check()
+        if refusal is not None:
+            raise refusal_error(refusal)
+        consume_transaction_code(rt, member, sms_code)
+        return 201, serialize(create())
 
     return run_once(
         session,
         member_id=member.id,
-        scope=SCOPE,
+        scope=scope,
         key=idempotency_key,
-        body=request.fingerprint(),
+        body=fingerprint,
         work=work,
     )
 
