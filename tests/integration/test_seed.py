@@ -26,6 +26,7 @@ from backend.runtime import Runtime
 from backend.seed.csvfile import HEADER, read_members_csv
 from backend.seed.generator import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
 from backend.seed.runner import SeedRefused, seed_centre
+from backend.withdrawals.models import RentArrangement
 from backend.withdrawals.retirement import (
     RetirementFacts,
     identity_from_id_number,
@@ -223,6 +224,9 @@ def _natural_keys(session: Session) -> dict[str, dict[int, str]]:
         "application_id": dict(
             session.execute(select(Application.id, Application.application_no)).all()
         ),
+        "rent_arrangement_id": dict(
+            session.execute(select(RentArrangement.id, RentArrangement.arrangement_no)).all()
+        ),
     }
 
 
@@ -314,8 +318,6 @@ def test_closures_and_retirements_follow_the_withdrawal_rules_when_seeded(
 def test_monthly_rent_arrangements_show_every_state_when_seeded(
     seeded: Any, session: Session
 ) -> None:
-    from backend.withdrawals.models import RentArrangement
-
     arrangements = session.scalars(select(RentArrangement)).all()
     assert sorted(a.status for a in arrangements) == ["active", "stopped"]
     for arrangement in arrangements:
