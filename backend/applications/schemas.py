@@ -9,6 +9,8 @@ import marshmallow as ma
 from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
 from backend.fields import LocalDateTime
 from backend.pagination import PageArgsSchema
+from backend.transfers.rules import DIRECTIONS
+from backend.withdrawals.rules import REASONS
 
 
 class ApplicationListArgsSchema(PageArgsSchema):
@@ -33,6 +35,13 @@ class NodeSchema(ma.Schema):
     acted_at = LocalDateTime(allow_none=True, metadata={"description": "办理时间"})
 
 
+def _reason_name(application: Any) -> str:
+    """The reason's Chinese name: a withdrawal's reason, a transfer's direction (转入/转出); a loan
+    application's purpose is already text."""
+    names = {"withdrawal": REASONS, "transfer": DIRECTIONS}.get(application.kind, {})
+    return str(names.get(application.reason, application.reason))
+
+
 def _current_node(application: object) -> str | None:
     for node in getattr(application, "nodes", []):
         if node.state == "current":
@@ -45,7 +54,8 @@ class ApplicationSummarySchema(ma.Schema):
     application_no = ma.fields.String(metadata={"description": "业务编号"})
     kind = ma.fields.String(metadata={"description": "withdrawal | loan | transfer"})
     kind_name = ma.fields.Function(lambda a: APPLICATION_KINDS.get(a.kind, a.kind))
-    reason = ma.fields.String(metadata={"description": "提取原因 / 贷款用途 code"})
+    reason = ma.fields.String(metadata={"description": "提取原因 / 贷款用途 / 转移方向 code"})
+    reason_name = ma.fields.Function(_reason_name, metadata={"description": "its Chinese name"})
     amount = ma.fields.Decimal(as_string=True, places=2, allow_none=True)
     status = ma.fields.String(
         metadata={"description": "processing | approved | rejected | completed | cancelled"}

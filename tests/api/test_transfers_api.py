@@ -88,7 +88,9 @@ def test_transfer_in_runs_through_its_nodes_and_the_money_arrives(client, make, 
     assert shown["status"] == "completed" and shown["amount"] == "52345.67"
     assert {state for _, state in nodes(shown)} == {"done"}
     in_my_applications = client.get("/api/v1/applications?kind=transfer", headers=headers).json
-    assert [a["application_no"] for a in in_my_applications["items"]] == [no]
+    assert [(a["application_no"], a["reason_name"]) for a in in_my_applications["items"]] == [
+        (no, "转入")
+    ]
     session.expire_all()
     texts = session.scalars(select(Message.content).where(Message.member_id == member.id)).all()
     assert any("转出地审核" in t for t in texts) and any("52345.67" in t for t in texts)
