@@ -37,6 +37,8 @@ from backend.push.stats import PushCollector
 from backend.runtime import Runtime
 from backend.security_headers import apply_security_headers
 from backend.settings import PROJECT_ROOT, Settings
+from backend.transfers.routes import blp as transfers_blp
+from backend.withdrawals.routes import blp as rent_arrangements_blp
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ MEMBER_BLUEPRINTS = (
     inbox_blp,
     applications_blp,
     fund_blp,
+    rent_arrangements_blp,
+    transfers_blp,
     loans_blp,
     channels_blp,
     push_blp,

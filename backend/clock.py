@@ -4,7 +4,8 @@ every module may import :func:`utcnow` by name, since it reads ``_now`` on each 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -33,3 +34,16 @@ def today() -> dt.date:
 
 def to_local(value: dt.datetime) -> dt.datetime:
     return value.astimezone(SHANGHAI)
+
+
+@contextmanager
+def fixed_at(moment: dt.datetime) -> Iterator[None]:
+    """Run a block at one fixed moment: the seed runs live use cases "as of" its date, so the
+    same seed gives the same rows. Single-threaded callers only (it swaps the one clock)."""
+    global _now
+    previous = _now
+    _now = lambda: moment  # noqa: E731
+    try:
+        yield
+    finally:
+        _now = previous

@@ -17,6 +17,7 @@ from backend.inbox.models import Message
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
 from backend.members.models import Credential, Employer, Member, MemberPreference
 from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.withdrawals.models import RentArrangement
 
 __all__ = [
     "Announcement",
@@ -42,6 +43,7 @@ __all__ = [
     "MemberPreference",
     "Message",
     "PushDelivery",
+    "RentArrangement",
     "ServiceHall",
     "SubscriptionConsent",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.clock import utcnow
 from backend.db import Base, Money, UtcDateTime
 
-APPLICATION_KINDS = {"withdrawal": "提取", "loan": "贷款申请"}
+APPLICATION_KINDS = {"withdrawal": "提取", "loan": "贷款申请", "transfer": "转移接续"}
 APPLICATION_STATUS = {
     "processing": "办理中",
     "approved": "已审批",

@@ -29,6 +29,17 @@ ALLOWED_FROM: dict[str, dict[str, tuple[str, ...]]] = {
         "completed": ("processing", "approved"),
         "cancelled": ("processing", "approved"),
     },
+    # A transfer between cities (转移接续): the former (转出地) centre reviews it, the funds move,
+    # this centre confirms the arrival; the transfer_in ledger entry completes it. The former
+    # centre may refuse until the money has moved.
+    "transfer": {
+        "node_done": ("processing", "approved"),
+        "node_current": ("processing", "approved"),
+        "approved": ("processing",),
+        "rejected": ("processing",),
+        "completed": ("processing", "approved"),
+        "cancelled": ("processing",),
+    },
     "loan": {
         "node_done": ("processing", "approved"),
         "node_current": ("processing", "approved"),

@@ -9,15 +9,19 @@ import marshmallow as ma
 from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
 from backend.fields import LocalDateTime
 from backend.pagination import PageArgsSchema
+from backend.transfers.rules import DIRECTIONS
+from backend.withdrawals.rules import REASONS
 
 
 class ApplicationListArgsSchema(PageArgsSchema):
     kind = ma.fields.String(
         load_default=None,
         validate=ma.validate.OneOf(
-            tuple(APPLICATION_KINDS), error="业务类型应为 withdrawal 或 loan"
+            tuple(APPLICATION_KINDS), error="业务类型应为 withdrawal、loan 或 transfer"
         ),
-        metadata={"description": "withdrawal = 提取, loan = 贷款申请; omitted: both"},
+        metadata={
+            "description": "withdrawal = 提取, loan = 贷款申请, transfer = 转移接续; omitted: all"
+        },
     )
 
 
@@ -31,6 +35,13 @@ class NodeSchema(ma.Schema):
     acted_at = LocalDateTime(allow_none=True, metadata={"description": "办理时间"})
 
 
+def _reason_name(application: Any) -> str:
+    """The reason's Chinese name: a withdrawal's reason, a transfer's direction (转入/转出); a loan
+    application's purpose is already text."""
+    names = {"withdrawal": REASONS, "transfer": DIRECTIONS}.get(application.kind, {})
+    return str(names.get(application.reason, application.reason))
+
+
 def _current_node(application: object) -> str | None:
     for node in getattr(application, "nodes", []):
         if node.state == "current":
@@ -41,9 +52,10 @@ def _current_node(application: object) -> str | None:
 class ApplicationSummarySchema(ma.Schema):
     id = ma.fields.Integer()
     application_no = ma.fields.String(metadata={"description": "业务编号"})
-    kind = ma.fields.String(metadata={"description": "withdrawal | loan"})
+    kind = ma.fields.String(metadata={"description": "withdrawal | loan | transfer"})
     kind_name = ma.fields.Function(lambda a: APPLICATION_KINDS.get(a.kind, a.kind))
-    reason = ma.fields.String(metadata={"description": "提取原因 / 贷款用途 code"})
+    reason = ma.fields.String(metadata={"description": "提取原因 / 贷款用途 / 转移方向 code"})
+    reason_name = ma.fields.Function(_reason_name, metadata={"description": "its Chinese name"})
     amount = ma.fields.Decimal(as_string=True, places=2, allow_none=True)
     status = ma.fields.String(
         metadata={"description": "processing | approved | rejected | completed | cancelled"}

@@ -24,11 +24,13 @@ from backend.inbox.services import post_message
 # The centre's node sequences; the core system moves applications along them.
 WITHDRAWAL_NODES = ("受理", "审核", "审批", "支付")
 LOAN_NODES = ("申请受理", "审批", "签订合同", "抵押登记", "放款")
-NODES = {"withdrawal": WITHDRAWAL_NODES, "loan": LOAN_NODES}
+# 异地转移接续: 申请 → 转出地审核 → 资金划转 → 转入确认 (the same four nodes either way).
+TRANSFER_NODES = ("申请", "转出地审核", "资金划转", "转入确认")
+NODES = {"withdrawal": WITHDRAWAL_NODES, "loan": LOAN_NODES, "transfer": TRANSFER_NODES}
 
 
 def new_application_no(kind: str) -> str:
-    prefix = {"withdrawal": "TQ", "loan": "DK"}.get(kind, "YW")
+    prefix = {"withdrawal": "TQ", "loan": "DK", "transfer": "ZY"}.get(kind, "YW")
     return f"{prefix}{utcnow():%Y%m%d}{secrets.randbelow(10**8):08d}"
 
 
@@ -40,11 +42,13 @@ def create_application(
     reason: str,
     amount: Decimal | None,
     details: dict[str, Any] | None = None,
+    application_no: str | None = None,
 ) -> Application:
-    """Add an application (not committed): the first node is current (受理 happens on submit)."""
+    """Add an application (not committed): the first node is current (受理 happens on submit).
+    ``application_no`` only for demo data, which must be the same on every run."""
     now = utcnow()
     application = Application(
-        application_no=new_application_no(kind),
+        application_no=application_no or new_application_no(kind),
         member_id=member_id,
         kind=kind,
         reason=reason,

@@ -65,6 +65,10 @@ class FundTransaction(Base):
     summary: Mapped[str] = mapped_column(String(200), default="")
     # The core system's own id: a replayed feed never books twice.
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # A monthly rent withdrawal paid under an arrangement (租房委托提取).
+    rent_arrangement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rent_arrangements.id"), index=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -28,6 +28,10 @@ from backend.integration.services import (
     replay_of,
 )
 from backend.pii import PiiVault
+from backend.transfers.rules import ledger_kind
+from backend.withdrawals import arrangements
+from backend.withdrawals.models import RentArrangement
+from backend.withdrawals.services import refusal_error
 
 # Credits are positive, debits negative: the stored amount is signed, as the ledger shows it.
 CREDIT_KINDS = ("deposit", "supplementary", "interest", "transfer_in")
@@ -49,6 +53,7 @@ class Booked:
     transaction: FundTransaction
     account_no: str
     created: bool
+    rent_arrangement_no: str | None = None
 
 
 def sign_error(kind: str, amount: Decimal) -> str | None:
@@ -62,24 +67,89 @@ def sign_error(kind: str, amount: Decimal) -> str | None:
     return None
 
 
-def entry_content(txn: FundTransaction, account_no: str, application_no: str | None) -> str:
+def entry_content(
+    txn: FundTransaction,
+    account_no: str,
+    application_no: str | None,
+    arrangement: RentArrangement | None = None,
+) -> str:
     name = TRANSACTION_KINDS[txn.kind]
     when = f"{txn.txn_date:%Y年%m月%d日}"
-    if txn.kind == "withdrawal":
+    if arrangement is not None:
+        text = (
+            f"您的租房按月提取（委托编号{arrangement.arrangement_no}）于{when}提取住房公积金"
+            f"{-txn.amount}元，已转入{arrangement.bank_name}（{arrangement.bank_account_masked}）"
+        )
+    elif txn.kind == "withdrawal":
         head = f"您的提取业务（编号{application_no}）已办结，" if application_no else "您"
         text = f"{head}于{when}提取住房公积金{-txn.amount}元，款项已支付"
     elif txn.kind == "transfer_out":
         text = f"您的住房公积金账户（{account_no}）于{when}转出{-txn.amount}元"
+    elif txn.kind == "transfer_in" and application_no:
+        text = (
+            f"您的转移接续业务（编号{application_no}）资金已于{when}转入您的住房公积金账户"
+            f"（{account_no}），转入金额{txn.amount}元"
+        )
     else:
         period = f"（{txn.period_month}）" if txn.period_month else ""
         text = f"您的住房公积金账户（{account_no}）于{when}{name}入账{txn.amount}元{period}"
     return f"{text}，当前余额{txn.balance_after}元。"
 
 
+def application_entry_kind(application_kind: str, reason: str) -> str | None:
+    """The ledger entry kind that may name (and complete) an application of this kind."""
+    if application_kind == "withdrawal":
+        return "withdrawal"
+    if application_kind == "transfer":
+        return ledger_kind(reason)
+    return None
+
+
+def business_name(kind: str, arrangement: RentArrangement | None) -> str:
+    if arrangement is not None:
+        return "租房按月提取"
+    return TRANSACTION_KINDS[kind] + ("到账" if kind in CREDIT_KINDS else "支付")
+
+
+def _arrangement(
+    session: Session,
+    pii: PiiVault,
+    account: FundAccount,
+    kind: str,
+    amount: Decimal,
+    txn_date: dt.date,
+    arrangement_no: str | None,
+) -> RentArrangement | None:
+    """The arrangement a monthly rent payment is booked under, checked against its rules."""
+    if not arrangement_no:
+        return None
+    if kind != "withdrawal":
+        raise ValidationFailed(
+            "只有提取可以关联按月提取委托",
+            error_code="fund.arrangement_mismatch",
+            errors={"rent_arrangement_no": ["仅 kind=withdrawal 时可填写"]},
+        )
+    arrangement = arrangements.find_arrangement(session, arrangement_no)
+    refusal = arrangements.monthly_transfer_refusal(
+        session, pii, account, arrangement, amount, txn_date
+    )
+    if refusal is not None:
+        raise refusal_error(refusal)
+    return arrangement
+
+
 def _by_external_id(session: Session, external_id: str) -> FundTransaction | None:
     return session.scalars(
         select(FundTransaction).where(FundTransaction.external_id == external_id)
     ).first()
+
+
+def _arrangement_no(session: Session, arrangement_id: int | None) -> str | None:
+    if arrangement_id is None:
+        return None
+    return session.scalar(
+        select(RentArrangement.arrangement_no).where(RentArrangement.id == arrangement_id)
+    )
 
 
 def _replay(session: Session, caller: Caller, txn: FundTransaction, request_hash: str) -> Booked:
@@ -96,7 +166,12 @@ def _replay(session: Session, caller: Caller, txn: FundTransaction, request_hash
         replayed=True,
     )
     session.commit()
-    return Booked(txn, account_no, created=False)
+    return Booked(
+        txn,
+        account_no,
+        created=False,
+        rent_arrangement_no=_arrangement_no(session, txn.rent_arrangement_id),
+    )
 
 
 def book_transaction(
@@ -114,9 +189,12 @@ def book_transaction(
     period_month: str | None = None,
     summary: str = "",
     application_no: str | None = None,
+    rent_arrangement_no: str | None = None,
 ) -> Booked:
     """Book one entry; a known ``external_id`` books nothing and answers with the first entry
-    (or 409 when the request differs from the one that booked it)."""
+    (or 409 when the request differs from the one that booked it). A withdrawal naming
+    ``rent_arrangement_no`` is a month's payment under that arrangement (按月提取): the
+    arrangement's rules apply and the entry is linked to it."""
     problem = sign_error(kind, amount)
     if problem:
         raise ValidationFailed(problem, errors={"amount": [problem]})
@@ -139,12 +217,13 @@ def book_transaction(
     application = None
     if application_no:
         application = find_application(session, application_no, member_id=account.member_id)
-        if application.kind != "withdrawal" or kind != "withdrawal":
+        if kind != application_entry_kind(application.kind, application.reason):
             raise ValidationFailed(
-                "只有提取支付可以关联提取业务",
+                "只有提取支付可以关联提取业务，转入/转出可以关联转移接续业务",
                 error_code="fund.application_mismatch",
-                errors={"application_no": ["应为该职工的提取业务编号"]},
+                errors={"application_no": ["应为该职工的提取或转移接续业务编号，且与流水类型相符"]},
             )
+    arrangement = _arrangement(session, pii, account, kind, amount, txn_date, rent_arrangement_no)
     balance = account.balance + amount
     if balance > MONEY_MAX:
         raise ValidationFailed(
@@ -174,15 +253,18 @@ def book_transaction(
             period_month=period_month,
             summary=summary or TRANSACTION_KINDS[kind],
             external_id=external_id,
+            rent_arrangement_id=arrangement.id if arrangement else None,
         )
         session.add(txn)
         if application is not None and application.status not in CLOSED:
+            if application.kind == "transfer":
+                application.amount = abs(amount)  # known once the money has moved
             apply_event(session, application, event="completed", notify=False)
         post_message(
             session,
             member_id=account.member_id,
-            business_name=TRANSACTION_KINDS[kind] + ("到账" if kind in CREDIT_KINDS else "支付"),
-            content=entry_content(txn, account.account_no, application_no),
+            business_name=business_name(kind, arrangement),
+            content=entry_content(txn, account.account_no, application_no, arrangement),
             business_type=BUSINESS_TYPES[kind],
             application_id=application.id if application else None,
             dedupe_key=TRANSACTION_KEY.format(external_id),
@@ -197,7 +279,12 @@ def book_transaction(
             kind=kind,
             amount=str(amount),
         )
-        return Booked(txn, account.account_no, created=True)
+        return Booked(
+            txn,
+            account.account_no,
+            created=True,
+            rent_arrangement_no=arrangement.arrangement_no if arrangement else None,
+        )
 
     booked = commit_once(session, write)
     if booked is None:

@@ -26,6 +26,7 @@ from backend.integration import (
     ledger,
     loan_events,
     prepayment_events,
+    retirement,
     services,
 )
 from backend.integration.schemas import (
@@ -50,6 +51,8 @@ from backend.integration.schemas import (
     PendingPrepaymentListSchema,
     PrepaymentEventArgsSchema,
     PrepaymentStateSchema,
+    RetirementArgsSchema,
+    RetirementStateSchema,
     SlotsArgsSchema,
     TodoDoneArgsSchema,
     TodoStateSchema,
@@ -404,3 +407,22 @@ class CorePendingPrepayments(MethodView):
                 for prepayment, contract in rows
             ]
         }
+
+
+@blp.route("/fund/accounts/<string:account_no>/retirement")
+class CoreRetirement(MethodView):
+    @core_view
+    @blp.arguments(RetirementArgsSchema)
+    @blp.response(200, RetirementStateSchema, description="Recorded (or a replay)")
+    @blp.alt_response(404, description="Unknown account")
+    @blp.alt_response(409, description="event_id already used with another date")
+    @blp.alt_response(422, description="Bad payload, or a date after today")
+    def put(self, args: dict[str, Any], account_no: str) -> Any:
+        """Record, correct or clear the member's retirement (办理退休)
+
+        A recorded ``retired_on`` opens the retirement withdrawal whatever the statutory age
+        computed from the ID number says; ``null`` clears it. Writes the member a message.
+        """
+        return retirement.record_retirement(
+            db(), caller(), account_no, request_hash=request_hash(args), **args
+        )

@@ -168,7 +168,16 @@ class FundTransactionArgsSchema(MemberRefMixin):
     summary = ma.fields.String(load_default="", validate=ma.validate.Length(max=200))
     application_no = ma.fields.String(
         validate=ma.validate.Length(min=1, max=32),
-        metadata={"description": "withdrawal only: the application it pays (completes it)"},
+        metadata={
+            "description": "withdrawal: the withdrawal application it pays; transfer_in / "
+            "transfer_out: the transfer (转移接续) it moves; completes it"
+        },
+    )
+    rent_arrangement_no = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=32),
+        metadata={
+            "description": "withdrawal only: the monthly rent arrangement (按月提取) it pays"
+        },
     )
 
     @ma.validates_schema
@@ -193,6 +202,7 @@ class FundTransactionSchema(ma.Schema):
     txn_date = ma.fields.Date()
     period_month = ma.fields.String(allow_none=True)
     summary = ma.fields.String()
+    rent_arrangement_no = ma.fields.String(allow_none=True)
 
     @ma.pre_dump
     def _flatten(self, booked: Booked, **_: Any) -> dict[str, Any]:
@@ -201,6 +211,7 @@ class FundTransactionSchema(ma.Schema):
             **{name: getattr(txn, name) for name in self.fields if hasattr(txn, name)},
             "account_no": booked.account_no,
             "kind_name": TRANSACTION_KINDS[txn.kind],
+            "rent_arrangement_no": booked.rent_arrangement_no,
         }
 
 
@@ -240,6 +251,24 @@ class FundTransactionBatchSchema(ma.Schema):
     replayed = ma.fields.Integer(required=True)
     refused = ma.fields.Integer(required=True)
     results = ma.fields.List(ma.fields.Nested(FundTransactionBatchItemSchema), required=True)
+
+
+class RetirementArgsSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    event_id = _key(metadata={"description": "the core system's id of this event (dedupe)"})
+    retired_on = InputDate(
+        required=True,
+        allow_none=True,
+        metadata={"description": "退休日期; null clears a retirement recorded in error"},
+    )
+
+
+class RetirementStateSchema(ma.Schema):
+    account_no = ma.fields.String()
+    member_id = ma.fields.Integer()
+    retired_on = ma.fields.Date(allow_none=True)
 
 
 class LoanEventArgsSchema(ma.Schema):

@@ -72,6 +72,8 @@ class Profile:
     # 提前还款申请: "booked" (the loan was settled early by a full prepayment the core booked),
     # "pending" (one waiting for the core system, and an earlier refused one)
     prepayment: str | None = None
+    rent_plan: str | None = None  # a monthly rent withdrawal arrangement: active | stopped
+    transfer: str | None = None  # a transfer in from another city: moving | arrived
 
 
 # The demo's full slot: tomorrow 14:00, provident-fund withdrawal at the first hall.
@@ -93,6 +95,10 @@ SHOWCASE: tuple[Profile, ...] = (
     Profile("账户已销户", status="closed"),
     Profile("未注册（可试注册）", registered=False),
     Profile("未注册且无预留手机号", phone=False, registered=False),
+    Profile("租房按月提取委托中（本月已提取）", rent_plan="active"),
+    Profile("租房按月提取已终止（可重新办理）", rent_plan="stopped"),
+    Profile("异地转入办理中（资金划转）", transfer="moving"),
+    Profile("异地转入已到账", transfer="arrived"),
 )
 
 
@@ -107,6 +113,8 @@ class DemoMember:
     password: str | None
     has_loan: bool
     note: str = ""
+    rent_plan: str | None = None
+    transfer: str | None = None
 
 
 @dataclass
@@ -627,6 +635,8 @@ class CentreGenerator:
             password=self.password if registered else None,
             has_loan=loan is not None,
             note=profile.note,
+            rent_plan=profile.rent_plan,
+            transfer=profile.transfer,
         )
 
     def _random_profile(self, rng: random.Random) -> Profile:
@@ -789,7 +799,8 @@ class CentreGenerator:
                 )
             )
         current = bases[-1]
-        self._withdrawal_events(rng, events, status, open_month, last_month, current[1], loan)
+        if profile.rent_plan is None:  # an arrangement's member withdraws rent through it
+            self._withdrawal_events(rng, events, status, open_month, last_month, current[1], loan)
         if close_on is not None:
             reason = (
                 "retirement" if close_on >= retires_on else rng.choice(("leaving", "transfer_out"))

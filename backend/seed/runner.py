@@ -18,6 +18,7 @@ from backend.members.models import Member
 from backend.runtime import Runtime
 from backend.seed.csvfile import write_members_csv
 from backend.seed.generator import DEMO_PASSWORD, CentreGenerator, DemoMember, Rows
+from backend.seed.services import seed_services
 from backend.seed.writer import BackgroundWriter, BulkWriter
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ def seed_centre(
             if sink is not None:
                 sink.close()
         writer.finish()
+    seed_services(rt, demo, as_of)
     if csv_path is not None:
         write_members_csv(csv_path, demo)
     result = SeedResult(

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.applications.models import OPEN_STATUSES, Application
-from backend.fund.models import FundAccount
+from backend.fund.models import FundAccount, FundTransaction
 from backend.fund.rules import shift_months
 from backend.loans.models import LoanContract
 from backend.members.models import Member
 from backend.pii import PiiVault
+from backend.withdrawals.models import RentArrangement
 from backend.withdrawals.retirement import RetirementFacts, identity_from_id_number
 from backend.withdrawals.rules import FEN, AccountFacts, LoanFacts
 
@@ -60,6 +61,38 @@ def _purchase_documents(session: Session, member_id: int) -> frozenset[str]:
     return frozenset(str(d["document_no"]).strip() for d in details if d and d.get("document_no"))
 
 
+def month_range(day: dt.date) -> tuple[dt.date, dt.date]:
+    first = day.replace(day=1)
+    return first, shift_months(first, 1)
+
+
+def rent_transfers_in_month(
+    session: Session, member_id: int, day: dt.date, arrangement_id: int | None = None
+) -> int:
+    """Monthly rent withdrawals (under any, or one, arrangement) booked in ``day``'s month."""
+    start, end = month_range(day)
+    stmt = select(func.count()).where(
+        FundTransaction.member_id == member_id,
+        FundTransaction.rent_arrangement_id.is_not(None),
+        FundTransaction.txn_date >= start,
+        FundTransaction.txn_date < end,
+    )
+    if arrangement_id is not None:
+        stmt = stmt.where(FundTransaction.rent_arrangement_id == arrangement_id)
+    return int(session.scalar(stmt) or 0)
+
+
+def active_arrangement(
+    session: Session, member_id: int, *, lock: bool = False
+) -> RentArrangement | None:
+    stmt = select(RentArrangement).where(
+        RentArrangement.member_id == member_id, RentArrangement.status == "active"
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
 def facts(session: Session, pii: PiiVault, acct: FundAccount) -> AccountFacts:
     """Everything the rules need beyond the account row."""
     today = clock.today()
@@ -96,10 +129,13 @@ def facts(session: Session, pii: PiiVault, acct: FundAccount) -> AccountFacts:
         today=today,
         reserved=Decimal(reserved or 0).quantize(FEN),
         open_applications=int(open_count),
-        rent_applications_this_month=int(rent_count),
+        # A monthly transfer under an arrangement is this month's rent withdrawal too.
+        rent_applications_this_month=int(rent_count)
+        + rent_transfers_in_month(session, acct.member_id, today),
         retirement=_retirement(session, pii, acct),
         paid_through=acct.paid_through,
         loans=_loans(session, acct.member_id),
         loan_repayment_withdrawals_this_year=int(loan_repayment_count),
         purchase_documents=_purchase_documents(session, acct.member_id),
+        rent_arrangement_active=active_arrangement(session, acct.member_id) is not None,
     )

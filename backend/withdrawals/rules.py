@@ -96,6 +96,8 @@ class AccountFacts:
     loan_repayment_withdrawals_this_year: int = 0
     # Purchase documents of earlier purchase withdrawals (not refused or cancelled).
     purchase_documents: frozenset[str] = frozenset()
+    # A monthly rent withdrawal arrangement (按月提取) is active: it pays the rent every month.
+    rent_arrangement_active: bool = False
 
     def repaying_loans(self) -> tuple[LoanFacts, ...]:
         return tuple(loan for loan in self.loans if loan.status in REPAYING_LOAN_STATUSES)
@@ -222,6 +224,47 @@ def _paid_through(value: str | None) -> tuple[int, int] | None:
     return (year, month) if 1 <= month <= 12 else None
 
 
+def rent_once_per_month() -> Refusal:
+    return Refusal(
+        "withdrawal.rent_once_per_month",
+        "租房提取每个自然月只能办理一次，本月您已办理过，请下月再申请",
+    )
+
+
+def rent_loan_refusal(facts: AccountFacts) -> Refusal | None:
+    """Rent is not withdrawn while the member repays a fund loan (the loan houses them)."""
+    if not facts.repaying_loans():
+        return None
+    return Refusal(
+        "withdrawal.rent_loan_outstanding",
+        "您有未结清的住房公积金贷款，不能办理租房提取，可申请偿还贷款提取",
+    )
+
+
+def rent_limit_refusal(amount: Decimal, cap: Decimal, policy: Policy) -> Refusal | None:
+    """The city's monthly rent limit: a share of the monthly deposit."""
+    if amount <= cap:
+        return None
+    return Refusal(
+        "withdrawal.rent_monthly_limit",
+        f"租房提取每月不超过月缴存额的"
+        f"{(policy.rent_monthly_share * 100).normalize():f}%，每月最多可提取{yuan(cap)}",
+        INVALID,
+        "amount",
+    )
+
+
+def amount_refusal(amount: Decimal, field_name: str = "amount") -> Refusal | None:
+    if amount > ZERO and amount == amount.quantize(FEN):
+        return None
+    return Refusal(
+        "withdrawal.amount_invalid",
+        "提取金额应大于 0 且最多保留两位小数",
+        INVALID,
+        field_name,
+    )
+
+
 def retirement_refusal(facts: AccountFacts) -> Refusal | None:
     """离退休: the statutory age (gradual reform since 2025) or a retirement the core recorded."""
     reached, when = retirement_reached(facts.retirement, facts.today)
@@ -260,19 +303,15 @@ def _reason_refusals(reason: str, facts: AccountFacts) -> list[Refusal]:
     found: list[Refusal | None] = []
     if reason == "rent":
         if facts.rent_applications_this_month:
+            found.append(rent_once_per_month())
+        if facts.rent_arrangement_active:
             found.append(
                 Refusal(
-                    "withdrawal.rent_once_per_month",
-                    "租房提取每个自然月只能办理一次，本月您已办理过，请下月再申请",
+                    "withdrawal.rent_arrangement_active",
+                    "您已办理租房按月提取，每月由中心自动提取，不能另行办理租房提取",
                 )
             )
-        if facts.repaying_loans():
-            found.append(
-                Refusal(
-                    "withdrawal.rent_loan_outstanding",
-                    "您有未结清的住房公积金贷款，不能办理租房提取，可申请偿还贷款提取",
-                )
-            )
+        found.append(rent_loan_refusal(facts))
     elif reason == "loan_repayment":
         if not facts.repaying_loans():
             found.append(
@@ -381,13 +420,9 @@ def check_request(
     assessment = assess(reason, facts, policy)
     if assessment.refusals:
         return assessment.refusals[0]
-    if amount <= ZERO or amount != amount.quantize(FEN):
-        return Refusal(
-            "withdrawal.amount_invalid",
-            "提取金额应大于 0 且最多保留两位小数",
-            INVALID,
-            "amount",
-        )
+    invalid = amount_refusal(amount)
+    if invalid is not None:
+        return invalid
     if reason in REQUIRED_FIELDS:
         name, label = REQUIRED_FIELDS[reason]
         value = (fields.get(name) or "").strip()
@@ -412,19 +447,101 @@ def check_request(
             )
         return None
     if reason == "rent":
-        cap = rent_cap(facts, policy)
-        if amount > cap:
-            return Refusal(
-                "withdrawal.rent_monthly_limit",
-                f"租房提取每月不超过月缴存额的"
-                f"{(policy.rent_monthly_share * 100).normalize():f}%，本月最多可提取{yuan(cap)}",
-                INVALID,
-                "amount",
-            )
+        over = rent_limit_refusal(amount, rent_cap(facts, policy), policy)
+        if over is not None:
+            return over
     if amount > assessment.withdrawable:
         return Refusal(
             "withdrawal.balance_insufficient",
             f"提取金额超过可提取余额，当前最多可提取{yuan(assessment.withdrawable)}",
+            INVALID,
+            "amount",
+        )
+    return None
+
+
+# --- Monthly rent withdrawal (按月提取 / 租房委托提取) ------------------------------------------
+# The member signs up once; the core system then pays one rent withdrawal a month (through the
+# ledger API) within the city's limit. The rent checks above apply to the arrangement too.
+
+
+def _arrangement_refusals(facts: AccountFacts) -> list[Refusal]:
+    found = [_status_refusal("rent", facts.status)]
+    if facts.rent_arrangement_active:
+        found.append(
+            Refusal(
+                "withdrawal.rent_arrangement_exists",
+                "您已有一项正在执行的租房按月提取委托，请先终止后再重新办理",
+            )
+        )
+    found.append(rent_loan_refusal(facts))
+    return [r for r in found if r is not None]
+
+
+def assess_arrangement(facts: AccountFacts, policy: Policy) -> Assessment:
+    """Whether the member may sign up for the monthly rent withdrawal, and its monthly limit
+    (``withdrawable``)."""
+    refusals = _arrangement_refusals(facts)
+    cap = rent_cap(facts, policy)
+    if not refusals and cap <= ZERO:
+        refusals.append(
+            Refusal("withdrawal.nothing_withdrawable", "您的账户没有月缴存额，不能办理按月提取")
+        )
+    share = (policy.rent_monthly_share * 100).normalize()
+    return Assessment(
+        reason="rent",
+        withdrawable=cap if not refusals else ZERO,
+        full_balance_only=False,
+        limits=[
+            f"每月提取额不超过月缴存额的{share:f}%（{yuan(cap)}）",
+            "每月由中心自动提取一次，转入您指定的本人银行卡",
+            "同一时间只能有一项按月提取委托",
+            "有未结清住房公积金贷款的不能办理",
+            "委托期间不能另行办理租房提取，可随时终止委托",
+        ],
+        refusals=refusals,
+    )
+
+
+def check_arrangement(amount: Decimal, facts: AccountFacts, policy: Policy) -> Refusal | None:
+    """The first refusal of a sign-up for ``amount`` a month, or ``None``."""
+    assessment = assess_arrangement(facts, policy)
+    if assessment.refusals:
+        return assessment.refusals[0]
+    return amount_refusal(amount, "monthly_amount") or rent_limit_refusal(
+        amount, rent_cap(facts, policy), policy
+    )
+
+
+@dataclass(frozen=True)
+class MonthlyTransfer:
+    """One month's payment the core system books under an arrangement."""
+
+    arrangement_status: str
+    monthly_amount: Decimal  # the arrangement's monthly figure
+    amount: Decimal  # positive: what leaves the account
+    transfers_this_month: int  # earlier transfers of the arrangement in the entry's month
+
+
+def check_monthly_transfer(transfer: MonthlyTransfer, facts: AccountFacts) -> Refusal | None:
+    """Why the core system may not pay this month's rent under the arrangement, or ``None``."""
+    if transfer.arrangement_status != "active":
+        return Refusal(
+            "withdrawal.rent_arrangement_not_active",
+            "该租房按月提取委托已终止，不能再按委托提取",
+        )
+    found = [
+        _status_refusal("rent", facts.status),
+        rent_loan_refusal(facts),
+        rent_once_per_month() if transfer.transfers_this_month else None,
+    ]
+    refusal = next((r for r in found if r is not None), None)
+    if refusal is not None:
+        return refusal
+    if transfer.amount > transfer.monthly_amount:
+        return Refusal(
+            "withdrawal.rent_monthly_limit",
+            f"超过委托的每月提取额{yuan(transfer.monthly_amount)}",
             INVALID,
             "amount",
         )

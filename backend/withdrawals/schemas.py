@@ -8,8 +8,9 @@ import marshmallow as ma
 from marshmallow import fields
 
 from backend.applications.schemas import ApplicationSchema
-from backend.fields import Amount
+from backend.fields import Amount, LocalDateTime
 from backend.fund.schemas import money
+from backend.withdrawals.models import ARRANGEMENT_STATUS
 from backend.withdrawals.rules import REASONS
 
 
@@ -88,3 +89,50 @@ class WithdrawalApplicationSchema(ApplicationSchema):
         details = data.get("details") or {}
         data["details"] = {k: details[k] for k in PUBLIC_DETAILS if k in details}
         return data
+
+
+class ArrangementEligibilitySchema(ma.Schema):
+    eligible = fields.Boolean()
+    monthly_limit = money(
+        attribute="withdrawable", metadata={"description": "the most a month may take"}
+    )
+    limits = fields.List(fields.String())
+    refusals = fields.List(fields.Nested(RefusalSchema))
+
+
+class ArrangementInSchema(ma.Schema):
+    monthly_amount = Amount(required=True, metadata={"description": 'yuan a month, e.g. "1000.00"'})
+    bank_name = fields.String(required=True, validate=ma.validate.Length(min=2, max=60))
+    bank_account = fields.String(
+        required=True,
+        validate=ma.validate.Regexp(r"^\d{12,30}$", error="银行卡号应为12至30位数字"),
+    )
+    sms_code = fields.String(required=True, validate=ma.validate.Length(min=4, max=8))
+
+
+class RentTransferSchema(ma.Schema):
+    txn_date = fields.Date(metadata={"description": "提取日期"})
+    month = fields.Function(lambda t: f"{t.txn_date:%Y-%m}", metadata={"description": "所属月份"})
+    amount = fields.Function(lambda t: f"{-t.amount:.2f}", metadata={"description": "提取金额"})
+    balance_after = money()
+    summary = fields.String()
+
+
+class ArrangementSchema(ma.Schema):
+    arrangement_no = fields.String(metadata={"description": "委托编号"})
+    status = fields.String(metadata={"description": "active | stopped"})
+    status_name = fields.Function(lambda a: ARRANGEMENT_STATUS.get(a.status, a.status))
+    monthly_amount = money()
+    bank_name = fields.String()
+    bank_account_masked = fields.String()
+    created_at = LocalDateTime()
+    stopped_at = LocalDateTime(allow_none=True)
+    stopped_by = fields.String(allow_none=True, metadata={"description": "member | centre"})
+    stop_reason = fields.String(allow_none=True)
+    transfer_count = fields.Function(lambda a: len(a.transfers))
+    total_transferred = money()
+    transfers = fields.List(fields.Nested(RentTransferSchema))
+
+
+class ArrangementListSchema(ma.Schema):
+    items = fields.List(fields.Nested(ArrangementSchema))

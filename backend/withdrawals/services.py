@@ -7,7 +7,7 @@ system reports the payment (internal API).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -124,15 +124,13 @@ def submit_withdrawal(
     if acct is None:
         raise account_missing()
 
-    def check() -> None:
+    def check() -> rules.Refusal | None:
         facts = queries.facts(session, rt.pii, acct)
-        refusal = rules.check_request(
+        return rules.check_request(
             request.reason, request.amount, facts, policy(rt.settings), request.extra
         )
-        if refusal is not None:
-            raise refusal_error(refusal)
 
-    def act(_: None) -> tuple[int, dict[str, Any]]:
+    def create() -> Any:
         application = _create(session, rt, member, request, acct.account_no)
         record(
             session,
@@ -143,9 +141,9 @@ def submit_withdrawal(
             reason=request.reason,
             amount=str(request.amount),
         )
-        return 201, serialize(application)
+        return application
 
-    return confirm_once(
+    return submit_stepped_up(
         session,
         rt,
         member,
@@ -154,7 +152,43 @@ def submit_withdrawal(
         fingerprint=request.fingerprint(),
         sms_code=request.sms_code,
         check=check,
-        act=act,
+        create=create,
+        serialize=serialize,
+    )
+
+
+def submit_stepped_up(
+    session: Session,
+    rt: Runtime,
+    member: Member,
+    *,
+    scope: str,
+    idempotency_key: str | None,
+    fingerprint: dict[str, Any],
+    sms_code: str,
+    check: Callable[[], rules.Refusal | None],
+    create: Callable[[], Any],
+    serialize: Callable[[Any], dict[str, Any]],
+) -> StoredAnswer:
+    """A money-moving request once per Idempotency-Key, on :func:`confirm_once` (account lock,
+    rules before the SMS step-up code, the answer stored for replays): a rule's refusal answers
+    its error; otherwise 201 with ``serialize(create())``."""
+
+    def checked() -> None:
+        refusal = check()
+        if refusal is not None:
+            raise refusal_error(refusal)
+
+    return confirm_once(
+        session,
+        rt,
+        member,
+        scope=scope,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        sms_code=sms_code,
+        check=checked,
+        act=lambda _: (201, serialize(create())),
     )
 
 

@@ -26,6 +26,7 @@ from backend.runtime import Runtime
 from backend.seed.csvfile import HEADER, read_members_csv
 from backend.seed.generator import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
 from backend.seed.runner import SeedRefused, seed_centre
+from backend.withdrawals.models import RentArrangement
 from backend.withdrawals.retirement import (
     RetirementFacts,
     identity_from_id_number,
@@ -223,6 +224,9 @@ def _natural_keys(session: Session) -> dict[str, dict[int, str]]:
         "application_id": dict(
             session.execute(select(Application.id, Application.application_no)).all()
         ),
+        "rent_arrangement_id": dict(
+            session.execute(select(RentArrangement.id, RentArrangement.arrangement_no)).all()
+        ),
     }
 
 
@@ -329,3 +333,37 @@ def test_every_prepayment_state_is_present_and_consistent_when_seeded(
             assert rules.deduction_window(p.prepay_on, contract.repayment_day, 2) is None
     pending = Counter(p.contract_id for p in rows if p.status == "pending")
     assert max(pending.values()) == 1  # one pending per contract
+
+
+def test_monthly_rent_arrangements_show_every_state_when_seeded(
+    seeded: Any, session: Session
+) -> None:
+    arrangements = session.scalars(select(RentArrangement)).all()
+    assert sorted(a.status for a in arrangements) == ["active", "stopped"]
+    for arrangement in arrangements:
+        (paid,) = session.scalars(
+            select(FundTransaction).where(FundTransaction.rent_arrangement_id == arrangement.id)
+        ).all()
+        assert paid.kind == "withdrawal" and paid.txn_date == AS_OF
+        assert -paid.amount == arrangement.monthly_amount
+        account = session.get(FundAccount, arrangement.account_id)
+        assert account is not None and account.status == "normal"
+    stopped = next(a for a in arrangements if a.status == "stopped")
+    assert stopped.stopped_by == "member"
+
+
+def test_transfers_between_cities_show_every_state_when_seeded(
+    seeded: Any, session: Session
+) -> None:
+    transfers = session.scalars(select(Application).where(Application.kind == "transfer")).all()
+    by_status = {a.status: a for a in transfers}
+    assert set(by_status) == {"processing", "completed"}
+    moving = by_status["processing"]
+    assert [n.state for n in moving.nodes] == ["done", "done", "current", "pending"]
+    arrived = by_status["completed"]
+    (entry,) = session.scalars(
+        select(FundTransaction).where(
+            FundTransaction.member_id == arrived.member_id, FundTransaction.kind == "transfer_in"
+        )
+    ).all()
+    assert entry.amount == arrived.amount and entry.txn_date == AS_OF

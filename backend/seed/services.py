@@ -1,0 +1,134 @@
+"""Demo data of the services made after the bulk load through the live use cases: monthly rent
+withdrawal arrangements (按月提取) and transfers between cities (转移接续). The same rules decide
+(a refused member is skipped and logged, never forced); the core system's part goes through the
+internal API's own functions (ledger entries, application events). Everything runs at one fixed
+moment of the seed's date, so the same seed gives the same rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from backend import clock
+from backend.audit.services import RequestOrigin
+from backend.errors import AppError
+from backend.fund.models import FundAccount
+from backend.fund.queries import account_of
+from backend.integration.ledger import book_transaction
+from backend.integration.services import (
+    Caller,
+    find_member,
+    fingerprint,
+    record_application_event,
+)
+from backend.runtime import Runtime
+from backend.seed.generator import DemoMember
+from backend.transfers import rules as transfer_rules
+from backend.transfers import services as transfers
+from backend.withdrawals import arrangements, queries, rules
+from backend.withdrawals.services import policy
+
+logger = logging.getLogger(__name__)
+
+SEED_CALLER = Caller("seed", RequestOrigin())
+LEDGER_PATH = "/internal/v1/fund/transactions"
+FORMER_CENTRE = "上海市住房公积金管理中心"
+
+
+def seed_services(rt: Runtime, demo: list[DemoMember], as_of: dt.date) -> None:
+    moment = dt.datetime.combine(as_of, dt.time(9, 30), clock.SHANGHAI).astimezone(dt.UTC)
+    with clock.fixed_at(moment), Session(rt.engine) as session:
+        for member in demo:
+            if member.rent_plan is None and member.transfer is None:
+                continue
+            found = find_member(session, rt.pii, id_number=member.id_number, account_no=None)
+            acct = account_of(session, found.id, lock=True)
+            if acct is None:
+                continue
+            if member.rent_plan is not None:
+                _rent_arrangement(session, rt, acct, member.rent_plan, as_of)
+            else:
+                _transfer(session, rt, acct, member.transfer or "", as_of)
+
+
+def _transfer(session: Session, rt: Runtime, acct: FundAccount, state: str, as_of: dt.date) -> None:
+    """A transfer in from another city: ``moving`` stops at 资金划转, ``arrived`` has its money."""
+    refusal = transfer_rules.check_request("in", FORMER_CENTRE, transfers.facts(session, rt, acct))
+    if refusal is not None:
+        logger.warning("demo transfer refused", extra={"rule": refusal.error_code})
+        return
+    request = transfers.TransferRequest("in", FORMER_CENTRE, f"3101{acct.member_id:010d}", "")
+    no = f"ZY{as_of:%Y%m%d}{acct.member_id:08d}"
+    application = transfers.create_transfer(session, rt, acct, request, application_no=no)
+    session.commit()
+    _application_event(session, rt, no, event_id="seed-1", event="node_done", handler=FORMER_CENTRE)
+    if state != "arrived":
+        return
+    _application_event(session, rt, no, event_id="seed-2", event="node_done", handler=FORMER_CENTRE)
+    _book(
+        session,
+        rt,
+        external_id=f"seed-transfer-{application.application_no}",
+        kind="transfer_in",
+        amount=Decimal("36520.18"),
+        txn_date=as_of,
+        account_no=acct.account_no,
+        summary="异地转入",
+        application_no=no,
+    )
+
+
+def _rent_arrangement(
+    session: Session, rt: Runtime, acct: FundAccount, state: str, as_of: dt.date
+) -> None:
+    """An arrangement paid this month; ``stopped`` ones are then stopped by the member."""
+    facts = queries.facts(session, rt.pii, acct)
+    cap = rules.rent_cap(facts, policy(rt.settings))
+    amount = min(cap, Decimal("1000.00"))
+    refusal = rules.check_arrangement(amount, facts, policy(rt.settings))
+    if refusal is not None:
+        logger.warning("demo rent arrangement refused", extra={"rule": refusal.error_code})
+        return
+    request = arrangements.ArrangementRequest(
+        amount, "中国工商银行示范市分行", f"62220200{acct.member_id:011d}", ""
+    )
+    no = f"AY{as_of:%Y%m%d}{acct.member_id:08d}"
+    arrangements.create_arrangement(session, rt, acct, request, arrangement_no=no)
+    session.commit()
+    try:
+        _book(
+            session,
+            rt,
+            external_id=f"seed-rent-{no}",
+            kind="withdrawal",
+            amount=-amount,
+            txn_date=as_of,
+            account_no=acct.account_no,
+            summary="租房按月提取",
+            rent_arrangement_no=no,
+        )
+    except AppError as exc:  # the month's rules refused it: the demo shows no transfer
+        session.rollback()
+        logger.warning("demo rent payment refused", extra={"rule": exc.error_code})
+    if state == "stopped":
+        arrangements.stop(session, acct.member_id, no)
+
+
+def _application_event(session: Session, rt: Runtime, application_no: str, **event: Any) -> None:
+    """An application event as the core system would post it, with its request fingerprint."""
+    path = f"/internal/v1/applications/{application_no}/events"
+    request_hash = fingerprint(rt.pii, "POST", path, event)
+    record_application_event(
+        session, SEED_CALLER, application_no, request_hash=request_hash, **event
+    )
+
+
+def _book(session: Session, rt: Runtime, **entry: Any) -> None:
+    """A ledger entry as the core system would post it (``POST /internal/v1/fund/transactions``),
+    through the same booking code and with the same request fingerprint."""
+    request_hash = fingerprint(rt.pii, "POST", LEDGER_PATH, entry)
+    book_transaction(session, rt.pii, SEED_CALLER, request_hash=request_hash, **entry)
