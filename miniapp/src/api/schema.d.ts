@@ -5,6 +5,138 @@
 
 
 export interface paths {
+  "/announcements": {
+    /**
+     * 公告 list, newest first, with the member's unread marks
+     * @description Only announcements already published, not withdrawn, whose audience the member belongs
+     * to (everyone / loan holders / members with an account in normal status).
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description next_cursor of the previous page */
+          cursor?: string | null;
+          limit?: number;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AnnouncementPage"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Bad limit or cursor */
+        422: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/announcements/unread-count": {
+    /** Unread announcements (the badge) */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AnnouncementUnread"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/announcements/{announcement_id}": {
+    /**
+     * 公告 detail: title, body, publish time
+     * @description Reading does not mark it read; the page posts ``/read`` once shown.
+     */
+    get: {
+      parameters: {
+        path: {
+          announcement_id: number;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["Announcement"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Not visible to this member (withdrawn, not yet published) */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        announcement_id: number;
+      };
+    };
+  };
+  "/announcements/{announcement_id}/read": {
+    /** Mark read (idempotent: the first time is kept) */
+    post: {
+      parameters: {
+        path: {
+          announcement_id: number;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AnnouncementRead"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Not visible to this member (withdrawn, not yet published) */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        announcement_id: number;
+      };
+    };
+  };
   "/applications": {
     /** 我发起的: the member's applications, newest first */
     get: {
@@ -13,8 +145,8 @@ export interface paths {
           /** @description next_cursor of the previous page */
           cursor?: string | null;
           limit?: number;
-          /** @description withdrawal = 提取, loan = 贷款申请; omitted: both */
-          kind?: "withdrawal" | "loan" | null;
+          /** @description withdrawal = 提取, loan = 贷款申请, transfer = 转移接续; omitted: all */
+          kind?: "withdrawal" | "loan" | "transfer" | null;
         };
       };
       responses: {
@@ -73,6 +205,219 @@ export interface paths {
     parameters: {
       path: {
         application_id: number;
+      };
+    };
+  };
+  "/appointments": {
+    /** My bookings, newest first */
+    get: {
+      parameters: {
+        query?: {
+          /** @description next_cursor of the previous page */
+          cursor?: string | null;
+          limit?: number;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AppointmentPage"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Bad limit or cursor */
+        422: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    /**
+     * Book a slot (预约)
+     * @description One active booking per member per day; a full slot is refused, never oversold.
+     */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["AppointmentsBookArgs"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["Appointment"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description appointment.slot_not_found */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description appointment.slot_full, or appointment.one_per_day (one booking a day) */
+        409: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description appointment.slot_started or appointment.too_far_ahead, bad payload */
+        422: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/appointments/halls": {
+    /** Service halls (服务网点) and the businesses each handles */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AppointmentsHallList"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/appointments/slots": {
+    /**
+     * A day's time slots of a business at a hall, with the places left
+     * @description ``bookable`` is false for a slot that is full, started, or beyond the booking window
+     * (``GJJ_APPOINTMENT_DAYS_AHEAD`` days); ``refusal`` says why.
+     */
+    get: {
+      parameters: {
+        query: {
+          hall_id: number;
+          business_id: number;
+          /** @description YYYY-MM-DD */
+          day: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AppointmentsSlotList"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description Missing or bad hall_id, business_id or day */
+        422: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/appointments/{appointment_id}": {
+    /** A booking: hall, business, day, time, state */
+    get: {
+      parameters: {
+        path: {
+          appointment_id: number;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["Appointment"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such booking of this member */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        appointment_id: number;
+      };
+    };
+  };
+  "/appointments/{appointment_id}/cancel": {
+    /** Cancel a booking before its slot starts (idempotent); the place goes back */
+    post: {
+      parameters: {
+        path: {
+          appointment_id: number;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["Appointment"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description No such booking of this member */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description appointment.too_late_to_cancel: the slot has started */
+        409: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        appointment_id: number;
       };
     };
   };
@@ -347,7 +692,7 @@ export interface paths {
     };
   };
   "/fund/certificates/{serial_no}/pdf": {
-    /** 缴存证明 PDF（仅本人） */
+    /** 证明 PDF：缴存证明或贷款结清证明（仅本人） */
     get: {
       parameters: {
         path: {
@@ -506,7 +851,7 @@ export interface paths {
     get: {
       parameters: {
         query: {
-          /** @description CNY, e.g. 1000000 */
+          /** @description CNY, e.g. "1000000" */
           principal: string;
           /** @description 1–360 */
           months: string;
@@ -644,6 +989,92 @@ export interface paths {
       };
     };
   };
+  "/loans/{contract_no}/prepayments": {
+    /** 提前还款申请：本合同的预约记录（待中心确认 / 已办理 / 未通过），新的在前 */
+    get: {
+      parameters: {
+        path: {
+          contract_no: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["LoansPrepaymentList"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The contract does not exist or is another member's (loan.not_found) */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    /** 预约提前还款（部分：缩短期限或减少月供；全部）：短信验证码与 Idempotency-Key，中心确认后生效 */
+    post: {
+      parameters: {
+        header?: {
+          /** @description unique per submission; a replay returns the first answer */
+          "Idempotency-Key"?: string | null;
+        };
+        path: {
+          contract_no: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["LoansPrepaymentRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["LoansPrepayment"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The contract does not exist or is another member's (loan.not_found) */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description loan.prepayment_pending (one per contract), idempotency.key_reused */
+        409: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description loan.prepayment_date_not_future, loan.prepayment_date_too_late, loan.prepayment_deduction_window, loan.prepayment_before_first_instalment, loan.prepayment_overdue, loan.settled, loan.not_disbursed, amount refusals, sms.code_* */
+        422: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        contract_no: string;
+      };
+    };
+  };
   "/loans/{contract_no}/progress": {
     /** 贷款进度: the approval nodes, done / current / pending */
     get: {
@@ -754,6 +1185,54 @@ export interface paths {
         };
         /** @description The contract does not exist or is another member's (loan.not_found) */
         404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        contract_no: string;
+      };
+    };
+  };
+  "/loans/{contract_no}/settlement-certificates": {
+    /** 开具贷款结清证明（仅已结清的本人合同；重新开具时原证明作废） */
+    post: {
+      parameters: {
+        path: {
+          contract_no: string;
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["FundCertificateIssued"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The contract does not exist or is another member's (loan.not_found); fund.account_missing */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description The loan is not settled (loan.not_settled) */
+        409: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description certificate.font_unavailable */
+        503: {
           content: {
             "application/json": components["schemas"]["Error"];
           };
@@ -1167,7 +1646,9 @@ export interface paths {
   "/password-resets": {
     /**
      * Forgot password, step 1: verify name and ID number (信息验证)
-     * @description Answers the reserved phone, masked, and the `reset_id` of the next steps.
+     * @description Answers the reserved phone, masked, and the `reset_id` of the next steps, whether or not
+     * the member is registered or may use the hall: the answer never tells. A member who may
+     * not reset receives the reason by SMS at step 2 instead of a code.
      */
     post: {
       requestBody: {
@@ -1182,19 +1663,7 @@ export interface paths {
             "application/json": components["schemas"]["IdentityResetStarted"];
           };
         };
-        /** @description No reserved phone (`reset.no_reserved_phone`: use Alipay login or the counter) or online access disabled */
-        403: {
-          content: {
-            "application/json": components["schemas"]["Error"];
-          };
-        };
-        /** @description Not registered yet */
-        409: {
-          content: {
-            "application/json": components["schemas"]["Error"];
-          };
-        };
-        /** @description Invalid input (field errors in `errors`), wrong or expired captcha or SMS code; name and ID number do not match (`reset.identity_mismatch`) */
+        /** @description Invalid input (field errors in `errors`), wrong or expired captcha or SMS code; name and ID number do not match, or no reserved phone (`reset.identity_mismatch`, one answer) */
         422: {
           content: {
             "application/json": components["schemas"]["Error"];
@@ -1274,7 +1743,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Resend too soon or daily quota used */
+        /** @description Resend too soon (`sms.resend_too_soon`) or daily quota used (`sms.daily_quota`, by the Beijing calendar day); `Retry-After` says when to try again */
         429: {
           content: {
             "application/json": components["schemas"]["Error"];
@@ -1337,7 +1806,7 @@ export interface paths {
     };
   };
   "/public/certificates/{serial_no}": {
-    /** 缴存证明核验（银行、单位等第三方，无需登录） */
+    /** 证明核验：缴存证明或贷款结清证明（银行、单位等第三方，无需登录） */
     get: {
       parameters: {
         query: {
@@ -1381,6 +1850,9 @@ export interface paths {
     /**
      * Register for the web hall
      * @description Answers `{"message": "注册成功"}`; the member then logs in with ID number or phone.
+     * Unknown person, name or phone not the centre's, already registered, access disabled or
+     * no reserved phone all answer `register.refused` after the same work, so the answer never
+     * tells who is a member; the reserved phone receives the real reason.
      */
     post: {
       requestBody: {
@@ -1395,19 +1867,7 @@ export interface paths {
             "application/json": components["schemas"]["IdentityNotice"];
           };
         };
-        /** @description No reserved phone at the centre */
-        403: {
-          content: {
-            "application/json": components["schemas"]["Error"];
-          };
-        };
-        /** @description Already registered */
-        409: {
-          content: {
-            "application/json": components["schemas"]["Error"];
-          };
-        };
-        /** @description Invalid input (field errors in `errors`), wrong or expired captcha or SMS code; unknown member (`register.member_not_found`); phone differs from the reserved one (`register.phone_mismatch`) */
+        /** @description Invalid input (field errors in `errors`), wrong or expired captcha or SMS code; any refusal of a valid code's holder (`register.refused`: one answer whatever the cause, the member is told the reason by SMS) */
         422: {
           content: {
             "application/json": components["schemas"]["Error"];
@@ -1432,13 +1892,13 @@ export interface paths {
             "application/json": components["schemas"]["IdentitySession"];
           };
         };
-        /** @description Wrong user name or password (one answer for both) */
+        /** @description Wrong user name or password, or online access disabled (one answer for all; a disabled member is told by SMS) */
         401: {
           content: {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Account locked (`auth.account_locked`, with `locked_until`) or online access disabled by the centre (`auth.access_disabled`) */
+        /** @description Too many wrong passwords for this name (`auth.account_locked`, with `locked_until` and `Retry-After`): 5 from one address lock that address out for 15 minutes, 50 from all addresses in 24 hours pause the name (the member is told by SMS; a password reset lifts it). Names nobody holds behave the same. */
         403: {
           content: {
             "application/json": components["schemas"]["Error"];
@@ -1531,7 +1991,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Resend too soon or daily quota used */
+        /** @description Resend too soon (`sms.resend_too_soon`) or daily quota used (`sms.daily_quota`, by the Beijing calendar day); `Retry-After` says when to try again */
         429: {
           content: {
             "application/json": components["schemas"]["Error"];
@@ -1566,7 +2026,7 @@ export interface paths {
             "application/json": components["schemas"]["Error"];
           };
         };
-        /** @description Resend too soon or daily quota used */
+        /** @description Resend too soon (`sms.resend_too_soon`) or daily quota used (`sms.daily_quota`, by the Beijing calendar day); `Retry-After` says when to try again */
         429: {
           content: {
             "application/json": components["schemas"]["Error"];
@@ -1644,6 +2104,99 @@ export interface paths {
     parameters: {
       path: {
         todo_id: number;
+      };
+    };
+  };
+  "/transfers": {
+    /** 我的转移接续（新的在前），含办理环节 */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["TransferList"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    /** 申请转移接续（需短信验证码与 Idempotency-Key） */
+    post: {
+      parameters: {
+        header?: {
+          /** @description unique per submission; a replay returns the first answer */
+          "Idempotency-Key"?: string | null;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["TransferIn"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["Transfer"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description fund.account_missing */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description transfer.* state refusals, idempotency.key_reused */
+        409: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description transfer.same_centre, sms.code_* */
+        422: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/transfers/eligibility": {
+    /** 能否办理转入、转出及原因 */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["TransferEligibility"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description fund.account_missing */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
       };
     };
   };
@@ -1728,12 +2281,222 @@ export interface paths {
       };
     };
   };
+  "/withdrawals/rent-arrangements": {
+    /** 我的按月提取委托（新的在前），含每月提取记录 */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["WithdrawalsArrangementList"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    /** 办理按月提取（需短信验证码与 Idempotency-Key） */
+    post: {
+      parameters: {
+        header?: {
+          /** @description unique per submission; a replay returns the first answer */
+          "Idempotency-Key"?: string | null;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["WithdrawalsArrangementIn"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["WithdrawalsArrangement"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description fund.account_missing */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description withdrawal.rent_arrangement_exists and other state refusals */
+        409: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description withdrawal.rent_monthly_limit, sms.code_* */
+        422: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/withdrawals/rent-arrangements/eligibility": {
+    /** 能否办理按月提取、每月限额与条件 */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["WithdrawalsArrangementEligibility"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description fund.account_missing */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+  };
+  "/withdrawals/rent-arrangements/{arrangement_no}": {
+    /** 一项按月提取委托及每月提取记录 */
+    get: {
+      parameters: {
+        path: {
+          arrangement_no: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["WithdrawalsArrangement"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description withdrawal.rent_arrangement_not_found */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        arrangement_no: string;
+      };
+    };
+  };
+  "/withdrawals/rent-arrangements/{arrangement_no}/stop": {
+    /** 终止按月提取委托（已终止的再终止不变） */
+    post: {
+      parameters: {
+        path: {
+          arrangement_no: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["WithdrawalsArrangement"];
+          };
+        };
+        /** @description Not logged in */
+        401: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        /** @description withdrawal.rent_arrangement_not_found */
+        404: {
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        default: components["responses"]["DEFAULT_ERROR"];
+      };
+    };
+    parameters: {
+      path: {
+        arrangement_no: string;
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
 
 export interface components {
   schemas: {
+    Announcement: {
+      /** @description everyone | loan_holders | active_accounts */
+      audience?: string;
+      audience_name?: unknown;
+      /** @description 正文 */
+      body?: string;
+      id?: number;
+      /** Format: date-time */
+      published_at?: string;
+      /** @description whether the member has opened it */
+      read?: boolean;
+      /** Format: date-time */
+      read_at?: string | null;
+      /** @description 摘要 */
+      summary?: unknown;
+      title?: string;
+    };
+    AnnouncementItem: {
+      /** @description everyone | loan_holders | active_accounts */
+      audience?: string;
+      audience_name?: unknown;
+      id?: number;
+      /** Format: date-time */
+      published_at?: string;
+      /** @description whether the member has opened it */
+      read?: boolean;
+      /** Format: date-time */
+      read_at?: string | null;
+      /** @description 摘要 */
+      summary?: unknown;
+      title?: string;
+    };
+    AnnouncementPage: {
+      items?: components["schemas"]["AnnouncementItem"][];
+      next_cursor?: string | null;
+    };
+    AnnouncementRead: {
+      message?: string;
+      /** Format: date-time */
+      read_at?: string;
+    };
+    AnnouncementUnread: {
+      /** @description visible announcements not opened */
+      unread_count?: number;
+    };
     Application: {
       /** Format: decimal */
       amount?: string | null;
@@ -1745,12 +2508,14 @@ export interface components {
       /** @description non-identity details of the request */
       details?: Record<string, never>;
       id?: number;
-      /** @description withdrawal | loan */
+      /** @description withdrawal | loan | transfer */
       kind?: string;
       kind_name?: unknown;
       nodes?: components["schemas"]["ApplicationsNode"][];
-      /** @description 提取原因 / 贷款用途 code */
+      /** @description 提取原因 / 贷款用途 / 转移方向 code */
       reason?: string;
+      /** @description its Chinese name */
+      reason_name?: unknown;
       /** @description processing | approved | rejected | completed | cancelled */
       status?: string;
       status_name?: unknown;
@@ -1770,11 +2535,13 @@ export interface components {
       completed_at?: string | null;
       current_node?: unknown;
       id?: number;
-      /** @description withdrawal | loan */
+      /** @description withdrawal | loan | transfer */
       kind?: string;
       kind_name?: unknown;
-      /** @description 提取原因 / 贷款用途 code */
+      /** @description 提取原因 / 贷款用途 / 转移方向 code */
       reason?: string;
+      /** @description its Chinese name */
+      reason_name?: unknown;
       /** @description processing | approved | rejected | completed | cancelled */
       status?: string;
       status_name?: unknown;
@@ -1797,6 +2564,68 @@ export interface components {
       /** @description done | current | pending */
       state?: string;
       state_name?: unknown;
+    };
+    Appointment: {
+      /** @description 预约号 */
+      booking_no?: string;
+      business?: unknown;
+      cancellable?: unknown;
+      /** Format: date-time */
+      cancelled_at?: string | null;
+      /** Format: date-time */
+      created_at?: string;
+      /** Format: date */
+      day?: string;
+      ends_at?: unknown;
+      hall?: unknown;
+      id?: number;
+      starts_at?: unknown;
+      /** @description booked | cancelled | expired */
+      state?: unknown;
+      state_name?: unknown;
+      /** @description booked | cancelled (stored) */
+      status?: string;
+    };
+    AppointmentPage: {
+      items?: components["schemas"]["Appointment"][];
+      next_cursor?: string | null;
+    };
+    AppointmentsBookArgs: {
+      slot_id: number;
+    };
+    AppointmentsBusiness: {
+      code?: string;
+      id?: number;
+      name?: string;
+    };
+    AppointmentsHallList: {
+      items?: components["schemas"]["AppointmentsHallWithBusinesses"][];
+    };
+    AppointmentsHallWithBusinesses: {
+      address?: string;
+      businesses?: components["schemas"]["AppointmentsBusiness"][];
+      code?: string;
+      id?: number;
+      name?: string;
+      phone?: string;
+    };
+    AppointmentsSlot: {
+      /** @description places left, not started, within the booking window */
+      bookable?: boolean;
+      capacity?: number;
+      /** Format: date */
+      day?: string;
+      ends_at?: unknown;
+      id?: number;
+      /** @description why not bookable */
+      refusal?: string | null;
+      /** @description places left */
+      remaining?: number;
+      /** @description HH:MM (Beijing time) */
+      starts_at?: unknown;
+    };
+    AppointmentsSlotList: {
+      items?: components["schemas"]["AppointmentsSlot"][];
     };
     ChannelsAlipayCertificationArgs: {
       /** @description certification_token of the alipay.certification_required error */
@@ -1880,6 +2709,8 @@ export interface components {
     FundCertificateIssued: {
       /** Format: date-time */
       issued_at?: string;
+      /** @description deposit | loan_settlement */
+      kind?: string;
       pdf_url?: string;
       serial_no?: string;
       /** Format: date-time */
@@ -1891,23 +2722,40 @@ export interface components {
       account_status?: string;
       account_status_name?: string;
       balance?: string;
+      /** @description loan_settlement: 承办银行 */
+      bank_name?: string;
       centre_name?: string;
       content_hash?: string;
+      /** @description loan_settlement: 借款合同编号 */
+      contract_no?: string;
       deposit_base?: string;
       /** @description opened on */
       deposit_from?: string;
+      /** @description loan_settlement: 放款日期 */
+      disbursed_on?: string;
+      /** @description deposit fields: absent for a loan_settlement */
       employer_name?: string;
       id_number_masked?: string;
       /** Format: date-time */
       issued_at?: string;
+      /** @description deposit | loan_settlement */
+      kind?: string;
+      /** @description 缴存证明 / 贷款结清证明 */
+      kind_name?: string;
+      /** @description loan_settlement: 贷款金额 */
+      loan_amount?: string;
       monthly_amount?: string;
       /** @description masked: surname only */
       name?: string;
       paid_through?: string | null;
       serial_no?: string;
+      /** @description loan_settlement: 结清日期 */
+      settled_on?: string;
       /** @description valid | void | expired */
       status?: string;
       status_name?: string;
+      /** @description loan_settlement: 贷款期限（月） */
+      term_months?: number;
       /** Format: date-time */
       valid_until?: string;
       /** Format: date-time */
@@ -2132,6 +2980,42 @@ export interface components {
       /** @description unread messages (消息 badge) */
       unread_count?: number;
     };
+    IntegrationAnnouncementArgs: {
+      /** @description the core system's key of the notice (dedupe) */
+      announcement_no: string;
+      /**
+       * @description everyone (全体缴存职工) | loan_holders (有公积金贷款的职工) | active_accounts (账户正常缴存的职工)
+       * @default everyone
+       * @enum {string}
+       */
+      audience?: "everyone" | "loan_holders" | "active_accounts";
+      body: string;
+      /**
+       * Format: date-time
+       * @description 发布时间: members see it (and pushes go) from then; default now
+       */
+      published_at?: string;
+      title: string;
+    };
+    IntegrationAnnouncementState: {
+      announcement_no?: string;
+      audience?: string;
+      fanout_done?: unknown;
+      id?: number;
+      /** Format: date-time */
+      published_at?: string;
+      /** @description members pushed so far */
+      pushed?: number;
+      /** @description scheduled | published | withdrawn */
+      state?: unknown;
+      title?: string;
+      withdraw_reason?: string | null;
+      /** Format: date-time */
+      withdrawn_at?: string | null;
+    };
+    IntegrationAnnouncementWithdrawArgs: {
+      reason?: string;
+    };
     IntegrationApplicationEventArgs: {
       /**
        * Format: date-time
@@ -2147,10 +3031,15 @@ export interface components {
       /** @description 审批意见 */
       opinion?: string;
       /**
-       * @description node_done | node_current | approved | rejected | completed
+       * @description node_done | node_current | approved | rejected | completed | cancelled
        * @enum {string}
        */
-      type: "node_done" | "node_current" | "approved" | "rejected" | "completed";
+      type: "node_done" | "node_current" | "approved" | "rejected" | "completed" | "cancelled";
+    };
+    IntegrationBusinessArgs: {
+      /** @default true */
+      active?: boolean;
+      name: string;
     };
     IntegrationCoreMessage: {
       application_no?: unknown;
@@ -2210,6 +3099,7 @@ export interface components {
       kind_name?: string;
       member_id?: number;
       period_month?: string | null;
+      rent_arrangement_no?: string | null;
       summary?: string;
       /** Format: date */
       txn_date?: string;
@@ -2217,9 +3107,12 @@ export interface components {
     IntegrationFundTransactionArgs: {
       /** @description 个人公积金账号 */
       account_no?: string;
-      /** @description signed: credits positive, withdrawal/transfer_out negative */
-      amount: unknown;
-      /** @description withdrawal only: the application it pays (completes it) */
+      /**
+       * Format: decimal
+       * @description signed: credits positive, withdrawal/transfer_out negative
+       */
+      amount: string;
+      /** @description withdrawal: the withdrawal application it pays; transfer_in / transfer_out: the transfer (转移接续) it moves; completes it */
       application_no?: string;
       /** @description the core system's id of the entry (dedupe) */
       external_id: string;
@@ -2232,10 +3125,44 @@ export interface components {
       kind: "deposit" | "supplementary" | "withdrawal" | "interest" | "transfer_in" | "transfer_out";
       /** @description 汇缴/补缴 month covered */
       period_month?: string;
+      /** @description withdrawal only: the monthly rent arrangement (按月提取) it pays */
+      rent_arrangement_no?: string;
       /** @default */
       summary?: string;
       /** Format: date */
       txn_date: string;
+    };
+    IntegrationFundTransactionBatch: {
+      created: number;
+      refused: number;
+      replayed: number;
+      results: components["schemas"]["IntegrationFundTransactionBatchItem"][];
+    };
+    IntegrationFundTransactionBatchArgs: {
+      /** @description ledger entries, each as `POST /fund/transactions` takes it */
+      entries: components["schemas"]["IntegrationFundTransactionArgs"][];
+    };
+    IntegrationFundTransactionBatchItem: {
+      error?: (Record<string, unknown> | null) | components["schemas"]["Error"];
+      external_id: string;
+      /**
+       * @description created | replayed (known external_id) | refused (see error)
+       * @enum {string}
+       */
+      status: "created" | "replayed" | "refused";
+      /** @description the entry as booked (FundTransaction), null when refused */
+      transaction?: unknown;
+    };
+    IntegrationHallArgs: {
+      /** @default true */
+      active?: boolean;
+      /** @default */
+      address?: string;
+      /** @description businesses the hall handles, in order */
+      business_codes: string[];
+      name: string;
+      /** @default */
+      phone?: string;
     };
     IntegrationInternalApplication: {
       /** Format: decimal */
@@ -2248,22 +3175,54 @@ export interface components {
       /** @description non-identity details of the request */
       details?: Record<string, never>;
       id?: number;
-      /** @description withdrawal | loan */
+      /** @description withdrawal | loan | transfer */
       kind?: string;
       kind_name?: unknown;
       member_id?: number;
       nodes?: components["schemas"]["ApplicationsNode"][];
-      /** @description 提取原因 / 贷款用途 code */
+      /** @description 提取原因 / 贷款用途 / 转移方向 code */
       reason?: string;
+      /** @description its Chinese name */
+      reason_name?: unknown;
       /** @description processing | approved | rejected | completed | cancelled */
       status?: string;
       status_name?: unknown;
       /** Format: date-time */
       submitted_at?: string;
     };
+    IntegrationInternalBusiness: {
+      active?: boolean;
+      code?: string;
+      id?: number;
+      name?: string;
+    };
+    IntegrationInternalHall: {
+      active?: boolean;
+      address?: string;
+      business_codes?: string[];
+      code?: string;
+      id?: number;
+      name?: string;
+      phone?: string;
+    };
+    IntegrationInternalSlot: {
+      booked?: number;
+      capacity?: number;
+      /** Format: date */
+      day?: string;
+      ends_at?: string;
+      id?: number;
+      starts_at?: string;
+    };
+    IntegrationInternalSlotList: {
+      items?: components["schemas"]["IntegrationInternalSlot"][];
+    };
     IntegrationLoanEventArgs: {
-      /** @description disbursed (and a new contract's) amount */
-      amount?: unknown;
+      /**
+       * Format: decimal
+       * @description disbursed (and a new contract's) amount
+       */
+      amount?: string;
       /**
        * Format: decimal
        * @description percent, e.g. "2.85"
@@ -2277,7 +3236,7 @@ export interface components {
        * @default entrusted
        * @enum {string}
        */
-      channel?: "self" | "entrusted" | "fund_offset";
+      channel?: "self" | "entrusted" | "fund_offset" | "prepayment";
       /**
        * Format: date
        * @description signed/disbursed/settled on; default today
@@ -2291,15 +3250,20 @@ export interface components {
       external_id?: string;
       /** Format: date */
       first_due_date?: string;
-      interest?: unknown;
+      /** Format: decimal */
+      interest?: string;
       /** @enum {string} */
       method?: "equal_installment" | "equal_principal";
       /** Format: date */
       paid_on?: string;
-      /** @default 0.00 */
-      penalty?: unknown;
+      /**
+       * Format: decimal
+       * @default 0.00
+       */
+      penalty?: string;
       period?: number;
-      principal?: unknown;
+      /** Format: decimal */
+      principal?: string;
       term_months?: number;
       /**
        * @description signed | disbursed | repaid | settled | overdue
@@ -2326,6 +3290,56 @@ export interface components {
       status?: string;
       status_name?: string;
     };
+    IntegrationPendingPrepaymentList: {
+      items?: components["schemas"]["IntegrationPrepaymentState"][];
+    };
+    IntegrationPrepaymentEventArgs: {
+      /**
+       * Format: date
+       * @description booked on; default the booked date
+       */
+      date?: string;
+      /** @description dedupe: a replay must repeat the whole request */
+      event_id: string;
+      /**
+       * Format: decimal
+       * @description booked: interest charged
+       */
+      interest?: string;
+      /**
+       * Format: decimal
+       * @description booked: principal repaid
+       */
+      principal?: string;
+      /** @description refused: why */
+      reason?: string;
+      /**
+       * @description booked 已办理 | refused 不予办理
+       * @enum {string}
+       */
+      type: "booked" | "refused";
+    };
+    IntegrationPrepaymentState: {
+      /** Format: decimal */
+      amount?: string | null;
+      /** Format: decimal */
+      balance?: string;
+      /** Format: decimal */
+      booked_interest?: string | null;
+      /** Format: decimal */
+      booked_principal?: string | null;
+      contract_no?: string;
+      contract_status?: string;
+      kind?: string;
+      opinion?: string;
+      option?: string | null;
+      /** Format: date */
+      prepay_on?: string;
+      prepayment_no?: string;
+      status?: string;
+      status_name?: string;
+      term_months?: number;
+    };
     IntegrationRepayment: {
       /** Format: decimal */
       balance_after?: string;
@@ -2343,6 +3357,34 @@ export interface components {
       period?: number;
       /** Format: decimal */
       principal?: string;
+    };
+    IntegrationRetirementArgs: {
+      /** @description the core system's id of this event (dedupe) */
+      event_id: string;
+      /**
+       * Format: date
+       * @description 退休日期; null clears a retirement recorded in error
+       */
+      retired_on: string | null;
+    };
+    IntegrationRetirementState: {
+      account_no?: string;
+      member_id?: number;
+      /** Format: date */
+      retired_on?: string | null;
+    };
+    IntegrationSlotArgs: {
+      capacity: number;
+      /** @description HH:MM */
+      ends_at: string;
+      /** @description HH:MM */
+      starts_at: string;
+    };
+    IntegrationSlotsArgs: {
+      business_code: string;
+      /** Format: date */
+      day: string;
+      slots: components["schemas"]["IntegrationSlotArgs"][];
     };
     IntegrationTodoDoneArgs: {
       /**
@@ -2622,6 +3664,43 @@ export interface components {
       months: number;
       years: number;
     };
+    LoansPrepayment: {
+      /**
+       * Format: decimal
+       * @description principal asked for (partial)
+       */
+      amount?: string | null;
+      /** Format: decimal */
+      booked_interest?: string | null;
+      /** Format: decimal */
+      booked_principal?: string | null;
+      contract_no: string;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      decided_at?: string | null;
+      /** @description full | partial */
+      kind: string;
+      kind_label: string;
+      /** @description the centre's reason (refused) */
+      opinion?: string | null;
+      /** @description shorten_term | reduce_instalment */
+      option?: string | null;
+      option_label?: string | null;
+      /** Format: date */
+      prepay_on: string;
+      prepayment_no: string;
+      /** @description the trial figures when booked, shaped as PrepaymentQuote */
+      quote: {
+        [key: string]: unknown;
+      };
+      /** @description pending | booked | refused */
+      status: string;
+      status_label: string;
+    };
+    LoansPrepaymentList: {
+      items: components["schemas"]["LoansPrepayment"][];
+    };
     LoansPrepaymentQuote: {
       /**
        * Format: decimal
@@ -2672,6 +3751,27 @@ export interface components {
        * @enum {string|null}
        */
       option?: "shorten_term" | "reduce_instalment" | null;
+    };
+    LoansPrepaymentRequest: {
+      /**
+       * Format: decimal
+       * @description principal to prepay (partial only), a string like "50000.00"
+       * @default null
+       */
+      amount?: string | null;
+      /** @enum {string} */
+      kind: "partial" | "full";
+      /**
+       * @default null
+       * @enum {string|null}
+       */
+      option?: "shorten_term" | "reduce_instalment" | null;
+      /**
+       * Format: date
+       * @description 提前还款日期 YYYY-MM-DD: after today, before the next due date, outside the deduction window
+       */
+      prepay_on: string;
+      sms_code: string;
     };
     MembersAccountSummary: {
       account_no: string;
@@ -2755,6 +3855,63 @@ export interface components {
       };
       status: string;
     };
+    Transfer: {
+      /** Format: decimal */
+      amount?: string | null;
+      /** @description 业务编号 */
+      application_no?: string;
+      /** Format: date-time */
+      completed_at?: string | null;
+      current_node?: unknown;
+      /** @description non-identity details of the request */
+      details?: Record<string, never>;
+      direction_name?: unknown;
+      id?: number;
+      /** @description withdrawal | loan | transfer */
+      kind?: string;
+      kind_name?: unknown;
+      nodes?: components["schemas"]["ApplicationsNode"][];
+      /** @description 提取原因 / 贷款用途 / 转移方向 code */
+      reason?: string;
+      /** @description its Chinese name */
+      reason_name?: unknown;
+      /** @description processing | approved | rejected | completed | cancelled */
+      status?: string;
+      status_name?: unknown;
+      /** Format: date-time */
+      submitted_at?: string;
+    };
+    TransferEligibility: {
+      /** @description this centre */
+      centre_name?: string;
+      directions?: components["schemas"]["TransfersDirectionEligibility"][];
+    };
+    TransferIn: {
+      /**
+       * @description in 转入本中心 | out 转出本中心
+       * @enum {string}
+       */
+      direction: "in" | "out";
+      /** @description the member's account number at the other centre */
+      other_account_no: string;
+      /** @description 转出地 (in) / 转入地 (out) centre */
+      other_centre: string;
+      sms_code: string;
+    };
+    TransferList: {
+      items?: components["schemas"]["Transfer"][];
+    };
+    TransferRefusal: {
+      error_code?: string;
+      message?: string;
+    };
+    TransfersDirectionEligibility: {
+      /** @description in | out */
+      direction?: string;
+      direction_name?: string;
+      eligible?: boolean;
+      refusals?: components["schemas"]["TransferRefusal"][];
+    };
     WithdrawalApplication: {
       /** Format: decimal */
       amount?: string | null;
@@ -2766,11 +3923,11 @@ export interface components {
       /** @description non-identity details of the request */
       details?: Record<string, never>;
       id?: number;
-      /** @description withdrawal | loan */
+      /** @description withdrawal | loan | transfer */
       kind?: string;
       kind_name?: unknown;
       nodes?: components["schemas"]["ApplicationsNode"][];
-      /** @description 提取原因 / 贷款用途 code */
+      /** @description 提取原因 / 贷款用途 / 转移方向 code */
       reason?: string;
       reason_name?: unknown;
       /** @description processing | approved | rejected | completed | cancelled */
@@ -2803,6 +3960,51 @@ export interface components {
       remark?: string | null;
       sms_code: string;
     };
+    WithdrawalsArrangement: {
+      /** @description 委托编号 */
+      arrangement_no?: string;
+      bank_account_masked?: string;
+      bank_name?: string;
+      /** Format: date-time */
+      created_at?: string;
+      /** Format: decimal */
+      monthly_amount?: string;
+      /** @description active | stopped */
+      status?: string;
+      status_name?: unknown;
+      stop_reason?: string | null;
+      /** Format: date-time */
+      stopped_at?: string | null;
+      /** @description member | centre */
+      stopped_by?: string | null;
+      /** Format: decimal */
+      total_transferred?: string;
+      transfer_count?: unknown;
+      transfers?: components["schemas"]["WithdrawalsRentTransfer"][];
+    };
+    WithdrawalsArrangementEligibility: {
+      eligible?: boolean;
+      limits?: string[];
+      /**
+       * Format: decimal
+       * @description the most a month may take
+       */
+      monthly_limit?: string;
+      refusals?: components["schemas"]["WithdrawalsRefusal"][];
+    };
+    WithdrawalsArrangementIn: {
+      bank_account: string;
+      bank_name: string;
+      /**
+       * Format: decimal
+       * @description yuan a month, e.g. "1000.00"
+       */
+      monthly_amount: string;
+      sms_code: string;
+    };
+    WithdrawalsArrangementList: {
+      items?: components["schemas"]["WithdrawalsArrangement"][];
+    };
     WithdrawalsEligibility: {
       /**
        * Format: decimal
@@ -2834,6 +4036,20 @@ export interface components {
     WithdrawalsRefusal: {
       error_code?: string;
       message?: string;
+    };
+    WithdrawalsRentTransfer: {
+      /** @description 提取金额 */
+      amount?: unknown;
+      /** Format: decimal */
+      balance_after?: string;
+      /** @description 所属月份 */
+      month?: unknown;
+      summary?: string;
+      /**
+       * Format: date
+       * @description 提取日期
+       */
+      txn_date?: string;
     };
   };
   responses: {
