@@ -278,12 +278,17 @@ def banner(
             },
             ensure_ascii=False,
         )
+        # The caller's name, never its secret: `gjj internal curl` finds the demo's own caller by
+        # itself, and an operator's keys are in their own environment.
+        own_keys = (key_id, settings.internal_keys[key_id]) != DEMO_INTERNAL_KEY
         lines += [
             "",
             f"Play the core system (internal API, caller '{key_id}'; see docs/INTERNAL_API.md):",
-            f"  GJJ_INTERNAL_KEYS={key_id}:{settings.internal_keys[key_id]} .venv/bin/gjj internal curl "
-            f"POST /internal/v1/messages --key {key_id} --base-url {url} --body '{body}' | sh",
+            f"  .venv/bin/gjj internal curl POST /internal/v1/messages --key {key_id} "
+            f"--base-url {url} --body '{body}' | sh",
         ]
+        if own_keys:
+            lines.append("  (run it with your GJJ_INTERNAL_KEYS in the environment)")
     lines.append("")
     return "\n".join(lines)
 

@@ -175,3 +175,30 @@ def test_cli_prints_curl_whose_signature_verifies_when_replayed(make, client, ru
     r = client.post(PATH, data=data, headers=headers)
     assert r.status_code == 201, r.json
     assert r.json["dedupe_key"] == "from-cli"
+
+
+def test_cli_signs_as_the_demo_caller_when_no_keys_configured(make, runtime, monkeypatch):
+    """The demo banner's command carries no secret: `gjj internal curl` signs as the demo's own
+    caller when GJJ_INTERNAL_KEYS names none (never in production)."""
+    import shlex
+
+    from backend.app import create_app
+    from backend.cli import Context, cli
+    from backend.demo import DEMO_INTERNAL_KEY, with_demo_internal_key
+
+    member = make.member()
+    monkeypatch.delenv("GJJ_INTERNAL_KEYS", raising=False)
+    body = json.dumps(_payload(member, "from-demo-cli"), ensure_ascii=False)
+
+    result = CliRunner().invoke(
+        cli, ["internal", "curl", "POST", PATH, "--key", "demo", "--body", body], obj=Context()
+    )
+
+    assert result.exit_code == 0, result.output
+    assert DEMO_INTERNAL_KEY[1] not in result.output
+    argv = shlex.split(result.output)
+    headers = dict(argv[i + 1].split(": ", 1) for i, a in enumerate(argv) if a == "-H")
+    data = argv[argv.index("--data-binary") + 1].encode()
+    runtime.settings = with_demo_internal_key(runtime.settings.with_(internal_keys={}))
+    r = create_app(runtime=runtime).test_client().post(PATH, data=data, headers=headers)
+    assert r.status_code == 201, r.json

@@ -187,3 +187,5 @@ def test_demo_caller_can_post_to_the_internal_api_when_no_keys_configured(
         runtime.settings, url="http://127.0.0.1:8000", members=rows, seeded=seeded, fakes=None
     )
     assert f"gjj internal curl POST /internal/v1/messages --key {key_id}" in text
+    # The banner names the caller, never its secret (issue 11).
+    assert runtime.settings.internal_keys[key_id] not in text
