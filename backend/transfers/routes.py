@@ -8,7 +8,7 @@ from flask import Response
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime, stored_answer
-from backend.auth import current_member, member_view, origin
+from backend.auth import current_member, current_member_id, member_view, origin
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.transfers import services
 from backend.transfers.schemas import (
@@ -28,7 +28,7 @@ class TransferEligibilityView(MethodView):
     @blp.alt_response(404, description="fund.account_missing")
     def get(self) -> Any:
         """能否办理转入、转出及原因"""
-        return services.eligibility(db(), runtime(), current_member().id)
+        return services.eligibility(db(), runtime(), current_member_id())
 
 
 @blp.route("")
@@ -37,7 +37,7 @@ class TransfersView(MethodView):
     @blp.response(200, TransferListSchema)
     def get(self) -> Any:
         """我的转移接续（新的在前），含办理环节"""
-        return {"items": services.list_transfers(db(), current_member().id)}
+        return {"items": services.list_transfers(db(), current_member_id())}
 
     @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")

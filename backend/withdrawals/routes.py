@@ -8,7 +8,7 @@ from flask import Response
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime, stored_answer
-from backend.auth import current_member, member_view, origin
+from backend.auth import current_member, current_member_id, member_view, origin
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.withdrawals import arrangements
 from backend.withdrawals.schemas import (
@@ -33,7 +33,7 @@ class ArrangementEligibilityView(MethodView):
     @blp.alt_response(404, description="fund.account_missing")
     def get(self) -> Any:
         """能否办理按月提取、每月限额与条件"""
-        return arrangements.eligibility(db(), runtime(), current_member().id)
+        return arrangements.eligibility(db(), runtime(), current_member_id())
 
 
 @blp.route("")
@@ -42,7 +42,7 @@ class ArrangementsView(MethodView):
     @blp.response(200, ArrangementListSchema)
     def get(self) -> Any:
         """我的按月提取委托（新的在前），含每月提取记录"""
-        return {"items": arrangements.list_arrangements(db(), current_member().id)}
+        return {"items": arrangements.list_arrangements(db(), current_member_id())}
 
     @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
@@ -80,7 +80,7 @@ class ArrangementView(MethodView):
     @blp.alt_response(404, description="withdrawal.rent_arrangement_not_found")
     def get(self, arrangement_no: str) -> Any:
         """一项按月提取委托及每月提取记录"""
-        return arrangements.get_arrangement(db(), current_member().id, arrangement_no)
+        return arrangements.get_arrangement(db(), current_member_id(), arrangement_no)
 
 
 @blp.route("/<string:arrangement_no>/stop")
@@ -90,4 +90,4 @@ class ArrangementStopView(MethodView):
     @blp.alt_response(404, description="withdrawal.rent_arrangement_not_found")
     def post(self, arrangement_no: str) -> Any:
         """终止按月提取委托（已终止的再终止不变）"""
-        return arrangements.stop(db(), current_member().id, arrangement_no, origin=origin())
+        return arrangements.stop(db(), current_member_id(), arrangement_no, origin=origin())
