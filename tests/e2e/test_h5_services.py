@@ -81,7 +81,7 @@ def test_member_sees_a_transfers_nodes_and_applies_for_a_transfer_in(
     arrived = page.locator("[data-testid=transfer]").first
     arrived.locator("[data-testid=transfer-status]", has_text="已办结").wait_for()
     assert re.fullmatch(
-        r"\d+\.\d{2} 元", arrived.locator("[data-testid=transfer-amount]").inner_text()
+        r"[\d,]+\.\d{2} 元", arrived.locator("[data-testid=transfer-amount]").inner_text()
     )
     names = arrived.locator(".pnode__name").all_inner_texts()
     assert names == ["申请", "转出地审核", "资金划转", "转入确认"]
