@@ -163,8 +163,8 @@ def post_core_message(
         find_application(session, application_no, member_id=member.id) if application_no else None
     )
 
-    def write() -> Message:
-        message, _ = post_message(
+    def write() -> Message | None:
+        message, created = post_message(
             session,
             member_id=member.id,
             kind=kind,
@@ -178,6 +178,10 @@ def post_core_message(
             sent_at=sent_at,
             request_hash=request_hash,
         )
+        if not created:
+            # A twin with this key committed after our first look: answer as its replay (or
+            # 409 when it was another request), never as a second creation.
+            return None
         audit(session, caller, "internal.message", member.id, message_id=message.id, kind=kind)
         return message
 
