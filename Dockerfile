@@ -59,10 +59,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && rm -rf /etc/gjj-build \
     && useradd --system --uid 10001 --home-dir /var/lib/gjj --create-home --shell /usr/sbin/nologin gjj
-COPY --from=wheels /wheels /tmp/wheels
+COPY --from=wheels /wheels /wheels
 RUN python3 -m venv /opt/gjj \
-    && /opt/gjj/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels gjj-hall \
-    && rm -rf /tmp/wheels
+    && /opt/gjj/bin/pip install --no-cache-dir --no-index --find-links /wheels gjj-hall \
+    && rm -rf /wheels
 COPY --from=h5 /miniapp/dist/build/h5 /opt/gjj/h5
 ENV PATH=/opt/gjj/bin:$PATH \
     GJJ_INSTANCE_DIR=/var/lib/gjj \

@@ -37,7 +37,7 @@ PROJECT=gjjprodcheck
 IMAGES=(gjj-hall:latest gjj-proxy:latest gjj-datastores:latest)
 export DOCKER_BUILDKIT=0 COMPOSE_DOCKER_CLI_BUILD=0
 
-WORK=$(mktemp -d /var/tmp/gjj-prod-check.XXXXXX)
+WORK=$(mktemp -d -t gjj-prod-check.XXXXXX)  # under $TMPDIR
 export CHECK_DIR=$WORK
 STARTED_DOCKERD=""
 FAKES_PID=""

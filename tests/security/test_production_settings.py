@@ -66,8 +66,8 @@ def test_development_defaults_accepted_when_nothing_is_set():
 
 
 @pytest.mark.parametrize("backend", ["log", "file"])
-def test_production_refused_when_sms_codes_are_never_sent(backend):
-    message = refusal(GJJ_SMS_BACKEND=backend, GJJ_SMS_OUTBOX="/tmp/outbox.jsonl")
+def test_production_refused_when_sms_codes_are_never_sent(backend, tmp_path):
+    message = refusal(GJJ_SMS_BACKEND=backend, GJJ_SMS_OUTBOX=str(tmp_path / "outbox.jsonl"))
     assert f"GJJ_SMS_BACKEND={backend}" in message
 
 
