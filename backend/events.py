@@ -79,6 +79,8 @@ AfterCommit = Callable[[Sequence[Any]], None]
 
 def record(session: Session, *events: Event) -> None:
     """Record events on the session's unit of work; handlers run at commit (see module doc)."""
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any write drops them too
     session.info.setdefault(PENDING, []).extend(events)
 
 
