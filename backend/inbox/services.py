@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from backend import events
 from backend.clock import utcnow
 from backend.inbox.models import Message
 from backend.inbox.queries import get_item, message_by_dedupe_key
-from backend.push.services import queue_deliveries
+from backend.push.services import queue_deliveries, queue_deliveries_many
 
 
 def post_message(
@@ -53,6 +56,43 @@ def post_message(
     session.flush()
     queue_deliveries(session, message)
     return message, True
+
+
+def post_messages(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Many new messages in one insert (not committed), each as :func:`post_message` takes it
+    (its keywords as a dict, ``dedupe_key`` required and new: the caller checked). Records a
+    :class:`~backend.events.MessagePosted` per message and queues their pushes. Returns the ids,
+    in the order given."""
+    if not rows:
+        return []
+    now = utcnow()
+    values = [
+        {
+            "kind": "message",
+            "business_type": "notice",
+            "source_channel": "核心业务系统",
+            "application_id": None,
+            "due_at": None,
+            "dedupe_key": None,
+            "request_hash": None,
+            **row,
+            "sent_at": row.get("sent_at") or now,
+            "created_at": now,
+        }
+        for row in rows
+    ]
+    # RETURNING rows in any order (one statement on every dialect): matched by dedupe key.
+    by_key = dict(
+        session.execute(insert(Message).returning(Message.dedupe_key, Message.id), values).all()
+    )
+    ids = [by_key[row["dedupe_key"]] for row in values]
+    posted = [
+        events.MessagePosted(message_id, row["member_id"], row["business_type"])
+        for message_id, row in zip(ids, values, strict=True)
+    ]
+    events.record(session, *posted)
+    queue_deliveries_many(session, [(e.message_id, e.member_id, e.business_type) for e in posted])
+    return ids
 
 
 def mark_read(session: Session, member_id: int, message_id: int) -> Message:

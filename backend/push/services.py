@@ -7,9 +7,9 @@ and the after-commit hook of :mod:`backend.push.dispatch` hands them to the disp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,21 +32,14 @@ CONSENT_RESULTS = ("accept", "reject", "ban", "filter")
 
 def queue_deliveries(session: Session, message: Message) -> list[PushDelivery]:
     pref = session.get(MemberPreference, message.member_id)
-    # Members who never chose get pushes on every channel they have bound (not SMS: it costs).
-    chosen = set(pref.push_channels) if pref and pref.push_channels is not None else None
     bound = set(
         session.scalars(
             select(ChannelIdentity.channel).where(ChannelIdentity.member_id == message.member_id)
         )
     )
-    channels: list[str] = [
-        c for c in APP_CHANNELS if c in bound and (chosen is None or c in chosen)
-    ]
-    if chosen and "sms" in chosen:
-        channels.append("sms")
-    elif not channels and message.business_type in session.info.get(SMS_FALLBACK_KINDS, ()):
-        # Kinds the centre must get through (e.g. a loan overdue): SMS when no app channel can.
-        channels.append("sms")
+    channels = _channels(
+        session, pref.push_channels if pref else None, bound, message.business_type
+    )
     deliveries = [
         PushDelivery(message_id=message.id, member_id=message.member_id, channel=c)
         for c in channels
@@ -56,6 +49,57 @@ def queue_deliveries(session: Session, message: Message) -> list[PushDelivery]:
         session.flush()
         session.info.setdefault(NEW_DELIVERIES, []).extend(d.id for d in deliveries)
     return deliveries
+
+
+def queue_deliveries_many(session: Session, messages: Sequence[tuple[int, int, str]]) -> list[int]:
+    """:func:`queue_deliveries` for many new messages at once (``(message id, member id,
+    business type)``): one read of the members' preferences and bindings, one insert."""
+    if not messages:
+        return []
+    members = {member_id for _, member_id, _ in messages}
+    prefs: dict[int, list[str] | None] = dict(
+        session.execute(
+            select(MemberPreference.member_id, MemberPreference.push_channels).where(
+                MemberPreference.member_id.in_(members)
+            )
+        ).all()
+    )
+    bound: dict[int, set[str]] = {}
+    for member_id, channel in session.execute(
+        select(ChannelIdentity.member_id, ChannelIdentity.channel).where(
+            ChannelIdentity.member_id.in_(members)
+        )
+    ):
+        bound.setdefault(member_id, set()).add(channel)
+    rows = [
+        {"message_id": message_id, "member_id": member_id, "channel": channel}
+        for message_id, member_id, business_type in messages
+        for channel in _channels(
+            session, prefs.get(member_id), bound.get(member_id, set()), business_type
+        )
+    ]
+    if not rows:
+        return []
+    ids = list(session.scalars(insert(PushDelivery).returning(PushDelivery.id), rows))
+    session.info.setdefault(NEW_DELIVERIES, []).extend(ids)
+    return ids
+
+
+def _channels(
+    session: Session, preferred: list[str] | None, bound: set[str], business_type: str
+) -> list[str]:
+    """The channels a message goes out on, given the member's choice and bindings."""
+    # Members who never chose get pushes on every channel they have bound (not SMS: it costs).
+    chosen = set(preferred) if preferred is not None else None
+    channels: list[str] = [
+        c for c in APP_CHANNELS if c in bound and (chosen is None or c in chosen)
+    ]
+    if chosen and "sms" in chosen:
+        channels.append("sms")
+    elif not channels and business_type in session.info.get(SMS_FALLBACK_KINDS, ()):
+        # Kinds the centre must get through (e.g. a loan overdue): SMS when no app channel can.
+        channels.append("sms")
+    return channels
 
 
 def queue_sms_fallback(session: Session, message_id: int) -> int | None:

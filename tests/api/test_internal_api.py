@@ -777,6 +777,128 @@ def test_batch_answers_each_refused_entry_and_books_the_others_when_some_are_bad
     assert _account(make.session, member).balance == Decimal("14.00")
 
 
+def test_batch_replays_known_entries_and_books_new_ones_when_mixed_in_one_call(
+    make, client, session
+):
+    members = [make.member(balance="100.00") for _ in range(2)]
+    accounts = [_account(session, m) for m in members]
+    known = _interest(accounts[0], "JX-known", "1.00")
+    first = _batch(make, client, [known])
+    assert first.json["created"] == 1
+    entries = [
+        _interest(accounts[1], "JX-new", "2.00"),
+        known,  # booked by the first call: its replay
+        _interest(accounts[0], "JX-after", "3.00"),  # books on top of the known one
+        _interest(accounts[1], "JX-new", "2.00"),  # twice in this call: the second is a replay
+        _interest(accounts[1], "JX-new", "9.00"),  # same id, other content: 409
+    ]
+
+    r = _batch(make, client, entries)
+
+    assert r.status_code == 200, r.json
+    got = [
+        (x["status"], x["transaction"] and x["transaction"]["balance_after"])
+        for x in r.json["results"]
+    ]
+    assert got == [
+        ("created", "102.00"),
+        ("replayed", "101.00"),
+        ("created", "104.00"),
+        ("replayed", "102.00"),
+        ("refused", None),
+    ]
+    assert r.json["results"][4]["error"]["error_code"] == "idempotency.key_reused"
+    assert r.json["results"][4]["error"]["code"] == 409
+    assert (r.json["created"], r.json["replayed"], r.json["refused"]) == (2, 2, 1)
+    assert r.json["results"][1]["transaction"] == first.json["results"][0]["transaction"]
+    assert r.json["results"][3]["transaction"] == r.json["results"][0]["transaction"]
+    assert _account(session, members[0]).balance == Decimal("104.00")
+    assert _account(session, members[1]).balance == Decimal("102.00")
+    assert _count(session, FundTransaction) == 3 and _count(session, Message) == 3
+    replays = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "internal.fund_transaction")
+    ).all()
+    assert sorted(bool(e.detail.get("replayed")) for e in replays) == [False] * 3 + [True] * 2
+
+
+def test_batch_refuses_the_entry_past_the_balance_range_and_books_the_next_from_the_last_booked(
+    make, client, session
+):
+    member = make.member(balance="999999999990.00")
+    account = _account(session, member)
+    entries = [
+        _interest(account, "JX-1", "0.99"),
+        _interest(account, "JX-2", "1.00"),
+        _interest(account, "JX-3", "10.00"),  # 1,000,000,000,001.99: past NUMERIC(14,2)
+        _interest(account, "JX-4", "0.01"),
+    ]
+
+    r = _batch(make, client, entries)
+
+    assert r.status_code == 200, r.json
+    results = r.json["results"]
+    assert [x["status"] for x in results] == ["created", "created", "refused", "created"]
+    assert results[2]["error"]["error_code"] == "fund.balance_out_of_range"
+    assert results[2]["error"]["code"] == 422
+    assert results[3]["transaction"]["balance_after"] == "999999999992.00"
+    assert _account(session, member).balance == Decimal("999999999992.00")
+
+
+def test_batch_books_in_a_fixed_number_of_statements_whatever_its_size(
+    make, client, session, runtime
+):
+    """Set-based: the statements a batch runs do not grow with its entries (one lock, one insert
+    of each kind, one balance update …), so 10 and 40 entries cost the same round trips."""
+    members = [make.member(balance="100.00") for _ in range(40)]
+    for member in members:
+        _bind_wechat(session, member)
+    accounts = [_account(session, m) for m in members]
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    def run(prefix, chosen):
+        statements.clear()
+        entries = [_interest(a, f"{prefix}-{i}", "1.00") for i, a in enumerate(chosen)]
+        event.listen(runtime.engine, "before_cursor_execute", count)
+        try:
+            r = _batch(make, client, entries)
+        finally:
+            event.remove(runtime.engine, "before_cursor_execute", count)
+        assert r.json["created"] == len(chosen), r.json
+        return len(statements)
+
+    small, large = run("S", accounts[:10]), run("L", accounts)
+
+    assert large == small
+    assert _count(session, PushDelivery) == 50
+
+
+def test_batch_records_one_message_posted_event_per_booked_entry(make, client, session, runtime):
+    from backend.events import EventBus, MessagePosted
+
+    members = [make.member(balance="100.00") for _ in range(3)]
+    accounts = [_account(session, m) for m in members]
+    seen = []
+    bus = EventBus()
+    bus.subscribe(MessagePosted, lambda s, events: seen.extend(events), when="before_commit")
+    bus.attach(runtime.session_factory)
+    known = _interest(accounts[0], "JX-0", "1.00")
+    assert _batch(make, client, [known]).status_code == 200
+    seen.clear()
+
+    r = _batch(
+        make, client, [known] + [_interest(a, f"JX-n{i}", "1.00") for i, a in enumerate(accounts)]
+    )
+
+    assert r.json["created"] == 3
+    messages = session.scalars(select(Message).order_by(Message.id)).all()[1:]
+    assert sorted((e.message_id, e.member_id, e.business_type) for e in seen) == [
+        (m.id, m.member_id, "interest") for m in messages
+    ]
+
+
 def test_batch_refused_whole_when_an_entry_is_malformed_or_batch_empty(make, client):
     member = make.member(balance="10.00")
     account = _account(make.session, member)
