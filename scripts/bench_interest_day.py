@@ -325,9 +325,10 @@ def main() -> None:
         "GJJ_PUSH_INLINE_THREADS": str(args.push_threads),
         "GJJ_REDIS_PREFIX": f"gjjinterest{os.getpid()}:",
     }
+    workdir = Path(tempfile.mkdtemp(prefix="gjj-interest-"))
+    env["GJJ_FAKES_KEYS_DIR"] = str(workdir / "keys")  # the fake's keys, not the checkout's
     settings = Settings.from_env(env)
     rt = Runtime.build(settings)
-    workdir = Path(tempfile.mkdtemp(prefix="gjj-interest-"))
     rebuild(rt)
     began = time.perf_counter()
     rows = seed(rt, args.members)

@@ -30,10 +30,20 @@ DEFAULT_WECHAT_SECRET = "fake-wechat-secret"
 
 
 def _key_file(directory: Path, name: str, make: Any) -> Path:
+    """The file, written once and whole: concurrent preparers (every process building its
+    clients) never truncate one another's file under a reader; the first one written wins."""
     path = directory / name
-    if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+    if path.exists():
+        return path
+    temp = directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    temp.write_text(make())
+    temp.chmod(0o600)
+    try:
+        os.link(temp, path)  # fails when another preparer got there first: theirs stands
+    except FileExistsError:
+        pass
+    finally:
+        temp.unlink()
     return path
 
 
@@ -42,10 +52,14 @@ def prepare_keys(directory: Path) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     gateway_private = _key_file(directory, "gateway_private_key.pem", keys.generate_private_key_pem)
     app_private = _key_file(directory, "app_private_key.pem", keys.generate_private_key_pem)
-    gateway_public = directory / "gateway_public_key.pem"
-    gateway_public.write_text(keys.public_key_pem(gateway_private.read_text()))
-    app_public = directory / "app_public_key.pem"
-    app_public.write_text(keys.public_key_pem(app_private.read_text()))
+    gateway_public = _key_file(
+        directory,
+        "gateway_public_key.pem",
+        lambda: keys.public_key_pem(gateway_private.read_text()),
+    )
+    app_public = _key_file(
+        directory, "app_public_key.pem", lambda: keys.public_key_pem(app_private.read_text())
+    )
     aes_key = _key_file(
         directory, "aes_key.txt", lambda: base64.b64encode(secrets.token_bytes(16)).decode()
     )

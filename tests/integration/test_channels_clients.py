@@ -42,3 +42,16 @@ def test_fake_channel_clients_talk_to_fakes_when_channels_fake(settings, tmp_pat
         fake_key_paths(settings)["app_private_key"].read_text()
         == paths["app_private_key"].read_text()
     )
+
+
+def test_preparing_the_fake_keys_again_leaves_the_files_alone_for_readers_meanwhile(tmp_path):
+    """Every process building its channel clients prepares the keys: a file another process is
+    reading must never be truncated and rewritten under it (it read an empty public key)."""
+    from adapters.fakes.__main__ import prepare_keys
+
+    first = prepare_keys(tmp_path)
+    before = {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name, p in first.items()}
+
+    again = prepare_keys(tmp_path)
+
+    assert {name: (p.stat().st_ino, p.stat().st_mtime_ns) for name, p in again.items()} == before
