@@ -265,8 +265,12 @@ def post_batches(
     return time.perf_counter() - began, outcomes
 
 
-def raw_sends(port: int, openids: list[str], threads: int, rt: Runtime) -> float:
-    """The ceiling: the same client sending straight to the fake, no database."""
+def raw_sends(
+    port: int, openids: list[str], threads: int, rt: Runtime
+) -> tuple[float, set[str], Counter[str]]:
+    """The ceiling: the same client sending straight to the fake, no database. Returns sends/s,
+    the openids it sent to and the errors by kind (a failed call neither stops its thread nor
+    counts as sent)."""
     config = WeChatConfig(
         appid=APPID, secret=SECRET, base_url=f"http://127.0.0.1:{port}", timeout=10
     )
@@ -274,6 +278,8 @@ def raw_sends(port: int, openids: list[str], threads: int, rt: Runtime) -> float
     data = {"thing1": "结息到账", "thing2": "您的住房公积金账户已结息", "time3": "2026-06-30 10:00"}
     work = iter(openids)
     lock = threading.Lock()
+    sent: set[str] = set()
+    errors: Counter[str] = Counter()
 
     def sender() -> None:
         while True:
@@ -281,7 +287,14 @@ def raw_sends(port: int, openids: list[str], threads: int, rt: Runtime) -> float
                 openid = next(work, None)
             if openid is None:
                 return
-            client.send_subscription(openid, TEMPLATE, data, None)
+            try:
+                client.send_subscription(openid, TEMPLATE, data, None)
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                with lock:
+                    errors[f"{type(exc).__name__}: {exc}"[:120]] += 1
+                continue
+            with lock:
+                sent.add(openid)
 
     began = time.perf_counter()
     pool = [threading.Thread(target=sender) for _ in range(threads)]
@@ -289,7 +302,7 @@ def raw_sends(port: int, openids: list[str], threads: int, rt: Runtime) -> float
         t.start()
     for t in pool:
         t.join()
-    return len(openids) / (time.perf_counter() - began)
+    return len(sent) / (time.perf_counter() - began), sent, errors
 
 
 def main() -> None:
@@ -388,7 +401,7 @@ def main() -> None:
         reads.phase = None
         reads.stop.set()
         reads.join()
-        ceiling = raw_sends(
+        ceiling, raw_sent, raw_errors = raw_sends(
             args.fake_port, [oid for *_, oid in rows], args.workers * args.push_threads, rt
         )
         sent_by_fake = Counter(
@@ -405,8 +418,8 @@ def main() -> None:
         per_member = Counter(s.scalars(select(PushDelivery.member_id)))
         balances = dict(s.execute(select(FundAccount.account_no, FundAccount.balance)).all())
         entries = s.scalar(select(func.count()).select_from(FundTransaction)) or 0
-    # The raw-send phase sent every openid once more: the pipeline's own sends are the rest.
-    pipeline_sent = {oid: sent_by_fake[oid] - 1 for *_, oid in rows}
+    # The raw-send phase sent its openids once more: the pipeline's own sends are the rest.
+    pipeline_sent = {oid: sent_by_fake[oid] - (oid in raw_sent) for *_, oid in rows}
     wrong_balance = sum(
         1 for n, (_, no, _) in enumerate(rows) if balances[no] != OPENING + interest_of(n)
     )
@@ -424,6 +437,7 @@ def main() -> None:
             "deliveries_per_s": round(deliveries_per_s, 1),
             "raw_send_ceiling_per_s": round(ceiling, 1),
             "deliveries_vs_ceiling": round(deliveries_per_s / ceiling, 2),
+            "raw_send_errors": dict(raw_errors),
             "lost_fake_side": sum(1 for v in pipeline_sent.values() if v == 0),
             "duplicated_fake_side": sum(1 for v in pipeline_sent.values() if v > 1),
             "lost_table_side": sum(1 for mid, _, _ in rows if per_member[mid] == 0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from backend.inbox.models import Message
 from backend.members.models import Member
 from backend.ops.metrics import PUSH_FINISHED, PUSH_SEND_ERRORS, PUSH_SEND_SECONDS
 from backend.push import services
-from backend.push.models import PushDelivery
+from backend.push.models import PushDelivery, SubscriptionConsent
 from backend.push.rules import backoff_seconds
 from backend.push.templates import Template, Templates
 from backend.runtime import Runtime
@@ -102,48 +103,111 @@ def _claim(rt: Runtime, session: Session, delivery_id: int, now: dt.datetime) ->
 
 
 def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:
-    """Two transactions around the platform call: the claim with the plan and the consent it
-    spends (nothing is sent yet, so a crash there undoes all three), then the outcome."""
+    """One delivery: :func:`deliver_many` of one."""
+    return deliver_many(rt, [delivery_id], senders)[delivery_id]
+
+
+@dataclass(frozen=True)
+class _Ready:
+    delivery_id: int
+    member_id: int
+    channel: str
+    attempts: int
+    plan: _Plan
+
+
+def deliver_many(rt: Runtime, delivery_ids: Sequence[int], senders: Senders) -> dict[int, Outcome]:
+    """Deliver each of ``delivery_ids`` once, in as few transactions as the outcomes allow.
+
+    The first transaction claims them all (one compare-and-set ``UPDATE``: the ids another
+    worker holds, or that are not due, answer ``skipped``), reads what the plans need in one
+    query per table and spends the consents; nothing is sent before it commits, so a crash
+    there undoes it all. Then each platform call, with no transaction open; then the outcomes:
+    every ``sent`` in one ``UPDATE``, the rarer refusals and failures one by one."""
     now = clock.utcnow()
+    outcomes: dict[int, Outcome] = {}
+    ready: list[_Ready] = []
+    refused: list[tuple[int, str, _Reject]] = []
     with rt.session() as session:
-        if not _claim(rt, session, delivery_id, now):
+        claimed = _claim_many(rt, session, delivery_ids, now)
+        outcomes.update({i: Outcome("skipped") for i in delivery_ids if i not in claimed})
+        if not claimed:
             session.rollback()
-            return Outcome("skipped")
-        delivery = session.get(PushDelivery, delivery_id)
-        assert delivery is not None  # we just claimed it
+            return outcomes
+        deliveries = session.scalars(
+            select(PushDelivery).where(PushDelivery.id.in_(claimed)).order_by(PushDelivery.id)
+        ).all()
+        context = _Context.read(session, deliveries)
+        for delivery in deliveries:
+            try:
+                plan = _plan(rt, context, delivery, senders)
+                template_id = plan.template.template_id if plan.template else None
+                if (
+                    template_id is not None
+                    and (delivery.member_id, delivery.channel, template_id) not in context.long_term
+                    and not services.spend_consent(
+                        session, delivery.member_id, delivery.channel, template_id
+                    )
+                ):
+                    raise _Reject("no_consent")
+            except _Reject as reject:
+                refused.append((delivery.id, delivery.channel, reject))
+                continue
+            ready.append(
+                _Ready(delivery.id, delivery.member_id, delivery.channel, delivery.attempts, plan)
+            )
+        session.commit()  # the claims, and the consents spent: _finish writes the outcomes over
+    for delivery_id, channel, why in refused:
+        outcomes[delivery_id] = _finish(
+            rt, delivery_id, why.status, why.code, why.message, channel=channel
+        )
+    sent: list[_Ready] = []
+    for item in ready:
+        plan, channel = item.plan, item.channel
+        started = time.perf_counter()
         try:
-            plan = _plan(rt, session, delivery, senders)
-            if plan.template is not None and not services.spend_consent(
-                session, delivery.member_id, delivery.channel, plan.template.template_id
-            ):
-                raise _Reject("no_consent")
-        except _Reject as reject:
-            session.commit()  # the claim: _finish writes the outcome over it
-            return _finish(
-                rt,
-                delivery_id,
-                reject.status,
-                reject.code,
-                reject.message,
-                channel=delivery.channel,
+            if channel == "sms":
+                senders.sms.send(plan.recipient, "push", "", plan.text)
+            else:
+                assert plan.template is not None
+                senders.channels.sender(channel).send_subscription(
+                    plan.recipient, plan.template.template_id, plan.data, plan.page
+                )
+        except ChannelError as exc:
+            PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
+            PUSH_SEND_ERRORS.labels(channel, _error_code(exc)).inc()
+            outcomes[item.delivery_id] = _failed_attempt(
+                rt, item.delivery_id, item.member_id, channel, item.attempts, plan, exc
             )
-        member_id, channel, attempts = delivery.member_id, delivery.channel, delivery.attempts
-        session.commit()
-    started = time.perf_counter()
-    try:
-        if channel == "sms":
-            senders.sms.send(plan.recipient, "push", "", plan.text)
-        else:
-            assert plan.template is not None
-            senders.channels.sender(channel).send_subscription(
-                plan.recipient, plan.template.template_id, plan.data, plan.page
-            )
-    except ChannelError as exc:
+            continue
         PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
-        PUSH_SEND_ERRORS.labels(channel, _error_code(exc)).inc()
-        return _failed_attempt(rt, delivery_id, member_id, channel, attempts, plan, exc)
-    PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
-    return _finish(rt, delivery_id, "sent", channel=channel)
+        sent.append(item)
+    if sent:
+        _finish_sent(rt, sent)
+        outcomes.update({item.delivery_id: Outcome("sent") for item in sent})
+    return outcomes
+
+
+def _claim_many(
+    rt: Runtime, session: Session, delivery_ids: Sequence[int], now: dt.datetime
+) -> set[int]:
+    result = session.execute(
+        update(PushDelivery)
+        .where(
+            PushDelivery.id.in_(delivery_ids),
+            PushDelivery.status == "pending",
+            PushDelivery.next_attempt_at <= now,
+        )
+        .values(
+            status="sending",
+            attempts=PushDelivery.attempts + 1,
+            locked_until=now + dt.timedelta(seconds=rt.settings.push_lock_seconds),
+            updated_at=now,
+        )
+        .returning(PushDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
 
 
 def _error_code(exc: ChannelError) -> str:
@@ -151,23 +215,66 @@ def _error_code(exc: ChannelError) -> str:
     return f"{code}/{exc.sub_code}" if exc.sub_code else code
 
 
-def _plan(rt: Runtime, session: Session, delivery: PushDelivery, senders: Senders) -> _Plan:
-    message = session.get(Message, delivery.message_id)
+@dataclass(frozen=True)
+class _Context:
+    """What the plans of some deliveries need, read with one query per table."""
+
+    messages: dict[int, Message]
+    open_ids: dict[tuple[int, str], str]
+    phones: dict[int, str | None]
+    long_term: set[tuple[int, str, str]]
+
+    @classmethod
+    def read(cls, session: Session, deliveries: Sequence[PushDelivery]) -> _Context:
+        message_ids = {d.message_id for d in deliveries}
+        members = {d.member_id for d in deliveries}
+        sms_members = {d.member_id for d in deliveries if d.channel == "sms"}
+        messages = {
+            m.id: m for m in session.scalars(select(Message).where(Message.id.in_(message_ids)))
+        }
+        open_ids = {
+            (member_id, channel): open_id
+            for member_id, channel, open_id in session.execute(
+                select(
+                    ChannelIdentity.member_id, ChannelIdentity.channel, ChannelIdentity.open_id
+                ).where(ChannelIdentity.member_id.in_(members))
+            )
+        }
+        phones: dict[int, str | None] = {}
+        if sms_members:
+            phones = dict(
+                session.execute(
+                    select(Member.id, Member.phone_enc).where(Member.id.in_(sms_members))
+                ).all()
+            )
+        long_term = {
+            (member_id, channel, template_id)
+            for member_id, channel, template_id in session.execute(
+                select(
+                    SubscriptionConsent.member_id,
+                    SubscriptionConsent.channel,
+                    SubscriptionConsent.template_id,
+                ).where(
+                    SubscriptionConsent.member_id.in_(members),
+                    SubscriptionConsent.long_term.is_(True),
+                )
+            )
+        }
+        return cls(messages, open_ids, phones, long_term)
+
+
+def _plan(rt: Runtime, context: _Context, delivery: PushDelivery, senders: Senders) -> _Plan:
+    message = context.messages.get(delivery.message_id)
     if message is None or message.deleted_at is not None:
         raise _Reject("message_deleted")
     if delivery.channel == "sms":
-        member = session.get(Member, delivery.member_id)
-        if member is None or not member.phone_enc:
+        phone = context.phones.get(delivery.member_id)
+        if not phone:
             raise _Reject("no_phone")
         text = f"【{rt.settings.centre_name}】{message.business_name}：{message.content}"
-        return _Plan(rt.pii.decrypt(member.phone_enc), None, {}, None, text)
-    identity = session.scalars(
-        select(ChannelIdentity).where(
-            ChannelIdentity.member_id == delivery.member_id,
-            ChannelIdentity.channel == delivery.channel,
-        )
-    ).one_or_none()
-    if identity is None:
+        return _Plan(rt.pii.decrypt(phone), None, {}, None, text)
+    open_id = context.open_ids.get((delivery.member_id, delivery.channel))
+    if open_id is None:
         raise _Reject("not_bound")
     if not senders.channels.configured(delivery.channel):
         raise _Reject("channel_not_configured")
@@ -179,7 +286,7 @@ def _plan(rt: Runtime, session: Session, delivery: PushDelivery, senders: Sender
     except KeywordValueError as exc:
         # Checked before any consent is spent: the platform would refuse it (WeChat 47003).
         raise _Reject(exc.code, "failed", f"{template.template_id} {exc}") from None
-    return _Plan(identity.open_id, template, data, page)
+    return _Plan(open_id, template, data, page)
 
 
 def _failed_attempt(
@@ -241,16 +348,7 @@ def _finish(
         # (e.g. it was sent after all) still wins over the guess.
         session.execute(
             update(PushDelivery)
-            .where(
-                PushDelivery.id == delivery_id,
-                or_(
-                    PushDelivery.status == "sending",
-                    and_(
-                        PushDelivery.status == "failed",
-                        PushDelivery.last_error_code == "worker_lost",
-                    ),
-                ),
-            )
+            .where(PushDelivery.id == delivery_id, _still_ours())
             .values(**values)
         )
         session.commit()
@@ -263,6 +361,40 @@ def _finish(
     if status == "pending":
         return Outcome("retry", code, retry_in=retry_in)
     return Outcome(status, code, fallback_id=fallback_id)
+
+
+def _finish_sent(rt: Runtime, sent: Sequence[_Ready]) -> None:
+    """:func:`_finish` with ``sent`` for many deliveries: one ``UPDATE``, one commit."""
+    now = clock.utcnow()
+    with rt.session() as session:
+        session.execute(
+            update(PushDelivery)
+            .where(PushDelivery.id.in_([item.delivery_id for item in sent]), _still_ours())
+            .values(
+                status="sent",
+                locked_until=None,
+                last_error_code=None,
+                last_error=None,
+                updated_at=now,
+                sent_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    for item in sent:
+        PUSH_FINISHED.labels(item.channel, "sent", "").inc()
+        logger.info(
+            "push attempt", extra={"delivery_id": item.delivery_id, "status": "sent", "code": None}
+        )
+
+
+def _still_ours() -> Any:
+    """A delivery this worker claimed: still ``sending``, or written off as ``worker_lost`` by
+    the sweeper meanwhile (the truth, e.g. it was sent after all, wins over that guess)."""
+    return or_(
+        PushDelivery.status == "sending",
+        and_(PushDelivery.status == "failed", PushDelivery.last_error_code == "worker_lost"),
+    )
 
 
 def _sms_fallback(rt: Runtime, session: Session, delivery_id: int) -> int | None:

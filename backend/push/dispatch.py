@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session
 from backend.channels.clients import channel_clients
 from backend.identity.sms import make_sms_sender
 from backend.logs import request_id_var
-from backend.push.delivery import Outcome, Senders, SweepResult, deliver, sweep
+from backend.push.delivery import Outcome, Senders, SweepResult, deliver, deliver_many, sweep
 from backend.push.services import NEW_DELIVERIES, SMS_FALLBACK_KINDS
 from backend.push.templates import Templates, load_templates
 from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)
+
+
+DISPATCH_CHUNK = 16  # deliveries per claim: few transactions, and the pool threads share them
 
 
 class Dispatcher(Protocol):
@@ -74,6 +77,20 @@ def run_delivery(rt: Runtime, delivery_id: int, dispatcher: Dispatcher) -> Outco
     return outcome
 
 
+def run_deliveries(rt: Runtime, delivery_ids: list[int], dispatcher: Dispatcher) -> None:
+    """:func:`run_delivery` for a chunk of ids: one claim, one plan read, one ``sent`` write."""
+    try:
+        outcomes = deliver_many(rt, delivery_ids, senders(rt))
+    except Exception:
+        logger.exception("push deliveries crashed", extra={"delivery_ids": delivery_ids[:20]})
+        raise
+    for delivery_id, outcome in outcomes.items():
+        if outcome.retry_in is not None:
+            dispatcher.dispatch(delivery_id, countdown=outcome.retry_in)
+        if outcome.fallback_id is not None:
+            dispatcher.dispatch(outcome.fallback_id)
+
+
 class SyncDispatcher:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -102,10 +119,22 @@ class InlineDispatcher:
             return
         self.pool.submit(self._run, delivery_id)
 
+    def dispatch_many(self, delivery_ids: list[int]) -> None:
+        """New deliveries of one commit, in chunks: each pool thread claims, plans and finishes a
+        chunk in a few transactions instead of two per delivery."""
+        for start in range(0, len(delivery_ids), DISPATCH_CHUNK):
+            self.pool.submit(self._run_many, delivery_ids[start : start + DISPATCH_CHUNK])
+
     def _run(self, delivery_id: int) -> None:
         try:
             run_delivery(self.rt, delivery_id, self)
         except Exception:  # logged in run_delivery; a pool thread must not die silently
+            return
+
+    def _run_many(self, delivery_ids: list[int]) -> None:
+        try:
+            run_deliveries(self.rt, delivery_ids, self)
+        except Exception:  # logged in run_deliveries; the sweeper picks the rows up
             return
 
     def shutdown(self) -> None:
@@ -154,6 +183,9 @@ def install(rt: Runtime) -> None:
         if not ids:
             return
         target = dispatcher(rt)
+        if isinstance(target, InlineDispatcher):
+            target.dispatch_many(ids)
+            return
         for delivery_id in ids:
             try:
                 target.dispatch(delivery_id)

@@ -494,3 +494,52 @@ def test_delivery_takes_two_transactions_when_sent(
     assert len(commits) == 2
     assert len(wechat_fake.sent_messages) == 1
     assert _consent(session, wx_member).remaining == 0
+
+
+# --- deliveries in chunks --------------------------------------------------------------------
+
+
+def test_chunk_of_deliveries_claimed_and_finished_in_two_commits_each_sent_once(
+    runtime, api, make, wechat_fake, session
+):
+    """A chunk costs two transactions whatever its size (claim + plans + consents, then every
+    ``sent``), not two per delivery; a delivery another worker holds is skipped, consents are
+    spent once per send, long-term ones not at all."""
+    from backend.push.delivery import deliver_many
+
+    runtime.extras["push_dispatcher"] = Recorder()
+    members = []
+    for n in range(5):
+        member = make.member()
+        user = wechat_fake.add_user(wechat_user(phone=member.plain_phone))
+        make.channel_identity(member, "wechat", user.openid)
+        wechat_fake.grant_consent(user.openid, WX_NOTICE, longterm=n == 0)
+        make.consent(member, "wechat", WX_NOTICE, remaining=0 if n == 0 else 1, long_term=n == 0)
+        members.append(member)
+    ids = [_deliveries(session, _post(runtime, m))["wechat"].id for m in members]
+    assert claim(runtime, ids[4], clock.utcnow())  # another worker holds this one
+    commits = []
+
+    def committed(s):
+        commits.append(s)
+
+    event.listen(runtime.session_factory, "after_commit", committed)
+    try:
+        outcomes = deliver_many(runtime, ids, senders(runtime))
+    finally:
+        event.remove(runtime.session_factory, "after_commit", committed)
+
+    assert {i: o.status for i, o in outcomes.items()} == {
+        ids[0]: "sent",
+        ids[1]: "sent",
+        ids[2]: "sent",
+        ids[3]: "sent",
+        ids[4]: "skipped",
+    }
+    assert len(commits) == 2
+    assert len(wechat_fake.sent_messages) == 4
+    assert [_consent(session, m).remaining for m in members] == [0, 0, 0, 0, 1]
+    session.expire_all()
+    rows = session.scalars(select(PushDelivery).order_by(PushDelivery.id)).all()
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 4 + [("sending", 1)]
+    assert all(r.sent_at is not None for r in rows[:4])
