@@ -231,37 +231,58 @@ def quantiles(values: list[float]) -> dict[str, float]:
 
 
 def post_batches(
-    port: int, rows: list[tuple[int, str, str]], size: int
+    port: int, rows: list[tuple[int, str, str]], size: int, posters: int
 ) -> tuple[float, Counter[str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    """The core system's calls: batches of ``size`` entries over ``posters`` connections at once
+    (each account in one batch only, so the order of any account's entries is the order sent)."""
     outcomes: Counter[str] = Counter()
+    starts = iter(range(0, len(rows), size))
+    lock = threading.Lock()
+    failures: list[str] = []
+
+    def poster() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        while True:
+            with lock:
+                start = next(starts, None)
+            if start is None or failures:
+                break
+            entries = [
+                {
+                    "account_no": no,
+                    "external_id": f"JX2026-{no}",
+                    "kind": "interest",
+                    "amount": str(interest_of(start + k)),
+                    "txn_date": "2026-06-30",
+                    "summary": "2026年度结息",
+                }
+                for k, (_, no, _) in enumerate(rows[start : start + size])
+            ]
+            body = signing.encode_body({"entries": entries})
+            path = "/internal/v1/fund/transactions/batch"
+            headers = signing.signed_headers(
+                KEY_ID, KEY_SECRET, "POST", path, query="", body=body, timestamp=int(time.time())
+            )
+            conn.request(
+                "POST", path, body=body, headers={**headers, "Content-Type": "application/json"}
+            )
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            with lock:
+                if response.status != 200:
+                    failures.append(f"batch refused: {response.status} {answer}")
+                else:
+                    outcomes.update(r["status"] for r in answer["results"])
+        conn.close()
+
     began = time.perf_counter()
-    for start in range(0, len(rows), size):
-        entries = [
-            {
-                "account_no": no,
-                "external_id": f"JX2026-{no}",
-                "kind": "interest",
-                "amount": str(interest_of(start + k)),
-                "txn_date": "2026-06-30",
-                "summary": "2026年度结息",
-            }
-            for k, (_, no, _) in enumerate(rows[start : start + size])
-        ]
-        body = signing.encode_body({"entries": entries})
-        path = "/internal/v1/fund/transactions/batch"
-        headers = signing.signed_headers(
-            KEY_ID, KEY_SECRET, "POST", path, query="", body=body, timestamp=int(time.time())
-        )
-        conn.request(
-            "POST", path, body=body, headers={**headers, "Content-Type": "application/json"}
-        )
-        response = conn.getresponse()
-        answer = json.loads(response.read())
-        if response.status != 200:
-            raise SystemExit(f"batch refused: {response.status} {answer}")
-        outcomes.update(r["status"] for r in answer["results"])
-    conn.close()
+    pool = [threading.Thread(target=poster) for _ in range(posters)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if failures:
+        raise SystemExit(failures[0])
     return time.perf_counter() - began, outcomes
 
 
@@ -311,6 +332,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--push-threads", type=int, default=4, help="per gunicorn worker")
+    parser.add_argument(
+        "--posters", type=int, default=2, help="core-system connections posting batches at once"
+    )
     parser.add_argument("--readers", type=int, default=4, help="member GET connections")
     parser.add_argument("--read-pause", type=float, default=0.1, help="seconds between GETs")
     parser.add_argument("--idle-seconds", type=float, default=5)
@@ -367,6 +391,7 @@ def main() -> None:
         "batch": args.batch,
         "workers": args.workers,
         "push_threads_per_worker": args.push_threads,
+        "posters": args.posters,
         "loadavg_before": os.getloadavg(),
     }
     try:
@@ -379,7 +404,7 @@ def main() -> None:
         reads.phase = "run"
         cpu_before = cpu_ticks(server_pids)
         run_began = time.perf_counter()
-        booking_seconds, outcomes = post_batches(args.port, rows, args.batch)
+        booking_seconds, outcomes = post_batches(args.port, rows, args.batch, args.posters)
         final = 0
         deadline = run_began + args.timeout
         while time.perf_counter() < deadline:

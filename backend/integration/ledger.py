@@ -383,9 +383,10 @@ def book_batch(
                     for index in indexes:
                         results[index] = _book_one(session, pii, caller, entries[index])
 
-    pool = [threading.Thread(target=run) for _ in range(max(1, min(threads, len(work))))]
+    pool = [threading.Thread(target=run) for _ in range(min(threads, len(work)) - 1)]
     for worker in pool:
         worker.start()
+    run()  # this thread is one of them
     for worker in pool:
         worker.join()
     if repeats:

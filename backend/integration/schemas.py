@@ -230,6 +230,9 @@ class FundTransactionBatchArgsSchema(ma.Schema):
     )
 
 
+_TRANSACTION = FundTransactionSchema()
+
+
 class FundTransactionBatchItemSchema(ma.Schema):
     """Dumps a :class:`~backend.integration.ledger.BatchResult`."""
 
@@ -240,7 +243,8 @@ class FundTransactionBatchItemSchema(ma.Schema):
         metadata={"description": "created | replayed (known external_id) | refused (see error)"},
     )
     transaction = ma.fields.Function(
-        lambda r: FundTransactionSchema().dump(r.booked) if r.booked else None,
+        # One schema for every item: building one per entry cost more than the booking.
+        lambda r: _TRANSACTION.dump(r.booked) if r.booked else None,
         metadata={"description": "the entry as booked (FundTransaction), null when refused"},
     )
     error = ma.fields.Nested(ErrorSchema, allow_none=True)

@@ -34,7 +34,7 @@ from backend.runtime import Runtime
 logger = logging.getLogger(__name__)
 
 
-DISPATCH_CHUNK = 16  # deliveries per claim: few transactions, and the pool threads share them
+DISPATCH_CHUNK = 50  # deliveries per claim: few transactions, and the pool threads share them
 
 
 class Dispatcher(Protocol):
