@@ -11,6 +11,7 @@ from sqlalchemy import event, func, select
 
 from backend.audit.models import AuditEvent
 from backend.channels.models import ChannelIdentity
+from backend.db import make_engine
 from backend.fund.models import FundAccount, FundTransaction
 from backend.inbox.models import Message
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
@@ -897,6 +898,62 @@ def test_batch_records_one_message_posted_event_per_booked_entry(make, client, s
     assert sorted((e.message_id, e.member_id, e.business_type) for e in seen) == [
         (m.id, m.member_id, "interest") for m in messages
     ]
+
+
+def test_batch_answers_entry_by_entry_when_a_twin_books_one_of_its_ids_meanwhile(
+    make, client, runtime, session
+):
+    """Another caller books one of the batch's external ids (on another account) between the
+    batch's look and its insert: the chunk is undone and booked entry by entry, so the others
+    are booked and that one answers as the single call would (409, other content)."""
+    members = [make.member(balance="10.00") for _ in range(3)]
+    accounts = [_account(session, m) for m in members]
+    entries = [_interest(accounts[0], "JX-1", "1.00"), _interest(accounts[1], "JX-2", "2.00")]
+    booked = []
+    elsewhere = make_engine(runtime.engine.url.render_as_string(hide_password=False))
+
+    def twin_books_first(conn, cursor, statement, parameters, context, executemany):
+        if booked or not statement.startswith("INSERT INTO fund_transactions"):
+            return
+        with elsewhere.connect() as other:
+            other.execute(
+                FundTransaction.__table__.insert().values(
+                    account_id=accounts[2].id,
+                    member_id=members[2].id,
+                    txn_date=dt.date(2026, 6, 30),
+                    kind="interest",
+                    amount=Decimal("5.00"),
+                    balance_after=Decimal("15.00"),
+                    summary="结息",
+                    external_id="JX-2",
+                )
+            )
+            other.execute(
+                Message.__table__.insert().values(
+                    member_id=members[2].id,
+                    business_name="结息到账",
+                    content="…",
+                    dedupe_key="txn:JX-2",
+                    request_hash="another request",
+                )
+            )
+            other.commit()
+        booked.append(True)
+
+    event.listen(runtime.engine, "before_cursor_execute", twin_books_first)
+    try:
+        r = _batch(make, client, entries)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", twin_books_first)
+        elsewhere.dispose()
+
+    assert r.status_code == 200, r.json
+    results = r.json["results"]
+    assert [x["status"] for x in results] == ["created", "refused"]
+    assert results[1]["error"]["error_code"] == "idempotency.key_reused"
+    assert _account(session, members[0]).balance == Decimal("11.00")
+    assert _account(session, members[1]).balance == Decimal("10.00")
+    assert _count(session, FundTransaction) == 2
 
 
 def test_batch_refused_whole_when_an_entry_is_malformed_or_batch_empty(make, client):
