@@ -6,13 +6,9 @@ from the file outbox the test settings configure, the way a person reads their p
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 PASSWORD = "abc12345"
 
@@ -41,13 +37,3 @@ def log_in(client: Any, runtime: Any, username: str, password: str = PASSWORD, *
 
 def bearer(response: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json['access_token']}"}
-
-
-@contextmanager
-def clock_at(moment: dt.datetime) -> Iterator[None]:
-    with mock.patch("backend.clock.utcnow", return_value=moment):
-        yield
-
-
-def later(minutes: float) -> dt.datetime:
-    return dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
