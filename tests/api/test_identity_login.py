@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.identity.lockout import IP_FAILURES
-from tests.api.test_identity_support import PASSWORD, bearer, captcha, log_in
+from tests.api.identity import PASSWORD, bearer, captcha, log_in
 
 
 def test_login_answers_token_pair_and_masked_member_when_id_number_and_password_match(

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.members.models import Credential
-from tests.api.test_identity_support import (
+from tests.api.identity import (
     PASSWORD,
     bearer,
     captcha,

@@ -1,4 +1,4 @@
-"""Helpers shared by the identity API tests (no tests here).
+"""Helpers shared by the identity tests (a helper module: no tests, no fixtures).
 
 The captcha answer is read from the store the way a person reads the image; SMS codes are read
 from the file outbox the test settings configure, the way a person reads their phone.
