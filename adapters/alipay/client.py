@@ -5,7 +5,8 @@ Every failure surfaces as an ``adapters.errors.ChannelError`` subclass.
 
 This module holds the API calls (what each method asks and how its answer reads); the signed
 envelope is in :mod:`adapters.alipay.envelope`, the way to the gateway (pooled session, deadline,
-SDK errors mapped to channel errors) in :mod:`adapters.alipay.transport`.
+SDK errors mapped to channel errors) in :mod:`adapters.alipay.transport`. The names this module
+has always answered to stay importable from it (the ``import X as X`` lines re-export them).
 """
 
 from __future__ import annotations
@@ -37,49 +38,27 @@ from alipay.aop.api.request.AlipayUserCertifyOpenQueryRequest import (
 from alipay.aop.api.request.AlipayUserInfoShareRequest import AlipayUserInfoShareRequest
 
 from adapters.alipay import keys
-from adapters.alipay.config import PRODUCTION_GATEWAY, SANDBOX_GATEWAY, AlipayConfig
-from adapters.alipay.envelope import (
-    BEIJING,
-    aes_decrypt,
-    aes_encrypt,
-    beijing_timestamp,
-    notification_is_signed,
-    open_phone_payload,
-)
+from adapters.alipay.config import PRODUCTION_GATEWAY as PRODUCTION_GATEWAY
+from adapters.alipay.config import SANDBOX_GATEWAY as SANDBOX_GATEWAY
+from adapters.alipay.config import AlipayConfig
+from adapters.alipay.envelope import BEIJING as BEIJING
+from adapters.alipay.envelope import aes_decrypt as aes_decrypt
+from adapters.alipay.envelope import aes_encrypt as aes_encrypt
+from adapters.alipay.envelope import beijing_timestamp as beijing_timestamp
+from adapters.alipay.envelope import notification_is_signed, open_phone_payload
+from adapters.alipay.results import ID_CARD_CERT_TYPES as ID_CARD_CERT_TYPES
 from adapters.alipay.results import (
-    ID_CARD_CERT_TYPES,
     AlipayCertification,
     AlipayOAuthToken,
     AlipayPhone,
     AlipaySubscription,
     AlipayUserInfo,
-    CertificationStatus,
 )
+from adapters.alipay.results import CertificationStatus as CertificationStatus
 from adapters.alipay.transport import Gateway
 from adapters.base import SendResult
 from adapters.errors import ALIPAY, ALIPAY_OK, PermanentChannelError, alipay_error
 from adapters.redact import install_log_redaction
-
-# Names this module has always answered to, now defined beside it.
-__all__ = [
-    "BEIJING",
-    "CERTIFY_GONE_SUB_CODES",
-    "ID_CARD_CERT_TYPES",
-    "PRODUCTION_GATEWAY",
-    "SANDBOX_GATEWAY",
-    "AlipayCertification",
-    "AlipayClient",
-    "AlipayConfig",
-    "AlipayOAuthToken",
-    "AlipayPhone",
-    "AlipaySubscription",
-    "AlipayUserInfo",
-    "CertificationStatus",
-    "aes_decrypt",
-    "aes_encrypt",
-    "beijing_timestamp",
-    "encode_page_query",
-]
 
 # The certify_id is unknown or past its 23 hours.
 CERTIFY_GONE_SUB_CODES = frozenset({"OPEN_CERTIFY_BILL_NOT_EXIST"})
