@@ -474,7 +474,7 @@ def test_delivery_takes_two_transactions_when_sent(
 
 
 def test_chunk_of_deliveries_claimed_and_finished_in_two_commits_each_sent_once(
-    runtime, api, make, wechat_fake, session
+    runtime, api, make, wechat_fake, session, clock
 ):
     """A chunk costs two transactions whatever its size (claim + plans + consents, then every
     ``sent``), not two per delivery; a delivery another worker holds is skipped, consents are
@@ -491,7 +491,7 @@ def test_chunk_of_deliveries_claimed_and_finished_in_two_commits_each_sent_once(
         make.consent(member, "wechat", WX_NOTICE, remaining=0 if n == 0 else 1, long_term=n == 0)
         members.append(member)
     ids = [_deliveries(session, _post(runtime, m))["wechat"].id for m in members]
-    assert claim(runtime, ids[4], clock.utcnow())  # another worker holds this one
+    assert claim(runtime, ids[4], clock.now)  # another worker holds this one
     commits = []
 
     def committed(s):
