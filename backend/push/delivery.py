@@ -85,21 +85,7 @@ def claim(rt: Runtime, delivery_id: int, now: dt.datetime) -> bool:
 
 
 def _claim(rt: Runtime, session: Session, delivery_id: int, now: dt.datetime) -> bool:
-    result = session.execute(
-        update(PushDelivery)
-        .where(
-            PushDelivery.id == delivery_id,
-            PushDelivery.status == "pending",
-            PushDelivery.next_attempt_at <= now,
-        )
-        .values(
-            status="sending",
-            attempts=PushDelivery.attempts + 1,
-            locked_until=now + dt.timedelta(seconds=rt.settings.push_lock_seconds),
-            updated_at=now,
-        )
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return delivery_id in _claim_many(rt, session, [delivery_id], now)
 
 
 def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:

@@ -72,6 +72,21 @@ def wx_member(make, wechat_fake):
     return member
 
 
+def _counting_commits(runtime, deliver_with, ids):
+    """What ``deliver_with(runtime, ids, senders)`` answered, and how many commits it made."""
+    commits = []
+
+    def on_commit(conn):
+        commits.append(conn)
+
+    event.listen(runtime.engine, "commit", on_commit)
+    try:
+        answer = deliver_with(runtime, ids, senders(runtime))
+    finally:
+        event.remove(runtime.engine, "commit", on_commit)
+    return answer, len(commits)
+
+
 # --- consent accounting ----------------------------------------------------------------------
 
 
@@ -453,19 +468,10 @@ def test_delivery_takes_two_transactions_when_sent(
     make.consent(wx_member, "wechat", WX_NOTICE, remaining=1)
     message_id = _post(runtime, wx_member)
     delivery_id = _deliveries(session, message_id)["wechat"].id
-    commits = []
-
-    def on_commit(conn):
-        commits.append(conn)
-
-    event.listen(runtime.engine, "commit", on_commit)
-    try:
-        outcome = deliver(runtime, delivery_id, senders(runtime))
-    finally:
-        event.remove(runtime.engine, "commit", on_commit)
+    outcome, commits = _counting_commits(runtime, deliver, delivery_id)
     assert outcome.status == "sent"
     # the claim with its plan and the consent it spends, then the outcome
-    assert len(commits) == 2
+    assert commits == 2
     assert len(wechat_fake.sent_messages) == 1
     assert _consent(session, wx_member).remaining == 0
 
@@ -492,16 +498,7 @@ def test_chunk_of_deliveries_claimed_and_finished_in_two_commits_each_sent_once(
         members.append(member)
     ids = [_deliveries(session, _post(runtime, m))["wechat"].id for m in members]
     assert claim(runtime, ids[4], clock.now)  # another worker holds this one
-    commits = []
-
-    def committed(s):
-        commits.append(s)
-
-    event.listen(runtime.session_factory, "after_commit", committed)
-    try:
-        outcomes = deliver_many(runtime, ids, senders(runtime))
-    finally:
-        event.remove(runtime.session_factory, "after_commit", committed)
+    outcomes, commits = _counting_commits(runtime, deliver_many, ids)
 
     assert {i: o.status for i, o in outcomes.items()} == {
         ids[0]: "sent",
@@ -510,7 +507,7 @@ def test_chunk_of_deliveries_claimed_and_finished_in_two_commits_each_sent_once(
         ids[3]: "sent",
         ids[4]: "skipped",
     }
-    assert len(commits) == 2
+    assert commits == 2
     assert len(wechat_fake.sent_messages) == 4
     assert [_consent(session, m).remaining for m in members] == [0, 0, 0, 0, 1]
     session.expire_all()
