@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from backend import events
@@ -81,9 +81,14 @@ def post_messages(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]
         }
         for row in rows
     ]
-    # RETURNING rows in any order (one statement on every dialect): matched by dedupe key.
+    # An executemany and one read back by dedupe key (cheaper than a multi-row RETURNING).
+    session.execute(insert(Message), values)
     by_key = dict(
-        session.execute(insert(Message).returning(Message.dedupe_key, Message.id), values).all()
+        session.execute(
+            select(Message.dedupe_key, Message.id).where(
+                Message.dedupe_key.in_([row["dedupe_key"] for row in values])
+            )
+        ).all()
     )
     ids = [by_key[row["dedupe_key"]] for row in values]
     posted = [

@@ -556,10 +556,17 @@ def _write_chunk(
 
     booked: list[FundTransaction] = []
     if new_rows:
-        # RETURNING rows in any order (one statement on every dialect): matched by external id.
+        # An executemany (one short statement the driver prepares once, rows pipelined) and one
+        # read back by external id: a multi-row INSERT … RETURNING of 250 rows cost more client
+        # CPU in building and parsing its 3,000 placeholders than the rest of the booking.
+        session.execute(insert(FundTransaction), new_rows)
         inserted = {
             txn.external_id: txn
-            for txn in session.scalars(insert(FundTransaction).returning(FundTransaction), new_rows)
+            for txn in session.scalars(
+                select(FundTransaction).where(
+                    FundTransaction.external_id.in_([row["external_id"] for row in new_rows])
+                )
+            )
         }
         booked = [inserted[row["external_id"]] for row in new_rows]
         for txn in booked:

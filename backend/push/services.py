@@ -80,7 +80,15 @@ def queue_deliveries_many(session: Session, messages: Sequence[tuple[int, int, s
     ]
     if not rows:
         return []
-    ids = list(session.scalars(insert(PushDelivery).returning(PushDelivery.id), rows))
+    # An executemany and one read back (cheaper than a multi-row RETURNING).
+    session.execute(insert(PushDelivery), rows)
+    ids = list(
+        session.scalars(
+            select(PushDelivery.id)
+            .where(PushDelivery.message_id.in_([message_id for message_id, _, _ in messages]))
+            .order_by(PushDelivery.id)
+        )
+    )
     session.info.setdefault(NEW_DELIVERIES, []).extend(ids)
     return ids
 
