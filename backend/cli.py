@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+import backend.models  # noqa: F401  (entry point: every mapper registered before a session)
 from backend import migrate
 from backend.integration.cli import internal as internal_cli
 from backend.members.cli import members as members_cli

@@ -44,9 +44,9 @@ from sqlalchemy import func, insert, select, text
 import backend.models  # noqa: F401 - every mapper
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.channels.models import ChannelIdentity
 from backend.db import Base
-from backend.fund.models import FundAccount, FundTransaction
 from backend.identity.tokens import TokenStore
 from backend.integration import signing
 from backend.members.models import Employer, Member

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.fund.models import FundAccount, FundTransaction
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.identity.passwords import make_hasher
 from backend.members.models import Credential, Employer, Member
 from backend.pii import compose_id_number, mask_id_number, mask_phone
