@@ -425,8 +425,8 @@ def announcements() -> None:
 def announcements_fanout(c: Context) -> None:
     """Push every announcement whose publish time has come and whose fan-out is not finished
     (scheduled ones, interrupted ones), in batches of GJJ_ANNOUNCEMENT_FANOUT_BATCH members."""
-    from backend.announcements.services import fanout_due
     from backend.push.dispatch import push_templates
+    from backend.push.fanout import fanout_due
 
     rt = c.runtime
     _command_dispatcher(c)

@@ -11,13 +11,13 @@ from backend.appointments.models import (
 )
 from backend.audit.models import AuditEvent
 from backend.certificates.models import Certificate
-from backend.channels.models import ChannelIdentity
+from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.db import Base
 from backend.idempotency.models import IdempotencyRecord
 from backend.inbox.models import Message
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
 from backend.members.models import Credential, Employer, Member, MemberPreference
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.push.models import PushDelivery
 from backend.withdrawals.models import RentArrangement
 
 __all__ = [

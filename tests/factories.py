@@ -338,7 +338,7 @@ class Factory:
         long_term: bool = False,
     ) -> Any:
         """Subscription-message consent as recorded from requestSubscribeMessage."""
-        from backend.push.models import SubscriptionConsent
+        from backend.channels.models import SubscriptionConsent
 
         consent = SubscriptionConsent(
             member_id=member.id,

@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from backend.accounts.models import FundAccount
 from backend.announcements.models import Announcement, AnnouncementRead
 from backend.announcements.rules import ACTIVE_ACCOUNT_STATUSES, LOAN_HOLDER_STATUSES
+from backend.channels.models import SubscriptionConsent
 from backend.clock import utcnow
 from backend.errors import NotFound
 from backend.loans.models import LoanContract
 from backend.members.models import Member
 from backend.pagination import keyset_page
-from backend.push.models import SubscriptionConsent
 
 
 @dataclass(frozen=True)

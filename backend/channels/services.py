@@ -30,7 +30,7 @@ from backend import clock
 from backend.audit.services import RequestOrigin, record
 from backend.channels import tickets
 from backend.channels.clients import ChannelClients
-from backend.channels.models import CHANNELS, ChannelIdentity
+from backend.channels.models import CHANNELS, ChannelIdentity, SubscriptionConsent
 from backend.errors import (
     AppError,
     Forbidden,
@@ -49,7 +49,6 @@ from backend.identity.services import (
 from backend.members.models import Member
 from backend.members.queries import credentials_for_update, member_by_id_number
 from backend.pii import is_valid_id_number, mask_id_number, normalize_id_number
-from backend.push.models import SubscriptionConsent
 from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import event, select
 
 from backend import clock
+from backend.channels.models import SubscriptionConsent
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
 from backend.push.delivery import claim, deliver, sweep
 from backend.push.dispatch import senders, sweep_once
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.push.models import PushDelivery
 from tests.integration.test_channels_fakes import (  # noqa: F401 - fixtures
     alipay_fake,
     alipay_keys,
