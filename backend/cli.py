@@ -284,7 +284,8 @@ def openapi(c: Context, output: Path) -> None:
 @pass_ctx
 def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None) -> None:
     """Run the Celery push worker (GJJ_PUSH_MODE=celery); the schedule runs in `gjj beat`."""
-    from backend.ops.metrics import PUSH_METRICS, serve_metrics
+    from backend.ops.metrics import serve_metrics
+    from backend.push.metrics import PUSH_METRICS
     from backend.push.worker import make_celery
 
     try:
