@@ -15,12 +15,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.applications.services import apply_event
 from backend.audit.models import AuditEvent
 from backend.clock import utcnow
 from backend.db import MONEY_MAX
 from backend.errors import AppError, NotFound, ValidationFailed
-from backend.fund.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.idempotency.services import same_request
 from backend.inbox.models import Message
 from backend.inbox.services import post_message, post_messages

@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 from adapters.base import KeywordValueError
 from adapters.errors import ChannelError, ConsentRequiredError
 from backend import clock
-from backend.channels.models import ChannelIdentity
+from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.inbox.models import Message
 from backend.members.models import Member
-from backend.ops.metrics import PUSH_FINISHED, PUSH_SEND_ERRORS, PUSH_SEND_SECONDS
 from backend.push import services
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.push.metrics import PUSH_FINISHED, PUSH_SEND_ERRORS, PUSH_SEND_SECONDS
+from backend.push.models import PushDelivery
 from backend.push.rules import backoff_seconds
 from backend.push.templates import Template, Templates
 from backend.runtime import Runtime
