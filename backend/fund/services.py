@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import redis
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -26,7 +27,6 @@ from backend.fund.models import (
     CERTIFICATE_KINDS,
     Certificate,
     FundAccount,
-    FundTransaction,
 )
 from backend.fund.pdf import (
     CertificateView,
@@ -72,7 +72,7 @@ def transactions(
     *,
     cursor: str | None,
     limit: int,
-) -> tuple[list[FundTransaction], str | None, dt.date, dt.date]:
+) -> tuple[list[Row[Any]], str | None, dt.date, dt.date]:
     """A page of 缴存支取明细 in the (defaulted, checked) date range; returns the range used."""
     try:
         start, end = resolve_range(start, end, clock.today())
