@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.fund.models import Certificate, FundAccount, FundTransaction
@@ -24,15 +24,20 @@ def account_of(session: Session, member_id: int, *, lock: bool = False) -> FundA
     return session.scalars(stmt).first()
 
 
+@functools.cache
+def _account_with_employer() -> Select[FundAccount, Employer]:
+    return (
+        select(FundAccount, Employer)
+        .outerjoin(Employer, Employer.id == FundAccount.employer_id)
+        .where(FundAccount.member_id == bindparam("member_id"))
+    )
+
+
 def account_with_employer(
     session: Session, member_id: int
 ) -> tuple[FundAccount, Employer | None] | None:
-    """The member's account and its employer, in one statement."""
-    row = session.execute(
-        select(FundAccount, Employer)
-        .outerjoin(Employer, Employer.id == FundAccount.employer_id)
-        .where(FundAccount.member_id == member_id)
-    ).first()
+    """The member's account and its employer, in one statement (built once)."""
+    row = session.execute(_account_with_employer(), {"member_id": member_id}).first()
     if row is None:
         return None
     return row[0], row[1]
