@@ -19,6 +19,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 from marshmallow.utils import missing
+from sqlalchemy import Row
 
 Dump = Callable[..., Any]
 
@@ -46,7 +47,8 @@ def _value(obj: Any, key: str) -> Any:
         if key in obj:
             return obj[key]
         return getattr(obj, key, missing)
-    if not hasattr(obj, "__getitem__"):
+    if isinstance(obj, Row) or not hasattr(obj, "__getitem__"):
+        # A row's ``[name]`` raises (positions only) before marshmallow falls back to the attribute.
         return getattr(obj, key, missing)
     try:
         return obj[key]

@@ -117,3 +117,11 @@ def test_compiled_dump_leaves_schemas_with_hooks_to_marshmallow_when_they_have_t
 )
 def test_compiled_dump_agrees_with_marshmallow_when_dumping_member_reads(schema, obj):
     assert compiled_dump(schema)(obj) == schema.dump(obj)
+
+
+def test_compiled_dump_reads_columns_of_rows_when_given_database_rows():
+    from sqlalchemy import create_engine, text
+
+    with create_engine("sqlite://").connect() as conn:
+        row = conn.execute(text("select 'a' as name, 1.5 as amount")).one()
+    assert compiled_dump(Inner())(row) == Inner().dump(row) == {"name": "a", "amount": "1.50"}
