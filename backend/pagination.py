@@ -10,7 +10,7 @@ import base64
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 import marshmallow as ma
 from sqlalchemy import Select, and_, bindparam, or_
@@ -111,7 +111,7 @@ class KeysetQuery:
 
     def __init__(
         self,
-        stmt: Select[Unpack[tuple[Any, ...]]],
+        stmt: Select[*tuple[Any, ...]],
         order: Sequence[InstrumentedAttribute[Any]],
         *,
         descending: bool = True,

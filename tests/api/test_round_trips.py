@@ -280,7 +280,9 @@ def test_plan_version_reads_repayments_and_rates_once_each_when_loan_info_is_rea
     whole primary key filtered by contract (23 ms a request at 100,000 repayments)."""
     headers = login(member)
     with trips() as t:
-        assert client.get(f"/api/v1/loans/{contract.contract_no}", headers=headers).status_code == 200
+        assert (
+            client.get(f"/api/v1/loans/{contract.contract_no}", headers=headers).status_code == 200
+        )
     version_select = t.statements[0]
     assert version_select.count("FROM loan_repayments") == 1, version_select
     assert version_select.count("FROM loan_rates") == 1, version_select
