@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 from backend.members.models import Credential, Employer, Member, MemberPreference
 from backend.pii import PiiVault, is_valid_phone, looks_like_id_number
 
