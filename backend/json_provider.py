@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from werkzeug.sansio.response import Response
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.sansio.response import Response
 
 # Dates and dataclasses go through Flask's own ``default`` (HTTP dates, ``asdict``), not orjson's
 # (ISO 8601): a body must not change with the encoder.
