@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.accounts.models import FundTransaction
 from backend.errors import ValidationFailed
 from backend.fund import queries
 from backend.fund.rules import RangeRefused, resolve_range
@@ -22,7 +23,7 @@ def transactions(
     *,
     cursor: str | None,
     limit: int,
-) -> tuple[list[FundTransaction], str | None, dt.date, dt.date]:
+) -> tuple[list[Row[Any]], str | None, dt.date, dt.date]:
     """A page of 缴存支取明细 in the (defaulted, checked) date range; returns the range used."""
     try:
         start, end = resolve_range(start, end, clock.today())
