@@ -35,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend.bootstrap import bootstrap
 from backend.fund.models import FundAccount
 from backend.identity.tokens import TokenStore
 from backend.loans.models import LoanContract
@@ -81,7 +82,7 @@ def serve(port: int, workers: int) -> None:
     from backend.app import create_app
     from backend.cli import run_gunicorn
 
-    rt = Runtime.build(Settings.from_env())
+    rt = bootstrap(Settings.from_env())
     app = create_app(runtime=rt)
     bench = Blueprint("bench", __name__)
 
@@ -258,7 +259,7 @@ def main() -> None:
     settings = Settings.from_env()
     if not settings.redis_url:
         raise SystemExit("set GJJ_REDIS_URL: the server and this script share sessions")
-    rt = Runtime.build(settings)
+    rt = bootstrap(settings)
     store = TokenStore(rt.redis, rt.keys, settings.access_token_ttl, settings.refresh_token_ttl)
     members = members_with_loans(rt, store, args.members)
     endpoints = ENDPOINTS

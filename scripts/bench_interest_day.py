@@ -44,6 +44,7 @@ from sqlalchemy import func, insert, select, text
 import backend.models  # noqa: F401 - every mapper
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
+from backend.bootstrap import bootstrap
 from backend.channels.models import ChannelIdentity
 from backend.db import Base
 from backend.fund.models import FundAccount, FundTransaction
@@ -326,7 +327,7 @@ def main() -> None:
         "GJJ_REDIS_PREFIX": f"gjjinterest{os.getpid()}:",
     }
     settings = Settings.from_env(env)
-    rt = Runtime.build(settings)
+    rt = bootstrap(settings)
     workdir = Path(tempfile.mkdtemp(prefix="gjj-interest-"))
     rebuild(rt)
     began = time.perf_counter()

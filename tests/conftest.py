@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from backend import migrate
 from backend.app import create_app
-from backend.cache import Keys
-from backend.db import Base, make_engine, make_session_factory
+from backend.bootstrap import bootstrap
+from backend.db import Base, make_engine
 from backend.identity.tokens import TokenStore
-from backend.pii import PiiVault
+from backend.push.dispatch import SyncDispatcher
 from backend.runtime import Runtime
 from backend.settings import Settings
 from tests import factories
@@ -114,20 +114,38 @@ def settings(database_url: str, redis_prefix: str, tmp_path: Any) -> Settings:
 
 
 @pytest.fixture
-def runtime(engine: Engine, settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Runtime]:
+def make_runtime(engine: Engine, settings: Settings, redis_client: redis_lib.Redis) -> Any:
+    """``make_runtime(**overrides)`` → a runtime bootstrapped over the test database and Redis,
+    with the typed overrides of :func:`backend.bootstrap.bootstrap` (``dispatcher=``,
+    ``make_dispatcher=``, ``channels=``, ``sms_sender=``, ``password_hasher=`` …).
+
+    Deliveries stay pending unless a test asks for delivery (push tests pass their own
+    dispatcher): a background pool racing the assertions would make tests flaky."""
+
+    def _make(**overrides: Any) -> Runtime:
+        overrides.setdefault("redis_client", redis_client)
+        if "make_dispatcher" not in overrides:
+            overrides.setdefault("dispatcher", RecordingDispatcher())
+        return bootstrap(overrides.pop("settings", settings), engine=engine, **overrides)
+
+    return _make
+
+
+@pytest.fixture
+def runtime_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """What the test's ``runtime`` is bootstrapped with. A test that asks for ``push`` or ``api``
+    (tests/integration/test_channels_fakes.py) gets the channel clients pointed at the loopback
+    fakes and a :class:`SyncDispatcher`; a module may override this fixture."""
+    if not {"push", "api"} & set(request.fixturenames):
+        return {}
+    return {"channels": request.getfixturevalue("channels"), "make_dispatcher": SyncDispatcher}
+
+
+@pytest.fixture
+def runtime(engine: Engine, make_runtime: Any, runtime_overrides: dict[str, Any]) -> Runtime:
     _wipe(engine)
-    rt = Runtime(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        redis=redis_client,
-        keys=Keys(settings.redis_prefix),
-        pii=PiiVault(settings.effective_pii_key, settings.effective_lookup_key),
-    )
-    # Deliveries stay pending unless a test asks for delivery (push tests inject their own
-    # dispatcher): a background pool racing the assertions would make tests flaky.
-    rt.extras["push_dispatcher"] = RecordingDispatcher()
-    yield rt
+    rt: Runtime = make_runtime(**runtime_overrides)
+    return rt
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from backend.errors import (
     ValidationFailed,
 )
 from backend.identity.lockout import PasswordAttempt
-from backend.identity.services import (
+from backend.identity.sessions import (
     SessionStarted,
     failed_password,
     open_session,

@@ -1,5 +1,6 @@
 """Writing to a member's inbox. Every message that concerns a member goes through
-:func:`post_message`, which also queues its pushes in the same transaction."""
+:func:`post_message`, which records :class:`~backend.events.MessagePosted` on the session: the
+push feature, subscribed at bootstrap, queues the message's pushes in the same transaction."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.clock import utcnow
+from backend.events import MessagePosted, record
 from backend.inbox.models import Message
 from backend.inbox.queries import get_item, message_by_dedupe_key
-from backend.push.services import queue_deliveries
 
 
 def post_message(
@@ -51,7 +52,7 @@ def post_message(
     )
     session.add(message)
     session.flush()
-    queue_deliveries(session, message)
+    record(session, MessagePosted(message.id, message.member_id, message.business_type))
     return message, True
 
 

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from backend.api import Blueprint, db
 from backend.auth import current_member_id, member_view, origin
 from backend.fund.models import ACCOUNT_STATUS
-from backend.identity.services import access_disabled
+from backend.identity.common import access_disabled
 from backend.members import queries, services
 from backend.members.schemas import PreferencesPatchSchema, PreferencesSchema, ProfileSchema
 

@@ -6,7 +6,6 @@ from sqlalchemy.orm import Session
 
 from backend.audit.services import RequestOrigin, record
 from backend.errors import NotFound
-from backend.identity.tokens import token_store
 from backend.members.models import Member, MemberPreference
 from backend.runtime import Runtime
 
@@ -30,7 +29,7 @@ def disable_online_access(
     record(session, "member.access_disabled", member_id=member.id, actor=actor)
     session.commit()
     # The mark first: a login finishing between the commit and the revocation is refused too.
-    store = token_store(rt)
+    store = rt.tokens
     store.switch_access(member.id, on=False)
     return store.revoke_member(member.id)
 
@@ -42,7 +41,7 @@ def enable_online_access(
     member.online_access = True
     record(session, "member.access_enabled", member_id=member.id, actor=actor)
     session.commit()
-    token_store(rt).switch_access(member.id, on=True)
+    rt.tokens.switch_access(member.id, on=True)
 
 
 def update_preferences(

@@ -31,7 +31,7 @@ from backend.push import services
 from backend.push.models import PushDelivery
 from backend.push.rules import backoff_seconds
 from backend.push.templates import Template, Templates
-from backend.runtime import Runtime
+from backend.runtime import Core
 
 logger = logging.getLogger(__name__)
 
@@ -76,14 +76,14 @@ class _Reject(Exception):
         self.message = message
 
 
-def claim(rt: Runtime, delivery_id: int, now: dt.datetime) -> bool:
+def claim(rt: Core, delivery_id: int, now: dt.datetime) -> bool:
     with rt.session() as session:
         won = _claim(rt, session, delivery_id, now)
         session.commit()
         return won
 
 
-def _claim(rt: Runtime, session: Session, delivery_id: int, now: dt.datetime) -> bool:
+def _claim(rt: Core, session: Session, delivery_id: int, now: dt.datetime) -> bool:
     result = session.execute(
         update(PushDelivery)
         .where(
@@ -101,7 +101,7 @@ def _claim(rt: Runtime, session: Session, delivery_id: int, now: dt.datetime) ->
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:
+def deliver(rt: Core, delivery_id: int, senders: Senders) -> Outcome:
     """Two transactions around the platform call: the claim with the plan and the consent it
     spends (nothing is sent yet, so a crash there undoes all three), then the outcome."""
     now = clock.utcnow()
@@ -151,7 +151,7 @@ def _error_code(exc: ChannelError) -> str:
     return f"{code}/{exc.sub_code}" if exc.sub_code else code
 
 
-def _plan(rt: Runtime, session: Session, delivery: PushDelivery, senders: Senders) -> _Plan:
+def _plan(rt: Core, session: Session, delivery: PushDelivery, senders: Senders) -> _Plan:
     message = session.get(Message, delivery.message_id)
     if message is None or message.deleted_at is not None:
         raise _Reject("message_deleted")
@@ -183,7 +183,7 @@ def _plan(rt: Runtime, session: Session, delivery: PushDelivery, senders: Sender
 
 
 def _failed_attempt(
-    rt: Runtime,
+    rt: Core,
     delivery_id: int,
     member_id: int,
     channel: str,
@@ -215,7 +215,7 @@ def _failed_attempt(
 
 
 def _finish(
-    rt: Runtime,
+    rt: Core,
     delivery_id: int,
     status: str,
     code: str | None = None,
@@ -265,7 +265,7 @@ def _finish(
     return Outcome(status, code, fallback_id=fallback_id)
 
 
-def _sms_fallback(rt: Runtime, session: Session, delivery_id: int) -> int | None:
+def _sms_fallback(rt: Core, session: Session, delivery_id: int) -> int | None:
     kinds = rt.settings.push_sms_fallback_kinds
     if not kinds:
         return None
@@ -285,7 +285,7 @@ class SweepResult:
     lost: int
 
 
-def sweep(rt: Runtime, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
+def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
     """Write off deliveries whose worker died mid-send; list pending ones nobody picked up."""
     now = clock.utcnow()
     with rt.session() as session:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend import clock
 from backend.push.models import PushDelivery
-from backend.runtime import Runtime
+from backend.runtime import Core
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class PushCollector(Collector):
     counted as it happens (``gjj_push_deliveries_finished_total`` in ``backend.ops.metrics``).
     """
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Core) -> None:
         self.rt = rt
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

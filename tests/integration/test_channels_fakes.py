@@ -63,7 +63,7 @@ def wechat_fake(wechat_appid: str) -> Iterator[FakeWeChatApi]:
 
 @pytest.fixture
 def channels(
-    runtime: Runtime,
+    redis_client: Any,
     alipay_fake: FakeAlipayGateway,
     wechat_fake: FakeWeChatApi,
     alipay_keys: dict[str, str],
@@ -83,7 +83,7 @@ def channels(
         WeChatConfig(
             appid=wechat_appid, secret=WECHAT_SECRET, base_url=wechat_fake.url, timeout=2.0
         ),
-        runtime.redis,
+        redis_client,
     )
     yield ChannelClients(alipay=alipay, wechat=wechat)
     wechat.session.delete(wechat.access_token_key)
@@ -91,16 +91,17 @@ def channels(
 
 @pytest.fixture
 def push(runtime: Runtime) -> SyncDispatcher:
-    """Deliveries run in the committing thread; retries are recorded for the test to drive."""
-    dispatcher = SyncDispatcher(runtime)
-    runtime.extras["push_dispatcher"] = dispatcher
-    return dispatcher
+    """The runtime's dispatcher (asking for this fixture makes it a :class:`SyncDispatcher`, see
+    ``runtime_overrides`` in tests/conftest.py): deliveries run in the committing thread; retries
+    are recorded for the test to drive."""
+    assert isinstance(runtime.dispatcher, SyncDispatcher)
+    return runtime.dispatcher
 
 
 @pytest.fixture
-def api(runtime: Runtime, channels: ChannelClients, push: SyncDispatcher) -> Any:
+def api(runtime: Runtime, push: SyncDispatcher) -> Any:
     """A test client of an app wired to the fakes and the synchronous dispatcher."""
-    return create_app(runtime=runtime, channels=channels).test_client()
+    return create_app(runtime=runtime).test_client()
 
 
 def alipay_user(member: Any, **overrides: Any) -> dict[str, Any]:
