@@ -75,7 +75,7 @@ def bootstrap(
         core.bus, dispatcher=target, sms_fallback_kinds=settings.push_sms_fallback_kinds
     )
     metrics = Metrics()
-    collector = PushCollector(core)
+    collector = PushCollector(core.session_factory)
     metrics.add_live(collector)
     return Runtime(
         **{field.name: getattr(core, field.name) for field in fields(Core)},

@@ -172,6 +172,7 @@ def test_demo_caller_can_post_to_the_internal_api_when_no_keys_configured(
             "content": "演示消息",
         },
         key_id=key_id,
+        secret=secret,
     )
     assert r.status_code == 201, r.json
     rows = [
