@@ -86,7 +86,7 @@ def test_disable_online_access_kills_live_tokens_when_centre_switches_off(
 ):
     member = make.member(password=PASSWORD)
     r = log_in(client, runtime, member.plain_id_number)
-    assert disable_online_access(runtime, session, member.id) == 1
+    assert disable_online_access(runtime.tokens, session, member.id) == 1
     # dead in Redis at once, not only refused when next presented
     store = runtime.tokens
     assert store.resolve(r.json["access_token"]) is None
