@@ -35,8 +35,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from backend.accounts.models import FundAccount
 from backend.bootstrap import bootstrap
-from backend.fund.models import FundAccount
 from backend.identity.tokens import TokenStore
 from backend.loans.models import LoanContract
 from backend.members.models import Credential

@@ -22,10 +22,10 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from backend import migrate
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.app import create_app
 from backend.bootstrap import bootstrap
-from backend.fund.models import FundAccount, FundTransaction
-from backend.fund.rules import shift_months
+from backend.clock import shift_months
 from backend.identity.tokens import TokenStore
 from backend.members.models import Employer, Member
 from backend.pii import compose_id_number, mask_id_number

@@ -1,12 +1,11 @@
-"""What the identity use cases share: captchas, the refusal of a disabled member, masked login
-names in audit events, and the audited refusal that commits."""
+"""What the identity use cases share: captchas, masked login names in audit events, and the
+audited refusal that commits."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from backend.audit.services import RequestOrigin, record
-from backend.errors import Forbidden
 from backend.identity.captcha import Captchas, NewCaptcha
 from backend.pii import is_valid_phone, looks_like_id_number, mask_id_number, mask_phone
 from backend.ratelimit import Limit, Limiter
@@ -17,8 +16,6 @@ CAPTCHAS_PER_IP_MINUTE = 60
 CAPTCHA_ISSUE = Limit(
     "captcha", CAPTCHAS_PER_IP_MINUTE, 60, "获取验证码过于频繁，请稍后再试", "captcha.too_many"
 )
-
-ACCESS_DISABLED = "您的网上业务已停用，请联系公积金中心"
 
 
 def captchas(rt: Core) -> Captchas:
@@ -33,10 +30,6 @@ def mask_username(username: str) -> str:
     if is_valid_phone(username):
         return mask_phone(username)
     return "*" * min(len(username), 8)
-
-
-def access_disabled(status_code: int = 403) -> Forbidden:
-    return Forbidden(ACCESS_DISABLED, error_code="auth.access_disabled", status_code=status_code)
 
 
 def new_captcha(rt: Core, origin: RequestOrigin) -> NewCaptcha:

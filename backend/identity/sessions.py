@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.audit.services import RequestOrigin, record
 from backend.errors import Forbidden, Unauthorized
-from backend.identity.common import access_disabled, captchas, mask_username
+from backend.identity.common import captchas, mask_username
 from backend.identity.lockout import PasswordAttempt, locked_error
 from backend.identity.notices import notify
 from backend.identity.tokens import RefreshReused, TokenPair
+from backend.members.access import access_disabled
 from backend.members.models import Credential, Member
 from backend.members.queries import credentials_for_update, login_candidates
 from backend.runtime import Runtime

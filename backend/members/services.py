@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.orm import Session
 
 from backend.audit.services import RequestOrigin, record
 from backend.errors import NotFound
-from backend.identity.tokens import TokenStore
 from backend.members.models import Member, MemberPreference
+
+if TYPE_CHECKING:  # the runtime's token store, passed in by the caller
+    from backend.identity.tokens import TokenStore
 
 
 def _member(session: Session, member_id: int) -> Member:

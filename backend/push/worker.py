@@ -19,12 +19,12 @@ from celery.schedules import crontab
 from celery.signals import task_postrun, task_prerun
 
 import backend.models  # noqa: F401 - every mapper, so relationships resolve in a worker process
-from backend.announcements.services import fanout_due
 from backend.appointments.services import send_reminders
 from backend.clock import today
 from backend.logs import request_id_var
 from backend.ops.retention import prune
 from backend.push.dispatch import run_delivery, sweep_once
+from backend.push.fanout import fanout_due
 from backend.runtime import Runtime
 from backend.settings import Settings, SettingsError
 
