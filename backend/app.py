@@ -18,6 +18,7 @@ from backend.announcements.routes import blp as announcements_blp
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.appointments.routes import blp as appointments_blp
+from backend.bootstrap import bootstrap
 from backend.certificates.pages import blp as certificate_pages_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
@@ -30,12 +31,9 @@ from backend.json_provider import OrjsonProvider
 from backend.loans.routes import blp as loans_blp
 from backend.logs import configure_logging, request_id_var
 from backend.members.routes import blp as members_blp
-from backend.ops.metrics import Metrics
 from backend.ops.routes import blp as ops_blp
-from backend.outages import dependencies, dependency_of, unavailable
-from backend.push import dispatch as push_dispatch
+from backend.outages import dependency_of, unavailable
 from backend.push.routes import blp as push_blp
-from backend.push.stats import PushCollector
 from backend.runtime import Runtime
 from backend.security_headers import apply_security_headers
 from backend.settings import PROJECT_ROOT, Settings
@@ -89,23 +87,12 @@ class H5PathConverter(PathConverter):
     regex = r"(?!(?:api|internal)(?:/|$))[^/].*?"
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    channels: Any | None = None,
-    runtime: Runtime | None = None,
-) -> Flask:
-    """Build the app. ``channels`` injects channel clients (tests, demo); ``runtime`` reuses one."""
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
+    """Build the app over ``runtime`` (tests, ``gjj serve``), or over one bootstrapped from
+    ``settings`` (default: the environment)."""
     settings = settings or (runtime.settings if runtime else Settings.from_env())
     configure_logging(settings.log_level, settings.log_json)
-    rt = runtime or Runtime.build(settings)
-    if channels is not None:
-        rt.extras["channels"] = channels
-    rt.extras.setdefault("metrics", Metrics())
-    push_dispatch.install(rt)
-    if not rt.extras.get("push_collector"):
-        rt.extras["push_collector"] = PushCollector(rt)
-        rt.extras["metrics"].add_live(rt.extras["push_collector"])
+    rt = runtime or bootstrap(settings)
 
     app = Flask(__name__, static_folder=None)
     app.url_map.converters["int"] = RowIdConverter  # before any rule is added
@@ -184,8 +171,8 @@ class MethodOverride:
 
 
 def _install_request_hooks(app: Flask, rt: Runtime) -> None:
-    metrics: Metrics = rt.extras["metrics"]
-    tracker = dependencies(rt)
+    metrics = rt.metrics
+    tracker = rt.dependencies
 
     @app.before_request
     def _start() -> None:
@@ -224,7 +211,7 @@ def _install_request_hooks(app: Flask, rt: Runtime) -> None:
 
 
 def _install_error_handlers(app: Flask, rt: Runtime) -> None:
-    tracker = dependencies(rt)
+    tracker = rt.dependencies
 
     @app.errorhandler(AppError)
     def _app_error(error: AppError) -> Any:

@@ -18,7 +18,6 @@ from backend.api import Blueprint, db, runtime
 from backend.audit.services import RequestOrigin
 from backend.errors import Unauthorized
 from backend.identity.tokens import TokenStore
-from backend.identity.tokens import token_store as runtime_token_store
 from backend.logs import request_id_var
 from backend.members.access import access_disabled
 from backend.members.models import Member
@@ -29,7 +28,7 @@ BEARER_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def token_store() -> TokenStore:
-    return runtime_token_store(runtime())
+    return runtime().tokens
 
 
 def bearer_token() -> str | None:

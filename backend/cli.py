@@ -6,29 +6,31 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 import backend.models  # noqa: F401  (entry point: every mapper registered before a session)
 from backend import migrate
+from backend.bootstrap import DispatcherFactory, bootstrap, command_dispatcher
 from backend.integration.cli import internal as internal_cli
 from backend.members.cli import members as members_cli
 from backend.runtime import Runtime
 from backend.settings import Settings, SettingsError
 
-if TYPE_CHECKING:
-    from backend.push.dispatch import Dispatcher
-
 logger = logging.getLogger(__name__)
 
 
 class Context:
-    """Builds the settings and the runtime lazily, once, for the command that needs them."""
+    """Builds the settings and the runtime (:func:`backend.bootstrap.bootstrap`) once, for the
+    command that needs them. Commands that push in this process (``push sweep``, fan-outs,
+    reminders) ask for :meth:`delivering` first: with no worker in inline mode, they deliver the
+    pushes themselves."""
 
     def __init__(self, settings: Settings | None = None, runtime: Runtime | None = None) -> None:
         self._settings = settings or (runtime.settings if runtime else None)
         self._runtime = runtime
+        self._make_dispatcher: DispatcherFactory | None = None
 
     @property
     def settings(self) -> Settings:
@@ -49,8 +51,14 @@ class Context:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = Runtime.build(self.settings)
+            self._runtime = bootstrap(self.settings, make_dispatcher=self._make_dispatcher)
         return self._runtime
+
+    def delivering(self) -> Runtime:
+        """The runtime of a command that pushes (see the class doc)."""
+        if self._runtime is None:
+            self._make_dispatcher = command_dispatcher
+        return self.runtime
 
 
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
@@ -145,7 +153,7 @@ def run_gunicorn(
         if rt.settings.push_mode == "inline":
             from backend.push.dispatch import start_inline_sweeper
 
-            start_inline_sweeper(rt)
+            start_inline_sweeper(rt, rt.dispatcher)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -300,18 +308,6 @@ def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None
     app.worker_main(argv=argv)
 
 
-def _command_dispatcher(c: Context) -> Dispatcher:
-    """The dispatcher of a one-off command, hooked to the runtime's sessions. Inline mode has no
-    worker to hand the ids to: this process delivers them itself (unless one is injected)."""
-    from backend.push.dispatch import SyncDispatcher, dispatcher, install
-
-    rt = c.runtime
-    if c.settings.push_mode == "inline":
-        rt.extras.setdefault("push_dispatcher", SyncDispatcher(rt))
-    install(rt)
-    return dispatcher(rt)
-
-
 @cli.command()
 @click.option("--timeout", type=float, default=3.0, show_default=True)
 @pass_ctx
@@ -389,11 +385,10 @@ def push_sweep(c: Context, loop: bool) -> None:
 
     from backend.push.dispatch import sweep_once
 
-    rt = c.runtime
-    target = _command_dispatcher(c)
+    rt = c.delivering()
     while True:
         result = sweep_once(
-            rt, target, stale_after=0 if not loop else c.settings.push_sweep_interval
+            rt, rt.dispatcher, stale_after=0 if not loop else c.settings.push_sweep_interval
         )
         click.echo(f"requeued {len(result.requeued)}, written off {result.lost}")
         if not loop:
@@ -426,13 +421,11 @@ def announcements() -> None:
 def announcements_fanout(c: Context) -> None:
     """Push every announcement whose publish time has come and whose fan-out is not finished
     (scheduled ones, interrupted ones), in batches of GJJ_ANNOUNCEMENT_FANOUT_BATCH members."""
-    from backend.push.dispatch import push_templates
     from backend.push.fanout import fanout_due
 
-    rt = c.runtime
-    _command_dispatcher(c)
+    rt = c.delivering()
     pushed = fanout_due(
-        rt.session_factory, push_templates(rt), batch_size=c.settings.announcement_fanout_batch
+        rt.session_factory, rt.push_templates, batch_size=c.settings.announcement_fanout_batch
     )
     click.echo(f"pushed {pushed} members")
 
@@ -450,8 +443,7 @@ def appointments_remind(c: Context) -> None:
     from backend.appointments.services import send_reminders
     from backend.clock import today
 
-    rt = c.runtime
-    _command_dispatcher(c)
+    rt = c.delivering()
     click.echo(f"reminded {send_reminders(rt.session_factory, today())} bookings")
 
 

@@ -107,8 +107,11 @@ class EventBus:
 
     def attach(self, factory: sessionmaker[Session]) -> None:
         """Run the handlers for every session the factory makes (idempotent per factory)."""
-        if factory.kw.get("info", {}).get("gjj_event_bus") is self:
+        attached = factory.kw.get("info", {}).get("gjj_event_bus")
+        if attached is self:
             return
+        if attached is not None:  # two buses would each take the other's events: refuse
+            raise RuntimeError("another event bus is attached to this session factory")
         info = dict(factory.kw.get("info") or {})
         info["gjj_event_bus"] = self
         factory.configure(info=info)

@@ -20,7 +20,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from backend.errors import ServiceUnavailable
-from backend.runtime import Runtime
+from backend.runtime import Core
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def dependency_of(error: BaseException) -> str | None:
 class Dependencies:
     """The state (up or down) of the database and Redis as this process last saw them."""
 
-    def __init__(self, rt: Runtime, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rt: Core, clock: Callable[[], float] = time.monotonic) -> None:
         self._checks: dict[str, Callable[[], object]] = {
             DATABASE: lambda: _ping_database(rt),
             REDIS: lambda: rt.redis.ping(),  # looked up each time: tests swap the client
@@ -119,14 +119,6 @@ class Dependencies:
                 self.check(name)
 
 
-def _ping_database(rt: Runtime) -> None:
+def _ping_database(rt: Core) -> None:
     with rt.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-
-
-def dependencies(rt: Runtime) -> Dependencies:
-    """The runtime's tracker, made on first use (one per process)."""
-    tracker = rt.extras.get("dependencies")
-    if tracker is None:
-        tracker = rt.extras["dependencies"] = Dependencies(rt)
-    return tracker  # type: ignore[no-any-return]

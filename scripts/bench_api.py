@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.accounts.models import FundAccount
+from backend.bootstrap import bootstrap
 from backend.identity.tokens import TokenStore
 from backend.loans.models import LoanContract
 from backend.members.models import Credential
@@ -90,7 +91,7 @@ def serve(port: int, workers: int) -> None:
     from backend.app import create_app
     from backend.cli import run_gunicorn
 
-    rt = Runtime.build(Settings.from_env())
+    rt = bootstrap(Settings.from_env())
     app = create_app(runtime=rt)
     bench = Blueprint("bench", __name__)
 
@@ -267,7 +268,7 @@ def main() -> None:
     settings = Settings.from_env()
     if not settings.redis_url:
         raise SystemExit("set GJJ_REDIS_URL: the server and this script share sessions")
-    rt = Runtime.build(settings)
+    rt = bootstrap(settings)
     store = TokenStore(rt.redis, rt.keys, settings.access_token_ttl, settings.refresh_token_ttl)
     members = members_with_loans(rt, store, args.members)
     endpoints = ENDPOINTS

@@ -24,6 +24,7 @@ from sqlalchemy import insert
 from backend import migrate
 from backend.accounts.models import FundAccount, FundTransaction
 from backend.app import create_app
+from backend.bootstrap import bootstrap
 from backend.clock import shift_months
 from backend.identity.tokens import TokenStore
 from backend.members.models import Employer, Member
@@ -105,7 +106,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite3'}"
     settings = Settings(env="test", database_url=url, log_level="WARNING", redis_prefix="gjjbench:")
-    rt = Runtime.build(settings)
+    rt = bootstrap(settings)
     migrate.upgrade(rt.engine)
     ids = seed(rt, args.members, args.months)
     app = create_app(runtime=rt)

@@ -45,6 +45,7 @@ import backend.models  # noqa: F401 - every mapper
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
 from backend.accounts.models import FundAccount, FundTransaction
+from backend.bootstrap import bootstrap
 from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.db import Base
 from backend.identity.tokens import TokenStore
@@ -365,7 +366,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="gjj-interest-"))
     env["GJJ_FAKES_KEYS_DIR"] = str(workdir / "keys")  # the fake's keys, not the checkout's
     settings = Settings.from_env(env)
-    rt = Runtime.build(settings)
+    rt = bootstrap(settings)
     rebuild(rt)
     began = time.perf_counter()
     rows = seed(rt, args.members)

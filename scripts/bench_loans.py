@@ -18,8 +18,8 @@ from pathlib import Path
 
 from backend import migrate
 from backend.app import create_app
+from backend.bootstrap import bootstrap
 from backend.loans import rules
-from backend.runtime import Runtime
 from backend.settings import Settings
 
 
@@ -69,7 +69,7 @@ def main() -> None:
             database_url=f"sqlite:///{Path(tmp) / 'bench.sqlite3'}",
             log_level="WARNING",
         )
-        runtime = Runtime.build(settings)
+        runtime = bootstrap(settings)
         migrate.upgrade(runtime.engine)
         client = create_app(runtime=runtime).test_client()
         url = "/api/v1/loan-calculator?principal=1000000&months=360&annual_rate=2.6&method={}"

@@ -27,13 +27,15 @@ import backend.models  # noqa: F401 - every mapper
 from adapters.fakes import FakeWeChatApi
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
+from backend.bootstrap import bootstrap
+from backend.cache import make_redis
 from backend.channels.clients import ChannelClients
 from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.db import Base
 from backend.inbox.services import post_message
 from backend.members.models import Member
 from backend.pii import compose_id_number, mask_id_number
-from backend.push import dispatch
+from backend.push.dispatch import InlineDispatcher
 from backend.push.models import PushDelivery
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -42,9 +44,17 @@ APPID = "wxbench000000001"
 TEMPLATE = "gjj-wx-notice"
 
 
-def build_runtime(url: str, threads: int) -> Runtime:
+def build_runtime(url: str, threads: int, fake_url: str) -> Runtime:
+    """The runtime the API process would have, its WeChat client pointed at the fake."""
     settings = Settings(env="test", database_url=url, push_inline_threads=threads)
-    rt = Runtime.build(settings)
+    redis_client = make_redis(settings.redis_url)
+    wechat = WeChatMiniClient(
+        WeChatConfig(appid=APPID, secret="bench-secret", base_url=fake_url, timeout=5.0),
+        redis_client,
+    )
+    rt = bootstrap(
+        settings, redis_client=redis_client, channels=ChannelClients(alipay=None, wechat=wechat)
+    )
     with rt.engine.begin() as conn:
         Base.metadata.drop_all(conn)
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -87,15 +97,9 @@ def main(args: argparse.Namespace) -> None:
     url = os.environ.get("GJJ_DATABASE_URL") or (
         f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench_push.sqlite3'}"
     )
-    rt = build_runtime(url, args.threads)
     with FakeWeChatApi() as fake:
         fake.register_app(APPID, "bench-secret")
-        wechat = WeChatMiniClient(
-            WeChatConfig(appid=APPID, secret="bench-secret", base_url=fake.url, timeout=5.0),
-            rt.redis,
-        )
-        rt.extras["channels"] = ChannelClients(alipay=None, wechat=wechat)  # type: ignore[arg-type]
-        dispatch.install(rt)
+        rt = build_runtime(url, args.threads, fake.url)
         members = seed(rt, fake, args.members)
         posted_at: dict[int, float] = {}
         started = time.perf_counter()
@@ -137,7 +141,8 @@ def main(args: argparse.Namespace) -> None:
             for mid, status, at in finished
             if status == "sent" and at is not None and mid in posted_at
         )
-        dispatch.dispatcher(rt).shutdown()  # type: ignore[attr-defined]
+        assert isinstance(rt.dispatcher, InlineDispatcher)
+        rt.dispatcher.shutdown()
     ok = sum(1 for _, status, _ in finished if status == "sent")
     print(f"database: {rt.engine.dialect.name}, threads: {args.threads}")
     print(f"messages: {args.messages}, sent: {ok}, other: {len(finished) - ok}")

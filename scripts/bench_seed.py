@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from backend import migrate
-from backend.runtime import Runtime
+from backend.bootstrap import bootstrap
 from backend.seed.runner import seed_centre
 from backend.settings import Settings
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--csv", default=None, help="also write the demo-members CSV here")
     args = parser.parse_args(argv)
 
-    runtime = Runtime.build(Settings.from_env(database_url=args.database_url))
+    runtime = bootstrap(Settings.from_env(database_url=args.database_url))
     if args.reset:
         migrate.downgrade(runtime.engine)
     migrate.upgrade(runtime.engine)

@@ -23,11 +23,10 @@ from adapters.fakes import FakeAlipayGateway, FakeWeChatApi
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
 from backend.app import create_app
-from backend.cache import Keys
+from backend.bootstrap import bootstrap
 from backend.channels.clients import ChannelClients
-from backend.db import Base, make_engine, make_session_factory
+from backend.db import Base, make_engine
 from backend.identity.tokens import TokenStore
-from backend.pii import PiiVault
 from backend.push.dispatch import SyncDispatcher
 from backend.push.templates import DEFAULT_TEMPLATES
 from backend.runtime import Runtime
@@ -124,20 +123,38 @@ def settings(database_url: str, redis_prefix: str, tmp_path: Any) -> Settings:
 
 
 @pytest.fixture
-def runtime(engine: Engine, settings: Settings, redis_client: redis_lib.Redis) -> Iterator[Runtime]:
+def make_runtime(engine: Engine, settings: Settings, redis_client: redis_lib.Redis) -> Any:
+    """``make_runtime(**overrides)`` → a runtime bootstrapped over the test database and Redis,
+    with the typed overrides of :func:`backend.bootstrap.bootstrap` (``dispatcher=``,
+    ``make_dispatcher=``, ``channels=``, ``sms_sender=``, ``password_hasher=`` …).
+
+    Deliveries stay pending unless a test asks for delivery (push tests pass their own
+    dispatcher): a background pool racing the assertions would make tests flaky."""
+
+    def _make(**overrides: Any) -> Runtime:
+        overrides.setdefault("redis_client", redis_client)
+        if "make_dispatcher" not in overrides:
+            overrides.setdefault("dispatcher", RecordingDispatcher())
+        return bootstrap(overrides.pop("settings", settings), engine=engine, **overrides)
+
+    return _make
+
+
+@pytest.fixture
+def runtime_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """What the test's ``runtime`` is bootstrapped with. A test that asks for ``push`` or ``api``
+    (below) gets the channel clients pointed at the loopback fakes and a :class:`SyncDispatcher`;
+    a module may override this fixture."""
+    if not {"push", "api"} & set(request.fixturenames):
+        return {}
+    return {"channels": request.getfixturevalue("channels"), "make_dispatcher": SyncDispatcher}
+
+
+@pytest.fixture
+def runtime(engine: Engine, make_runtime: Any, runtime_overrides: dict[str, Any]) -> Runtime:
     _wipe(engine)
-    rt = Runtime(
-        settings=settings,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        redis=redis_client,
-        keys=Keys(settings.redis_prefix),
-        pii=PiiVault(settings.effective_pii_key, settings.effective_lookup_key),
-    )
-    # Deliveries stay pending unless a test asks for delivery (push tests inject their own
-    # dispatcher): a background pool racing the assertions would make tests flaky.
-    rt.extras["push_dispatcher"] = RecordingDispatcher()
-    yield rt
+    rt: Runtime = make_runtime(**runtime_overrides)
+    return rt
 
 
 @pytest.fixture
@@ -269,7 +286,7 @@ def wechat_fake(wechat_appid: str) -> Iterator[FakeWeChatApi]:
 
 @pytest.fixture
 def channels(
-    runtime: Runtime,
+    redis_client: redis_lib.Redis,
     alipay_fake: FakeAlipayGateway,
     wechat_fake: FakeWeChatApi,
     alipay_keys: dict[str, str],
@@ -289,7 +306,7 @@ def channels(
         WeChatConfig(
             appid=wechat_appid, secret=WECHAT_SECRET, base_url=wechat_fake.url, timeout=2.0
         ),
-        runtime.redis,
+        redis_client,
     )
     yield ChannelClients(alipay=alipay, wechat=wechat)
     wechat.session.delete(wechat.access_token_key)
@@ -297,13 +314,14 @@ def channels(
 
 @pytest.fixture
 def push(runtime: Runtime) -> SyncDispatcher:
-    """Deliveries run in the committing thread; retries are recorded for the test to drive."""
-    dispatcher = SyncDispatcher(runtime)
-    runtime.extras["push_dispatcher"] = dispatcher
-    return dispatcher
+    """The runtime's dispatcher (asking for this fixture makes it a :class:`SyncDispatcher`, see
+    ``runtime_overrides``): deliveries run in the committing thread; retries are recorded for the
+    test to drive."""
+    assert isinstance(runtime.dispatcher, SyncDispatcher)
+    return runtime.dispatcher
 
 
 @pytest.fixture
-def api(runtime: Runtime, channels: ChannelClients, push: SyncDispatcher) -> Any:
+def api(runtime: Runtime, push: SyncDispatcher) -> Any:
     """A test client of an app wired to the fakes and the synchronous dispatcher."""
-    return create_app(runtime=runtime, channels=channels).test_client()
+    return create_app(runtime=runtime).test_client()

@@ -27,7 +27,7 @@ from backend.channels.bindings import (
 )
 from backend.channels.clients import ChannelClients
 from backend.errors import AppError, Forbidden, ServiceUnavailable
-from backend.identity.services import SessionStarted, open_session
+from backend.identity.sessions import SessionStarted, open_session
 from backend.members.queries import member_by_id_number
 from backend.runtime import Runtime
 

@@ -19,7 +19,7 @@ from backend.audit.services import RequestOrigin, record
 from backend.channels import tickets
 from backend.channels.models import CHANNELS, ChannelIdentity, SubscriptionConsent
 from backend.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
-from backend.identity.services import SessionStarted, open_session
+from backend.identity.sessions import SessionStarted, open_session
 from backend.members.models import Member
 from backend.runtime import Runtime
 

@@ -18,7 +18,7 @@ from backend.channels import tickets
 from backend.channels.bindings import bind, not_a_member, platform_error, refuse
 from backend.channels.clients import ChannelClients
 from backend.errors import AppError, Forbidden, NotFound, Unauthorized, ValidationFailed
-from backend.identity.services import SessionStarted, open_session
+from backend.identity.sessions import SessionStarted, open_session
 from backend.members.models import Member
 from backend.members.queries import member_by_id_number
 from backend.pii import is_valid_id_number, mask_id_number, normalize_id_number

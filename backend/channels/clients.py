@@ -3,7 +3,7 @@
 ``GJJ_CHANNELS=fake`` points them at the loopback fakes (``python -m adapters.fakes serve``) on
 ``fakes_alipay_port`` / ``fakes_wechat_port``, with the keys the fakes keep in ``fakes_keys_dir``;
 ``real`` uses the platforms' URLs and the configured keys. Tests inject their own
-:class:`ChannelClients` through ``create_app(channels=...)`` (``runtime.extras["channels"]``).
+:class:`ChannelClients` through ``bootstrap(settings, channels=...)`` (``runtime.channels``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from adapters.alipay import AlipayClient, AlipayConfig
 from adapters.fakes.__main__ import prepare_keys
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend.errors import ServiceUnavailable
-from backend.runtime import Runtime
 from backend.settings import Settings
 
 CHANNEL_NAMES = {"alipay": "支付宝", "wechat": "微信"}
@@ -112,12 +111,3 @@ def build_channel_clients(settings: Settings, redis: Any) -> ChannelClients:
         alipay=AlipayClient(alipay_config) if alipay_config else None,
         wechat=WeChatMiniClient(wechat_config, redis) if wechat_config else None,
     )
-
-
-def channel_clients(rt: Runtime) -> ChannelClients:
-    """The runtime's clients (injected, or built from settings on first use, then shared)."""
-    clients = rt.extras.get("channels")
-    if clients is None:
-        clients = build_channel_clients(rt.settings, rt.redis)
-        rt.extras["channels"] = clients
-    return clients  # type: ignore[no-any-return]

@@ -9,7 +9,6 @@ from flask.views import MethodView
 from backend.api import Blueprint, db, runtime
 from backend.auth import current_member_id, member_view, origin
 from backend.channels import alipay, bindings, certification, wechat
-from backend.channels.clients import channel_clients
 from backend.channels.models import CHANNELS
 from backend.channels.schemas import (
     AlipayCertificationArgs,
@@ -40,7 +39,7 @@ class AlipaySessions(MethodView):
         """Log in with Alipay (my.getAuthCode, scope auth_user), binding by real name"""
         rt = runtime()
         started = alipay.alipay_login(
-            rt, db(), channel_clients(rt), auth_code=args["auth_code"], origin=origin()
+            rt, db(), rt.channels, auth_code=args["auth_code"], origin=origin()
         )
         return session_body(started)
 
@@ -57,7 +56,7 @@ class AlipayCertifications(MethodView):
         return certification.start_alipay_certification(
             rt,
             db(),
-            channel_clients(rt),
+            rt.channels,
             certification_token=args["certification_token"],
             name=args["name"],
             id_number=args["id_number"],
@@ -75,7 +74,7 @@ class AlipayCertificationResult(MethodView):
         """Finish Alipay face verification: bind and log in when it passed"""
         rt = runtime()
         started = certification.finish_alipay_certification(
-            rt, db(), channel_clients(rt), certify_id=certify_id, origin=origin()
+            rt, db(), rt.channels, certify_id=certify_id, origin=origin()
         )
         return session_body(started)
 
@@ -90,9 +89,7 @@ class WeChatSessions(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Log in with WeChat (wx.login code)"""
         rt = runtime()
-        started = wechat.wechat_login(
-            rt, db(), channel_clients(rt), code=args["code"], origin=origin()
-        )
+        started = wechat.wechat_login(rt, db(), rt.channels, code=args["code"], origin=origin())
         return session_body(started)
 
 
@@ -109,7 +106,7 @@ class WeChatBindings(MethodView):
         started = wechat.wechat_bind(
             rt,
             db(),
-            channel_clients(rt),
+            rt.channels,
             binding_token=args["binding_token"],
             phone_code=args.get("phone_code"),
             id_number=args.get("id_number"),

@@ -20,7 +20,7 @@ from backend.channels.bindings import bind, guard_code, login_if_bound, platform
 from backend.channels.clients import ChannelClients
 from backend.errors import AppError, Forbidden, Unauthorized, ValidationFailed
 from backend.identity.lockout import PasswordAttempt
-from backend.identity.services import (
+from backend.identity.sessions import (
     SessionStarted,
     failed_password,
     open_session,

@@ -17,7 +17,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from backend.errors import AppError
-from backend.identity.sms import sms_sender
 from backend.members.models import Member
 from backend.ratelimit import Limit, Limiter
 from backend.runtime import Runtime
@@ -42,7 +41,7 @@ _background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sms-notice")
 
 def _send(rt: Runtime, phone: str, text: str) -> None:
     try:
-        sms_sender(rt).send(phone, SCENE, "", text)
+        rt.sms_sender.send(phone, SCENE, "", text)
     except Exception:  # a notice is best effort: the refusal the caller saw stands
         logger.exception("sms notice not sent")
 

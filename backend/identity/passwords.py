@@ -8,6 +8,7 @@ time measured on this project's 2-core machine is reported by ``scripts/bench_ar
 from __future__ import annotations
 
 import re
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -31,3 +32,27 @@ def verify_password(hasher: PasswordHasher, password_hash: str, password: str) -
         return hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+class Passwords:
+    """The process's hasher and its dummy hash, both made once at bootstrap.
+
+    The dummy hash (live parameters) is what a login for an unknown user verifies against, so
+    that an unknown name costs the same argon2 work as a known one with a wrong password.
+    """
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.dummy_hash = hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return verify_password(self.hasher, password_hash, password)
+
+    def verify_dummy(self, password: str) -> None:
+        verify_password(self.hasher, self.dummy_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self.hasher.check_needs_rehash(password_hash)

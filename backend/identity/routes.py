@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
 from backend.auth import current_family, current_member, member_view, origin
-from backend.identity import services
+from backend.identity import common, password_reset, registration, sessions
 from backend.identity.schemas import (
     CaptchaSchema,
     ChangePasswordSchema,
@@ -60,7 +60,7 @@ class Captchas(MethodView):
 
         Four characters, case-insensitive, single use (a wrong answer spends it too: fetch a new
         one), valid for `expires_in` seconds."""
-        return services.new_captcha(runtime(), origin())
+        return common.new_captcha(runtime(), origin())
 
 
 @blp.route("/sms-codes")
@@ -74,7 +74,7 @@ class SmsCodes(MethodView):
 
         The image captcha must be answered first. Codes last 5 minutes; a resend needs 60 s."""
         del body["scene"]  # "register" is the only scene open without a login
-        return services.send_register_code(runtime(), origin=origin(), **body)
+        return registration.send_register_code(runtime(), origin=origin(), **body)
 
 
 @blp.route("/sms-codes/transaction")
@@ -109,7 +109,7 @@ class Registrations(MethodView):
         no reserved phone all answer `register.refused` after the same work, so the answer never
         tells who is a member; the reserved phone receives the real reason."""
         del body["agree_terms"]  # the schema accepts nothing but true
-        services.register(runtime(), db(), origin=origin(), **body)
+        registration.register(runtime(), db(), origin=origin(), **body)
         return {"message": "注册成功"}
 
 
@@ -133,7 +133,7 @@ class Sessions(MethodView):
     @blp.alt_response(429, description=THROTTLED)
     def post(self, body: dict[str, Any]) -> Any:
         """Log in with ID number or phone and password"""
-        return session_body(services.login(runtime(), db(), origin=origin(), **body))
+        return session_body(sessions.login(runtime(), db(), origin=origin(), **body))
 
 
 @blp.route("/sessions/refresh")
@@ -149,7 +149,7 @@ class SessionRefresh(MethodView):
         """Exchange a refresh token for a new token pair
 
         Refresh tokens are single use: each answer carries the next one."""
-        return session_body(services.refresh(runtime(), db(), origin=origin(), **body))
+        return session_body(sessions.refresh(runtime(), db(), origin=origin(), **body))
 
 
 @blp.route("/sessions/current")
@@ -158,7 +158,7 @@ class CurrentSession(MethodView):
     @blp.response(204)
     def delete(self) -> None:
         """Log out (退出系统)"""
-        services.logout(
+        sessions.logout(
             runtime(), db(), member=current_member(), family=current_family(), origin=origin()
         )
 
@@ -177,7 +177,7 @@ class MyPassword(MethodView):
 
         Every other session of the member ends; this one stays."""
         member, family = current_member(), current_family()
-        services.change_password(
+        password_reset.change_password(
             runtime(), db(), member=member, family=family, origin=origin(), **body
         )
 
@@ -201,7 +201,7 @@ class PasswordResets(MethodView):
         Answers the reserved phone, masked, and the `reset_id` of the next steps, whether or not
         the member is registered or may use the hall: the answer never tells. A member who may
         not reset receives the reason by SMS at step 2 instead of a code."""
-        return services.start_reset(runtime(), db(), origin=origin(), **body)
+        return password_reset.start_reset(runtime(), db(), origin=origin(), **body)
 
 
 @blp.route("/password-resets/<reset_id>/sms-codes")
@@ -211,7 +211,7 @@ class PasswordResetCodes(MethodView):
     @blp.alt_response(429, description=QUOTA)
     def post(self, reset_id: str) -> Any:
         """Forgot password, step 2: send a code to the reserved phone"""
-        sent, masked_phone = services.send_reset_code(
+        sent, masked_phone = password_reset.send_reset_code(
             runtime(), db(), reset_id=reset_id, origin=origin()
         )
         return _code_sent_to(sent, masked_phone)
@@ -226,7 +226,7 @@ class PasswordResetVerification(MethodView):
     @blp.alt_response(422, description=INVALID)
     def post(self, body: dict[str, Any], reset_id: str) -> Any:
         """Forgot password, step 3: check the SMS code (下一步)"""
-        services.verify_reset_code(runtime(), db(), reset_id=reset_id, **body)
+        password_reset.verify_reset_code(runtime(), db(), reset_id=reset_id, **body)
         return {"verified": True}
 
 
@@ -242,4 +242,4 @@ class PasswordResetPassword(MethodView):
 
         On 204 the client shows 「重置完成」 and offers 【登录】. The reset also lifts a lock-out
         and ends every session of the member."""
-        services.finish_reset(runtime(), db(), reset_id=reset_id, origin=origin(), **body)
+        password_reset.finish_reset(runtime(), db(), reset_id=reset_id, origin=origin(), **body)

@@ -14,7 +14,7 @@ from backend.identity.passwords import password_meets_policy
 from backend.pii import is_valid_id_number, is_valid_phone
 
 if TYPE_CHECKING:
-    from backend.identity.services import SessionStarted
+    from backend.identity.sessions import SessionStarted
 
 PASSWORD_POLICY = "登录密码为6-18位数字和字母组合"  # noqa: S105 - the policy text, not a password
 

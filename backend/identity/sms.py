@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from adapters.sms import SmsSender, build_sms_sender
-from backend.identity.smscodes import SmsCodes
-from backend.runtime import Runtime
 from backend.settings import Settings
 
 
@@ -23,20 +21,3 @@ def make_sms_sender(settings: Settings) -> SmsSender:
             timeout=settings.channel_timeout,
         )
     return build_sms_sender("log")
-
-
-def sms_sender(rt: Runtime) -> SmsSender:
-    """The runtime's SMS sender (built on first use, then shared; tests may inject one)."""
-    sender = rt.extras.get("sms_sender")
-    if sender is None:
-        sender = rt.extras["sms_sender"] = make_sms_sender(rt.settings)
-    return sender
-
-
-def sms_codes(rt: Runtime) -> SmsCodes:
-    """The runtime's code store (built on first use, then shared)."""
-    codes = rt.extras.get("sms_codes")
-    if codes is None:
-        codes = SmsCodes(rt.redis, rt.keys, sms_sender(rt), rt.settings.centre_name, rt.pii)
-        rt.extras["sms_codes"] = codes
-    return codes

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from backend.accounts.queries import account_of
 from backend.errors import Forbidden
 from backend.idempotency.services import StoredAnswer, run_once
-from backend.identity.sms import sms_codes
 from backend.identity.smscodes import CodeSent
 from backend.members.models import Member
 from backend.runtime import Runtime
@@ -34,12 +33,12 @@ def _reserved_phone(rt: Runtime, member: Member) -> str:
 
 
 def send_transaction_code(rt: Runtime, member: Member, ip: str | None = None) -> CodeSent:
-    return sms_codes(rt).send(_reserved_phone(rt, member), SCENE, ip=ip)
+    return rt.sms_codes.send(_reserved_phone(rt, member), SCENE, ip=ip)
 
 
 def consume_transaction_code(rt: Runtime, member: Member, code: str) -> None:
     """Raises a 422 (``sms.code_*``) unless ``code`` is the live code of this member's phone."""
-    sms_codes(rt).verify(_reserved_phone(rt, member), SCENE, code)
+    rt.sms_codes.verify(_reserved_phone(rt, member), SCENE, code)
 
 
 def confirm_once(

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import redis
 
 from backend.cache import Keys
-from backend.runtime import Runtime
 
 
 @dataclass(frozen=True)
@@ -163,14 +162,3 @@ class TokenStore:
 
     def _members(self, key: str) -> list[str]:
         return [m.decode() if isinstance(m, bytes) else m for m in self.r.smembers(key)]
-
-
-def token_store(rt: Runtime) -> TokenStore:
-    """The runtime's token store (built on first use, then shared)."""
-    store = rt.extras.get("tokens")
-    if store is None:
-        store = TokenStore(
-            rt.redis, rt.keys, rt.settings.access_token_ttl, rt.settings.refresh_token_ttl
-        )
-        rt.extras["tokens"] = store
-    return store

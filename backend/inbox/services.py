@@ -1,5 +1,6 @@
 """Writing to a member's inbox. Every message that concerns a member goes through
-:func:`post_message`, which also queues its pushes in the same transaction."""
+:func:`post_message`, which records :class:`~backend.events.MessagePosted` on the session: the
+push feature, subscribed at bootstrap, queues the message's pushes in the same transaction."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from backend import events
 from backend.clock import utcnow
 from backend.inbox.models import Message
 from backend.inbox.queries import get_item, message_by_dedupe_key
-from backend.push.services import queue_deliveries, queue_deliveries_many
 
 
 def post_message(
@@ -54,14 +54,14 @@ def post_message(
     )
     session.add(message)
     session.flush()
-    queue_deliveries(session, message)
+    events.record(session, events.MessagePosted(message.id, message.member_id, message.business_type))
     return message, True
 
 
 def post_messages(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Many new messages in one insert (not committed), each as :func:`post_message` takes it
     (its keywords as a dict, ``dedupe_key`` required and new: the caller checked). Records a
-    :class:`~backend.events.MessagePosted` per message and queues their pushes. Returns the ids,
+    :class:`~backend.events.MessagePosted` per message (pushes are queued at commit). Returns the ids,
     in the order given."""
     if not rows:
         return []
@@ -96,7 +96,6 @@ def post_messages(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]
         for message_id, row in zip(ids, values, strict=True)
     ]
     events.record(session, *posted)
-    queue_deliveries_many(session, [(e.message_id, e.member_id, e.business_type) for e in posted])
     return ids
 
 

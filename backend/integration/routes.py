@@ -58,7 +58,6 @@ from backend.integration.schemas import (
 )
 from backend.integration.signing import HEADERS
 from backend.integration.verify import NonceStore, verify
-from backend.push.dispatch import push_templates
 from backend.push.fanout import fanout
 
 logger = logging.getLogger(__name__)
@@ -293,7 +292,7 @@ class CoreAnnouncements(MethodView):
         if created:
             fanout(
                 rt.session_factory,
-                push_templates(rt),
+                rt.push_templates,
                 announcement.id,
                 batch_size=rt.settings.announcement_fanout_batch,
             )

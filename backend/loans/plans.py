@@ -17,7 +17,6 @@ from __future__ import annotations
 import redis
 
 from backend.cache import Keys
-from backend.runtime import Runtime
 
 FIELDS = ("info", "plan")
 
@@ -46,12 +45,3 @@ class PlanCache:
         pipe.hset(key, mapping=entry)  # type: ignore[arg-type]  # the stub: invariant key union
         pipe.expire(key, self.ttl)
         pipe.execute()
-
-
-def plan_cache(rt: Runtime) -> PlanCache:
-    """The runtime's plan cache (built on first use, then shared)."""
-    cache = rt.extras.get("loan_plans")
-    if cache is None:
-        cache = PlanCache(rt.redis, rt.keys, rt.settings.plan_cache_ttl)
-        rt.extras["loan_plans"] = cache
-    return cache

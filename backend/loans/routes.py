@@ -14,7 +14,6 @@ from backend.certificates.services import issued_certificate
 from backend.clock import today
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.loans import prepayments, services
-from backend.loans.plans import plan_cache
 from backend.loans.schemas import (
     LoanApplicationRequestSchema,
     LoanApplicationSchema,
@@ -65,7 +64,7 @@ class LoanInfo(MethodView):
     @blp.alt_response(404, description=NOT_FOUND)
     def get(self, contract_no: str) -> dict[str, Any]:
         """贷款信息: amounts, rate, monthly payment, balance, next due"""
-        plans = plan_cache(runtime())
+        plans = runtime().loan_plans
         return services.loan_info(db(), plans, current_member_id(), contract_no, today())
 
 
@@ -108,7 +107,7 @@ class LoanSchedule(MethodView):
         """还款计划: every period, paid ones marked, with totals"""
         # The body comes formatted (and usually cached): LoanPlanSchema documents it, tests check
         # that it is what the schema would dump.
-        plans = plan_cache(runtime())
+        plans = runtime().loan_plans
         body = services.repayment_plan(db(), plans, current_member_id(), contract_no)
         return Response(body, mimetype="application/json")
 

@@ -34,7 +34,7 @@ def disable(account_no: str) -> None:
     rt = _runtime()
     with rt.session() as session:
         member_id = _member_id(session, account_no)
-        ended = services.disable_online_access(rt, session, member_id, actor="cli")
+        ended = services.disable_online_access(rt.tokens, session, member_id, actor="cli")
     click.echo(f"online access disabled for account {account_no}; {ended} session(s) ended")
 
 
@@ -44,5 +44,7 @@ def enable(account_no: str) -> None:
     """Switch online access back on for the member of ACCOUNT_NO."""
     rt = _runtime()
     with rt.session() as session:
-        services.enable_online_access(rt, session, _member_id(session, account_no), actor="cli")
+        services.enable_online_access(
+            rt.tokens, session, _member_id(session, account_no), actor="cli"
+        )
     click.echo(f"online access enabled for account {account_no}")

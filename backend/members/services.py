@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.orm import Session
 
 from backend.audit.services import RequestOrigin, record
 from backend.errors import NotFound
-from backend.identity.tokens import token_store
 from backend.members.models import Member, MemberPreference
-from backend.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime's token store, passed in by the caller
+    from backend.identity.tokens import TokenStore
 
 
 def _member(session: Session, member_id: int) -> Member:
@@ -19,7 +22,7 @@ def _member(session: Session, member_id: int) -> Member:
 
 
 def disable_online_access(
-    rt: Runtime, session: Session, member_id: int, *, actor: str = "system"
+    tokens: TokenStore, session: Session, member_id: int, *, actor: str = "system"
 ) -> int:
     """Switch the member's web-hall access off and end every live session at once.
 
@@ -30,19 +33,18 @@ def disable_online_access(
     record(session, "member.access_disabled", member_id=member.id, actor=actor)
     session.commit()
     # The mark first: a login finishing between the commit and the revocation is refused too.
-    store = token_store(rt)
-    store.switch_access(member.id, on=False)
-    return store.revoke_member(member.id)
+    tokens.switch_access(member.id, on=False)
+    return tokens.revoke_member(member.id)
 
 
 def enable_online_access(
-    rt: Runtime, session: Session, member_id: int, *, actor: str = "system"
+    tokens: TokenStore, session: Session, member_id: int, *, actor: str = "system"
 ) -> None:
     member = _member(session, member_id)
     member.online_access = True
     record(session, "member.access_enabled", member_id=member.id, actor=actor)
     session.commit()
-    token_store(rt).switch_access(member.id, on=True)
+    tokens.switch_access(member.id, on=True)
 
 
 def update_preferences(

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from backend import clock
 from backend.idempotency.models import IdempotencyRecord
 from backend.push.models import PushDelivery
-from backend.runtime import Runtime
+from backend.runtime import Core
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class PruneResult:
     idempotency_records: int
 
 
-def prune(rt: Runtime, older_than_days: int, *, batch: int = BATCH) -> PruneResult:
+def prune(rt: Core, older_than_days: int, *, batch: int = BATCH) -> PruneResult:
     if older_than_days < 1:
         raise ValueError("older_than_days must be at least 1")
     cutoff = clock.utcnow() - dt.timedelta(days=older_than_days)
@@ -58,7 +58,7 @@ def prune(rt: Runtime, older_than_days: int, *, batch: int = BATCH) -> PruneResu
     return PruneResult(deliveries, records)
 
 
-def _delete_batches(rt: Runtime, ids: Any, model: Any, batch: int) -> int:
+def _delete_batches(rt: Core, ids: Any, model: Any, batch: int) -> int:
     total = 0
     while True:
         with rt.session() as session:

@@ -12,7 +12,7 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, runtime
 from backend.errors import NotFound
-from backend.outages import dependencies, unavailable
+from backend.outages import unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Ready(MethodView):
         """Readiness: the database and Redis both answer"""
         # Each check records a change of state (logged once per outage, not per probe).
         checks = {
-            name: "ok" if up else "down" for name, up in dependencies(runtime()).check_all().items()
+            name: "ok" if up else "down" for name, up in runtime().dependencies.check_all().items()
         }
         if "down" in checks.values():
             raise unavailable("service.not_ready", checks=checks)
@@ -60,7 +60,7 @@ class MetricsView(MethodView):
         rt = runtime()
         if not _from_ops_network(request.remote_addr, rt.settings.metrics_networks):
             raise NotFound()
-        body = rt.extras["metrics"].render()
+        body = rt.metrics.render()
         return Response(body, mimetype="text/plain; version=0.0.4")
 
 

@@ -32,7 +32,7 @@ from backend.push.metrics import PUSH_FINISHED, PUSH_SEND_ERRORS, PUSH_SEND_SECO
 from backend.push.models import PushDelivery
 from backend.push.rules import backoff_seconds
 from backend.push.templates import Template, Templates
-from backend.runtime import Runtime
+from backend.runtime import Core
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +77,18 @@ class _Reject(Exception):
         self.message = message
 
 
-def claim(rt: Runtime, delivery_id: int, now: dt.datetime) -> bool:
+def claim(rt: Core, delivery_id: int, now: dt.datetime) -> bool:
     with rt.session() as session:
         won = _claim(rt, session, delivery_id, now)
         session.commit()
         return won
 
 
-def _claim(rt: Runtime, session: Session, delivery_id: int, now: dt.datetime) -> bool:
+def _claim(rt: Core, session: Session, delivery_id: int, now: dt.datetime) -> bool:
     return delivery_id in _claim_many(rt, session, [delivery_id], now)
 
 
-def deliver(rt: Runtime, delivery_id: int, senders: Senders) -> Outcome:
+def deliver(rt: Core, delivery_id: int, senders: Senders) -> Outcome:
     """One delivery: :func:`deliver_many` of one."""
     return deliver_many(rt, [delivery_id], senders)[delivery_id]
 
@@ -102,7 +102,7 @@ class _Ready:
     plan: _Plan
 
 
-def deliver_many(rt: Runtime, delivery_ids: Sequence[int], senders: Senders) -> dict[int, Outcome]:
+def deliver_many(rt: Core, delivery_ids: Sequence[int], senders: Senders) -> dict[int, Outcome]:
     """Deliver each of ``delivery_ids`` once, in as few transactions as the outcomes allow.
 
     The first transaction claims them all (one compare-and-set ``UPDATE``: the ids another
@@ -175,7 +175,7 @@ def deliver_many(rt: Runtime, delivery_ids: Sequence[int], senders: Senders) -> 
 
 
 def _claim_many(
-    rt: Runtime, session: Session, delivery_ids: Sequence[int], now: dt.datetime
+    rt: Core, session: Session, delivery_ids: Sequence[int], now: dt.datetime
 ) -> set[int]:
     result = session.execute(
         update(PushDelivery)
@@ -249,7 +249,7 @@ class _Context:
         return cls(messages, open_ids, phones, long_term)
 
 
-def _plan(rt: Runtime, context: _Context, delivery: PushDelivery, senders: Senders) -> _Plan:
+def _plan(rt: Core, context: _Context, delivery: PushDelivery, senders: Senders) -> _Plan:
     message = context.messages.get(delivery.message_id)
     if message is None or message.deleted_at is not None:
         raise _Reject("message_deleted")
@@ -276,7 +276,7 @@ def _plan(rt: Runtime, context: _Context, delivery: PushDelivery, senders: Sende
 
 
 def _failed_attempt(
-    rt: Runtime,
+    rt: Core,
     delivery_id: int,
     member_id: int,
     channel: str,
@@ -308,7 +308,7 @@ def _failed_attempt(
 
 
 def _finish(
-    rt: Runtime,
+    rt: Core,
     delivery_id: int,
     status: str,
     code: str | None = None,
@@ -349,7 +349,7 @@ def _finish(
     return Outcome(status, code, fallback_id=fallback_id)
 
 
-def _finish_sent(rt: Runtime, sent: Sequence[_Ready]) -> None:
+def _finish_sent(rt: Core, sent: Sequence[_Ready]) -> None:
     """:func:`_finish` with ``sent`` for many deliveries: one ``UPDATE``, one commit."""
     now = clock.utcnow()
     with rt.session() as session:
@@ -383,7 +383,7 @@ def _still_ours() -> Any:
     )
 
 
-def _sms_fallback(rt: Runtime, session: Session, delivery_id: int) -> int | None:
+def _sms_fallback(rt: Core, session: Session, delivery_id: int) -> int | None:
     kinds = rt.settings.push_sms_fallback_kinds
     if not kinds:
         return None
@@ -403,7 +403,7 @@ class SweepResult:
     lost: int
 
 
-def sweep(rt: Runtime, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
+def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
     """Write off deliveries whose worker died mid-send; list pending ones nobody picked up."""
     now = clock.utcnow()
     with rt.session() as session:

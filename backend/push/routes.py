@@ -9,7 +9,6 @@ from flask.views import MethodView
 from backend.api import Blueprint, db, runtime
 from backend.auth import current_member_id, member_view, origin
 from backend.push import services
-from backend.push.dispatch import push_templates
 from backend.push.schemas import SubscriptionArgs, SubscriptionListSchema, SubscriptionQuery
 
 blp = Blueprint("push", __name__, url_prefix="/api/v1", description="订阅消息授权")
@@ -18,7 +17,7 @@ blp = Blueprint("push", __name__, url_prefix="/api/v1", description="订阅消�
 def _listing(member_id: int, channel: str | None) -> dict[str, Any]:
     """Every template of the channel(s), with the member's consent (the mini-program asks
     requestSubscribeMessage for these template ids)."""
-    templates = push_templates(runtime())
+    templates = runtime().push_templates
     held = {(c.channel, c.template_id): c for c in services.consents(db(), member_id)}
     items = []
     for ch in [channel] if channel else list(services.APP_CHANNELS):
@@ -59,7 +58,7 @@ class Subscriptions(MethodView):
         member_id = current_member_id()
         services.record_consents(
             db(),
-            push_templates(runtime()),
+            runtime().push_templates,
             member_id,
             args["channel"],
             args["results"],

@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend import clock
 from backend.push.models import PushDelivery
-from backend.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +43,8 @@ class PushCollector(Collector):
     counted as it happens (``gjj_push_deliveries_finished_total`` in ``backend.push.metrics``).
     """
 
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pending = GaugeMetricFamily(
@@ -57,7 +56,7 @@ class PushCollector(Collector):
         )
         now = clock.utcnow()
         try:
-            with self.rt.session() as session:
+            with self.sessions() as session:
                 rows = pending_backlog(session)
                 first_due = session.scalar(
                     select(func.min(PushDelivery.next_attempt_at)).where(

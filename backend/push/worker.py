@@ -19,8 +19,12 @@ from celery.schedules import crontab
 from celery.signals import task_postrun, task_prerun
 
 import backend.models  # noqa: F401 - every mapper, so relationships resolve in a worker process
+from backend.appointments.services import send_reminders
+from backend.clock import today
 from backend.logs import request_id_var
-from backend.push.delivery import sweep
+from backend.ops.retention import prune
+from backend.push.dispatch import run_delivery, sweep_once
+from backend.push.fanout import fanout_due
 from backend.runtime import Runtime
 from backend.settings import Settings, SettingsError
 
@@ -70,39 +74,48 @@ def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
         },
     )
     if rt is not None:
-        _register_tasks(app, rt)
+        register_tasks(app, rt)
     return app
 
 
-def _register_tasks(app: Celery, rt: Runtime) -> None:
-    # Imported here: dispatch imports this module for make_celery.
-    from backend.appointments.services import send_reminders
-    from backend.clock import today
-    from backend.push.dispatch import CeleryDispatcher, install, push_templates, run_delivery
-    from backend.push.fanout import fanout_due
+class CeleryDispatcher:
+    """Sends delivery ids to the Celery worker (``GJJ_PUSH_MODE=celery``)."""
 
+    def __init__(self, celery_app: Celery) -> None:
+        self.celery = celery_app
+
+    def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
+        # The request id travels with the task: the worker's log lines carry it too.
+        self.celery.send_task(
+            DELIVER_TASK,
+            args=[delivery_id],
+            kwargs={"request_id": request_id_var.get()},
+            countdown=countdown or None,
+        )
+
+
+def register_tasks(app: Celery, rt: Runtime) -> None:
+    """The tasks of the worker process, run with ``rt``'s services."""
+    # Retries and fallbacks go back through this app; new deliveries of the worker's own
+    # transactions (reminders, fan-outs) go through the runtime's dispatcher, the same broker.
     dispatcher = CeleryDispatcher(app)
-    rt.extras["push_dispatcher"] = dispatcher
-    install(rt)
 
     # shared=False: the task belongs to this app (and this runtime) only, not to every app made
     # later in the process (tests make several).
     @app.task(name=DELIVER_TASK, shared=False)  # type: ignore[untyped-decorator]
     def deliver_task(delivery_id: int, request_id: str | None = None) -> str:
-        return run_delivery(rt, int(delivery_id), dispatcher).status
+        return run_delivery(rt, rt.push_senders, int(delivery_id), dispatcher).status
 
     @app.task(name=SWEEP_TASK, shared=False)  # type: ignore[untyped-decorator]
     def sweep_task(request_id: str | None = None) -> dict[str, Any]:
-        result = sweep(rt, stale_after=rt.settings.push_sweep_interval)
-        for delivery_id in result.requeued:
-            dispatcher.dispatch(delivery_id)
+        result = sweep_once(rt, dispatcher, stale_after=rt.settings.push_sweep_interval)
         return {"requeued": len(result.requeued), "lost": result.lost}
 
     @app.task(name=ANNOUNCEMENTS_TASK, shared=False)  # type: ignore[untyped-decorator]
     def announcements_task(request_id: str | None = None) -> int:
         return fanout_due(
             rt.session_factory,
-            push_templates(rt),
+            rt.push_templates,
             batch_size=rt.settings.announcement_fanout_batch,
         )
 
@@ -112,8 +125,6 @@ def _register_tasks(app: Celery, rt: Runtime) -> None:
 
     @app.task(name=PRUNE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def prune_task(request_id: str | None = None) -> dict[str, int]:
-        from backend.ops.retention import prune
-
         result = prune(rt, rt.settings.retention_days)
         return {"deliveries": result.deliveries, "idempotency_records": result.idempotency_records}
 

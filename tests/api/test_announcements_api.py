@@ -1,16 +1,16 @@
 """Announcements (公告): published by the core system through the signed internal API, read by
 members with unread marks, pushed through the one push pipeline to members who consented."""
 
-import dataclasses
 import datetime as dt
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from backend.announcements.models import Announcement
+from backend.app import create_app
+from backend.events import DeliveriesQueued
 from backend.inbox.models import Message
 from backend.push.models import PushDelivery
-from backend.push.services import NEW_DELIVERIES
 
 WX_TEMPLATE = "gjj-wx-announcement"
 
@@ -253,21 +253,20 @@ def test_carrier_stays_out_of_inbox_when_announcement_pushed(make, client, login
     assert client.get("/api/v1/messages/unread-count", headers=headers).json["unread_count"] == 0
 
 
-def test_fanout_commits_in_batches_and_pushes_each_member_once(make, client, runtime, session):
+def test_fanout_commits_in_batches_and_pushes_each_member_once(
+    make, make_runtime, runtime, session
+):
     members = [_wechat_member(make) for _ in range(5)]
-    runtime.settings = dataclasses.replace(runtime.settings, announcement_fanout_batch=2)
+    rt = make_runtime(settings=runtime.settings.with_(announcement_fanout_batch=2))
+    client = create_app(runtime=rt).test_client()
     batches = []
 
-    def count_batches(s):
-        if s.info.get(NEW_DELIVERIES):
-            batches.append(len(s.info[NEW_DELIVERIES]))
+    def count_batches(queued):
+        batches.append(sum(len(e.delivery_ids) for e in queued))
 
-    event.listen(runtime.session_factory, "before_commit", count_batches)
-    try:
-        r, payload = _publish(make, client)
-        replay = make.signed(client, "POST", "/internal/v1/announcements", payload)
-    finally:
-        event.remove(runtime.session_factory, "before_commit", count_batches)
+    rt.bus.subscribe(DeliveriesQueued, count_batches, when="after_commit")
+    r, payload = _publish(make, client)
+    replay = make.signed(client, "POST", "/internal/v1/announcements", payload)
 
     assert batches == [2, 2, 1]  # one transaction per batch of members
     assert r.json["pushed"] == 5 and replay.json["pushed"] == 5
@@ -277,7 +276,6 @@ def test_fanout_commits_in_batches_and_pushes_each_member_once(make, client, run
 def test_fanout_resumes_without_pushing_twice_when_interrupted(
     make, runtime, session, client, clock
 ):
-    from backend.push.dispatch import push_templates
     from backend.push.fanout import fanout, fanout_batch
 
     members = [_wechat_member(make) for _ in range(3)]
@@ -285,7 +283,7 @@ def test_fanout_resumes_without_pushing_twice_when_interrupted(
     announcement = session.scalars(select(Announcement)).one()
     announcement.published_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     session.commit()
-    templates = push_templates(runtime)
+    templates = runtime.push_templates
     with runtime.session() as s:
         first = fanout_batch(s, templates, announcement.id, batch_size=2)
     assert (first.done, first.pushed) == (False, 2)

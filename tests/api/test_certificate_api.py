@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from backend.app import create_app
 from backend.audit.models import AuditEvent
 from backend.certificates.models import Certificate
 from backend.certificates.pdf import find_cjk_font
@@ -154,8 +155,11 @@ def test_pdf_of_previous_certificate_is_gone_when_reissued(client, login, holder
     assert r.status_code == 410 and r.json["error_code"] == "certificate.voided"
 
 
-def test_issue_refuses_with_503_when_no_cjk_font(client, login, holder, runtime, session):
-    runtime.settings = runtime.settings.with_(certificate_font="/nonexistent/font.ttf")
+def test_issue_refuses_with_503_when_no_cjk_font(make_runtime, login, holder, runtime, session):
+    runtime = make_runtime(
+        settings=runtime.settings.with_(certificate_font="/nonexistent/font.ttf")
+    )
+    client = create_app(runtime=runtime).test_client()
     r = client.post("/api/v1/fund/certificates", headers=login(holder))
     assert r.status_code == 503
     assert r.json["error_code"] == "certificate.font_unavailable"
@@ -163,11 +167,14 @@ def test_issue_refuses_with_503_when_no_cjk_font(client, login, holder, runtime,
     assert session.scalars(select(Certificate)).all() == []
 
 
-def test_issue_refuses_with_503_when_font_has_no_chinese_glyphs(client, login, holder, runtime):
+def test_issue_refuses_with_503_when_font_has_no_chinese_glyphs(
+    make_runtime, login, holder, runtime
+):
     latin = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     if not __import__("os").path.exists(latin):
         pytest.skip("DejaVuSans not installed")
-    runtime.settings = runtime.settings.with_(certificate_font=latin)
+    runtime = make_runtime(settings=runtime.settings.with_(certificate_font=latin))
+    client = create_app(runtime=runtime).test_client()
     r = client.post("/api/v1/fund/certificates", headers=login(holder))
     assert r.status_code == 503 and r.json["error_code"] == "certificate.font_unavailable"
 
@@ -292,9 +299,12 @@ def visible_text(r):
 
 @needs_font
 def test_qr_code_and_link_open_the_page_at_the_public_base_url_when_printed(
-    client, login, holder, runtime
+    make_runtime, login, holder, runtime
 ):
-    runtime.settings = runtime.settings.with_(public_base_url="https://gjj.example.cn/")
+    runtime = make_runtime(
+        settings=runtime.settings.with_(public_base_url="https://gjj.example.cn/")
+    )
+    client = create_app(runtime=runtime).test_client()
     headers = login(holder)
     body = issue(client, headers)
     expected = (

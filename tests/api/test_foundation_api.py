@@ -25,11 +25,14 @@ def test_readiness_ok_when_database_and_redis_answer(client):
     assert r.json["checks"] == {"database": "ok", "redis": "ok"}
 
 
-def test_readiness_reports_redis_down_when_redis_stopped(runtime, client):
+def test_readiness_reports_redis_down_when_redis_stopped(make_runtime, runtime):
     import redis
 
+    from backend.app import create_app
+
     # A client pointed at a port nothing listens on behaves as a stopped Redis.
-    runtime.redis = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    stopped = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    client = create_app(runtime=make_runtime(redis_client=stopped)).test_client()
     r = client.get("/readyz")
     assert r.status_code == 503
     assert r.json["error_code"] == "service.not_ready"

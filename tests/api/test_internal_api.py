@@ -877,14 +877,14 @@ def test_batch_books_in_a_fixed_number_of_statements_whatever_its_size(
 
 
 def test_batch_records_one_message_posted_event_per_booked_entry(make, client, session, runtime):
-    from backend.events import EventBus, MessagePosted
+    from backend.events import MessagePosted
 
     members = [make.member(balance="100.00") for _ in range(3)]
     accounts = [_account(session, m) for m in members]
     seen = []
-    bus = EventBus()
-    bus.subscribe(MessagePosted, lambda s, events: seen.extend(events), when="before_commit")
-    bus.attach(runtime.session_factory)
+    runtime.bus.subscribe(
+        MessagePosted, lambda s, events: seen.extend(events), when="before_commit"
+    )
     known = _interest(accounts[0], "JX-0", "1.00")
     assert _batch(make, client, [known]).status_code == 200
     seen.clear()

@@ -124,11 +124,13 @@ def test_nonce_not_burned_when_signature_bad(make, client):
     assert genuine.status_code == 201
 
 
-def test_second_key_of_rotation_works_when_both_configured(runtime, make):
+def test_second_key_of_rotation_works_when_both_configured(make_runtime, runtime, make):
     from backend.app import create_app
 
-    runtime.settings = runtime.settings.with_(
-        internal_keys={"core": "old-secret", "core-2026": "new-secret"}
+    runtime = make_runtime(
+        settings=runtime.settings.with_(
+            internal_keys={"core": "old-secret", "core-2026": "new-secret"}
+        )
     )
     client = create_app(runtime=runtime).test_client()
     member = make.member()
@@ -177,7 +179,9 @@ def test_cli_prints_curl_whose_signature_verifies_when_replayed(make, client, ru
     assert r.json["dedupe_key"] == "from-cli"
 
 
-def test_cli_signs_as_the_demo_caller_when_no_keys_configured(make, runtime, monkeypatch):
+def test_cli_signs_as_the_demo_caller_when_no_keys_configured(
+    make, make_runtime, runtime, monkeypatch
+):
     """The demo banner's command carries no secret: `gjj internal curl` signs as the demo's own
     caller when GJJ_INTERNAL_KEYS names none (never in production)."""
     import shlex
@@ -199,6 +203,8 @@ def test_cli_signs_as_the_demo_caller_when_no_keys_configured(make, runtime, mon
     argv = shlex.split(result.output)
     headers = dict(argv[i + 1].split(": ", 1) for i, a in enumerate(argv) if a == "-H")
     data = argv[argv.index("--data-binary") + 1].encode()
-    runtime.settings = with_demo_internal_key(runtime.settings.with_(internal_keys={}))
+    runtime = make_runtime(
+        settings=with_demo_internal_key(runtime.settings.with_(internal_keys={}))
+    )
     r = create_app(runtime=runtime).test_client().post(PATH, data=data, headers=headers)
     assert r.status_code == 201, r.json

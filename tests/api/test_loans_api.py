@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select
 
+from backend.app import create_app
 from backend.applications.models import Application, ApplicationNode
 from backend.identity.stepup import send_transaction_code
 from backend.loans import rules
@@ -473,9 +474,10 @@ def test_prepayment_quote_refused_when_on_or_around_deduction_day(
 
 
 def test_prepayment_quote_follows_configured_window_when_setting_changed(
-    runtime, client, auth, member, loan, clock
+    make_runtime, runtime, auth, member, loan, clock
 ):
-    runtime.settings = runtime.settings.with_(prepayment_blackout_days=5)
+    runtime = make_runtime(settings=runtime.settings.with_(prepayment_blackout_days=5))
+    client = create_app(runtime=runtime).test_client()
     contract = loan(member, paid=14)
     r = _quote(clock, client, auth, contract, {"kind": "full"}, day=dt.date(2025, 6, 10))
     assert r.status_code == 422
@@ -715,13 +717,14 @@ def test_loan_application_refused_when_deposits_not_consecutive(
 
 
 def test_loan_application_refused_when_amount_over_balance_multiple(
-    client, runtime, login, depositor, clock
+    client, make_runtime, runtime, login, depositor, clock
 ):
     # 80,000.00 × 15 = 1,200,000 but the ceiling is 1,000,000.00
     r = _apply(clock, client, login(depositor), _application_body("123456", amount="1000000.01"))
     assert r.status_code == 422
     assert r.json["error_code"] in {"loan.amount_over_limit", "loan.principal_out_of_range"}
-    runtime.settings = runtime.settings.with_(loan_balance_multiple=D("5"))
+    runtime = make_runtime(settings=runtime.settings.with_(loan_balance_multiple=D("5")))
+    client = create_app(runtime=runtime).test_client()
     r = _apply(clock, client, login(depositor), _application_body("123456", amount="400000.01"))
     assert r.json["error_code"] == "loan.amount_over_limit"
     assert "400000.00" in r.json["message"]

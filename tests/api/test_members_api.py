@@ -6,7 +6,6 @@ from sqlalchemy import select
 from backend.accounts.models import FundAccount
 from backend.audit.models import AuditEvent
 from backend.cli import Context, cli
-from backend.identity.tokens import token_store
 from backend.members.models import Member
 from backend.members.services import disable_online_access
 from tests.api.identity import PASSWORD, bearer, last_code, log_in
@@ -87,9 +86,9 @@ def test_disable_online_access_kills_live_tokens_when_centre_switches_off(
 ):
     member = make.member(password=PASSWORD)
     r = log_in(client, runtime, member.plain_id_number)
-    assert disable_online_access(runtime, session, member.id) == 1
+    assert disable_online_access(runtime.tokens, session, member.id) == 1
     # dead in Redis at once, not only refused when next presented
-    store = token_store(runtime)
+    store = runtime.tokens
     assert store.resolve(r.json["access_token"]) is None
     assert store.rotate(r.json["refresh_token"]) is None
     assert client.get("/api/v1/me", headers=bearer(r)).status_code == 401

@@ -150,19 +150,18 @@ def test_disabled_member_is_refused_at_once_when_a_login_raced_the_switch_off(
 ):
     """A token issued after the centre switched access off (a login that read the member just
     before) is refused: requests no longer load the member row, the Redis mark does it."""
-    from backend.identity.tokens import token_store
     from backend.members.services import disable_online_access, enable_online_access
 
     member = make.member()
-    disable_online_access(runtime, session, member.id)
-    late = token_store(runtime).issue(member.id)
+    disable_online_access(runtime.tokens, session, member.id)
+    late = runtime.tokens.issue(member.id)
     headers = {"Authorization": f"Bearer {late.access_token}"}
     r = client.get("/api/v1/fund/account", headers=headers)
     assert r.status_code == 401
     assert r.json["error_code"] == "auth.access_disabled"
-    assert token_store(runtime).resolve(late.access_token) is None  # its family was revoked
-    enable_online_access(runtime, session, member.id)
-    fresh = token_store(runtime).issue(member.id)
+    assert runtime.tokens.resolve(late.access_token) is None  # its family was revoked
+    enable_online_access(runtime.tokens, session, member.id)
+    fresh = runtime.tokens.issue(member.id)
     headers = {"Authorization": f"Bearer {fresh.access_token}"}
     assert client.get("/api/v1/fund/account", headers=headers).status_code == 200
 

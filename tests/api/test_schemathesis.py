@@ -75,7 +75,7 @@ class SignInternalCalls:
 
 
 @pytest.fixture
-def seeded_app(runtime: Runtime, tmp_path: Path) -> Iterator[Any]:
+def seeded_app(make_runtime: Any, runtime: Runtime, tmp_path: Path) -> Iterator[Any]:
     """The app over a seeded centre, its channel clients pointed at running Alipay/WeChat fakes
     (without them the channel logins could only answer 503)."""
     result = seed_centre(runtime, members=SEEDED_MEMBERS, seed=11, progress=False)
@@ -87,11 +87,13 @@ def seeded_app(runtime: Runtime, tmp_path: Path) -> Iterator[Any]:
     fakes = start_channel_fakes(
         runtime.settings, rows, alipay_port=0, wechat_port=0, keys_dir=keys_dir
     )
-    runtime.settings = runtime.settings.with_(
-        channels="fake",
-        fakes_alipay_port=urlsplit(fakes.alipay.url).port,
-        fakes_wechat_port=urlsplit(fakes.wechat.url).port,
-        fakes_keys_dir=str(keys_dir),
+    runtime = make_runtime(
+        settings=runtime.settings.with_(
+            channels="fake",
+            fakes_alipay_port=urlsplit(fakes.alipay.url).port,
+            fakes_wechat_port=urlsplit(fakes.wechat.url).port,
+            fakes_keys_dir=str(keys_dir),
+        )
     )
     try:
         yield create_app(runtime=runtime)

@@ -147,14 +147,16 @@ def test_fakes_process_serves_demo_members_when_spawned(runtime: Runtime, tmp_pa
 
 
 def test_demo_caller_can_post_to_the_internal_api_when_no_keys_configured(
-    runtime: Runtime, make: Any
+    make_runtime, runtime: Runtime, make: Any
 ) -> None:
     from backend.app import create_app
 
     assert demo.with_demo_internal_key(runtime.settings.with_(internal_keys={"core": "x"})) == (
         runtime.settings.with_(internal_keys={"core": "x"})
     )
-    runtime.settings = demo.with_demo_internal_key(runtime.settings.with_(internal_keys={}))
+    runtime = make_runtime(
+        settings=demo.with_demo_internal_key(runtime.settings.with_(internal_keys={}))
+    )
     key_id, secret = demo.DEMO_INTERNAL_KEY
     assert runtime.settings.internal_keys == {key_id: secret}
     member = make.member(password="Demo2024")
@@ -170,6 +172,7 @@ def test_demo_caller_can_post_to_the_internal_api_when_no_keys_configured(
             "content": "演示消息",
         },
         key_id=key_id,
+        secret=secret,
     )
     assert r.status_code == 201, r.json
     rows = [

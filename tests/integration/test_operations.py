@@ -21,13 +21,13 @@ from backend.idempotency.models import IdempotencyRecord
 from backend.inbox.services import post_message
 from backend.logs import JsonFormatter, request_id_var
 from backend.ops.retention import prune
-from backend.push.dispatch import CeleryDispatcher
 from backend.push.models import PushDelivery
 from backend.push.worker import (
     ANNOUNCEMENTS_TASK,
     PRUNE_TASK,
     REMINDERS_TASK,
     SWEEP_TASK,
+    CeleryDispatcher,
     make_celery,
 )
 
@@ -102,10 +102,10 @@ def test_metrics_not_served_when_client_outside_ops_networks(runtime, app):
     assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
 
 
-def test_metrics_not_served_when_forwarded_for_is_forged_behind_one_proxy(runtime):
+def test_metrics_not_served_when_forwarded_for_is_forged_behind_one_proxy(make_runtime, runtime):
     from backend.app import create_app
 
-    runtime.settings = runtime.settings.with_(trusted_proxies=1)
+    runtime = make_runtime(settings=runtime.settings.with_(trusted_proxies=1))
     client = create_app(runtime=runtime).test_client()
     # The proxy appends the real client; the client's own claim comes before it and is ignored.
     forged = {"X-Forwarded-For": "127.0.0.1, 203.0.113.7"}
@@ -264,8 +264,10 @@ def test_celery_dispatch_carries_request_id_when_queued_in_a_request():
     ]
 
 
-def test_task_log_lines_carry_request_id_when_queued_with_one(runtime):
-    runtime.settings = runtime.settings.with_(push_mode="celery", broker_url="memory://")
+def test_task_log_lines_carry_request_id_when_queued_with_one(make_runtime, runtime):
+    runtime = make_runtime(
+        settings=runtime.settings.with_(push_mode="celery", broker_url="memory://")
+    )
     celery_app = make_celery(runtime.settings, runtime)
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

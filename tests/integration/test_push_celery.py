@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from backend.inbox.services import post_message
 from backend.push.models import PushDelivery
-from backend.push.worker import make_celery
+from backend.push.worker import CeleryDispatcher, make_celery, register_tasks
 from tests.channels import wechat_user
 
 REDIS_URL = os.environ.get("GJJ_REDIS_URL", "")
@@ -40,12 +40,16 @@ def broker_url():
 
 
 def test_celery_worker_delivers_message_when_broker_is_real_redis(
-    runtime, channels, wechat_fake, make, session, broker_url
+    make_runtime, runtime, channels, wechat_fake, make, session, broker_url
 ):
-    runtime.settings = runtime.settings.with_(push_mode="celery", broker_url=broker_url)
-    runtime.extras["channels"] = channels
-    celery_app = make_celery(runtime.settings, runtime)
+    settings = runtime.settings.with_(push_mode="celery", broker_url=broker_url)
+    celery_app = make_celery(settings)
     celery_app.conf.task_default_queue = f"gjj-test-{uuid.uuid4().hex[:8]}"
+    # The process that commits sends through the same app (and queue) the worker consumes.
+    runtime = make_runtime(
+        settings=settings, channels=channels, dispatcher=CeleryDispatcher(celery_app)
+    )
+    register_tasks(celery_app, runtime)
 
     member = make.member()
     user = wechat_fake.add_user(wechat_user(phone=member.plain_phone))

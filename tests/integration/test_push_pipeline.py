@@ -14,7 +14,7 @@ from backend.clock import to_local
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
 from backend.push.delivery import claim, deliver, sweep
-from backend.push.dispatch import senders, sweep_once
+from backend.push.dispatch import SyncDispatcher, sweep_once
 from backend.push.models import PushDelivery
 from tests.channels import alipay_user, wechat_user
 
@@ -82,7 +82,7 @@ def _counting_commits(runtime, deliver_with, ids):
 
     event.listen(runtime.engine, "commit", on_commit)
     try:
-        answer = deliver_with(runtime, ids, senders(runtime))
+        answer = deliver_with(runtime, ids, runtime.push_senders)
     finally:
         event.remove(runtime.engine, "commit", on_commit)
     return answer, len(commits)
@@ -158,9 +158,14 @@ def test_ban_clears_consent_when_member_switches_messages_off(api, wx_member, ma
 
 
 def test_push_retries_with_backoff_then_fails_when_platform_keeps_refusing(
-    runtime, api, push, wx_member, wechat_fake, make, session, clock
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session, clock
 ):
-    runtime.settings = runtime.settings.with_(push_max_attempts=3, push_backoff_base=30)
+    runtime = make_runtime(
+        settings=runtime.settings.with_(push_max_attempts=3, push_backoff_base=30),
+        channels=channels,
+        make_dispatcher=SyncDispatcher,
+    )
+    push = runtime.dispatcher
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     wechat_fake.inject_error(SEND, errcode=45009, times=10)
@@ -170,7 +175,7 @@ def test_push_retries_with_backoff_then_fails_when_platform_keeps_refusing(
     assert (delivery.status, delivery.attempts, delivery.last_error_code) == ("pending", 1, "45009")
     assert push.scheduled == [(delivery.id, 30)]
     # Not due yet: nobody may take it early.
-    assert deliver(runtime, delivery.id, senders(runtime)).status == "skipped"
+    assert deliver(runtime, delivery.id, runtime.push_senders).status == "skipped"
 
     clock.set(start + dt.timedelta(seconds=31))
     push.dispatch(delivery.id)
@@ -227,9 +232,13 @@ def test_push_reaches_alipay_when_bound_and_subscribed(runtime, api, alipay_fake
 
 
 def test_sms_fallback_sent_when_kind_chosen_and_app_channel_rejected(
-    runtime, api, wx_member, session
+    make_runtime, runtime, channels, wx_member, session
 ):
-    runtime.settings = runtime.settings.with_(push_sms_fallback_kinds=("loan",))
+    runtime = make_runtime(
+        settings=runtime.settings.with_(push_sms_fallback_kinds=("loan",)),
+        channels=channels,
+        make_dispatcher=SyncDispatcher,
+    )
     message_id = _post(runtime, wx_member, business_type="loan", content="您的贷款本期应还款")
     by_channel = _deliveries(session, message_id)
     assert by_channel["wechat"].last_error_code == "no_consent"
@@ -238,8 +247,12 @@ def test_sms_fallback_sent_when_kind_chosen_and_app_channel_rejected(
     assert lines[-1]["phone"] == wx_member.plain_phone and "贷款" in lines[-1]["text"]
 
 
-def test_no_sms_fallback_when_kind_not_chosen(runtime, api, wx_member, session):
-    runtime.settings = runtime.settings.with_(push_sms_fallback_kinds=("loan",))
+def test_no_sms_fallback_when_kind_not_chosen(make_runtime, runtime, channels, wx_member, session):
+    runtime = make_runtime(
+        settings=runtime.settings.with_(push_sms_fallback_kinds=("loan",)),
+        channels=channels,
+        make_dispatcher=SyncDispatcher,
+    )
     message_id = _post(runtime, wx_member, business_type="deposit")
     assert set(_deliveries(session, message_id)) == {"wechat"}
 
@@ -248,10 +261,10 @@ def test_no_sms_fallback_when_kind_not_chosen(runtime, api, wx_member, session):
 
 
 def test_push_sent_once_when_two_workers_deliver_same_id(
-    runtime, api, wx_member, wechat_fake, make, session
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session
 ):
     recorder = Recorder()
-    runtime.extras["push_dispatcher"] = recorder
+    runtime = make_runtime(channels=channels, dispatcher=recorder)
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE, count=5)
     make.consent(wx_member, "wechat", WX_NOTICE, remaining=5)
     wechat_fake.inject_error(SEND, delay=0.3)  # a slow send keeps both workers in flight
@@ -264,7 +277,7 @@ def test_push_sent_once_when_two_workers_deliver_same_id(
 
     def worker():
         start.wait()
-        outcomes.append(deliver(runtime, delivery_id, senders(runtime)).status)
+        outcomes.append(deliver(runtime, delivery_id, runtime.push_senders).status)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
@@ -277,9 +290,9 @@ def test_push_sent_once_when_two_workers_deliver_same_id(
 
 
 def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
-    runtime, api, wx_member, wechat_fake, make, session, clock
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session, clock
 ):
-    runtime.extras["push_dispatcher"] = Recorder()
+    runtime = make_runtime(channels=channels, dispatcher=Recorder())
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member)
     delivery_id = _deliveries(session, message_id)["wechat"].id
@@ -287,7 +300,7 @@ def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
     assert claim(runtime, delivery_id, start)  # a worker took it, then died
     clock.set(start + dt.timedelta(seconds=runtime.settings.push_lock_seconds + 1))
     result = sweep(runtime)
-    assert deliver(runtime, delivery_id, senders(runtime)).status == "skipped"
+    assert deliver(runtime, delivery_id, runtime.push_senders).status == "skipped"
     assert result.lost == 1
     delivery = _deliveries(session, message_id)["wechat"]
     assert (delivery.status, delivery.last_error_code) == ("failed", "worker_lost")
@@ -295,10 +308,11 @@ def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
 
 
 def test_sweeper_requeues_pending_when_dispatch_was_lost(
-    runtime, api, wx_member, wechat_fake, make, session, push, clock
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session, clock
 ):
-    recorder = Recorder()
-    runtime.extras["push_dispatcher"] = recorder  # the dispatch goes nowhere (broker down)
+    recorder = Recorder()  # the dispatch goes nowhere (broker down)
+    runtime = make_runtime(channels=channels, dispatcher=recorder)
+    push = SyncDispatcher(runtime, runtime.push_senders)
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member)
@@ -363,8 +377,8 @@ def test_stats_count_deliveries_when_scraped_and_listed(
 # --- keyword values per type, consent given back (issue 12) --------------------------------
 
 
-def _use_templates(runtime, wechat_fake, keywords, template_id=WX_NOTICE):
-    """Replace the WeChat notice template with one of these keywords, on both sides."""
+def _use_templates(make_runtime, channels, wechat_fake, keywords, template_id=WX_NOTICE):
+    """A runtime whose WeChat notice template has these keywords, on both sides."""
     channel = "wechat"
     wechat_fake.add_template(template_id, list(keywords))
     from backend.push.templates import DEFAULT_TEMPLATES, Templates
@@ -375,14 +389,17 @@ def _use_templates(runtime, wechat_fake, keywords, template_id=WX_NOTICE):
         "page": "pages/messages/detail?id={message_id}",
         "keywords": keywords,
     }
-    runtime.extras["push_templates"] = Templates(config)
-    runtime.extras.pop("push_senders", None)
+    return make_runtime(
+        channels=channels, push_templates=Templates(config), make_dispatcher=SyncDispatcher
+    )
 
 
 def test_push_formats_each_value_for_its_keyword_type_when_sending(
-    runtime, api, wx_member, wechat_fake, make, session
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session
 ):
-    _use_templates(runtime, wechat_fake, {"phrase1": "business_name", "time2": "sent_at"})
+    runtime = _use_templates(
+        make_runtime, channels, wechat_fake, {"phrase1": "business_name", "time2": "sent_at"}
+    )
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member)
@@ -396,11 +413,13 @@ def test_push_formats_each_value_for_its_keyword_type_when_sending(
 
 
 def test_push_fails_without_sending_when_value_cannot_fit_its_keyword_type(
-    runtime, api, wx_member, wechat_fake, make, session
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session
 ):
     # A phrase is at most five Chinese characters; the content is longer and cannot be cut
     # without changing what it says: the delivery fails for good, WeChat is never asked.
-    _use_templates(runtime, wechat_fake, {"thing1": "business_name", "phrase2": "content"})
+    runtime = _use_templates(
+        make_runtime, channels, wechat_fake, {"thing1": "business_name", "phrase2": "content"}
+    )
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     calls = wechat_fake.calls.get(SEND, 0)
@@ -414,9 +433,11 @@ def test_push_fails_without_sending_when_value_cannot_fit_its_keyword_type(
 
 
 def test_push_keeps_long_thing_within_20_and_character_string_uncut(
-    runtime, api, wx_member, wechat_fake, make, session
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session
 ):
-    _use_templates(runtime, wechat_fake, {"thing1": "content", "character_string2": "content"})
+    runtime = _use_templates(
+        make_runtime, channels, wechat_fake, {"thing1": "content", "character_string2": "content"}
+    )
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member, content="JK140120210000005-2026-11-30-XYZ")  # 32
@@ -462,9 +483,9 @@ def test_push_sends_alipay_values_up_to_50_characters_with_encoded_page(
 
 
 def test_delivery_takes_two_transactions_when_sent(
-    runtime, api, wx_member, wechat_fake, make, session
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session
 ):
-    runtime.extras["push_dispatcher"] = Recorder()
+    runtime = make_runtime(channels=channels, dispatcher=Recorder())
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE, remaining=1)
     message_id = _post(runtime, wx_member)
@@ -481,14 +502,14 @@ def test_delivery_takes_two_transactions_when_sent(
 
 
 def test_chunk_of_deliveries_claimed_and_finished_in_two_commits_each_sent_once(
-    runtime, api, make, wechat_fake, session, clock
+    make_runtime, runtime, channels, make, wechat_fake, session, clock
 ):
     """A chunk costs two transactions whatever its size (claim + plans + consents, then every
     ``sent``), not two per delivery; a delivery another worker holds is skipped, consents are
     spent once per send, long-term ones not at all."""
     from backend.push.delivery import deliver_many
 
-    runtime.extras["push_dispatcher"] = Recorder()
+    runtime = make_runtime(channels=channels, dispatcher=Recorder())
     members = []
     for n in range(5):
         member = make.member()

@@ -7,13 +7,17 @@ from backend.app import create_app
 from backend.channels.clients import build_channel_clients
 
 
-def test_wechat_login_reaches_wechat_when_only_wechat_is_configured(runtime, redis_client):
-    runtime.settings = runtime.settings.with_(
-        channels="real",
-        wechat_app_id="wx0123456789",
-        wechat_app_secret="wechat-secret",
-        wechat_base_url="http://127.0.0.1:9",  # nothing listens: the call fails as a channel error
-        channel_timeout=1.0,
+def test_wechat_login_reaches_wechat_when_only_wechat_is_configured(
+    make_runtime, runtime, redis_client
+):
+    runtime = make_runtime(
+        settings=runtime.settings.with_(
+            channels="real",
+            wechat_app_id="wx0123456789",
+            wechat_app_secret="wechat-secret",
+            wechat_base_url="http://127.0.0.1:9",  # nothing listens: the call fails as a channel error
+            channel_timeout=1.0,
+        )
     )
     client = create_app(runtime=runtime).test_client()
 

@@ -4,6 +4,7 @@ anyone lock a member out; the real reason told only to the member's reserved pho
 
 from __future__ import annotations
 
+from backend.app import create_app
 from backend.identity.lockout import ACCOUNT_FAILURES, PAIR_FAILURES
 from backend.identity.notices import NOTICES_PER_DAY, notify
 from tests.api.identity import PASSWORD, captcha, last_code
@@ -20,8 +21,9 @@ def attempt(client, runtime, username, password, ip="10.0.0.1"):  # noqa: ANN001
 # --- login and lock-out --------------------------------------------------------------------
 
 
-def test_lockout_answers_alike_when_name_known_or_unknown(client, runtime, make, clock):
-    runtime.extras["password_hasher"] = hasher = CountingHasher()
+def test_lockout_answers_alike_when_name_known_or_unknown(make_runtime, runtime, make, clock):
+    hasher = CountingHasher()
+    client = create_app(runtime=make_runtime(password_hasher=hasher)).test_client()
     member = make.member(password=PASSWORD)
     stranger = make.id_number()
     known = [attempt(client, runtime, member.plain_id_number, "wrong1234") for _ in range(6)]
@@ -92,9 +94,10 @@ def test_notices_capped_per_day_when_refusals_repeat(runtime, make, clock):
 
 
 def test_registration_refusals_answer_alike_and_cost_alike_when_causes_differ(
-    client, runtime, make
+    make_runtime, runtime, make
 ):
-    runtime.extras["password_hasher"] = hasher = CountingHasher()
+    hasher = CountingHasher()
+    client = create_app(runtime=make_runtime(password_hasher=hasher)).test_client()
     registered = make.member(password=PASSWORD)
     member = make.member(name="李四")
     disabled = make.member(online_access=False)

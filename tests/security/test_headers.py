@@ -56,13 +56,15 @@ def test_api_answers_carry_a_deny_everything_policy_when_they_are_data(client, p
     assert _directives(answer)["default-src"] == "'none'"
 
 
-def test_h5_page_is_served_with_its_inline_script_allowed_when_built(runtime, tmp_path):
+def test_h5_page_is_served_with_its_inline_script_allowed_when_built(
+    make_runtime, runtime, tmp_path
+):
     source = (backend.app.PROJECT_ROOT / "miniapp" / "index.html").read_text(encoding="utf-8")
     built = source.replace('src="/src/main.ts"', 'src="/assets/index.js"')
     (tmp_path / "assets").mkdir()
     (tmp_path / "index.html").write_text(built, encoding="utf-8")
     (tmp_path / "assets" / "index.js").write_text("console.log('h5')", encoding="utf-8")
-    runtime.settings = runtime.settings.with_(h5_dir=str(tmp_path))
+    runtime = make_runtime(settings=runtime.settings.with_(h5_dir=str(tmp_path)))
     client = backend.app.create_app(runtime=runtime).test_client()
 
     for path in ("/", "/pages/login/index"):

@@ -12,10 +12,9 @@ import pytest
 from backend.audit.services import RequestOrigin
 from backend.certificates.services import VERIFY_LIMITED
 from backend.errors import AppError
-from backend.identity import lockout, services
+from backend.identity import common, lockout, sessions
 from backend.identity.lockout import IP_FAILURES, PAIR_FAILURES
 from backend.identity.notices import NOTICE_DAILY
-from backend.identity.sms import sms_codes
 from backend.identity.smscodes import (
     DAILY_PER_IP,
     DAILY_PER_PHONE,
@@ -46,10 +45,10 @@ def _answer(call):  # noqa: ANN001, ANN202
 
 
 def _login(runtime, username: str, password: str, ip: str):  # noqa: ANN001, ANN202
-    new = services.captchas(runtime).new()
+    new = common.captchas(runtime).new()
     answer = json.loads(runtime.redis.get(runtime.keys("captcha", new.captcha_id)))["a"]
     with runtime.session() as session:
-        return services.login(
+        return sessions.login(
             runtime,
             session,
             username=username,
@@ -65,7 +64,7 @@ def _login(runtime, username: str, password: str, ip: str):  # noqa: ANN001, ANN
 
 def sent(runtime):  # noqa: ANN001, ANN201
     """The code store and the code it just sent to ``PHONE``."""
-    codes = sms_codes(runtime)
+    codes = runtime.sms_codes
     codes.send(PHONE, "register", ip="10.0.0.1")
     return codes, last_code(runtime, PHONE, "register")
 
@@ -129,7 +128,7 @@ def test_resend_refused_with_retry_after_when_asked_within_sixty_seconds(client,
 
 @real_redis
 def test_exactly_one_code_sent_when_hundred_sends_to_one_phone_fired_in_parallel(runtime):
-    codes = sms_codes(runtime)
+    codes = runtime.sms_codes
     answers = fire(100, lambda i: codes.send(PHONE, "register", ip=f"10.0.1.{i}"))
     assert sum(isinstance(a, CodeSent) for a in answers) == 1
     assert answers.count("sms.resend_too_soon") == 99
@@ -137,7 +136,7 @@ def test_exactly_one_code_sent_when_hundred_sends_to_one_phone_fired_in_parallel
 
 
 def test_phone_quota_follows_beijing_day_when_utc_date_unchanged(runtime, clock):
-    codes = sms_codes(runtime)
+    codes = runtime.sms_codes
     clock.set(dt.datetime(2026, 11, 26, 15, 40, tzinfo=dt.UTC))  # 23:40 in Beijing
     for i in range(DAILY_PER_PHONE):
         assert _answer(lambda i=i: codes.send(PHONE, "register", ip=f"10.0.2.{i}")) == "ok"
@@ -152,7 +151,7 @@ def test_phone_quota_follows_beijing_day_when_utc_date_unchanged(runtime, clock)
 
 
 def test_address_quota_counts_nothing_when_refused(runtime):
-    codes = sms_codes(runtime)
+    codes = runtime.sms_codes
     for i in range(DAILY_PER_IP):
         codes.send(f"1391234{i:04d}", "register", ip="10.0.0.9")
     refused = pytest.raises(AppError, codes.send, "13912349999", "register", ip="10.0.0.9")
@@ -164,7 +163,7 @@ def test_address_quota_counts_nothing_when_refused(runtime):
 
 @real_redis
 def test_exactly_twenty_codes_sent_when_one_address_asks_hundred_phones_in_parallel(runtime):
-    codes = sms_codes(runtime)
+    codes = runtime.sms_codes
     answers = fire(100, lambda i: codes.send(f"1391234{i:04d}", "register", ip="10.0.0.9"))
     assert sum(isinstance(a, CodeSent) for a in answers) == DAILY_PER_IP
     assert answers.count("sms.daily_quota") == 100 - DAILY_PER_IP
@@ -175,7 +174,7 @@ def test_exactly_twenty_codes_sent_when_one_address_asks_hundred_phones_in_paral
 
 
 def test_captcha_refused_with_retry_after_when_one_address_asks_too_often(client, clock):
-    for _ in range(services.CAPTCHAS_PER_IP_MINUTE):
+    for _ in range(common.CAPTCHAS_PER_IP_MINUTE):
         assert client.post("/api/v1/captchas").status_code == 201
     clock.advance(seconds=15)
     r = client.post("/api/v1/captchas")
@@ -189,8 +188,8 @@ def test_captcha_refused_with_retry_after_when_one_address_asks_too_often(client
 @real_redis
 def test_exactly_sixty_captchas_when_one_address_asks_hundred_in_parallel(runtime):
     origin = RequestOrigin(ip="10.0.4.1")
-    answers = fire(100, lambda i: services.new_captcha(runtime, origin))
-    assert answers.count("captcha.too_many") == 100 - services.CAPTCHAS_PER_IP_MINUTE
+    answers = fire(100, lambda i: common.new_captcha(runtime, origin))
+    assert answers.count("captcha.too_many") == 100 - common.CAPTCHAS_PER_IP_MINUTE
 
 
 # --- password attempts ---------------------------------------------------------------------
@@ -199,9 +198,10 @@ def test_exactly_sixty_captchas_when_one_address_asks_hundred_in_parallel(runtim
 @real_redis
 @pytest.mark.parametrize("known", [True, False], ids=["member", "unknown-name"])
 def test_exactly_five_passwords_checked_when_sixty_wrong_logins_for_one_name_fired_in_parallel(
-    runtime, make, known
+    make_runtime, runtime, make, known
 ):
-    hasher = runtime.extras["password_hasher"] = CountingHasher()
+    hasher = CountingHasher()
+    runtime = make_runtime(password_hasher=hasher)
     name = make.member(password=PASSWORD).plain_id_number if known else make.id_number()
     answers = fire(60, lambda i: _login(runtime, name, f"wrong{i:04d}", "10.0.3.1"))
     assert hasher.verified == PAIR_FAILURES
@@ -211,9 +211,10 @@ def test_exactly_five_passwords_checked_when_sixty_wrong_logins_for_one_name_fir
 
 @real_redis
 def test_exactly_twenty_passwords_checked_when_one_address_tries_sixty_names_in_parallel(
-    runtime, make
+    make_runtime, runtime, make
 ):
-    hasher = runtime.extras["password_hasher"] = CountingHasher()
+    hasher = CountingHasher()
+    runtime = make_runtime(password_hasher=hasher)
     names = [make.id_number(dt.date(1980, 1, 1) + dt.timedelta(days=i)) for i in range(60)]
     answers = fire(60, lambda i: _login(runtime, names[i], "wrong1234", "10.0.3.2"))
     assert hasher.verified == IP_FAILURES
@@ -233,7 +234,7 @@ def test_redis_holds_no_phone_or_code_in_clear_when_codes_sent(client, runtime, 
     member = make.member(password=PASSWORD)
     assert send_code(client, runtime, PHONE).status_code == 202
     codes = [last_code(runtime, PHONE, "register")]
-    sms_codes(runtime).send(member.plain_phone, "transaction", ip="10.0.0.1")
+    runtime.sms_codes.send(member.plain_phone, "transaction", ip="10.0.0.1")
     codes.append(last_code(runtime, member.plain_phone, "transaction"))
     r = runtime.redis
     keys = list(r.scan_iter(match=runtime.keys("*")))
@@ -260,7 +261,7 @@ def test_redis_holds_no_phone_or_code_in_clear_when_codes_sent(client, runtime, 
         RESEND_GATE,
         PHONE_DAILY,
         IP_DAILY,
-        services.CAPTCHA_ISSUE,
+        common.CAPTCHA_ISSUE,
         lockout.PAIR,
         lockout.ACCOUNT,
         lockout.IP,

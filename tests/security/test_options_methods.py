@@ -7,10 +7,10 @@ from backend import app as app_module
 
 
 @pytest.fixture
-def h5_app(runtime, tmp_path):
+def h5_app(make_runtime, runtime, tmp_path):
     """The app with an H5 build present, so its catch-all route serves files."""
     (tmp_path / "index.html").write_text("<!doctype html><title>网厅</title>", encoding="utf-8")
-    runtime.settings = runtime.settings.with_(h5_dir=str(tmp_path))
+    runtime = make_runtime(settings=runtime.settings.with_(h5_dir=str(tmp_path)))
     return app_module.create_app(runtime=runtime)
 
 

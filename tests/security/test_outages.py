@@ -8,7 +8,6 @@ opened. Waiting for a server is a bounded poll on its readiness; no elapsed time
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
 import subprocess
@@ -20,8 +19,9 @@ import pytest
 import redis as redis_lib
 
 from backend.app import create_app
+from backend.bootstrap import bootstrap
 from backend.cache import make_redis
-from backend.db import make_engine, make_session_factory
+from backend.db import make_engine
 from backend.identity.tokens import TokenStore
 
 REDIS_PORT = 18301
@@ -105,20 +105,14 @@ def _no_traceback_logged(caplog) -> None:
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
-def _extras(runtime) -> dict:
-    """The runtime's extras but the dependency tracker, which belongs to the runtime it pings."""
-    return {k: v for k, v in runtime.extras.items() if k != "dependencies"}
-
-
-def _with_redis(runtime, url: str):
-    rt = dataclasses.replace(runtime, redis=make_redis(url), extras=_extras(runtime))
-    return create_app(runtime=rt).test_client()
+def _with_redis(make_runtime, url: str):
+    return create_app(runtime=make_runtime(redis_client=make_redis(url))).test_client()
 
 
 def test_redis_outage_answers_503_and_logs_each_state_change_once_when_redis_stops(
-    runtime, redis_server, caplog
+    make_runtime, runtime, redis_server, caplog
 ):
-    client = _with_redis(runtime, f"redis://127.0.0.1:{REDIS_PORT}/0")
+    client = _with_redis(make_runtime, f"redis://127.0.0.1:{REDIS_PORT}/0")
     caplog.set_level(logging.INFO)
     assert client.post("/api/v1/captchas").status_code == 201
 
@@ -138,8 +132,8 @@ def test_redis_outage_answers_503_and_logs_each_state_change_once_when_redis_sto
     assert len(_outage_records(caplog, "down", "redis")) == 1
 
 
-def test_redis_outage_answers_503_when_nothing_listens(runtime, caplog):
-    client = _with_redis(runtime, f"redis://127.0.0.1:{CLOSED_REDIS_PORT}/0")
+def test_redis_outage_answers_503_when_nothing_listens(make_runtime, runtime, caplog):
+    client = _with_redis(make_runtime, f"redis://127.0.0.1:{CLOSED_REDIS_PORT}/0")
     caplog.set_level(logging.INFO)
     for _ in range(3):
         _assert_unavailable(client.post("/api/v1/captchas"))
@@ -151,11 +145,8 @@ def test_redis_outage_answers_503_when_nothing_listens(runtime, caplog):
 
 def _with_database(runtime, url: str):
     engine = make_engine(url)
-    rt = dataclasses.replace(
-        runtime,
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        extras=_extras(runtime),
+    rt = bootstrap(
+        runtime.settings, engine=engine, redis_client=runtime.redis, dispatcher=runtime.dispatcher
     )
     store = TokenStore(rt.redis, rt.keys, 600, 600)
     headers = {"Authorization": f"Bearer {store.issue(1).access_token}"}

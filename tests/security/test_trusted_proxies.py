@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backend.app import create_app
-from backend.identity.services import CAPTCHAS_PER_IP_MINUTE
+from backend.identity.common import CAPTCHAS_PER_IP_MINUTE
 from backend.settings import Settings
 
 
@@ -29,8 +29,8 @@ def test_invented_forwarded_for_stays_limited_when_no_proxy_is_trusted(runtime, 
         assert answer.status_code == 429, invented
 
 
-def test_proxy_set_address_counts_when_one_proxy_is_trusted(runtime, clock):
-    runtime.settings = runtime.settings.with_(trusted_proxies=1)
+def test_proxy_set_address_counts_when_one_proxy_is_trusted(make_runtime, runtime, clock):
+    runtime = make_runtime(settings=runtime.settings.with_(trusted_proxies=1))
     client = create_app(runtime=runtime).test_client()
     _exhaust_captcha_limit(client, "203.0.113.7")
     # The proxy appends the peer it saw: whatever the client wrote before it is not believed.

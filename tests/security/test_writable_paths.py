@@ -8,7 +8,7 @@ from pathlib import Path
 
 import backend
 from backend.push.worker import make_celery
-from backend.runtime import Runtime
+from backend.runtime import Core
 from backend.settings import Settings
 
 CODE_ROOT = Path(backend.__file__).resolve().parent.parent  # site-packages, once installed
@@ -46,7 +46,7 @@ def test_write_targets_resolve_under_instance_dir_when_set(tmp_path, monkeypatch
 
 def test_runtime_creates_the_sqlite_folder_under_instance_dir_when_database_url_unset(tmp_path):
     state = tmp_path / "state"
-    rt = Runtime.build(Settings(instance_dir=str(state)))
+    rt = Core.build(Settings(instance_dir=str(state)))
     try:
         assert state.is_dir()
         assert rt.engine.url.database == str(state / "gjj.sqlite3")

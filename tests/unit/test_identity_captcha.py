@@ -7,8 +7,8 @@ from PIL import Image
 
 from backend.errors import ValidationFailed
 from backend.identity.captcha import ALPHABET, CAPTCHA_TTL, Captchas
-from backend.identity.services import CAPTCHAS_PER_IP_MINUTE as CAPTCHAS_PER_MINUTE
-from backend.identity.services import captchas
+from backend.identity.common import CAPTCHAS_PER_IP_MINUTE as CAPTCHAS_PER_MINUTE
+from backend.identity.common import captchas
 
 
 @pytest.fixture
@@ -72,16 +72,16 @@ def test_captcha_accepted_when_just_before_expiry(runtime, store, clock):
     store.check(new.captcha_id, code)
 
 
-def test_fixed_captcha_answers_configured_code_when_not_production(runtime):
-    runtime.settings = runtime.settings.with_(captcha_fixed="AB34")
+def test_fixed_captcha_answers_configured_code_when_not_production(make_runtime, runtime):
+    runtime = make_runtime(settings=runtime.settings.with_(captcha_fixed="AB34"))
     store = captchas(runtime)
     new = store.new()
     store.check(new.captcha_id, "ab34")
 
 
-def test_fixed_captcha_ignored_when_production(runtime):
+def test_fixed_captcha_ignored_when_production(make_runtime, runtime):
     # "0000" cannot come out of the alphabet, so only the switch could make it the answer
-    runtime.settings = runtime.settings.with_(captcha_fixed="0000", env="production")
+    runtime = make_runtime(settings=runtime.settings.with_(captcha_fixed="0000", env="production"))
     store = captchas(runtime)
     new = store.new()
     with pytest.raises(ValidationFailed):
