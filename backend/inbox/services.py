@@ -54,7 +54,9 @@ def post_message(
     )
     session.add(message)
     session.flush()
-    events.record(session, events.MessagePosted(message.id, message.member_id, message.business_type))
+    events.record(
+        session, events.MessagePosted(message.id, message.member_id, message.business_type)
+    )
     return message, True
 
 
