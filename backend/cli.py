@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -162,6 +164,21 @@ def run_gunicorn(
     _Server().run()
 
 
+def dev_tools(module: str) -> ModuleType:
+    """A module of the source checkout's ``devtools`` package (the seed, the demo). The production
+    wheel leaves it out and production code never imports it: it is looked up by name here."""
+    try:
+        return importlib.import_module(f"devtools.{module}")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "devtools":
+            raise
+        raise click.ClickException(
+            "gjj seed and gjj demo need the development tools, which a production install "
+            "leaves out: in a source checkout run `make install` "
+            "(pip install -e '.[dev]')"
+        ) from exc
+
+
 @cli.command()
 @click.option("--members", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed")
@@ -189,8 +206,8 @@ def seed(
     if_empty: bool,
 ) -> None:
     """Fill the database with a realistic demo centre (deterministic for a seed and a date)."""
-    from backend.seed.runner import SeedRefused, seed_centre
-
+    runner = dev_tools("seed.runner")
+    seed_centre, SeedRefused = runner.seed_centre, runner.SeedRefused
     csv_path = csv_path or c.settings.demo_csv_path
     try:
         result = seed_centre(
@@ -226,7 +243,7 @@ def seed(
 @pass_ctx
 def demo(c: Context, members: int, seed_value: int, host: str | None, port: int | None) -> None:
     """Migrate, seed if empty, start the channel fakes and serve the API: the one-command demo."""
-    from backend import demo as demo_setup
+    demo_setup = dev_tools("demo")
 
     if c.settings.production:
         raise click.ClickException("the demo refuses GJJ_ENV=production")

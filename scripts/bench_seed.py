@@ -16,8 +16,8 @@ from pathlib import Path
 
 from backend import migrate
 from backend.runtime import Runtime
-from backend.seed.runner import seed_centre
 from backend.settings import Settings
+from devtools.seed.runner import seed_centre
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ import click
 
 from backend.clock import utcnow
 from backend.integration import signing
+from backend.integration.signing import DEMO_INTERNAL_KEY
 
 
 @click.group("internal")
@@ -37,8 +38,6 @@ def curl(
     keys = dict(settings.internal_keys)
     if not keys and not settings.production:
         # The demo plays the core system with its own caller when none is configured.
-        from backend.demo import DEMO_INTERNAL_KEY
-
         keys = dict([DEMO_INTERNAL_KEY])
     if not keys:
         raise click.ClickException("no caller configured: set GJJ_INTERNAL_KEYS=keyid:secret")

@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from adapters.alipay import AlipayClient, AlipayConfig
-from backend import demo
 from backend.channels.models import ChannelIdentity
 from backend.cli import Context, cli
 from backend.runtime import Runtime
-from backend.seed.csvfile import HEADER, read_members_csv
-from backend.seed.generator import channel_identities
-from backend.seed.runner import seed_centre
+from devtools import demo
+from devtools.seed.csvfile import HEADER, read_members_csv
+from devtools.seed.people import channel_identities
+from devtools.seed.runner import seed_centre
 
 
 def _invoke(runtime: Runtime, *args: str) -> Any:

@@ -23,9 +23,6 @@ from backend.members.models import Credential, Employer, Member
 from backend.models import Base
 from backend.pii import is_valid_id_number, mask_id_number, mask_phone
 from backend.runtime import Runtime
-from backend.seed.csvfile import HEADER, read_members_csv
-from backend.seed.generator import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
-from backend.seed.runner import SeedRefused, seed_centre
 from backend.withdrawals.models import RentArrangement
 from backend.withdrawals.retirement import (
     RetirementFacts,
@@ -33,6 +30,9 @@ from backend.withdrawals.retirement import (
     retirement_reached,
 )
 from backend.withdrawals.rules import LEAVING_SEALED_MONTHS
+from devtools.seed.csvfile import HEADER, read_members_csv
+from devtools.seed.profiles import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
+from devtools.seed.runner import SeedRefused, seed_centre
 
 AS_OF = dt.date(2026, 11, 20)
 MEMBERS = 30

@@ -11,34 +11,48 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from backend.announcements.rules import request_hash
 from backend.applications.services import LOAN_NODES, WITHDRAWAL_NODES
 from backend.loans import rules
 from backend.loans.schemas import PrepaymentQuoteSchema
 from backend.loans.services import quote_view
-from backend.pii import compose_id_number, mask_id_number, mask_phone
-from backend.seed import data
+from backend.pii import mask_id_number, mask_phone
 from backend.withdrawals.retirement import default_category, retirement_date
 from backend.withdrawals.rules import LEAVING_SEALED_MONTHS
+from devtools.seed import data
+from devtools.seed.common import (
+    BANKS,
+    FEN,
+    HISTORY_MONTHS,
+    ONE_DAY,
+    Rows,
+    Vault,
+    at,
+    base_year,
+    booked_at,
+    fen_of,
+    money,
+    month_chinese,
+    month_day,
+    month_index,
+    month_label,
+    pick,
+    reason_name,
+    weighted,
+    yuan_floor,
+)
+from devtools.seed.people import Claimed, IdentityRegistry, channel_identities, draw_person
+from devtools.seed.profiles import DemoMember, Profile
 
-DEMO_PASSWORD = "Demo2024"  # noqa: S105 - the published demo password (6–18 letters+digits)
-ACCOUNT_STATUSES = ("normal", "sealed", "frozen", "closed")
-LOAN_STATES = ("approving", "signed", "repaying", "settled", "overdue")
-HISTORY_MONTHS = 120  # ten years of ledger
 INTEREST_RATE = Decimal("0.015")  # 1.5 % a year on the average balance, booked on 30 June
-FEN = Decimal("0.01")
-CST = dt.timezone(dt.timedelta(hours=8))
-UTC = dt.UTC
-ONE_DAY = dt.timedelta(days=1)
 # Before the 2022 benchmark (backend.loans.rules.BENCHMARK_RATES): the rates of 24 October 2015
 # (≤5 years, >5 years), second homes at 1.1 times.
 RATES_2015 = (
@@ -48,157 +62,20 @@ RATES_2015 = (
     Decimal("3.025"),
     Decimal("3.575"),
 )
-
-
-class Vault(Protocol):
-    def encrypt(self, plain: str) -> str: ...
-    def id_lookup(self, id_number: str) -> str: ...
-    def phone_lookup(self, phone: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What a member is made to have. The first members follow :data:`SHOWCASE` so a demo of
-    any size has one of each; the rest are drawn at random."""
-
-    note: str = ""
-    phone: bool = True
-    registered: bool = True
-    status: str = "normal"
-    loan: str | None = None
-    many_messages: bool = False
-    open_withdrawal: bool = False
-    retired: bool = False  # past the statutory age, retirement recorded by the core system
-    # 提前还款申请: "booked" (the loan was settled early by a full prepayment the core booked),
-    # "pending" (one waiting for the core system, and an earlier refused one)
-    prepayment: str | None = None
-    rent_plan: str | None = None  # a monthly rent withdrawal arrangement: active | stopped
-    transfer: str | None = None  # a transfer in from another city: moving | arrived
+_TRADES = weighted(data.COMPANY_TRADES)
+_FORMS = weighted(data.COMPANY_FORMS)
+_RATE_PAIRS = weighted(
+    (
+        ((Decimal("0.12"), Decimal("0.12")), 6),
+        ((Decimal("0.10"), Decimal("0.10")), 2),
+        ((Decimal("0.08"), Decimal("0.08")), 2),
+        ((Decimal("0.05"), Decimal("0.05")), 1),
+    )
+)
 
 
 # The demo's full slot: tomorrow 14:00, provident-fund withdrawal at the first hall.
 _FULL_SLOT = ("H01", "tq", 1, "14:00")
-
-SHOWCASE: tuple[Profile, ...] = (
-    Profile("还款中的贷款，消息超过 60 条（可试分页）", loan="repaying", many_messages=True),
-    Profile("贷款逾期（罚息、待办）", loan="overdue"),
-    Profile("贷款审批中（可看审批进度）", loan="approving"),
-    Profile("已签合同未放款", loan="signed"),
-    Profile(
-        "贷款已提前结清（提前还款已办理，可开具结清证明）", loan="settled", prepayment="booked"
-    ),
-    Profile("提前还款申请待中心确认（另有一笔未通过）", loan="repaying", prepayment="pending"),
-    Profile("提取申请办理中", open_withdrawal=True),
-    Profile("已退休、账户封存（可办理离退休提取）", status="sealed", retired=True),
-    Profile("账户封存", status="sealed"),
-    Profile("账户冻结", status="frozen"),
-    Profile("账户已销户", status="closed"),
-    Profile("未注册（可试注册）", registered=False),
-    Profile("未注册且无预留手机号", phone=False, registered=False),
-    Profile("租房按月提取委托中（本月已提取）", rent_plan="active"),
-    Profile("租房按月提取已终止（可重新办理）", rent_plan="stopped"),
-    Profile("异地转入办理中（资金划转）", transfer="moving"),
-    Profile("异地转入已到账", transfer="arrived"),
-)
-
-
-@dataclass(frozen=True)
-class DemoMember:
-    """One line of ``demo-members.csv`` (plus the showcase note, which the CSV does not carry)."""
-
-    id_number: str
-    name: str
-    phone: str | None
-    registered: bool
-    password: str | None
-    has_loan: bool
-    note: str = ""
-    rent_plan: str | None = None
-    transfer: str | None = None
-
-
-@dataclass
-class Rows:
-    """Rows per table name, in the shape ``insert(table)`` and COPY take."""
-
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-
-    def add(self, table: str, row: dict[str, Any]) -> None:
-        self.tables[table].append(row)
-
-    def size(self) -> int:
-        return sum(len(rows) for rows in self.tables.values())
-
-    def clear(self) -> None:
-        self.tables.clear()
-
-    def take(self) -> dict[str, list[dict[str, Any]]]:
-        """Hand the rows over (to a writer) and start empty."""
-        tables, self.tables = self.tables, defaultdict(list)
-        return tables
-
-
-def channel_identities(id_number: str) -> dict[str, str]:
-    """The member's Alipay and WeChat identities in the loopback fakes, derived from the ID
-    number so ``gjj demo`` can register the same users in the fakes from the CSV alone."""
-    digest = hashlib.sha256(("channels:" + id_number).encode()).hexdigest()
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    value = int(digest, 16)
-    openid = "o" + "".join(alphabet[(value >> (6 * k)) & 63] for k in range(27))
-    return {
-        "alipay_user_id": "2088" + f"{int(digest[:15], 16) % 10**12:012d}",
-        "alipay_open_id": "074" + digest[15:59],
-        "wechat_openid": openid,
-        "wechat_unionid": "oU" + digest[32:58],
-    }
-
-
-def money(fen: int) -> Decimal:
-    return Decimal(fen).scaleb(-2)
-
-
-def fen_of(amount: Decimal) -> int:
-    return int(amount * 100)
-
-
-def yuan_floor(fen: int) -> int:
-    """An amount the member would type: whole yuan."""
-    return fen // 100 * 100
-
-
-def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
-    """A Beijing-time moment as the UTC datetime the columns store."""
-    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=CST).astimezone(UTC)
-
-
-@functools.cache
-def booked_at(day: dt.date) -> dt.datetime:
-    """When the core booked a ledger entry of ``day`` (10:00 Beijing time); cached because a
-    large centre books millions of entries on a few thousand days."""
-    return at(day, 10)
-
-
-def month_index(day: dt.date) -> int:
-    return day.year * 12 + day.month - 1
-
-
-def month_day(index: int, day: int) -> dt.date:
-    return dt.date(index // 12, index % 12 + 1, day)
-
-
-def base_year(index: int) -> int:
-    """The deposit base changes each July: months July Y – June Y+1 share base year Y."""
-    return (index - 6) // 12
-
-
-@functools.cache
-def month_label(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-@functools.cache
-def month_chinese(index: int) -> str:
-    return f"{index // 12}年{index % 12 + 1:02d}月"
 
 
 def rate_history(months: int, first_home: bool) -> tuple[tuple[dt.date, Decimal], ...]:
@@ -218,36 +95,6 @@ def estimated_payment(amount: Decimal, months: int, method: rules.Method, rate: 
     return rules.generate_schedule(
         amount, months, method, rate, dt.date(2000, 1, 1)
     ).monthly_payment
-
-
-def _weighted(pairs: Sequence[tuple[Any, int]]) -> tuple[list[Any], list[int]]:
-    values = [value for value, _ in pairs]
-    cumulative = list(itertools.accumulate(weight for _, weight in pairs))
-    return values, cumulative
-
-
-_SURNAMES = _weighted(data.SURNAMES)
-_REGIONS = _weighted(data.REGIONS)
-_BANKS = _weighted(data.BANKS)
-_TRADES = _weighted(data.COMPANY_TRADES)
-_FORMS = _weighted(data.COMPANY_FORMS)
-_RATE_PAIRS = _weighted(
-    (
-        ((Decimal("0.12"), Decimal("0.12")), 6),
-        ((Decimal("0.10"), Decimal("0.10")), 2),
-        ((Decimal("0.08"), Decimal("0.08")), 2),
-        ((Decimal("0.05"), Decimal("0.05")), 1),
-    )
-)
-_LOAN_STATE_WEIGHTS = _weighted(
-    (("repaying", 50), ("settled", 16), ("overdue", 12), ("approving", 11), ("signed", 11))
-)
-_STATUS_WEIGHTS = _weighted((("normal", 76), ("sealed", 11), ("frozen", 4), ("closed", 9)))
-
-
-def _pick(rng: random.Random, table: tuple[list[Any], list[int]]) -> Any:
-    values, cumulative = table
-    return rng.choices(values, cum_weights=cumulative)[0]
 
 
 @dataclass
@@ -334,12 +181,8 @@ class CentreGenerator:
         self._next_ids = dict(next_ids)
         self._as_month = month_index(as_of)
         self._window_start = self._as_month - HISTORY_MONTHS
-        self._id_numbers: set[str] = set()
-        self._phones: set[str] = set()
+        self.registry = IdentityRegistry()
         self._employers: list[_Employer] = []
-        self._loan_count = 0
-        self._app_seq = itertools.count(1)
-        self._prepay_seq = itertools.count(1)
         self._created = at(month_day(self._window_start, 1), 9)
         self._first_member_id = self._next_ids.get("members", 1)
 
@@ -361,7 +204,7 @@ class CentreGenerator:
             while name in names:
                 name = self._company_name(rng, seq)
             names.add(name)
-            employee_rate, employer_rate = _pick(rng, _RATE_PAIRS)
+            employee_rate, employer_rate = pick(rng, _RATE_PAIRS)
             employer = _Employer(
                 id=self._id("employers"),
                 name=name,
@@ -384,7 +227,7 @@ class CentreGenerator:
         if rng.random() < 0.12:
             return rng.choice(data.INSTITUTIONS).format(n=rng.choice("一二三四五六七八九十"))
         word = rng.choice(data.COMPANY_WORDS) + rng.choice(data.COMPANY_WORDS)
-        return rng.choice(data.COMPANY_PLACES) + word + _pick(rng, _TRADES) + _pick(rng, _FORMS)
+        return rng.choice(data.COMPANY_PLACES) + word + pick(rng, _TRADES) + pick(rng, _FORMS)
 
     # -- announcements (公告) ------------------------------------------------------------------
 
@@ -525,19 +368,14 @@ class CentreGenerator:
 
     # -- members -----------------------------------------------------------------------------
 
-    def member(self, index: int, rows: Rows) -> DemoMember:
-        rng = random.Random(f"{self.seed}:member:{index}")
-        profile = SHOWCASE[index] if index < len(SHOWCASE) else self._random_profile(rng)
-        showcase = index < len(SHOWCASE)
-        male = rng.random() < 0.52 or profile.retired
-        name = self._name(rng, male)
-        earliest = dt.date(1978, 1, 1) if showcase else dt.date(1965, 1, 1)
-        latest = dt.date(1992, 12, 31) if showcase else dt.date(2002, 12, 31)
-        if profile.retired:  # a man past 60 (born before the reform's first delayed month)
-            earliest, latest = dt.date(1960, 1, 1), dt.date(1964, 6, 30)
-        birth = dt.date.fromordinal(rng.randint(earliest.toordinal(), latest.toordinal()))
-        id_number = self._id_number(rng, birth, male)
-        phone = self._phone(rng) if profile.phone else None
+    def member(self, index: int, rows: Rows, claimed: Claimed | None = None) -> DemoMember:
+        """Member ``index`` into ``rows``. ``claimed``: their ID number and phone as a registry of
+        the whole centre made them unique (the parallel load); else this generator's registry."""
+        person = draw_person(self.seed, index)
+        rng, profile, showcase = person.rng, person.profile, person.showcase
+        male, name, birth = person.male, person.name, person.birth
+        id_number, phone = claimed or self.registry.claim(person)
+        counter = itertools.count(1)
 
         member_id = self._id("members")
         employer = rng.choice(self._employers)
@@ -556,7 +394,9 @@ class CentreGenerator:
         opened_on = month_day(open_month, rng.randint(1, employer.deposit_day))
 
         loan = (
-            self._plan_loan(rng, loan_state, open_month, prepaid=profile.prepayment == "booked")
+            self._plan_loan(
+                rng, loan_state, open_month, index, prepaid=profile.prepayment == "booked"
+            )
             if loan_state
             else None
         )
@@ -610,6 +450,7 @@ class CentreGenerator:
             balance=ledger[-1].balance if ledger else 0,
             monthly=fen_of(account["monthly_amount"]),
             status=account["status"],
+            numbers=_Numbers(index, counter),
         )
         messages = self._ledger_messages(ctx) + self._status_messages(ctx, account)
         messages += self._withdrawal_applications(ctx)
@@ -638,48 +479,6 @@ class CentreGenerator:
             rent_plan=profile.rent_plan,
             transfer=profile.transfer,
         )
-
-    def _random_profile(self, rng: random.Random) -> Profile:
-        phone = rng.random() < 0.92
-        registered = phone and rng.random() < 0.65
-        many = rng.random() < 0.01
-        if rng.random() < 0.34:
-            return Profile(
-                phone=phone,
-                registered=registered,
-                loan=_pick(rng, _LOAN_STATE_WEIGHTS),
-                many_messages=many,
-            )
-        status = _pick(rng, _STATUS_WEIGHTS)
-        return Profile(
-            phone=phone,
-            registered=registered,
-            status=status,
-            many_messages=many,
-            open_withdrawal=status == "normal" and rng.random() < 0.08,
-        )
-
-    def _name(self, rng: random.Random, male: bool) -> str:
-        pool = data.MALE_CHARS if male else data.FEMALE_CHARS
-        given = rng.choice(pool) if rng.random() < 0.3 else rng.choice(pool) + rng.choice(pool)
-        return _pick(rng, _SURNAMES) + given
-
-    def _id_number(self, rng: random.Random, birth: dt.date, male: bool) -> str:
-        region = _pick(rng, _REGIONS)
-        sequence = rng.randrange(0, 1000, 2) + (1 if male else 0)  # odd: male, even: female
-        value = compose_id_number(region, birth, sequence)
-        while value in self._id_numbers:
-            sequence = (sequence + 2) % 1000
-            value = compose_id_number(region, birth, sequence)
-        self._id_numbers.add(value)
-        return value
-
-    def _phone(self, rng: random.Random) -> str:
-        value = rng.choice(data.PHONE_PREFIXES) + f"{rng.randrange(10**8):08d}"
-        while value in self._phones:
-            value = rng.choice(data.PHONE_PREFIXES) + f"{rng.randrange(10**8):08d}"
-        self._phones.add(value)
-        return value
 
     def _registration(
         self, rng: random.Random, rows: Rows, member_id: int, opened_on: dt.date, id_number: str
@@ -954,9 +753,8 @@ class CentreGenerator:
     # -- loans -------------------------------------------------------------------------------
 
     def _plan_loan(
-        self, rng: random.Random, state: str, open_month: int, *, prepaid: bool = False
+        self, rng: random.Random, state: str, open_month: int, index: int, *, prepaid: bool = False
     ) -> _Loan:
-        self._loan_count += 1
         months = rng.choice((120, 180, 240, 300, 360))
         method = (
             rules.Method.EQUAL_INSTALLMENT if rng.random() < 0.75 else rules.Method.EQUAL_PRINCIPAL
@@ -966,7 +764,7 @@ class CentreGenerator:
         earliest = open_month + 14
         as_month = self._as_month
         loan = _Loan(state, amount, months, method, first_home, applied_on=self.as_of)
-        loan.bank = _pick(rng, _BANKS)
+        loan.bank = pick(rng, BANKS)
         if state == "approving":
             loan.applied_on = self.as_of - dt.timedelta(days=rng.randint(1, 20))
         elif state == "signed":
@@ -1001,7 +799,7 @@ class CentreGenerator:
             elif state == "overdue":
                 loan.missed = rng.randint(1, 3)
         year = (loan.disbursed_on or loan.signed_on or loan.applied_on).year
-        loan.contract_no = f"JK1401{year}{self._loan_count:07d}"
+        loan.contract_no = f"JK1401{year}{index + 1:07d}"  # one loan per member
         return loan
 
     def _loan_rows(self, ctx: _MemberContext, loan: _Loan) -> list[dict[str, Any]]:
@@ -1012,7 +810,7 @@ class CentreGenerator:
         rate = rules.rate_lookup(rate_history(loan.months, loan.first_home))(loan.applied_on)
         estimate = estimated_payment(loan.amount, loan.months, loan.method, rate)
         submitted = at(loan.applied_on, rng.randint(9, 17), rng.randint(0, 59))
-        app_no = f"DK{loan.applied_on:%Y%m%d}{next(self._app_seq):08d}"
+        app_no = f"DK{loan.applied_on:%Y%m%d}{ctx.numbers.next()}"
         status = {"approving": "processing", "signed": "approved"}.get(loan.state, "completed")
         completed = at(loan.disbursed_on, 15) if loan.disbursed_on else None
         ctx.rows.add(
@@ -1361,7 +1159,7 @@ class CentreGenerator:
         quote: rules.PrepaymentQuote,
         status: str,
     ) -> str:
-        no = f"HK{quote.on:%Y%m%d}{next(self._prepay_seq):08d}"
+        no = f"HK{quote.on:%Y%m%d}{ctx.numbers.next()}"
         created = at(min(quote.on - dt.timedelta(days=5), self.as_of - dt.timedelta(days=1)), 10)
         decided = at(quote.on, 16) if status != "pending" else None
         ctx.rows.add(
@@ -1406,7 +1204,7 @@ class CentreGenerator:
                 self._message(
                     ctx,
                     "提取申请办结",
-                    f"您的{data_reason(entry.reason)}提取申请已办结，{money(-entry.fen)} 元已支付至"
+                    f"您的{reason_name(entry.reason)}提取申请已办结，{money(-entry.fen)} 元已支付至"
                     f"您的银行账户。",
                     at(entry.day, 15, 30),
                     "withdrawal",
@@ -1478,10 +1276,10 @@ class CentreGenerator:
     ) -> int:
         rng = ctx.rng
         app_id = self._id("applications")
-        bank = _pick(rng, _BANKS)
+        bank = pick(rng, BANKS)
         card = "6217" + "".join(str(rng.randrange(10)) for _ in range(15))
         details: dict[str, Any] = {
-            "reason_name": data_reason(reason),
+            "reason_name": reason_name(reason),
             "account_no": ctx.account_no,
             "bank_name": bank,
             "bank_account_masked": card[:4] + "*" * (len(card) - 8) + card[-4:],
@@ -1500,7 +1298,7 @@ class CentreGenerator:
             "applications",
             {
                 "id": app_id,
-                "application_no": f"TQ{submitted:%Y%m%d}{next(self._app_seq):08d}",
+                "application_no": f"TQ{submitted:%Y%m%d}{ctx.numbers.next()}",
                 "member_id": ctx.member_id,
                 "kind": "withdrawal",
                 "reason": reason,
@@ -1661,14 +1459,16 @@ class CentreGenerator:
         ctx.rows.tables["messages"].extend(messages)
 
 
-def data_reason(reason: str | None) -> str:
-    return {
-        "rent": "租房",
-        "purchase": "购房",
-        "loan_repayment": "偿还贷款",
-        "retirement": "离退休",
-        "leaving": "离职",
-    }.get(reason or "", "住房公积金")
+@dataclass
+class _Numbers:
+    """A member's application and prepayment numbers: the member's place in the centre, then a
+    count, so numbers stay unique whichever process generates the member."""
+
+    index: int
+    counter: Iterator[int]
+
+    def next(self) -> str:
+        return f"{self.index + 1:07d}{next(self.counter)}"
 
 
 @dataclass
@@ -1682,3 +1482,4 @@ class _MemberContext:
     balance: int
     monthly: int
     status: str
+    numbers: _Numbers

@@ -16,10 +16,12 @@ from backend.clock import today
 from backend.identity.passwords import make_hasher, password_meets_policy
 from backend.members.models import Member
 from backend.runtime import Runtime
-from backend.seed.csvfile import write_members_csv
-from backend.seed.generator import DEMO_PASSWORD, CentreGenerator, DemoMember, Rows
-from backend.seed.services import seed_services
-from backend.seed.writer import BackgroundWriter, BulkWriter
+from devtools.seed.common import Rows
+from devtools.seed.csvfile import write_members_csv
+from devtools.seed.generator import CentreGenerator
+from devtools.seed.profiles import DEMO_PASSWORD, DemoMember
+from devtools.seed.services import seed_services
+from devtools.seed.writer import BackgroundWriter, BulkWriter
 
 logger = logging.getLogger(__name__)
 
