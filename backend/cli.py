@@ -196,6 +196,12 @@ def dev_tools(module: str) -> ModuleType:
     help="Data up to this date (default today)",
 )
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has members")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes generating members (PostgreSQL; default one per CPU from 20,000 members)",
+)
 @pass_ctx
 def seed(
     c: Context,
@@ -204,6 +210,7 @@ def seed(
     csv_path: Path | None,
     as_of: dt.datetime | None,
     if_empty: bool,
+    workers: int | None,
 ) -> None:
     """Fill the database with a realistic demo centre (deterministic for a seed and a date)."""
     runner = dev_tools("seed.runner")
@@ -217,6 +224,7 @@ def seed(
             as_of=as_of.date() if as_of else None,
             csv_path=csv_path,
             if_empty=if_empty,
+            workers=workers,
         )
     except SeedRefused as exc:
         raise click.ClickException(f"{exc}; use --if-empty to skip, or an empty database") from exc

@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--reset", action="store_true", help="empty the database first")
     parser.add_argument("--csv", default=None, help="also write the demo-members CSV here")
+    parser.add_argument("--workers", type=int, default=None, help="default: one per CPU")
     args = parser.parse_args(argv)
 
     runtime = Runtime.build(Settings.from_env(database_url=args.database_url))
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         members=args.members,
         seed=args.seed,
         csv_path=None if args.csv is None else Path(args.csv),
+        workers=args.workers,
     )
     elapsed = time.perf_counter() - started
     if result.skipped:

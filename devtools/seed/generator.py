@@ -14,7 +14,7 @@ import functools
 import itertools
 import random
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -74,6 +74,21 @@ _RATE_PAIRS = weighted(
 )
 
 
+# The tables whose ids a member takes (the parallel load moves these, nothing else).
+MEMBER_TABLES = (
+    "members",
+    "fund_accounts",
+    "fund_transactions",
+    "channel_identities",
+    "applications",
+    "application_nodes",
+    "loan_contracts",
+    "loan_rates",
+    "loan_repayments",
+    "loan_prepayments",
+    "messages",
+)
+
 # The demo's full slot: tomorrow 14:00, provident-fund withdrawal at the first hall.
 _FULL_SLOT = ("H01", "tq", 1, "14:00")
 
@@ -98,7 +113,7 @@ def estimated_payment(amount: Decimal, months: int, method: rules.Method, rate: 
 
 
 @dataclass
-class _Employer:
+class Employer:
     id: int
     name: str
     employee_rate: Decimal
@@ -171,6 +186,7 @@ class CentreGenerator:
         password_hash: str,
         next_ids: dict[str, int],
         members: int,
+        employers: list[Employer] | None = None,
     ) -> None:
         self.seed = seed
         self.as_of = as_of
@@ -182,11 +198,34 @@ class CentreGenerator:
         self._as_month = month_index(as_of)
         self._window_start = self._as_month - HISTORY_MONTHS
         self.registry = IdentityRegistry()
-        self._employers: list[_Employer] = []
+        self._employers: list[Employer] = list(employers or [])
         self._created = at(month_day(self._window_start, 1), 9)
         self._first_member_id = self._next_ids.get("members", 1)
 
     # -- ids ---------------------------------------------------------------------------------
+
+    @property
+    def next_ids(self) -> dict[str, int]:
+        return dict(self._next_ids)
+
+    @property
+    def employer_list(self) -> list[Employer]:
+        return list(self._employers)
+
+    def move_on(self, next_ids: dict[str, int]) -> None:
+        """The ids the parallel load's workers gave out are taken."""
+        self._next_ids.update(next_ids)
+
+    def chunk(
+        self, start: int, claims: Sequence[Claimed]
+    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int], list[DemoMember]]:
+        """Members ``start``, ``start + 1``… (one per claim) with their ids counted from 0 in
+        every table: (rows, how many ids each table took, the CSV lines). The caller moves the
+        ids to the chunk's place in the centre when it writes the rows."""
+        self._next_ids = dict.fromkeys(MEMBER_TABLES, 0)
+        rows = Rows()
+        demo = [self.member(start + k, rows, claimed) for k, claimed in enumerate(claims)]
+        return rows.take(), dict(self._next_ids), demo
 
     def _id(self, table: str) -> int:
         value = self._next_ids.get(table, 1)
@@ -205,7 +244,7 @@ class CentreGenerator:
                 name = self._company_name(rng, seq)
             names.add(name)
             employee_rate, employer_rate = pick(rng, _RATE_PAIRS)
-            employer = _Employer(
+            employer = Employer(
                 id=self._id("employers"),
                 name=name,
                 employee_rate=employee_rate,
@@ -535,7 +574,7 @@ class CentreGenerator:
         self,
         rng: random.Random,
         profile: Profile,
-        employer: _Employer,
+        employer: Employer,
         open_month: int,
         opened_on: dt.date,
         retires_on: dt.date,
@@ -634,7 +673,7 @@ class CentreGenerator:
         return ledger, account
 
     def _bases(
-        self, rng: random.Random, employer: _Employer, open_month: int, last_month: int
+        self, rng: random.Random, employer: Employer, open_month: int, last_month: int
     ) -> list[tuple[int, int, Decimal, Decimal]]:
         """(base, monthly amount, rates) per base year: the base is re-assessed each July from
         the previous year's average wage; each part is rounded to the fen on its own."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.applications.models import Application, ApplicationNode
@@ -367,3 +367,50 @@ def test_transfers_between_cities_show_every_state_when_seeded(
         )
     ).all()
     assert entry.amount == arrived.amount and entry.txn_date == AS_OF
+
+
+def _dump(session: Session, runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table with its ids; ciphertexts as their plain values, salted hashes left out."""
+    result = {}
+    for table in Base.metadata.sorted_tables:
+        rows = []
+        for row in session.execute(select(table).order_by(*table.primary_key)).mappings():
+            item = []
+            for name, value in row.items():
+                if name.endswith("_enc") and value is not None:
+                    value = runtime.pii.decrypt(value)
+                elif name == "password_hash":
+                    continue
+                elif name == "details":
+                    value = sorted((k, str(v)) for k, v in value.items() if not k.endswith("_enc"))
+                item.append((name, value))
+            rows.append(tuple(item))
+        result[table.name] = rows
+    return result
+
+
+def _index_names(session: Session) -> set[str]:
+    query = text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    return set(session.scalars(query))
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres_only")
+def test_worker_processes_seed_the_centre_one_process_seeds_when_loading_in_parallel(
+    runtime: Runtime, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devtools.seed import parallel
+
+    monkeypatch.setattr(parallel, "CHUNK", 70)
+    members = 400
+    alone = seed_centre(runtime, members=members, seed=5, as_of=AS_OF, progress=False, workers=1)
+    first = _dump(session, runtime)
+    indexes = _index_names(session)
+    session.rollback()
+    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with runtime.engine.begin() as conn:  # the ids the live use cases take start again too
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    together = seed_centre(runtime, members=members, seed=5, as_of=AS_OF, progress=False, workers=3)
+    assert _dump(session, runtime) == first
+    assert together.counts == alone.counts and together.demo_members == alone.demo_members
+    assert _index_names(session) == indexes  # the dropped ones are built again
