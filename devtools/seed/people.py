@@ -12,11 +12,15 @@ import datetime as dt
 import hashlib
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from backend.pii import compose_id_number
 from devtools.seed import data
-from devtools.seed.common import pick, weighted
+from devtools.seed.common import Rows, at, pick, weighted
 from devtools.seed.profiles import SHOWCASE, Profile, random_profile
+
+if TYPE_CHECKING:
+    from devtools.seed.context import Centre
 
 _SURNAMES = weighted(data.SURNAMES)
 _REGIONS = weighted(data.REGIONS)
@@ -102,3 +106,58 @@ def channel_identities(id_number: str) -> dict[str, str]:
         "wechat_openid": openid,
         "wechat_unionid": "oU" + digest[32:58],
     }
+
+
+def registration(
+    centre: Centre,
+    rng: random.Random,
+    rows: Rows,
+    member_id: int,
+    opened_on: dt.date,
+    id_number: str,
+) -> None:
+    start = max(opened_on, centre.as_of - dt.timedelta(days=3 * 365))
+    day = dt.date.fromordinal(rng.randint(start.toordinal(), centre.as_of.toordinal()))
+    registered_at = at(day, rng.randint(8, 21), rng.randint(0, 59))
+    last_login = centre.as_of - dt.timedelta(days=rng.randint(0, 90))
+    rows.add(
+        "credentials",
+        {
+            "member_id": member_id,
+            "password_hash": centre.password_hash,
+            "failed_attempts": 0,
+            "locked_until": None,
+            "registered_at": registered_at,
+            "password_changed_at": registered_at,
+            "last_login_at": max(registered_at, at(last_login, rng.randint(8, 21))),
+        },
+    )
+    channels = [c for c in ("wechat", "alipay", "sms") if rng.random() < 0.6] or ["sms"]
+    rows.add(
+        "member_preferences",
+        {
+            "member_id": member_id,
+            "sound_enabled": rng.random() < 0.8,
+            "push_channels": channels,
+            "updated_at": registered_at,
+        },
+    )
+    identities = None
+    for channel, share in (("wechat", 0.4), ("alipay", 0.25)):
+        if rng.random() >= share:
+            continue
+        identities = identities or channel_identities(id_number)
+        rows.add(
+            "channel_identities",
+            {
+                "id": centre.ids("channel_identities"),
+                "member_id": member_id,
+                "channel": channel,
+                "open_id": identities[f"{channel}_openid"]
+                if channel == "wechat"
+                else identities["alipay_open_id"],
+                "user_id": identities["alipay_user_id"] if channel == "alipay" else None,
+                "union_id": identities["wechat_unionid"] if channel == "wechat" else None,
+                "created_at": registered_at,
+            },
+        )

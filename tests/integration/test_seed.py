@@ -32,7 +32,7 @@ from backend.withdrawals.retirement import (
 from backend.withdrawals.rules import LEAVING_SEALED_MONTHS
 from devtools.seed.csvfile import HEADER, read_members_csv
 from devtools.seed.profiles import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
-from devtools.seed.runner import SeedRefused, seed_centre
+from devtools.seed.runner import seed_centre
 
 AS_OF = dt.date(2026, 11, 20)
 MEMBERS = 30
@@ -276,13 +276,6 @@ def test_same_seed_gives_the_same_centre_when_seeded_twice(
     _empty(runtime)
     _seed(runtime, seed=8)
     assert snapshot(session, runtime)["members"] != first["members"]
-
-
-def test_seed_refuses_when_members_exist(seeded: Any, runtime: Runtime) -> None:
-    with pytest.raises(SeedRefused):
-        _seed(runtime)
-    again = seed_centre(runtime, members=5, if_empty=True, progress=False)
-    assert again.skipped and again.members == MEMBERS
 
 
 def test_closures_and_retirements_follow_the_withdrawal_rules_when_seeded(

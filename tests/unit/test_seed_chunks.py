@@ -59,7 +59,7 @@ def _in_chunks(size: int) -> dict[str, list[dict[str, Any]]]:
     next_ids = parent.next_ids
     # a worker forked from the parent: its own generator, the parent's employers
     worker = _generator()
-    worker._employers = parent.employer_list
+    worker.centre.employers = list(parent.centre.employers)
     for start in range(0, MEMBERS, size):
         claims = [
             parent.registry.claim(draw_person(parent.seed, index))
