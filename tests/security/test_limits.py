@@ -26,8 +26,8 @@ from backend.identity.smscodes import (
     CodeSent,
 )
 from backend.ratelimit import Limiter
+from tests.api.identity import PASSWORD, last_code, sms_count
 from tests.api.test_identity_register import send_code
-from tests.api.test_identity_support import PASSWORD, last_code, sms_count
 from tests.security.parallel import CountingHasher, fire, real_redis
 
 PHONE = "13912345678"
