@@ -13,18 +13,20 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map, PathConverter
 
+import backend.models  # noqa: F401  (entry point: every mapper registered before a session)
 from backend.announcements.routes import blp as announcements_blp
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.appointments.routes import blp as appointments_blp
+from backend.certificates.pages import blp as certificate_pages_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
-from backend.fund.pages import blp as certificate_pages_blp
 from backend.fund.routes import blp as fund_blp
 from backend.guards import install_input_guards
 from backend.identity.routes import blp as identity_blp
 from backend.inbox.routes import blp as inbox_blp
 from backend.integration.routes import blp as integration_blp
+from backend.json_provider import OrjsonProvider
 from backend.loans.routes import blp as loans_blp
 from backend.logs import configure_logging, request_id_var
 from backend.members.routes import blp as members_blp
@@ -120,7 +122,7 @@ def create_app(
         OPENAPI_SWAGGER_UI_URL="/docs-assets/",
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
     app.extensions["gjj"] = rt
     app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.fund.models import FundAccount, FundTransaction
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.identity.passwords import make_hasher
 from backend.members.models import Credential, Employer, Member
 from backend.pii import compose_id_number, mask_id_number, mask_phone
@@ -418,7 +418,7 @@ class Factory:
         long_term: bool = False,
     ) -> Any:
         """Subscription-message consent as recorded from requestSubscribeMessage."""
-        from backend.push.models import SubscriptionConsent
+        from backend.channels.models import SubscriptionConsent
 
         consent = SubscriptionConsent(
             member_id=member.id,

@@ -8,20 +8,20 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
+from backend.accounts.models import ACCOUNT_STATUS
+from backend.accounts.queries import account_summary
+from backend.accounts.rules import rate_text
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, current_member_id, member_view, origin
-from backend.fund import services
-from backend.fund.models import ACCOUNT_STATUS, Certificate
-from backend.fund.schemas import (
+from backend.certificates import services as certificates
+from backend.certificates.schemas import (
     CertificateIssuedSchema,
     CertificateVerificationSchema,
-    FundAccountSchema,
-    TransactionArgsSchema,
-    TransactionPageSchema,
     VerifyArgsSchema,
 )
+from backend.fund import services
+from backend.fund.schemas import FundAccountSchema, TransactionArgsSchema, TransactionPageSchema
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
-from backend.settings import Settings
 from backend.withdrawals import services as withdrawals
 from backend.withdrawals.schemas import (
     EligibilityArgsSchema,
@@ -35,18 +35,6 @@ blp = Blueprint(
 )
 
 
-def issued_certificate(settings: Settings, cert: Certificate) -> dict[str, Any]:
-    """The answer to issuing a certificate of any kind."""
-    return {
-        "serial_no": cert.serial_no,
-        "kind": cert.kind,
-        "verification_code": cert.verification_code,
-        "issued_at": cert.issued_at,
-        "valid_until": cert.valid_until,
-        "pdf_url": services.pdf_url(settings, cert.serial_no),
-    }
-
-
 @blp.route("/fund/account")
 class FundAccountView(MethodView):
     @member_view(blp)
@@ -54,15 +42,15 @@ class FundAccountView(MethodView):
     @blp.alt_response(404, description="fund.account_missing")
     def get(self) -> dict[str, Any]:
         """缴存支取信息：账户、状态、余额、基数、比例、月缴存额、缴至年月、单位"""
-        account, employer = services.account_summary(db(), current_member_id())
+        account, employer = account_summary(db(), current_member_id())
         return {
             "account_no": account.account_no,
             "status": account.status,
             "status_name": ACCOUNT_STATUS.get(account.status, account.status),
             "balance": account.balance,
             "deposit_base": account.deposit_base,
-            "employee_rate": services.rate_text(account.employee_rate),
-            "employer_rate": services.rate_text(account.employer_rate),
+            "employee_rate": rate_text(account.employee_rate),
+            "employer_rate": rate_text(account.employer_rate),
             "monthly_amount": account.monthly_amount,
             "paid_through": account.paid_through,
             "employer": employer,
@@ -98,8 +86,8 @@ class CertificatesView(MethodView):
     def post(self) -> dict[str, Any]:
         """开具缴存证明（重新开具时原证明作废）"""
         rt = runtime()
-        cert = services.issue_certificate(db(), rt.settings, current_member(), origin())
-        return issued_certificate(rt.settings, cert)
+        cert = certificates.issue_certificate(db(), rt.settings, current_member(), origin())
+        return certificates.issued_certificate(rt.settings, cert)
 
 
 PDF_RESPONSE = {
@@ -118,7 +106,7 @@ class CertificatePdfView(MethodView):
     @blp.alt_response(410, description="certificate.voided")
     def get(self, serial_no: str) -> Response:
         """证明 PDF：缴存证明或贷款结清证明（仅本人）"""
-        pdf = services.certificate_pdf(db(), runtime().settings, current_member_id(), serial_no)
+        pdf = certificates.certificate_pdf(db(), runtime().settings, current_member_id(), serial_no)
         return Response(
             pdf,
             mimetype="application/pdf",
@@ -135,10 +123,10 @@ class CertificateVerificationView(MethodView):
     def get(self, args: dict[str, Any], serial_no: str) -> dict[str, Any]:
         """证明核验：缴存证明或贷款结清证明（银行、单位等第三方，无需登录）"""
         rt = runtime()
-        verification = services.verify_certificate(
+        verification = certificates.verify_certificate(
             db(), rt.redis, rt.keys, serial_no, args["code"], origin().ip
         )
-        return services.public_view(verification)
+        return certificates.public_view(verification)
 
 
 @blp.route("/withdrawals/eligibility")

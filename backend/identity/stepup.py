@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from backend.accounts.queries import account_of
 from backend.errors import Forbidden
-from backend.fund.queries import account_of
 from backend.idempotency.services import StoredAnswer, run_once
 from backend.identity.sms import sms_codes
 from backend.identity.smscodes import CodeSent

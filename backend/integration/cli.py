@@ -10,7 +10,6 @@ import click
 
 from backend.clock import utcnow
 from backend.integration import signing
-from backend.integration.signing import DEMO_INTERNAL_KEY
 
 
 @click.group("internal")
@@ -38,7 +37,7 @@ def curl(
     keys = dict(settings.internal_keys)
     if not keys and not settings.production:
         # The demo plays the core system with its own caller when none is configured.
-        keys = dict([DEMO_INTERNAL_KEY])
+        keys = dict([signing.DEMO_INTERNAL_KEY])
     if not keys:
         raise click.ClickException("no caller configured: set GJJ_INTERNAL_KEYS=keyid:secret")
     key_id = key_id or next(iter(keys))

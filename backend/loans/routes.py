@@ -9,9 +9,9 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, current_member_id, member_view, origin
+from backend.certificates.schemas import CertificateIssuedSchema
+from backend.certificates.services import issued_certificate
 from backend.clock import today
-from backend.fund.routes import issued_certificate
-from backend.fund.schemas import CertificateIssuedSchema
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.loans import prepayments, services
 from backend.loans.plans import plan_cache

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.accounts.models import ACCOUNT_STATUS
+from backend.accounts.queries import account_summary
 from backend.applications.models import (
     APPLICATION_KINDS,
     APPLICATION_STATUS,
@@ -29,10 +31,10 @@ from backend.applications.models import (
 )
 from backend.applications.services import LOAN_NODES, create_application
 from backend.audit.services import RequestOrigin, record
+from backend.certificates import services as certificates
+from backend.certificates.models import Certificate
 from backend.clock import to_local
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.fund import services as certificates
-from backend.fund.models import ACCOUNT_STATUS, Certificate
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import confirm_once
 from backend.loans import queries, rules
@@ -654,7 +656,7 @@ def issue_settlement_certificate(
             f"该笔贷款当前状态为“{label}”，尚未结清，结清后方可开具贷款结清证明",
             error_code="loan.not_settled",
         )
-    account, _ = certificates.account_summary(session, member.id)
+    account, _ = account_summary(session, member.id)
     return certificates.issue(
         session,
         settings,

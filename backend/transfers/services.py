@@ -11,12 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.accounts.models import FundAccount
+from backend.accounts.queries import account_missing, account_of
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.applications.services import apply_event, create_application
 from backend.audit.services import RequestOrigin, record
-from backend.fund.models import FundAccount
-from backend.fund.queries import account_of
-from backend.fund.services import account_missing
 from backend.idempotency.services import StoredAnswer
 from backend.inbox.services import post_message
 from backend.loans.models import LoanContract

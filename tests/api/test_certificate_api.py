@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
-from backend.fund.models import Certificate
-from backend.fund.pdf import find_cjk_font
-from backend.fund.services import CODE_ALPHABET, VERIFY_LIMIT, content_hash
+from backend.certificates.models import Certificate
+from backend.certificates.pdf import find_cjk_font
+from backend.certificates.services import CODE_ALPHABET, VERIFY_LIMIT, content_hash
 from backend.ratelimit import GC_SLACK
 
 try:
@@ -301,7 +301,7 @@ def test_qr_code_and_link_open_the_page_at_the_public_base_url_when_printed(
         f"https://gjj.example.cn/verify/certificates/{body['serial_no']}"
         f"?code={body['verification_code']}"
     )
-    with mock.patch("backend.fund.pdf._draw_qr") as draw_qr:
+    with mock.patch("backend.certificates.pdf._draw_qr") as draw_qr:
         r = client.get(f"/api/v1/fund/certificates/{body['serial_no']}/pdf", headers=headers)
     assert r.status_code == 200
     assert draw_qr.call_args.args[1] == expected

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 
 
 def test_unknown_path_answers_envelope_when_not_found(client):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import event, select
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 
 NOW = dt.datetime(2026, 11, 5, 4, 0, tzinfo=dt.UTC)  # 2026-11-05 12:00 in Shanghai
 

@@ -588,7 +588,7 @@ APPLY_DAY = dt.date(2025, 6, 20)
 def depositor(make, session):
     """A member with a normal account, 80,000.00 balance and deposits for 2024-12 … 2025-05."""
     member = make.member(balance="0.00")
-    from backend.fund.models import FundAccount
+    from backend.accounts.models import FundAccount
 
     account = session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
     make.transaction(account, txn_date=dt.date(2024, 11, 1), amount="74240.00", kind="transfer_in")
@@ -702,7 +702,7 @@ def test_loan_application_refused_when_deposits_not_consecutive(
     client, login, make, session, clock
 ):
     member = make.member(balance="0.00")
-    from backend.fund.models import FundAccount
+    from backend.accounts.models import FundAccount
 
     account = session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
     for month in ("2024-12", "2025-01", "2025-03", "2025-04", "2025-05"):  # 2025-02 missing

@@ -3,9 +3,9 @@ from decimal import Decimal
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from backend.accounts.models import FundAccount
 from backend.audit.models import AuditEvent
 from backend.cli import Context, cli
-from backend.fund.models import FundAccount
 from backend.identity.tokens import token_store
 from backend.members.models import Member
 from backend.members.services import disable_online_access

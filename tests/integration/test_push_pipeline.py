@@ -9,12 +9,13 @@ import threading
 import pytest
 from sqlalchemy import event, select
 
+from backend.channels.models import SubscriptionConsent
 from backend.clock import to_local
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
 from backend.push.delivery import claim, deliver, sweep
 from backend.push.dispatch import senders, sweep_once
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.push.models import PushDelivery
 from tests.channels import alipay_user, wechat_user
 
 WX_NOTICE = "gjj-wx-notice"

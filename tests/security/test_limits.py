@@ -10,8 +10,8 @@ import json
 import pytest
 
 from backend.audit.services import RequestOrigin
+from backend.certificates.services import VERIFY_LIMITED
 from backend.errors import AppError
-from backend.fund.services import VERIFY_LIMITED
 from backend.identity import lockout, services
 from backend.identity.lockout import IP_FAILURES, PAIR_FAILURES
 from backend.identity.notices import NOTICE_DAILY
