@@ -46,10 +46,10 @@ miniapp-types: install ## the mini-program's API types from the backend's OpenAP
 	cd miniapp && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run gen:api-types
 
 lint: install
-	$(BIN)/ruff check backend adapters scripts tests
-	$(BIN)/ruff format --check backend adapters scripts tests
+	$(BIN)/ruff check backend adapters devtools scripts tests
+	$(BIN)/ruff format --check backend adapters devtools scripts tests
 	$(BIN)/lint-imports
-	$(BIN)/mypy backend adapters
+	$(BIN)/mypy backend adapters devtools
 
 clean:
 	rm -rf $(VENV) instance miniapp/node_modules miniapp/dist

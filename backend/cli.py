@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import click
@@ -171,6 +173,21 @@ def run_gunicorn(
     _Server().run()
 
 
+def dev_tools(module: str) -> ModuleType:
+    """A module of the source checkout's ``devtools`` package (the seed, the demo). The production
+    wheel leaves it out and production code never imports it: it is looked up by name here."""
+    try:
+        return importlib.import_module(f"devtools.{module}")
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "devtools":
+            raise
+        raise click.ClickException(
+            "gjj seed and gjj demo need the development tools, which a production install "
+            "leaves out: in a source checkout run `make install` "
+            "(pip install -e '.[dev]')"
+        ) from exc
+
+
 @cli.command()
 @click.option("--members", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed")
@@ -188,6 +205,12 @@ def run_gunicorn(
     help="Data up to this date (default today)",
 )
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has members")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes generating members (PostgreSQL; default one per CPU from 20,000 members)",
+)
 @pass_ctx
 def seed(
     c: Context,
@@ -196,10 +219,11 @@ def seed(
     csv_path: Path | None,
     as_of: dt.datetime | None,
     if_empty: bool,
+    workers: int | None,
 ) -> None:
     """Fill the database with a realistic demo centre (deterministic for a seed and a date)."""
-    from backend.seed.runner import SeedRefused, seed_centre
-
+    runner = dev_tools("seed.runner")
+    seed_centre, SeedRefused = runner.seed_centre, runner.SeedRefused
     csv_path = csv_path or c.settings.demo_csv_path
     try:
         result = seed_centre(
@@ -209,6 +233,7 @@ def seed(
             as_of=as_of.date() if as_of else None,
             csv_path=csv_path,
             if_empty=if_empty,
+            workers=workers,
         )
     except SeedRefused as exc:
         raise click.ClickException(f"{exc}; use --if-empty to skip, or an empty database") from exc
@@ -235,7 +260,7 @@ def seed(
 @pass_ctx
 def demo(c: Context, members: int, seed_value: int, host: str | None, port: int | None) -> None:
     """Migrate, seed if empty, start the channel fakes and serve the API: the one-command demo."""
-    from backend import demo as demo_setup
+    demo_setup = dev_tools("demo")
 
     if c.settings.production:
         raise click.ClickException("the demo refuses GJJ_ENV=production")

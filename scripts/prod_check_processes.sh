@@ -87,7 +87,10 @@ case $ACTION in
     chown "$APP_USER" "$WORK/redis" "$WORK/instance-worker"
     chmod 0755 "$WORK"
     echo "building the wheel and installing it (not editable) into $VENV"
-    .venv/bin/python -m pip wheel --no-deps -q -w "$WORK/wheel" .
+    # From what the Dockerfile copies (no devtools: the production wheel has no seed or demo).
+    mkdir -p "$WORK/src"
+    cp -r pyproject.toml README.md backend adapters "$WORK/src/"
+    .venv/bin/python -m pip wheel --no-deps -q -w "$WORK/wheel" "$WORK/src"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q "$WORK"/wheel/gjj_hall-*.whl
     [ -f miniapp/dist/build/h5/index.html ] || make miniapp-h5 >/dev/null

@@ -66,11 +66,11 @@ def main() -> None:
     from backend.accounts.models import FundAccount
     from backend.api import db
     from backend.app import create_app
+    from backend.bootstrap import bootstrap
     from backend.identity.tokens import TokenStore
-    from backend.runtime import Runtime
     from backend.settings import Settings
 
-    rt = Runtime.build(Settings.from_env())
+    rt = bootstrap(Settings.from_env())
     app = create_app(runtime=rt)
     logging.getLogger().setLevel("WARNING")
     reference = Blueprint("bench", __name__)

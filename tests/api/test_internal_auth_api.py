@@ -188,7 +188,8 @@ def test_cli_signs_as_the_demo_caller_when_no_keys_configured(
 
     from backend.app import create_app
     from backend.cli import Context, cli
-    from backend.demo import DEMO_INTERNAL_KEY, with_demo_internal_key
+    from backend.integration.signing import DEMO_INTERNAL_KEY
+    from devtools.demo import with_demo_internal_key
 
     member = make.member()
     monkeypatch.delenv("GJJ_INTERNAL_KEYS", raising=False)

@@ -28,12 +28,12 @@ from werkzeug.wrappers import Request
 
 from backend.app import create_app
 from backend.clock import utcnow
-from backend.demo import start_channel_fakes
 from backend.integration import signing
 from backend.loans.models import LoanContract
 from backend.members.models import Credential, Member
 from backend.runtime import Runtime
-from backend.seed.runner import seed_centre
+from devtools.demo import start_channel_fakes
+from devtools.seed.runner import seed_centre
 
 # Enough members for every showcase profile (loan states, applications, many messages).
 SEEDED_MEMBERS = 12

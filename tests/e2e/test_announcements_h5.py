@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from backend.seed import data
+from devtools.seed import data
 from tests.e2e.conftest import Backend
 from tests.e2e.h5 import log_in, shot
 

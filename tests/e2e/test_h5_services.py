@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from backend.seed.generator import SHOWCASE
+from devtools.seed.profiles import SHOWCASE
 from tests.e2e.conftest import Backend, DemoMember
 from tests.e2e.h5 import log_in, shot, toast, type_into
 

@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from adapters.alipay import AlipayClient, AlipayConfig
-from backend import demo
 from backend.channels.models import ChannelIdentity
 from backend.cli import Context, cli
 from backend.runtime import Runtime
-from backend.seed.csvfile import HEADER, read_members_csv
-from backend.seed.generator import channel_identities
-from backend.seed.runner import seed_centre
+from devtools import demo
+from devtools.seed.csvfile import HEADER, read_members_csv
+from devtools.seed.people import channel_identities
+from devtools.seed.runner import seed_centre
 
 
 def _invoke(runtime: Runtime, *args: str) -> Any:
@@ -192,3 +192,20 @@ def test_demo_caller_can_post_to_the_internal_api_when_no_keys_configured(
     assert f"gjj internal curl POST /internal/v1/messages --key {key_id}" in text
     # The banner names the caller, never its secret (issue 11).
     assert runtime.settings.internal_keys[key_id] not in text
+
+
+@pytest.mark.parametrize("command", ["seed", "demo"])
+def test_seed_and_demo_say_what_to_install_when_the_dev_tools_are_missing(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """The production wheel has no ``devtools``: the commands name the install, no traceback."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "devtools" or m.startswith("devtools.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "devtools", None)  # import devtools… fails as if absent
+
+    result = _invoke(runtime, command)
+
+    assert result.exit_code == 1
+    assert "make install" in result.output and "pip install -e '.[dev]'" in result.output

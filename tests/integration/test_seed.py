@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import FundAccount, FundTransaction
@@ -23,9 +23,6 @@ from backend.members.models import Credential, Employer, Member
 from backend.models import Base
 from backend.pii import is_valid_id_number, mask_id_number, mask_phone
 from backend.runtime import Runtime
-from backend.seed.csvfile import HEADER, read_members_csv
-from backend.seed.generator import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
-from backend.seed.runner import SeedRefused, seed_centre
 from backend.withdrawals.models import RentArrangement
 from backend.withdrawals.retirement import (
     RetirementFacts,
@@ -33,6 +30,9 @@ from backend.withdrawals.retirement import (
     retirement_reached,
 )
 from backend.withdrawals.rules import LEAVING_SEALED_MONTHS
+from devtools.seed.csvfile import HEADER, read_members_csv
+from devtools.seed.profiles import ACCOUNT_STATUSES, DEMO_PASSWORD, LOAN_STATES
+from devtools.seed.runner import seed_centre
 
 AS_OF = dt.date(2026, 11, 20)
 MEMBERS = 30
@@ -278,13 +278,6 @@ def test_same_seed_gives_the_same_centre_when_seeded_twice(
     assert snapshot(session, runtime)["members"] != first["members"]
 
 
-def test_seed_refuses_when_members_exist(seeded: Any, runtime: Runtime) -> None:
-    with pytest.raises(SeedRefused):
-        _seed(runtime)
-    again = seed_centre(runtime, members=5, if_empty=True, progress=False)
-    assert again.skipped and again.members == MEMBERS
-
-
 def test_closures_and_retirements_follow_the_withdrawal_rules_when_seeded(
     seeded: Any, session: Session, runtime: Runtime
 ) -> None:
@@ -367,3 +360,50 @@ def test_transfers_between_cities_show_every_state_when_seeded(
         )
     ).all()
     assert entry.amount == arrived.amount and entry.txn_date == AS_OF
+
+
+def _dump(session: Session, runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table with its ids; ciphertexts as their plain values, salted hashes left out."""
+    result = {}
+    for table in Base.metadata.sorted_tables:
+        rows = []
+        for row in session.execute(select(table).order_by(*table.primary_key)).mappings():
+            item = []
+            for name, value in row.items():
+                if name.endswith("_enc") and value is not None:
+                    value = runtime.pii.decrypt(value)
+                elif name == "password_hash":
+                    continue
+                elif name == "details":
+                    value = sorted((k, str(v)) for k, v in value.items() if not k.endswith("_enc"))
+                item.append((name, value))
+            rows.append(tuple(item))
+        result[table.name] = rows
+    return result
+
+
+def _index_names(session: Session) -> set[str]:
+    query = text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    return set(session.scalars(query))
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres_only")
+def test_worker_processes_seed_the_centre_one_process_seeds_when_loading_in_parallel(
+    runtime: Runtime, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devtools.seed import parallel
+
+    monkeypatch.setattr(parallel, "CHUNK", 70)
+    members = 400
+    alone = seed_centre(runtime, members=members, seed=5, as_of=AS_OF, progress=False, workers=1)
+    first = _dump(session, runtime)
+    indexes = _index_names(session)
+    session.rollback()
+    names = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with runtime.engine.begin() as conn:  # the ids the live use cases take start again too
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    together = seed_centre(runtime, members=members, seed=5, as_of=AS_OF, progress=False, workers=3)
+    assert _dump(session, runtime) == first
+    assert together.counts == alone.counts and together.demo_members == alone.demo_members
+    assert _index_names(session) == indexes  # the dropped ones are built again

@@ -12,7 +12,7 @@ from backend.announcements.rules import AUDIENCES
 from backend.announcements.rules import state as announcement_state
 from backend.appointments.models import Appointment, AppointmentSlot
 from backend.appointments.rules import state as appointment_state
-from backend.seed.runner import seed_centre
+from devtools.seed.runner import seed_centre
 
 AS_OF = dt.date(2026, 11, 20)
 NOW = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)  # 10:00 Beijing time on the seed date

@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from backend.seed.generator import DemoMember
+from devtools.seed.profiles import DemoMember
 
 HEADER = ("id_number", "name", "phone", "registered", "password", "has_loan")
 

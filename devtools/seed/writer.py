@@ -8,11 +8,11 @@ import json
 import queue
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Table, func, insert, select
+from sqlalchemy import JSON, Index, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from backend.models import Base
@@ -41,21 +41,26 @@ class BulkWriter:
                 result[table.name] = (current or 0) + 1
         return result
 
-    def write(self, tables: Tables) -> None:
+    def write(self, tables: Tables, shift: Mapping[str, int] | None = None) -> None:
+        """Write every table's rows, parents first. ``shift``: what to add to the ids of those
+        tables, in the rows' own ``id`` and in the columns that refer to them (a chunk of the
+        parallel load is generated with ids from 0; PostgreSQL only)."""
         for table in _tables():
             batch = tables.get(table.name)
             if not batch:
                 continue
             if self.postgres:
-                self._copy(table, batch)
+                self._copy(table, batch, shift or {})
             else:
+                assert not shift, "ids are moved on by the COPY path only"
                 self.conn.execute(insert(table), batch)
             self.counts[table.name] += len(batch)
 
-    def _copy(self, table: Table, batch: list[dict[str, Any]]) -> None:
+    def _copy(self, table: Table, batch: list[dict[str, Any]], shift: Mapping[str, int]) -> None:
         columns = list(batch[0])
         values_of = itemgetter(*columns)
         json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+        moves = id_moves(table, columns, shift)
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         raw = self.conn.connection.driver_connection
         assert raw is not None
@@ -64,6 +69,9 @@ class BulkWriter:
                 values = list(values_of(row))
                 for i in json_at:
                     values[i] = json.dumps(values[i], ensure_ascii=False)
+                for i, offset in moves:
+                    if values[i] is not None:
+                        values[i] += offset
                 copy.write_row(values)
 
     def finish(self) -> None:
@@ -75,6 +83,39 @@ class BulkWriter:
                 sequence = func.pg_get_serial_sequence(table.name, "id")
                 highest = select(func.max(table.c.id)).scalar_subquery()
                 self.conn.execute(select(func.setval(sequence, highest)))
+
+
+def id_moves(table: Table, columns: list[str], shift: Mapping[str, int]) -> list[tuple[int, int]]:
+    """(position, what to add) for the columns of ``columns`` that hold ids of shifted tables."""
+    targets = [_refers_to(table, name) for name in columns]
+    return [(i, shift[target]) for i, target in enumerate(targets) if target and shift.get(target)]
+
+
+def _refers_to(table: Table, column: str) -> str | None:
+    """The table whose ids ``column`` holds: its own for ``id``, the target of a foreign key."""
+    if column == "id":
+        return table.name
+    keys = table.c[column].foreign_keys
+    return next(iter(keys)).column.table.name if keys else None
+
+
+def secondary_indexes(conn: Connection, names: Iterable[str]) -> list[Index]:
+    """The plain (not unique) indexes of these tables that the database has: a bulk load drops
+    them and builds them once at the end, which is cheaper than keeping them up row by row."""
+    present = {
+        row[0]
+        for row in conn.execute(
+            text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        )
+    }
+    wanted = set(names)
+    return [
+        index
+        for table in _tables()
+        if table.name in wanted
+        for index in sorted(table.indexes, key=lambda i: str(i.name))
+        if not index.unique and index.name in present
+    ]
 
 
 class BackgroundWriter:

@@ -26,11 +26,11 @@ from backend.integration.services import (
     record_application_event,
 )
 from backend.runtime import Runtime
-from backend.seed.generator import DemoMember
 from backend.transfers import rules as transfer_rules
 from backend.transfers import services as transfers
 from backend.withdrawals import arrangements, queries, rules
 from backend.withdrawals.services import policy
+from devtools.seed.profiles import DemoMember
 
 logger = logging.getLogger(__name__)
 

@@ -18,10 +18,11 @@ from adapters.fakes.__main__ import load_state, prepare_keys
 from backend import migrate
 from backend.integration.signing import DEMO_INTERNAL_KEY
 from backend.runtime import Runtime
-from backend.seed.csvfile import read_members_csv
-from backend.seed.generator import SHOWCASE, channel_identities
-from backend.seed.runner import SeedResult, seed_centre
 from backend.settings import PROJECT_ROOT, Settings
+from devtools.seed.csvfile import read_members_csv
+from devtools.seed.people import channel_identities
+from devtools.seed.profiles import SHOWCASE
+from devtools.seed.runner import SeedResult, seed_centre
 
 logger = logging.getLogger(__name__)
 
