@@ -27,6 +27,7 @@ from backend.identity.passwords import Passwords, make_hasher
 from backend.identity.sms import make_sms_sender
 from backend.identity.smscodes import SmsCodes
 from backend.identity.tokens import TokenStore
+from backend.inbox import handlers as inbox_handlers
 from backend.loans.plans import PlanCache
 from backend.ops.metrics import Metrics
 from backend.outages import Dependencies
@@ -71,6 +72,7 @@ def bootstrap(
         target = make_dispatcher(core, senders)
     else:
         target = default_dispatcher(core, senders)
+    inbox_handlers.subscribe(core.bus)
     push_handlers.subscribe(
         core.bus, dispatcher=target, sms_fallback_kinds=settings.push_sms_fallback_kinds
     )

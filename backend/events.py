@@ -36,6 +36,22 @@ class Event:
 
 
 @dataclass(frozen=True)
+class MemberNotified(Event):
+    """A feature has something to tell a member: the inbox (subscribed at bootstrap) posts it as
+    a message in the same transaction, so features that must not know the inbox (loans,
+    applications) still reach the member. The fields are those of ``inbox.post_message``."""
+
+    member_id: int
+    business_name: str
+    content: str
+    business_type: str = "notice"
+    source_channel: str = "核心业务系统"
+    application_id: int | None = None
+    dedupe_key: str | None = None
+    request_hash: str | None = None
+
+
+@dataclass(frozen=True)
 class MessagePosted(Event):
     """A message or to-do reached a member's inbox (``backend.inbox``)."""
 

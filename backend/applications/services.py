@@ -18,8 +18,7 @@ from backend.applications.rules import (
 )
 from backend.clock import utcnow
 from backend.errors import Conflict, ValidationFailed
-from backend.inbox.models import Message
-from backend.inbox.services import post_message
+from backend.events import MemberNotified, record
 
 # The centre's node sequences; the core system moves applications along them.
 WITHDRAWAL_NODES = ("受理", "审核", "审批", "支付")
@@ -78,10 +77,11 @@ def apply_event(
     dedupe_key: str | None = None,
     request_hash: str | None = None,
     notify: bool = True,
-) -> Message | None:
+) -> None:
     """Move the application along its nodes on the core system's word and tell the member
-    (not committed). ``node`` names the node acted on; omitted, the current one. ``notify=False``
-    when the caller writes its own message about the same change."""
+    (not committed: the inbox posts the message at commit, see :class:`MemberNotified`). ``node``
+    names the node acted on; omitted, the current one. ``notify=False`` when the caller writes
+    its own message about the same change."""
     at = at or utcnow()
     nodes = list(application.nodes)
     index = None
@@ -116,17 +116,18 @@ def apply_event(
         application.completed_at = at
     application.updated_at = utcnow()
     if not notify:
-        return None
+        return
     kind_name = APPLICATION_KINDS.get(application.kind, application.kind)
     node_name = nodes[result.acted].name if result.acted is not None else None
-    message, _ = post_message(
+    record(
         session,
-        member_id=application.member_id,
-        business_name=f"{kind_name}业务办理进度",
-        content=event_content(kind_name, application.application_no, event, node_name, opinion),
-        business_type="application",
-        application_id=application.id,
-        dedupe_key=dedupe_key,
-        request_hash=request_hash,
+        MemberNotified(
+            member_id=application.member_id,
+            business_name=f"{kind_name}业务办理进度",
+            content=event_content(kind_name, application.application_no, event, node_name, opinion),
+            business_type="application",
+            application_id=application.id,
+            dedupe_key=dedupe_key,
+            request_hash=request_hash,
+        ),
     )
-    return message

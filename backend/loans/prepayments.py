@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend import events
 from backend.audit.services import RequestOrigin, record
 from backend.clock import to_local, utcnow
 from backend.errors import Conflict, ValidationFailed
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import confirm_once
-from backend.inbox.services import post_message
 from backend.loans import queries, rules
 from backend.loans.models import (
     PREPAYMENT_KINDS,
@@ -164,18 +164,20 @@ def book_prepayment(
         session.add(prepayment)
         session.flush()
         what = PREPAYMENT_KINDS[kind] + (f"（{PREPAYMENT_OPTIONS[option]}）" if option else "")
-        post_message(
+        events.record(
             session,
-            member_id=member.id,
-            business_name="提前还款申请",
-            content=(
-                f"您的借款合同（{contract.contract_no}）{what}申请（编号{prepayment.prepayment_no}）"
-                f"已提交，预约还款日期{on:%Y年%m月%d日}，预计应还{quote.amount_due}元。"
-                "请于该日前在还款账户中备足资金，中心办理后将通知您。"
+            events.MemberNotified(
+                member_id=member.id,
+                business_name="提前还款申请",
+                content=(
+                    f"您的借款合同（{contract.contract_no}）{what}申请（编号{prepayment.prepayment_no}）"
+                    f"已提交，预约还款日期{on:%Y年%m月%d日}，预计应还{quote.amount_due}元。"
+                    "请于该日前在还款账户中备足资金，中心办理后将通知您。"
+                ),
+                business_type="loan",
+                source_channel="个人网厅",
+                dedupe_key=f"prepayment-submitted:{prepayment.prepayment_no}",
             ),
-            business_type="loan",
-            source_channel="个人网厅",
-            dedupe_key=f"prepayment-submitted:{prepayment.prepayment_no}",
         )
         record(
             session,

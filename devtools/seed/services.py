@@ -11,13 +11,16 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend import clock
 from backend.accounts.models import FundAccount
 from backend.accounts.queries import account_of
 from backend.audit.services import RequestOrigin
+from backend.db import make_session_factory
 from backend.errors import AppError
+from backend.events import EventBus
+from backend.inbox import handlers as inbox_handlers
 from backend.integration.ledger import book_transaction
 from backend.integration.services import (
     Caller,
@@ -41,7 +44,7 @@ FORMER_CENTRE = "上海市住房公积金管理中心"
 
 def seed_services(rt: Runtime, demo: list[DemoMember], as_of: dt.date) -> None:
     moment = dt.datetime.combine(as_of, dt.time(9, 30), clock.SHANGHAI).astimezone(dt.UTC)
-    with clock.fixed_at(moment), Session(rt.engine) as session:
+    with clock.fixed_at(moment), _history_sessions(rt)() as session:
         for member in demo:
             if member.rent_plan is None and member.transfer is None:
                 continue
@@ -53,6 +56,16 @@ def seed_services(rt: Runtime, demo: list[DemoMember], as_of: dt.date) -> None:
                 _rent_arrangement(session, rt, acct, member.rent_plan, as_of)
             else:
                 _transfer(session, rt, acct, member.transfer or "", as_of)
+
+
+def _history_sessions(rt: Runtime) -> sessionmaker[Session]:
+    """Sessions whose use cases still tell the members (the inbox listens) but queue no pushes:
+    the demo's history happened before the channels were bound."""
+    factory = make_session_factory(rt.engine)
+    bus = EventBus()
+    inbox_handlers.subscribe(bus)
+    bus.attach(factory)
+    return factory
 
 
 def _transfer(session: Session, rt: Runtime, acct: FundAccount, state: str, as_of: dt.date) -> None:
