@@ -1,5 +1,4 @@
-"""HTTP layer of the fund feature: 缴存支取信息, 缴存证明 (with its public verification) and
-提取申请 (the withdrawal use cases live in ``backend.withdrawals``)."""
+"""HTTP layer of the fund feature: 缴存支取信息 and 缴存证明 (with its public verification)."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from backend.api import Blueprint, db, runtime, stored_answer
+from backend.api import Blueprint, db, runtime
 from backend.auth import current_member, current_member_id, member_view, origin
 from backend.fund import services
 from backend.fund.models import ACCOUNT_STATUS, Certificate
@@ -20,19 +19,9 @@ from backend.fund.schemas import (
     TransactionPageSchema,
     VerifyArgsSchema,
 )
-from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.settings import Settings
-from backend.withdrawals import services as withdrawals
-from backend.withdrawals.schemas import (
-    EligibilityArgsSchema,
-    EligibilitySchema,
-    WithdrawalApplicationSchema,
-    WithdrawalInSchema,
-)
 
-blp = Blueprint(
-    "fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明、提取申请"
-)
+blp = Blueprint("fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明")
 
 
 def issued_certificate(settings: Settings, cert: Certificate) -> dict[str, Any]:
@@ -139,45 +128,3 @@ class CertificateVerificationView(MethodView):
             db(), rt.redis, rt.keys, serial_no, args["code"], origin().ip
         )
         return services.public_view(verification)
-
-
-@blp.route("/withdrawals/eligibility")
-class EligibilityView(MethodView):
-    @member_view(blp)
-    @blp.arguments(EligibilityArgsSchema, location="query")
-    @blp.response(200, EligibilitySchema)
-    @blp.alt_response(404, description="fund.account_missing")
-    @blp.alt_response(422, description="withdrawal.reason_unknown")
-    def get(self, args: dict[str, Any]) -> Any:
-        """可提取金额与各提取原因的条件"""
-        return withdrawals.eligibility(db(), runtime(), current_member_id(), args["reason"])
-
-
-@blp.route("/withdrawals")
-class WithdrawalsView(MethodView):
-    @member_view(blp)
-    @blp.arguments(IdempotencyHeaderSchema, location="headers")
-    @blp.arguments(WithdrawalInSchema)
-    @blp.response(201, WithdrawalApplicationSchema)
-    @blp.alt_response(409, description="withdrawal.* state refusals, idempotency.key_reused")
-    @blp.alt_response(422, description="withdrawal.* amount refusals, sms.code_*")
-    def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Response:
-        """提交提取申请（需短信验证码与 Idempotency-Key）"""
-        request = withdrawals.WithdrawalRequest(
-            reason=body["reason"],
-            amount=body["amount"],
-            bank_name=body["bank_name"].strip(),
-            bank_account=body["bank_account"],
-            sms_code=body["sms_code"],
-            extra={k: body.get(k) for k in withdrawals.DETAIL_FIELDS},
-        )
-        answer = withdrawals.submit_withdrawal(
-            db(),
-            runtime(),
-            current_member(),
-            request,
-            idempotency_key=headers["idempotency_key"],
-            origin=origin(),
-            serialize=WithdrawalApplicationSchema().dump,
-        )
-        return stored_answer(answer, replay_header=REPLAY_HEADER)
