@@ -22,7 +22,7 @@ from backend.errors import Conflict, ValidationFailed
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import confirm_once
 from backend.inbox.services import post_message
-from backend.loans import queries, rules
+from backend.loans import prepayment_rules, queries, rules
 from backend.loans.models import (
     PREPAYMENT_KINDS,
     PREPAYMENT_OPTIONS,
@@ -107,7 +107,7 @@ def book_prepayment(
     kind, option = payload["kind"], payload.get("option") if payload["kind"] == "partial" else None
     on: dt.date = payload["prepay_on"]
 
-    def check() -> tuple[LoanContract, rules.PrepaymentQuote]:
+    def check() -> tuple[LoanContract, prepayment_rules.PrepaymentQuote]:
         contract, state = prepayable(session, member.id, contract_no)
         if queries.pending_prepayment(session, contract.id) is not None:
             raise Conflict(
@@ -115,17 +115,17 @@ def book_prepayment(
                 error_code="loan.prepayment_pending",
             )
         window = settings.prepayment_blackout_days
-        refusal = rules.prepayment_refusal(
+        refusal = prepayment_rules.prepayment_refusal(
             state.schedule, today, window_days=0, paid_periods=len(state.paid)
         )
         if refusal == "loan.prepayment_overdue":
-            raise ValidationFailed(rules.REFUSAL_MESSAGES[refusal], error_code=refusal)
+            raise ValidationFailed(prepayment_rules.REFUSAL_MESSAGES[refusal], error_code=refusal)
         upcoming = state.upcoming
         if not upcoming:
             raise ValidationFailed(
-                rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled"
+                prepayment_rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled"
             )
-        refused = rules.booking_refusal(
+        refused = prepayment_rules.booking_refusal(
             on,
             today=today,
             next_due=upcoming[0].due_date,
@@ -137,7 +137,7 @@ def book_prepayment(
             code, message = refused
             raise ValidationFailed(message, error_code=code, errors={"prepay_on": [message]})
         with rule_errors():
-            quote = rules.quote_prepayment(
+            quote = prepayment_rules.quote_prepayment(
                 state.schedule,
                 on,
                 prepayment_kind(kind, option),
@@ -147,7 +147,9 @@ def book_prepayment(
             )
         return contract, quote
 
-    def act(checked: tuple[LoanContract, rules.PrepaymentQuote]) -> tuple[int, dict[str, Any]]:
+    def act(
+        checked: tuple[LoanContract, prepayment_rules.PrepaymentQuote],
+    ) -> tuple[int, dict[str, Any]]:
         contract, quote = checked
         prepayment = LoanPrepayment(
             prepayment_no=new_prepayment_no(),
@@ -225,11 +227,11 @@ def book_into_contract(
     state = loan_state(session, contract)
     if not state.paid:
         raise ValidationFailed(
-            rules.BOOKING_REFUSALS["loan.prepayment_before_first_instalment"],
+            prepayment_rules.BOOKING_REFUSALS["loan.prepayment_before_first_instalment"],
             error_code="loan.prepayment_before_first_instalment",
         )
     kind = prepayment_kind(prepayment.kind, prepayment.option)
-    if kind is rules.PrepaymentKind.FULL and principal != state.balance:
+    if kind is prepayment_rules.PrepaymentKind.FULL and principal != state.balance:
         message = f"全部提前还款的本金须等于剩余本金 {state.balance} 元"
         raise ValidationFailed(
             message,
@@ -237,11 +239,11 @@ def book_into_contract(
             errors={"principal": [message]},
         )
     with rule_errors({"amount": "principal"}):
-        quote = rules.quote_prepayment(
+        quote = prepayment_rules.quote_prepayment(
             state.schedule,
             on,
             kind,
-            None if kind is rules.PrepaymentKind.FULL else principal,
+            None if kind is prepayment_rules.PrepaymentKind.FULL else principal,
             window_days=0,
         )
     last = state.paid[-1]
@@ -260,9 +262,9 @@ def book_into_contract(
     )
     session.add(repayment)
     contract.balance = balance
-    if kind is rules.PrepaymentKind.SHORTEN_TERM:
-        contract.term_months = rules.term_after_prepayment(state.schedule, quote)
-    elif kind is rules.PrepaymentKind.FULL:
+    if kind is prepayment_rules.PrepaymentKind.SHORTEN_TERM:
+        contract.term_months = prepayment_rules.term_after_prepayment(state.schedule, quote)
+    elif kind is prepayment_rules.PrepaymentKind.FULL:
         contract.status = rules.loan_transition(contract.status, "settled")
         contract.settled_on = on
     return repayment

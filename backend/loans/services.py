@@ -35,7 +35,7 @@ from backend.fund import services as certificates
 from backend.fund.models import ACCOUNT_STATUS, Certificate
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import confirm_once
-from backend.loans import queries, rules
+from backend.loans import amortisation, prepayment_rules, queries, rates, rules
 from backend.loans.models import LOAN_STATUS, REPAYMENT_CHANNELS, LoanContract, LoanRepayment
 from backend.loans.plans import PlanCache
 from backend.members.models import Member
@@ -87,11 +87,11 @@ class LoanState:
     """A disbursed contract with its repayments and its schedule as it stands."""
 
     contract: LoanContract
-    paid: tuple[rules.Period, ...]
-    schedule: rules.Schedule
+    paid: tuple[amortisation.Period, ...]
+    schedule: amortisation.Schedule
 
     @property
-    def upcoming(self) -> tuple[rules.Period, ...]:
+    def upcoming(self) -> tuple[amortisation.Period, ...]:
         if self.contract.status == "settled":
             return ()
         return self.schedule.periods[len(self.paid) :]
@@ -116,7 +116,7 @@ def rate_history(contract: LoanContract) -> list[tuple[dt.date, Decimal]]:
     history = [(rate.effective_from, rate.annual_rate) for rate in contract.rates]
     if not history:
         return list(
-            rules.benchmark_rate_history(contract.term_months, second_home=not contract.first_home)
+            rates.benchmark_rate_history(contract.term_months, second_home=not contract.first_home)
         )
     start = contract.disbursed_on
     if start is not None and history[0][0] > start:
@@ -129,17 +129,17 @@ def first_due_date(contract: LoanContract) -> dt.date | None:
     """The stored first due date; else the repayment day of the month after disbursal."""
     if contract.first_due_date is not None or contract.disbursed_on is None:
         return contract.first_due_date
-    month_later = rules.add_months(contract.disbursed_on, 1)
+    month_later = amortisation.add_months(contract.disbursed_on, 1)
     if contract.repayment_day is None:
         return month_later
     last_day = calendar.monthrange(month_later.year, month_later.month)[1]
     return month_later.replace(day=min(contract.repayment_day, last_day))
 
 
-def contract_schedule(contract: LoanContract) -> rules.Schedule:
+def contract_schedule(contract: LoanContract) -> amortisation.Schedule:
     assert contract.disbursed_on is not None
     with rule_errors():
-        return rules.generate_schedule(
+        return amortisation.generate_schedule(
             contract.amount,
             contract.term_months,
             contract.method,
@@ -150,8 +150,8 @@ def contract_schedule(contract: LoanContract) -> rules.Schedule:
 
 
 def paid_periods(
-    schedule: rules.Schedule, repayments: Sequence[LoanRepayment]
-) -> tuple[rules.Period, ...]:
+    schedule: amortisation.Schedule, repayments: Sequence[LoanRepayment]
+) -> tuple[amortisation.Period, ...]:
     """Repayments folded per period (a prepayment booked on a period adds to it), in period order."""
     by_period: dict[int, list[LoanRepayment]] = {}
     for repayment in repayments:
@@ -164,7 +164,7 @@ def paid_periods(
         interest = sum((r.interest for r in rows), Decimal("0.00"))
         scheduled = schedule.periods[number - 1] if 0 < number <= schedule.months else None
         folded.append(
-            rules.Period(
+            amortisation.Period(
                 period=number,
                 due_date=rows[0].due_date,
                 annual_rate=scheduled.annual_rate if scheduled else last_rate,
@@ -190,7 +190,7 @@ def loan_state(session: Session, contract: LoanContract) -> LoanState:
     schedule = contract_schedule(contract)
     repayments = queries.contract_repayments(session, contract.id)
     paid = paid_periods(schedule, repayments)
-    return LoanState(contract, paid, rules.rebase_schedule(schedule, paid))
+    return LoanState(contract, paid, amortisation.rebase_schedule(schedule, paid))
 
 
 # --- views of a member's loans -------------------------------------------------------------------
@@ -258,7 +258,7 @@ def loan_info(
     """贷款信息. An undisbursed contract answers with the manual's notice and no figures. The
     figures come from the contract's computed plan (:mod:`backend.loans.plans`)."""
     contract, version = versioned_contract(session, member_id, contract_no)
-    years, months = rules.split_term(contract.term_months)
+    years, months = amortisation.split_term(contract.term_months)
     info = contract_summary(contract) | {
         "term": {"years": years, "months": months},
         "signed_on": contract.signed_on,
@@ -267,7 +267,7 @@ def loan_info(
         return info | {"notice": not_disbursed_notice(contract)}
     figures = json.loads(cached_plan(session, plans, contract, version, "info"))
     upcoming = [_period_of(row) for row in figures.pop("upcoming")]
-    following = rules.next_instalment(upcoming, today)
+    following = amortisation.next_instalment(upcoming, today)
     late = [Due(p.due_date, p.payment, p.annual_rate) for p in upcoming if p.due_date < today]
     current_rate = following.annual_rate if following else Decimal(figures["last_rate"])
     return info | {
@@ -393,7 +393,7 @@ def list_repayments(
     return page
 
 
-def schedule_rows(periods: Sequence[rules.Period]) -> list[dict[str, Any]]:
+def schedule_rows(periods: Sequence[amortisation.Period]) -> list[dict[str, Any]]:
     return [
         {
             "period": p.period,
@@ -447,10 +447,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _period_of(row: list[Any]) -> rules.Period:
+def _period_of(row: list[Any]) -> amortisation.Period:
     """A period of a cached plan entry's ``upcoming`` (see :func:`plan_entry`)."""
     period, due_date, *figures = row
-    return rules.Period(period, dt.date.fromisoformat(due_date), *map(Decimal, figures))
+    return amortisation.Period(period, dt.date.fromisoformat(due_date), *map(Decimal, figures))
 
 
 def to_json(value: Any) -> str:
@@ -475,7 +475,7 @@ def plan_entry(
         "remaining_balance": state.balance,
         "paid_periods": len(state.paid),
         "remaining_periods": len(upcoming),
-        "end_date": rules.contract_end_date(
+        "end_date": amortisation.contract_end_date(
             first_due_date(contract) or state.schedule.periods[0].due_date, contract.term_months
         ),
         "upcoming": [
@@ -548,9 +548,9 @@ def repayment_plan(session: Session, plans: PlanCache, member_id: int, contract_
 # --- prepayment quotes ---------------------------------------------------------------------------
 
 PREPAYMENT_KINDS = {
-    ("full", None): rules.PrepaymentKind.FULL,
-    ("partial", "shorten_term"): rules.PrepaymentKind.SHORTEN_TERM,
-    ("partial", "reduce_instalment"): rules.PrepaymentKind.REDUCE_INSTALMENT,
+    ("full", None): prepayment_rules.PrepaymentKind.FULL,
+    ("partial", "shorten_term"): prepayment_rules.PrepaymentKind.SHORTEN_TERM,
+    ("partial", "reduce_instalment"): prepayment_rules.PrepaymentKind.REDUCE_INSTALMENT,
 }
 
 
@@ -562,7 +562,9 @@ def prepayable(
     if not disbursed(contract):
         raise ValidationFailed(not_disbursed_notice(contract), error_code="loan.not_disbursed")
     if contract.status == "settled":
-        raise ValidationFailed(rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled")
+        raise ValidationFailed(
+            prepayment_rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled"
+        )
     return contract, loan_state(session, contract)
 
 
@@ -580,7 +582,7 @@ def quote_prepayment(
     """提前还款试算 against the schedule as it stands; refused around deduction days."""
     contract, state = prepayable(session, member_id, contract_no)
     with rule_errors():
-        quote = rules.quote_prepayment(
+        quote = prepayment_rules.quote_prepayment(
             state.schedule,
             today,
             prepayment_kind(kind, option),
@@ -591,12 +593,12 @@ def quote_prepayment(
     return quote_view(contract.contract_no, kind, option, quote)
 
 
-def prepayment_kind(kind: str, option: str | None) -> rules.PrepaymentKind:
+def prepayment_kind(kind: str, option: str | None) -> prepayment_rules.PrepaymentKind:
     return PREPAYMENT_KINDS[(kind, option if kind == "partial" else None)]
 
 
 def quote_view(
-    contract_no: str, kind: str, option: str | None, quote: rules.PrepaymentQuote
+    contract_no: str, kind: str, option: str | None, quote: prepayment_rules.PrepaymentQuote
 ) -> dict[str, Any]:
     """A prepayment quote as answered (试算, and the figures of a booked prepayment)."""
     return {
@@ -676,7 +678,7 @@ def calculate(
     """贷款计算器: the full schedule of a loan disbursed today, with totals."""
     with rule_errors():
         terms = rules.validate_loan_terms(principal, months, annual_rate, method)
-        schedule = rules.generate_schedule(
+        schedule = amortisation.generate_schedule(
             terms.principal, terms.months, terms.method, terms.annual_rate, today
         )
     return {
@@ -697,7 +699,7 @@ def calculate(
 
 
 def _month_key(day: dt.date, back: int = 0) -> str:
-    return rules.add_months(day.replace(day=1), -back).strftime("%Y-%m")
+    return amortisation.add_months(day.replace(day=1), -back).strftime("%Y-%m")
 
 
 NO_ACCOUNT = "您尚未开立住房公积金个人账户，不能申请贷款"
@@ -724,7 +726,7 @@ def loan_quota(
     account = queries.member_account(session, member_id)
     with rule_errors({"months": "term_months"}):
         months = rules.validate_months(months)
-        rate = rules.benchmark_rate(today, months, second_home=not first_home)
+        rate = rates.benchmark_rate(today, months, second_home=not first_home)
     answer: dict[str, Any] = {
         "amount_limit": None if account is None else amount_limit(account.balance, settings),
         "balance": None if account is None else account.balance,
@@ -831,8 +833,8 @@ def apply_for_loan(
     def act(checked: tuple[Decimal, int, rules.Method]) -> tuple[int, dict[str, Any]]:
         amount, months, method = checked
         with rule_errors():
-            rate = rules.benchmark_rate(today, months, second_home=not payload["first_home"])
-            estimate = rules.generate_schedule(amount, months, method, rate, today)
+            rate = rates.benchmark_rate(today, months, second_home=not payload["first_home"])
+            estimate = amortisation.generate_schedule(amount, months, method, rate, today)
         purpose = payload["purpose"]
         application = create_application(
             session,

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from backend.announcements.rules import request_hash
 from backend.applications.services import LOAN_NODES, WITHDRAWAL_NODES
-from backend.loans import rules
+from backend.loans import amortisation, prepayment_rules, rates, rules
 from backend.loans.schemas import PrepaymentQuoteSchema
 from backend.loans.services import quote_view
 from backend.pii import compose_id_number, mask_id_number, mask_phone
@@ -204,18 +204,18 @@ def month_chinese(index: int) -> str:
 def rate_history(months: int, first_home: bool) -> tuple[tuple[dt.date, Decimal], ...]:
     """The benchmark history a contract re-prices along, back to 2015 for old loans."""
     effective, first_short, first_long, second_short, second_long = RATES_2015
-    short = months <= rules.SHORT_TERM_MONTHS
+    short = months <= rates.SHORT_TERM_MONTHS
     if first_home:
         early = first_short if short else first_long
     else:
         early = second_short if short else second_long
-    return ((effective, early), *rules.benchmark_rate_history(months, second_home=not first_home))
+    return ((effective, early), *rates.benchmark_rate_history(months, second_home=not first_home))
 
 
 @functools.lru_cache(maxsize=8192)
 def estimated_payment(amount: Decimal, months: int, method: rules.Method, rate: Decimal) -> Decimal:
     """The first instalment an application quotes (at one rate it does not depend on dates)."""
-    return rules.generate_schedule(
+    return amortisation.generate_schedule(
         amount, months, method, rate, dt.date(2000, 1, 1)
     ).monthly_payment
 
@@ -293,7 +293,7 @@ class _Loan:
     applied_on: dt.date
     signed_on: dt.date | None = None
     disbursed_on: dt.date | None = None
-    schedule: rules.Schedule | None = None
+    schedule: amortisation.Schedule | None = None
     settle_on: dt.date | None = None  # prepaid in full that day
     missed: int = 0
     contract_no: str = ""
@@ -872,7 +872,7 @@ class CentreGenerator:
                 cap = fen_of(loan.schedule.monthly_payment) * 12
                 end = loan.settle_on or self.as_of
                 for years in itertools.count(1):
-                    day = rules.add_months(loan.disbursed_on, 12 * years)
+                    day = amortisation.add_months(loan.disbursed_on, 12 * years)
                     if day > end:
                         break
                     events.append(_withdrawal(day, "loan_repayment", "偿还贷款提取", up_to=cap))
@@ -984,11 +984,11 @@ class CentreGenerator:
             loan.disbursed_on = disbursed
             loan.signed_on = disbursed - dt.timedelta(days=rng.randint(7, 20))
             loan.applied_on = loan.signed_on - dt.timedelta(days=rng.randint(20, 45))
-            loan.schedule = rules.generate_schedule(
+            loan.schedule = amortisation.generate_schedule(
                 amount, months, method, rate_history(months, first_home), disbursed
             )
             if state == "settled" and loan.schedule.end_date > self.as_of:
-                paid_up_to = rules.add_months(
+                paid_up_to = amortisation.add_months(
                     disbursed,
                     rng.randint(12, max(12, month_index(self.as_of) - disbursal_month - 1)),
                 )
@@ -1009,7 +1009,7 @@ class CentreGenerator:
         contract_id = self._id("loan_contracts")
         application_id = self._id("applications")
         messages: list[dict[str, Any]] = []
-        rate = rules.rate_lookup(rate_history(loan.months, loan.first_home))(loan.applied_on)
+        rate = rates.rate_lookup(rate_history(loan.months, loan.first_home))(loan.applied_on)
         estimate = estimated_payment(loan.amount, loan.months, loan.method, rate)
         submitted = at(loan.applied_on, rng.randint(9, 17), rng.randint(0, 59))
         app_no = f"DK{loan.applied_on:%Y%m%d}{next(self._app_seq):08d}"
@@ -1166,7 +1166,7 @@ class CentreGenerator:
         ctx: _MemberContext,
         loan: _Loan,
         contract_id: int,
-        schedule: rules.Schedule,
+        schedule: amortisation.Schedule,
         messages: list[dict[str, Any]],
     ) -> tuple[Decimal, dt.date | None]:
         """Repayment rows as the schedule has them; returns (remaining principal, settled on)."""
@@ -1221,8 +1221,11 @@ class CentreGenerator:
                 )
             )
         if loan.settle_on is not None:
-            quote = rules.quote_prepayment(
-                schedule, loan.settle_on, rules.PrepaymentKind.FULL, paid_periods=len(due)
+            quote = prepayment_rules.quote_prepayment(
+                schedule,
+                loan.settle_on,
+                prepayment_rules.PrepaymentKind.FULL,
+                paid_periods=len(due),
             )
             add(
                 {
@@ -1276,14 +1279,16 @@ class CentreGenerator:
         return balance, None
 
     def _prepayments(
-        self, ctx: _MemberContext, loan: _Loan, contract_id: int, schedule: rules.Schedule
+        self, ctx: _MemberContext, loan: _Loan, contract_id: int, schedule: amortisation.Schedule
     ) -> list[dict[str, Any]]:
         """提前还款申请 rows: the booked full prepayment of a loan settled early; for a repaying
         loan (the showcase, and some others) a pending one and, on the showcase, a refused one."""
         wanted = ctx.profile.prepayment
         messages: list[dict[str, Any]] = []
         if loan.settle_on is not None:
-            quote = rules.quote_prepayment(schedule, loan.settle_on, rules.PrepaymentKind.FULL)
+            quote = prepayment_rules.quote_prepayment(
+                schedule, loan.settle_on, prepayment_rules.PrepaymentKind.FULL
+            )
             no = self._prepayment(ctx, contract_id, loan, "full", None, quote, "booked")
             messages.append(
                 self._message(
@@ -1312,8 +1317,8 @@ class CentreGenerator:
             return messages
         if wanted == "pending":
             earlier = paid[-3].due_date + dt.timedelta(days=10)
-            refused = rules.quote_prepayment(
-                schedule, earlier, rules.PrepaymentKind.REDUCE_INSTALMENT, amount
+            refused = prepayment_rules.quote_prepayment(
+                schedule, earlier, prepayment_rules.PrepaymentKind.REDUCE_INSTALMENT, amount
             )
             self._prepayment(
                 ctx, contract_id, loan, "partial", "reduce_instalment", refused, "refused"
@@ -1322,7 +1327,7 @@ class CentreGenerator:
             (
                 self.as_of + dt.timedelta(days=d)
                 for d in range(1, 32)
-                if rules.booking_refusal(
+                if prepayment_rules.booking_refusal(
                     self.as_of + dt.timedelta(days=d),
                     today=self.as_of,
                     next_due=following.due_date,
@@ -1335,8 +1340,12 @@ class CentreGenerator:
         )
         if day is None:
             return messages
-        quote = rules.quote_prepayment(
-            schedule, day, rules.PrepaymentKind.SHORTEN_TERM, amount, paid_periods=len(paid)
+        quote = prepayment_rules.quote_prepayment(
+            schedule,
+            day,
+            prepayment_rules.PrepaymentKind.SHORTEN_TERM,
+            amount,
+            paid_periods=len(paid),
         )
         no = self._prepayment(ctx, contract_id, loan, "partial", "shorten_term", quote, "pending")
         messages.append(
@@ -1358,7 +1367,7 @@ class CentreGenerator:
         loan: _Loan,
         kind: str,
         option: str | None,
-        quote: rules.PrepaymentQuote,
+        quote: prepayment_rules.PrepaymentQuote,
         status: str,
     ) -> str:
         no = f"HK{quote.on:%Y%m%d}{next(self._prepay_seq):08d}"
