@@ -10,7 +10,6 @@ from flask.views import MethodView
 from backend.api import Blueprint, db, runtime
 from backend.auth import current_member, current_member_id, member_view, origin
 from backend.fund import services
-from backend.fund.models import ACCOUNT_STATUS, Certificate
 from backend.fund.schemas import (
     CertificateIssuedSchema,
     CertificateVerificationSchema,
@@ -19,21 +18,8 @@ from backend.fund.schemas import (
     TransactionPageSchema,
     VerifyArgsSchema,
 )
-from backend.settings import Settings
 
 blp = Blueprint("fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明")
-
-
-def issued_certificate(settings: Settings, cert: Certificate) -> dict[str, Any]:
-    """The answer to issuing a certificate of any kind."""
-    return {
-        "serial_no": cert.serial_no,
-        "kind": cert.kind,
-        "verification_code": cert.verification_code,
-        "issued_at": cert.issued_at,
-        "valid_until": cert.valid_until,
-        "pdf_url": services.pdf_url(settings, cert.serial_no),
-    }
 
 
 @blp.route("/fund/account")
@@ -41,22 +27,9 @@ class FundAccountView(MethodView):
     @member_view(blp)
     @blp.response(200, FundAccountSchema)
     @blp.alt_response(404, description="fund.account_missing")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> services.AccountHeader:
         """缴存支取信息：账户、状态、余额、基数、比例、月缴存额、缴至年月、单位"""
-        account, employer = services.account_summary(db(), current_member_id())
-        return {
-            "account_no": account.account_no,
-            "status": account.status,
-            "status_name": ACCOUNT_STATUS.get(account.status, account.status),
-            "balance": account.balance,
-            "deposit_base": account.deposit_base,
-            "employee_rate": services.rate_text(account.employee_rate),
-            "employer_rate": services.rate_text(account.employer_rate),
-            "monthly_amount": account.monthly_amount,
-            "paid_through": account.paid_through,
-            "employer": employer,
-            "opened_on": account.opened_on,
-        }
+        return services.account_header(db(), current_member_id())
 
 
 @blp.route("/fund/transactions")
@@ -65,9 +38,9 @@ class FundTransactionsView(MethodView):
     @blp.arguments(TransactionArgsSchema, location="query")
     @blp.response(200, TransactionPageSchema)
     @blp.alt_response(422, description="fund.range_reversed, fund.range_too_long")
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> services.TransactionPage:
         """缴存支取明细：日期范围内（含两端，默认近 12 个月，最长 5 年），新的在前"""
-        rows, next_cursor, start, end = services.transactions(
+        return services.transactions(
             db(),
             current_member_id(),
             args["start"],
@@ -75,7 +48,6 @@ class FundTransactionsView(MethodView):
             cursor=args["cursor"],
             limit=args["limit"],
         )
-        return {"start": start, "end": end, "items": rows, "next_cursor": next_cursor}
 
 
 @blp.route("/fund/certificates")
@@ -84,11 +56,11 @@ class CertificatesView(MethodView):
     @blp.response(201, CertificateIssuedSchema)
     @blp.alt_response(404, description="fund.account_missing")
     @blp.alt_response(503, description="certificate.font_unavailable")
-    def post(self) -> dict[str, Any]:
+    def post(self) -> services.IssuedCertificate:
         """开具缴存证明（重新开具时原证明作废）"""
         rt = runtime()
         cert = services.issue_certificate(db(), rt.settings, current_member(), origin())
-        return issued_certificate(rt.settings, cert)
+        return services.issued(rt.settings, cert)
 
 
 PDF_RESPONSE = {

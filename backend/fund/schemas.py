@@ -7,8 +7,9 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields
 
-from backend.fields import InputDate
-from backend.fund.models import TRANSACTION_KINDS
+from backend.fields import InputDate, Label
+from backend.fund.models import ACCOUNT_STATUS, TRANSACTION_KINDS
+from backend.fund.services import rate_text
 from backend.inbox.schemas import LocalDateTime
 from backend.pagination import PageArgsSchema
 
@@ -22,18 +23,39 @@ class EmployerSchema(ma.Schema):
     unit_account_no = fields.String()
 
 
+class DepositRate(fields.String):
+    """A deposit rate as the centre prints it: ``Decimal("0.12")`` → ``"12%"``."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else rate_text(value)
+
+
 class FundAccountSchema(ma.Schema):
-    account_no = fields.String()
-    status = fields.String(metadata={"description": "normal | sealed | frozen | closed"})
-    status_name = fields.String(metadata={"description": "正常/封存/冻结/销户"})
-    balance = money()
-    deposit_base = money(metadata={"description": "缴存基数"})
-    employee_rate = fields.String(metadata={"description": "个人缴存比例，如 12%"})
-    employer_rate = fields.String(metadata={"description": "单位缴存比例，如 12%"})
-    monthly_amount = money(metadata={"description": "月缴存额"})
-    paid_through = fields.String(allow_none=True, metadata={"description": "缴至年月 YYYY-MM"})
+    """A :class:`backend.fund.services.AccountHeader`."""
+
+    account_no = fields.String(attribute="account.account_no")
+    status = fields.String(
+        attribute="account.status", metadata={"description": "normal | sealed | frozen | closed"}
+    )
+    status_name = Label(
+        ACCOUNT_STATUS, of="account.status", metadata={"description": "正常/封存/冻结/销户"}
+    )
+    balance = money(attribute="account.balance")
+    deposit_base = money(attribute="account.deposit_base", metadata={"description": "缴存基数"})
+    employee_rate = DepositRate(
+        attribute="account.employee_rate", metadata={"description": "个人缴存比例，如 12%"}
+    )
+    employer_rate = DepositRate(
+        attribute="account.employer_rate", metadata={"description": "单位缴存比例，如 12%"}
+    )
+    monthly_amount = money(attribute="account.monthly_amount", metadata={"description": "月缴存额"})
+    paid_through = fields.String(
+        attribute="account.paid_through",
+        allow_none=True,
+        metadata={"description": "缴至年月 YYYY-MM"},
+    )
     employer = fields.Nested(EmployerSchema, allow_none=True)
-    opened_on = fields.Date()
+    opened_on = fields.Date(attribute="account.opened_on")
 
 
 class TransactionArgsSchema(PageArgsSchema):
@@ -71,11 +93,15 @@ class TransactionPageSchema(ma.Schema):
 
 
 class CertificateIssuedSchema(ma.Schema):
-    serial_no = fields.String()
-    kind = fields.String(metadata={"description": "deposit | loan_settlement"})
-    verification_code = fields.String()
-    issued_at = LocalDateTime()
-    valid_until = LocalDateTime()
+    """A :class:`backend.fund.services.IssuedCertificate`."""
+
+    serial_no = fields.String(attribute="certificate.serial_no")
+    kind = fields.String(
+        attribute="certificate.kind", metadata={"description": "deposit | loan_settlement"}
+    )
+    verification_code = fields.String(attribute="certificate.verification_code")
+    issued_at = LocalDateTime(attribute="certificate.issued_at")
+    valid_until = LocalDateTime(attribute="certificate.valid_until")
     pdf_url = fields.String()
 
 

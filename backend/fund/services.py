@@ -64,6 +64,28 @@ def account_summary(session: Session, member_id: int) -> tuple[FundAccount, Empl
     return found
 
 
+@dataclass(frozen=True)
+class AccountHeader:
+    """缴存支取信息: the account and its employer (FundAccountSchema dumps it)."""
+
+    account: FundAccount
+    employer: Employer | None
+
+
+def account_header(session: Session, member_id: int) -> AccountHeader:
+    return AccountHeader(*account_summary(session, member_id))
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    """A page of 缴存支取明细 and the range it was read in (defaults applied)."""
+
+    start: dt.date
+    end: dt.date
+    items: list[FundTransaction]
+    next_cursor: str | None
+
+
 def transactions(
     session: Session,
     member_id: int,
@@ -72,8 +94,8 @@ def transactions(
     *,
     cursor: str | None,
     limit: int,
-) -> tuple[list[FundTransaction], str | None, dt.date, dt.date]:
-    """A page of 缴存支取明细 in the (defaulted, checked) date range; returns the range used."""
+) -> TransactionPage:
+    """A page of 缴存支取明细 in the (defaulted, checked) date range, with the range used."""
     try:
         start, end = resolve_range(start, end, clock.today())
     except RangeRefused as exc:
@@ -83,7 +105,7 @@ def transactions(
     rows, next_cursor = queries.transactions_page(
         session, member_id, start, end, cursor=cursor, limit=limit
     )
-    return rows, next_cursor, start, end
+    return TransactionPage(start, end, rows, next_cursor)
 
 
 # --- certificates (缴存证明, 贷款结清证明): one service, a kind per certified subject ------------
@@ -128,6 +150,18 @@ def verify_url(settings: Settings, serial_no: str, code: str) -> str:
 def pdf_url(settings: Settings, serial_no: str) -> str:
     """Every kind's PDF is served by the one owner-only endpoint."""
     return f"{settings.public_url}/api/v1/fund/certificates/{serial_no}/pdf"
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """The answer to issuing a certificate of any kind (CertificateIssuedSchema dumps it)."""
+
+    certificate: Certificate
+    pdf_url: str
+
+
+def issued(settings: Settings, cert: Certificate) -> IssuedCertificate:
+    return IssuedCertificate(cert, pdf_url(settings, cert.serial_no))
 
 
 def holder_snapshot(
