@@ -1,18 +1,21 @@
 """Step-up verification for money-moving requests: an SMS code sent to the reserved phone.
 
-``POST /sms-codes/transaction`` sends it (:func:`send_transaction_code`); withdrawals, loan
-applications and prepayments consume it through :func:`confirm_once` (the account lock, the
-Idempotency-Key, the rules, then the code).
+``POST /sms-codes/transaction`` sends it (:func:`send_transaction_code`); every money-moving
+request (withdrawal, rent arrangement, transfer, loan application, prepayment) consumes it through
+:func:`confirm_once`, their one shape: account lock, Idempotency-Key, rules, code, write, audit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from backend.audit.services import RequestOrigin, record
 from backend.errors import Forbidden
+from backend.fund.models import FundAccount
 from backend.fund.queries import account_of
 from backend.idempotency.services import StoredAnswer, run_once
 from backend.identity.sms import sms_codes
@@ -21,7 +24,8 @@ from backend.members.models import Member
 from backend.runtime import Runtime
 
 SCENE = "transaction"
-T = TypeVar("T")
+C = TypeVar("C")  # what the rules checked
+W = TypeVar("W")  # what the request wrote
 
 
 def _reserved_phone(rt: Runtime, member: Member) -> str:
@@ -42,6 +46,14 @@ def consume_transaction_code(rt: Runtime, member: Member, code: str) -> None:
     sms_codes(rt).verify(_reserved_phone(rt, member), SCENE, code)
 
 
+@dataclass(frozen=True)
+class Audit:
+    """The audit line a money-moving request leaves: its action and masked details."""
+
+    action: str
+    details: dict[str, Any]
+
+
 def confirm_once(
     session: Session,
     rt: Runtime,
@@ -51,23 +63,36 @@ def confirm_once(
     idempotency_key: str | None,
     fingerprint: Any,
     sms_code: str,
-    check: Callable[[], T],
-    act: Callable[[T], tuple[int, dict[str, Any]]],
+    check: Callable[[FundAccount | None], C],
+    write: Callable[[C], W],
+    audit: Callable[[W], Audit],
+    origin: RequestOrigin | None,
+    answer: Callable[[W], dict[str, Any]],
 ) -> StoredAnswer:
-    """A money-moving request confirmed by the SMS step-up, once per ``Idempotency-Key``.
+    """The one shape of a money-moving member request (withdrawal, rent arrangement, transfer,
+    loan application, prepayment), confirmed by the SMS step-up once per ``Idempotency-Key``.
 
-    The member's account row is locked first, so racing requests (other keys) check and create
-    one after the other, and a racing request with the same key finds the winner's answer. Then,
-    unless the key was seen: ``check()`` (the rules; a refused request must not burn the code),
-    the code is consumed, ``act(checked)`` creates and answers ``(status, body)``, stored for
-    replays. ``fingerprint`` leaves out the SMS code, so a retry with a fresh code replays.
+    1. The member's account row is locked (the only lock the request takes on it), so racing
+       requests with other keys check and write one after the other, and a racing request with
+       the same key waits, then finds the winner's stored answer.
+    2. A key already used replays its answer (409 when the request differs).
+    3. ``check(account)`` applies the rules to the locked account (``None``: the member has
+       none) and raises their refusal: a refused request must not burn the code.
+    4. The SMS code is consumed, ``write(checked)`` makes the application (or booking), the
+       ``audit(written)`` line is recorded, and ``answer(written)`` (the route's schema dump) is
+       stored with the key and committed: 201.
+
+    ``fingerprint`` leaves out the SMS code, so a retry with a fresh code replays.
     """
-    account_of(session, member.id, lock=True)
+    account = account_of(session, member.id, lock=True)
 
     def work() -> tuple[int, dict[str, Any]]:
-        checked = check()
+        checked = check(account)
         consume_transaction_code(rt, member, sms_code)
-        return act(checked)
+        written = write(checked)
+        line = audit(written)
+        record(session, line.action, member_id=member.id, origin=origin, **line.details)
+        return 201, answer(written)
 
     return run_once(
         session,

@@ -3,7 +3,7 @@
 Every member gets their own ``random.Random`` derived from (seed, index), so member 7 is the same
 person whether 30 or 100,000 are generated. Ledgers are built from events in date order with the
 balance as a running sum in fen (integers), interest in ``Decimal``; loan figures come from the
-loan engine (:mod:`backend.loans.rules`), never from a formula of our own. Identity data goes
+loan engine (:mod:`backend.loans.amortisation`), never from a formula of our own. Identity data goes
 through the PII vault (ciphertexts differ between runs; the plain values do not).
 """
 
@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from backend.announcements.rules import request_hash
 from backend.applications.services import LOAN_NODES, WITHDRAWAL_NODES
 from backend.loans import amortisation, prepayment_rules, rates, rules
+from backend.loans.prepayments import contract_quote
 from backend.loans.schemas import PrepaymentQuoteSchema
-from backend.loans.services import quote_view
 from backend.pii import compose_id_number, mask_id_number, mask_phone
 from backend.seed import data
 from backend.withdrawals.retirement import default_category, retirement_date
@@ -39,7 +39,7 @@ FEN = Decimal("0.01")
 CST = dt.timezone(dt.timedelta(hours=8))
 UTC = dt.UTC
 ONE_DAY = dt.timedelta(days=1)
-# Before the 2022 benchmark (backend.loans.rules.BENCHMARK_RATES): the rates of 24 October 2015
+# Before the 2022 benchmark (backend.loans.rates.BENCHMARK_RATES): the rates of 24 October 2015
 # (≤5 years, >5 years), second homes at 1.1 times.
 RATES_2015 = (
     dt.date(2015, 10, 24),
@@ -1386,7 +1386,7 @@ class CentreGenerator:
                 "prepay_on": quote.on,
                 "status": status,
                 "quote": PrepaymentQuoteSchema().dump(
-                    quote_view(loan.contract_no, kind, option, quote)
+                    contract_quote(loan.contract_no, kind, option, quote)
                 ),
                 "opinion": "预约还款日还款账户余额不足，未能扣款" if status == "refused" else "",
                 "decision_event_id": f"seed-{no}" if decided else None,

@@ -5,6 +5,7 @@ through the internal API; the money arrives as a ``transfer_in`` ledger entry (o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,18 +14,18 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.applications.services import apply_event, create_application
-from backend.audit.services import RequestOrigin, record
+from backend.audit.services import RequestOrigin
 from backend.fund.models import FundAccount
 from backend.fund.queries import account_of
-from backend.fund.services import account_missing
 from backend.idempotency.services import StoredAnswer
+from backend.identity.stepup import Audit, confirm_once
 from backend.inbox.services import post_message
 from backend.loans.models import LoanContract
 from backend.members.models import Member
 from backend.runtime import Runtime
 from backend.transfers import rules
 from backend.withdrawals.rules import REPAYING_LOAN_STATUSES
-from backend.withdrawals.services import submit_stepped_up
+from backend.withdrawals.services import existing_account, refuse
 
 SCOPE = "transfers"
 
@@ -53,15 +54,8 @@ def facts(session: Session, rt: Runtime, acct: FundAccount) -> rules.TransferFac
     )
 
 
-def _account(session: Session, member_id: int, *, lock: bool = False) -> FundAccount:
-    acct = account_of(session, member_id, lock=lock)
-    if acct is None:
-        raise account_missing()
-    return acct
-
-
 def eligibility(session: Session, rt: Runtime, member_id: int) -> dict[str, Any]:
-    found = facts(session, rt, _account(session, member_id))
+    found = facts(session, rt, existing_account(account_of(session, member_id)))
     directions = []
     for direction, name in rules.DIRECTIONS.items():
         refusals = rules.assess(direction, found)
@@ -100,29 +94,19 @@ def apply(
     *,
     idempotency_key: str | None,
     origin: RequestOrigin | None = None,
-    serialize: Any,
+    serialize: Callable[[Application], dict[str, Any]],
 ) -> StoredAnswer:
-    """Create the transfer application once per Idempotency-Key (account row lock first)."""
-    acct = _account(session, member.id, lock=True)
+    """Create the transfer application once per Idempotency-Key (:func:`confirm_once`: under the
+    account's row lock)."""
 
-    def check() -> rules.Refusal | None:
-        return rules.check_request(
-            request.direction, request.other_centre, facts(session, rt, acct)
+    def check(acct: FundAccount | None) -> FundAccount:
+        acct = existing_account(acct)
+        refuse(
+            rules.check_request(request.direction, request.other_centre, facts(session, rt, acct))
         )
+        return acct
 
-    def create() -> Application:
-        application = create_transfer(session, rt, acct, request)
-        record(
-            session,
-            "transfer.apply",
-            member_id=member.id,
-            origin=origin,
-            application_no=application.application_no,
-            direction=request.direction,
-        )
-        return application
-
-    return submit_stepped_up(
+    return confirm_once(
         session,
         rt,
         member,
@@ -131,8 +115,13 @@ def apply(
         fingerprint=request.fingerprint(),
         sms_code=request.sms_code,
         check=check,
-        create=create,
-        serialize=serialize,
+        write=lambda acct: create_transfer(session, rt, acct, request),
+        audit=lambda application: Audit(
+            "transfer.apply",
+            {"application_no": application.application_no, "direction": request.direction},
+        ),
+        origin=origin,
+        answer=serialize,
     )
 
 

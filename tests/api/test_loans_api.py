@@ -14,8 +14,8 @@ from sqlalchemy import event, func, select
 from backend.applications.models import Application, ApplicationNode
 from backend.identity.stepup import send_transaction_code
 from backend.loans import amortisation, prepayment_rules, rates, rules
+from backend.loans.contracts import percent
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
-from backend.loans.services import percent
 
 D = Decimal
 NO_LOAN = "您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请"
