@@ -42,6 +42,7 @@ from backend.loans.models import (
     LoanRepayment,
 )
 from backend.members.models import Member
+from backend.pagination import Page
 from backend.runtime import Runtime
 from backend.settings import Settings
 
@@ -61,10 +62,10 @@ def repayment_day(contract: LoanContract) -> int:
     return first.day
 
 
-def list_prepayments(session: Session, member_id: int, contract_no: str) -> list[LoanPrepayment]:
+def list_prepayments(session: Session, member_id: int, contract_no: str) -> Page[LoanPrepayment]:
     """The contract's bookings, newest first (each reads its contract from the session)."""
     contract = member_contract(session, member_id, contract_no)
-    return queries.contract_prepayments(session, contract.id)
+    return Page(queries.contract_prepayments(session, contract.id))
 
 
 # --- prepayment quotes (提前还款试算) -------------------------------------------------------------

@@ -35,7 +35,7 @@ from backend.loans.schemas import (
     PrepaymentRequestSchema,
     PrepaymentSchema,
 )
-from backend.pagination import PageArgsSchema
+from backend.pagination import Page, PageArgsSchema
 
 blp = Blueprint(
     "loans",
@@ -52,7 +52,7 @@ class Loans(MethodView):
     @member_view(blp)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, LoanListSchema)
-    def get(self, args: dict[str, Any]) -> services.Page[LoanContract]:
+    def get(self, args: dict[str, Any]) -> Page[LoanContract]:
         """The member's loan contracts (借款合同)"""
         return services.list_loans(
             db(), current_member_id(), cursor=args["cursor"], limit=args["limit"]
@@ -87,7 +87,7 @@ class LoanRepayments(MethodView):
     @blp.response(200, LoanRepaymentListSchema)
     @blp.alt_response(404, description=NOT_FOUND)
     @blp.alt_response(422, description="Bad date range or cursor")
-    def get(self, args: dict[str, Any], contract_no: str) -> services.Page[LoanRepayment]:
+    def get(self, args: dict[str, Any], contract_no: str) -> Page[LoanRepayment]:
         """还款明细: repayments actually made, newest first"""
         return services.list_repayments(
             db(),
@@ -144,9 +144,9 @@ class Prepayments(MethodView):
     @member_view(blp)
     @blp.response(200, PrepaymentListSchema)
     @blp.alt_response(404, description=NOT_FOUND)
-    def get(self, contract_no: str) -> dict[str, list[LoanPrepayment]]:
+    def get(self, contract_no: str) -> Page[LoanPrepayment]:
         """提前还款申请：本合同的预约记录（待中心确认 / 已办理 / 未通过），新的在前"""
-        return {"items": prepayments.list_prepayments(db(), current_member_id(), contract_no)}
+        return prepayments.list_prepayments(db(), current_member_id(), contract_no)
 
     @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")

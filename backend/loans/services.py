@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,19 +34,9 @@ from backend.loans.contracts import (
 )
 from backend.loans.models import LoanContract, LoanRepayment
 from backend.loans.plans import PlanCache
-
-T = TypeVar("T")
+from backend.pagination import Page
 
 NO_LOAN_NOTICE = "您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请"
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """A page of a member's list; ``notice`` says why it is empty (no loan, not disbursed)."""
-
-    items: Sequence[T]
-    next_cursor: str | None
-    notice: str | None = None
 
 
 def list_loans(

@@ -22,6 +22,7 @@ from backend.identity.stepup import Audit, confirm_once
 from backend.inbox.services import post_message
 from backend.loans.models import LoanContract
 from backend.members.models import Member
+from backend.pagination import Page
 from backend.runtime import Runtime
 from backend.transfers import rules
 from backend.withdrawals.rules import REPAYING_LOAN_STATUSES
@@ -54,20 +55,34 @@ def facts(session: Session, rt: Runtime, acct: FundAccount) -> rules.TransferFac
     )
 
 
-def eligibility(session: Session, rt: Runtime, member_id: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DirectionEligibility:
+    direction: str
+    refusals: list[rules.Refusal]
+
+    @property
+    def direction_name(self) -> str:
+        return rules.DIRECTIONS[self.direction]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.refusals
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Whether each direction may be applied for now (TransferEligibilitySchema dumps it)."""
+
+    centre_name: str
+    directions: list[DirectionEligibility]
+
+
+def eligibility(session: Session, rt: Runtime, member_id: int) -> Eligibility:
     found = facts(session, rt, existing_account(account_of(session, member_id)))
-    directions = []
-    for direction, name in rules.DIRECTIONS.items():
-        refusals = rules.assess(direction, found)
-        directions.append(
-            {
-                "direction": direction,
-                "direction_name": name,
-                "eligible": not refusals,
-                "refusals": refusals,
-            }
-        )
-    return {"centre_name": found.centre_name, "directions": directions}
+    return Eligibility(
+        found.centre_name,
+        [DirectionEligibility(d, rules.assess(d, found)) for d in rules.DIRECTIONS],
+    )
 
 
 @dataclass(frozen=True)
@@ -172,12 +187,14 @@ def create_transfer(
     return application
 
 
-def list_transfers(session: Session, member_id: int) -> list[Application]:
-    return list(
-        session.scalars(
-            select(Application)
-            .options(selectinload(Application.nodes))
-            .where(Application.member_id == member_id, Application.kind == "transfer")
-            .order_by(Application.submitted_at.desc(), Application.id.desc())
+def list_transfers(session: Session, member_id: int) -> Page[Application]:
+    return Page(
+        list(
+            session.scalars(
+                select(Application)
+                .options(selectinload(Application.nodes))
+                .where(Application.member_id == member_id, Application.kind == "transfer")
+                .order_by(Application.submitted_at.desc(), Application.id.desc())
+            )
         )
     )

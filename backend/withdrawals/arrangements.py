@@ -24,6 +24,7 @@ from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import Audit, confirm_once
 from backend.inbox.services import post_message
 from backend.members.models import Member
+from backend.pagination import Page
 from backend.pii import PiiVault
 from backend.runtime import Runtime
 from backend.withdrawals import queries, rules
@@ -164,13 +165,13 @@ def view(session: Session, arrangement: RentArrangement) -> ArrangementView:
     return ArrangementView(arrangement, transfers_of(session, arrangement.id))
 
 
-def list_arrangements(session: Session, member_id: int) -> list[ArrangementView]:
+def list_arrangements(session: Session, member_id: int) -> Page[ArrangementView]:
     found = session.scalars(
         select(RentArrangement)
         .where(RentArrangement.member_id == member_id)
         .order_by(RentArrangement.created_at.desc(), RentArrangement.id.desc())
     )
-    return [view(session, a) for a in found]
+    return Page([view(session, a) for a in found])
 
 
 def find_arrangement(

@@ -89,7 +89,7 @@ class ArrangementsView(MethodView):
     @blp.response(200, ArrangementListSchema)
     def get(self) -> Any:
         """我的按月提取委托（新的在前），含每月提取记录"""
-        return {"items": arrangements.list_arrangements(db(), current_member_id())}
+        return arrangements.list_arrangements(db(), current_member_id())
 
     @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
