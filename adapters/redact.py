@@ -52,6 +52,7 @@ LOGGERS = (
     "alipay",
     "adapters",
     "adapters.alipay.client",
+    "adapters.alipay.transport",
     "adapters.wechat.client",
     "adapters.sms.dysms",
 )

@@ -13,13 +13,14 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map, PathConverter
 
+import backend.models  # noqa: F401  (entry point: every mapper registered before a session)
 from backend.announcements.routes import blp as announcements_blp
 from backend.api import Api, close_db, marshmallow_plugin
 from backend.applications.routes import blp as applications_blp
 from backend.appointments.routes import blp as appointments_blp
+from backend.certificates.pages import blp as certificate_pages_blp
 from backend.channels.routes import blp as channels_blp
 from backend.errors import AppError, http_envelope
-from backend.fund.pages import blp as certificate_pages_blp
 from backend.fund.routes import blp as fund_blp
 from backend.guards import install_input_guards
 from backend.identity.routes import blp as identity_blp

@@ -17,10 +17,10 @@ from flask import g, request
 from backend.api import Blueprint, db, runtime
 from backend.audit.services import RequestOrigin
 from backend.errors import Unauthorized
-from backend.identity.services import access_disabled
 from backend.identity.tokens import TokenStore
 from backend.identity.tokens import token_store as runtime_token_store
 from backend.logs import request_id_var
+from backend.members.access import access_disabled
 from backend.members.models import Member
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+import backend.models  # noqa: F401  (entry point: every mapper registered before a session)
 from backend import migrate
 from backend.integration.cli import internal as internal_cli
 from backend.members.cli import members as members_cli
@@ -283,7 +284,8 @@ def openapi(c: Context, output: Path) -> None:
 @pass_ctx
 def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None) -> None:
     """Run the Celery push worker (GJJ_PUSH_MODE=celery); the schedule runs in `gjj beat`."""
-    from backend.ops.metrics import PUSH_METRICS, serve_metrics
+    from backend.ops.metrics import serve_metrics
+    from backend.push.metrics import PUSH_METRICS
     from backend.push.worker import make_celery
 
     try:
@@ -424,8 +426,8 @@ def announcements() -> None:
 def announcements_fanout(c: Context) -> None:
     """Push every announcement whose publish time has come and whose fan-out is not finished
     (scheduled ones, interrupted ones), in batches of GJJ_ANNOUNCEMENT_FANOUT_BATCH members."""
-    from backend.announcements.services import fanout_due
     from backend.push.dispatch import push_templates
+    from backend.push.fanout import fanout_due
 
     rt = c.runtime
     _command_dispatcher(c)

@@ -16,6 +16,7 @@ from typing import Any
 from adapters.fakes import FakeAlipayGateway, FakeWeChatApi
 from adapters.fakes.__main__ import load_state, prepare_keys
 from backend import migrate
+from backend.integration.signing import DEMO_INTERNAL_KEY
 from backend.runtime import Runtime
 from backend.seed.csvfile import read_members_csv
 from backend.seed.generator import SHOWCASE, channel_identities
@@ -185,11 +186,6 @@ def spawn_channel_fakes(
         wechat_url=info["wechat_base_url"],
         users=len(state["alipay"]["users"]),
     )
-
-
-# The demo's core-system caller, used only when GJJ_INTERNAL_KEYS names none (never in production:
-# the demo refuses GJJ_ENV=production).
-DEMO_INTERNAL_KEY = ("demo", "gjj-demo-internal-secret")
 
 
 def with_demo_internal_key(settings: Settings) -> Settings:

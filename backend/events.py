@@ -93,7 +93,9 @@ def pending(session: Session) -> list[Event]:
 class EventBus:
     """Handlers per event type and phase. Subscribe at bootstrap, then :meth:`attach` once."""
 
-    before: dict[type[Event], list[InTransaction]] = field(default_factory=lambda: defaultdict(list))
+    before: dict[type[Event], list[InTransaction]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     after: dict[type[Event], list[AfterCommit]] = field(default_factory=lambda: defaultdict(list))
     on_error: Callable[[type[Event], BaseException], None] | None = None
 

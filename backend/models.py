@@ -1,5 +1,6 @@
 """Every model, imported in one place so Alembic and ``create_all`` see the whole schema."""
 
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.announcements.models import Announcement, AnnouncementRead
 from backend.applications.models import Application, ApplicationNode
 from backend.appointments.models import (
@@ -9,14 +10,14 @@ from backend.appointments.models import (
     ServiceHall,
 )
 from backend.audit.models import AuditEvent
-from backend.channels.models import ChannelIdentity
+from backend.certificates.models import Certificate
+from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.db import Base
-from backend.fund.models import Certificate, FundAccount, FundTransaction
 from backend.idempotency.models import IdempotencyRecord
 from backend.inbox.models import Message
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
 from backend.members.models import Credential, Employer, Member, MemberPreference
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.push.models import PushDelivery
 from backend.withdrawals.models import RentArrangement
 
 __all__ = [

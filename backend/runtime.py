@@ -10,7 +10,6 @@ import redis
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-import backend.models  # noqa: F401  (every mapper registered before the first session)
 from backend.cache import Keys, make_redis
 from backend.db import make_engine, make_session_factory
 from backend.pii import PiiVault

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 from backend.identity.tokens import TokenStore
 from backend.loans.models import LoanContract
 from backend.members.models import Credential

@@ -22,9 +22,9 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from backend import migrate
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.app import create_app
-from backend.fund.models import FundAccount, FundTransaction
-from backend.fund.rules import shift_months
+from backend.clock import shift_months
 from backend.identity.tokens import TokenStore
 from backend.members.models import Employer, Member
 from backend.pii import compose_id_number, mask_id_number

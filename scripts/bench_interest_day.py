@@ -44,14 +44,14 @@ from sqlalchemy import func, insert, select, text
 import backend.models  # noqa: F401 - every mapper
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
-from backend.channels.models import ChannelIdentity
+from backend.accounts.models import FundAccount, FundTransaction
+from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.db import Base
-from backend.fund.models import FundAccount, FundTransaction
 from backend.identity.tokens import TokenStore
 from backend.integration import signing
 from backend.members.models import Employer, Member
 from backend.pii import compose_id_number, mask_id_number
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.push.models import PushDelivery
 from backend.runtime import Runtime
 from backend.settings import Settings
 

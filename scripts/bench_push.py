@@ -28,13 +28,13 @@ from adapters.fakes import FakeWeChatApi
 from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
 from backend.channels.clients import ChannelClients
-from backend.channels.models import ChannelIdentity
+from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.db import Base
 from backend.inbox.services import post_message
 from backend.members.models import Member
 from backend.pii import compose_id_number, mask_id_number
 from backend.push import dispatch
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.push.models import PushDelivery
 from backend.runtime import Runtime
 from backend.settings import Settings
 

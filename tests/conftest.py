@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -11,19 +13,27 @@ from typing import Any
 import fakeredis
 import pytest
 import redis as redis_lib
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from adapters.alipay import AlipayClient, AlipayConfig, keys
+from adapters.fakes import FakeAlipayGateway, FakeWeChatApi
+from adapters.wechat import WeChatConfig, WeChatMiniClient
 from backend import migrate
 from backend.app import create_app
 from backend.cache import Keys
+from backend.channels.clients import ChannelClients
 from backend.db import Base, make_engine, make_session_factory
 from backend.identity.tokens import TokenStore
 from backend.pii import PiiVault
+from backend.push.dispatch import SyncDispatcher
+from backend.push.templates import DEFAULT_TEMPLATES
 from backend.runtime import Runtime
 from backend.settings import Settings
 from tests import factories
+from tests.channels import ALIPAY_APP_ID, WECHAT_SECRET
 
 PG_URL = os.environ.get("GJJ_DATABASE_URL", "")
 REDIS_URL = os.environ.get("GJJ_REDIS_URL", "")
@@ -153,6 +163,13 @@ def make(session: Session, runtime: Runtime) -> factories.Factory:
 
 
 @pytest.fixture
+def loan(make: factories.Factory) -> Any:
+    """``loan(member, paid=k, …)`` → a disbursed contract with its first k periods repaid as the
+    engine schedules (:meth:`tests.factories.Factory.scheduled_loan`)."""
+    return make.scheduled_loan
+
+
+@pytest.fixture
 def login(runtime: Runtime) -> Any:
     """``login(member)`` → Authorization headers of a fresh session for that member."""
     store = TokenStore(
@@ -167,6 +184,21 @@ def login(runtime: Runtime) -> Any:
         return {"Authorization": f"Bearer {pair.access_token}"}
 
     return _login
+
+
+@pytest.fixture
+def scrape() -> Any:
+    """``scrape(client)`` → every sample of ``GET /metrics`` as {(name, sorted labels): value}."""
+
+    def _scrape(client: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        body = client.get("/metrics").data.decode()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+        }
+
+    return _scrape
 
 
 class FrozenClock:
@@ -196,3 +228,82 @@ def clock() -> Iterator[FrozenClock]:
     frozen = FrozenClock(dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.UTC))
     with mock.patch("backend.clock._now", frozen):
         yield frozen
+
+
+# --- the channel fakes (Alipay gateway, WeChat API) and the app wired to them -------------------
+
+
+@pytest.fixture(scope="session")
+def alipay_keys() -> dict[str, str]:
+    return {
+        "app": keys.generate_private_key_pem(2048),
+        "gateway": keys.generate_private_key_pem(2048),
+        "aes": base64.b64encode(secrets.token_bytes(16)).decode(),
+    }
+
+
+@pytest.fixture
+def alipay_fake(alipay_keys: dict[str, str]) -> Iterator[FakeAlipayGateway]:
+    fake = FakeAlipayGateway(gateway_private_key=alipay_keys["gateway"])
+    fake.register_app(ALIPAY_APP_ID, keys.public_key_pem(alipay_keys["app"]), alipay_keys["aes"])
+    with fake:
+        yield fake
+
+
+@pytest.fixture
+def wechat_appid() -> str:
+    # One appid per test: the access token is cached in Redis under the appid, and every test's
+    # fake issues its own tokens.
+    return "wxt" + uuid.uuid4().hex[:13]
+
+
+@pytest.fixture
+def wechat_fake(wechat_appid: str) -> Iterator[FakeWeChatApi]:
+    fake = FakeWeChatApi()
+    fake.register_app(wechat_appid, WECHAT_SECRET)
+    for entry in DEFAULT_TEMPLATES["wechat"].values():
+        fake.add_template(entry["template_id"], list(entry["keywords"]))
+    with fake:
+        yield fake
+
+
+@pytest.fixture
+def channels(
+    runtime: Runtime,
+    alipay_fake: FakeAlipayGateway,
+    wechat_fake: FakeWeChatApi,
+    alipay_keys: dict[str, str],
+    wechat_appid: str,
+) -> Iterator[ChannelClients]:
+    alipay = AlipayClient(
+        AlipayConfig(
+            app_id=ALIPAY_APP_ID,
+            app_private_key=alipay_keys["app"],
+            alipay_public_key=keys.public_key_pem(alipay_keys["gateway"]),
+            server_url=alipay_fake.gateway_url,
+            aes_key=alipay_keys["aes"],
+            timeout=2.0,
+        )
+    )
+    wechat = WeChatMiniClient(
+        WeChatConfig(
+            appid=wechat_appid, secret=WECHAT_SECRET, base_url=wechat_fake.url, timeout=2.0
+        ),
+        runtime.redis,
+    )
+    yield ChannelClients(alipay=alipay, wechat=wechat)
+    wechat.session.delete(wechat.access_token_key)
+
+
+@pytest.fixture
+def push(runtime: Runtime) -> SyncDispatcher:
+    """Deliveries run in the committing thread; retries are recorded for the test to drive."""
+    dispatcher = SyncDispatcher(runtime)
+    runtime.extras["push_dispatcher"] = dispatcher
+    return dispatcher
+
+
+@pytest.fixture
+def api(runtime: Runtime, channels: ChannelClients, push: SyncDispatcher) -> Any:
+    """A test client of an app wired to the fakes and the synchronous dispatcher."""
+    return create_app(runtime=runtime, channels=channels).test_client()

@@ -9,13 +9,35 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.fund.models import FundAccount, FundTransaction
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.identity.passwords import make_hasher
 from backend.members.models import Credential, Employer, Member
 from backend.pii import compose_id_number, mask_id_number, mask_phone
 from backend.runtime import Runtime
 
 _seq = itertools.count(1)
+
+# The contract of :meth:`Factory.scheduled_loan`: 1,000,000 over 30 years from 2024-03-15,
+# re-priced 3.1 → 2.85 → 2.6.
+LOAN_DISBURSED_ON = dt.date(2024, 3, 15)
+LOAN_RATES = (
+    (dt.date(2024, 3, 15), "3.1"),
+    (dt.date(2025, 1, 1), "2.85"),
+    (dt.date(2026, 1, 1), "2.6"),
+)
+
+
+def seeded_schedule(contract: Any) -> Any:
+    """What the engine schedules for a contract of :meth:`Factory.scheduled_loan`."""
+    from backend.loans import amortisation
+
+    return amortisation.generate_schedule(
+        "1000000.00",
+        360,
+        contract.method,
+        [(d, Decimal(r)) for d, r in LOAN_RATES],
+        LOAN_DISBURSED_ON,
+    )
 
 
 class Factory:
@@ -228,6 +250,64 @@ class Factory:
         self.session.commit()
         return contract
 
+    def scheduled_loan(
+        self,
+        member: Member,
+        *,
+        paid: int = 0,
+        status: str = "repaying",
+        method: str = "equal_installment",
+        application_id: int | None = None,
+        channel: str = "entrusted",
+    ) -> Any:
+        """A contract disbursed 2024-03-15 (1,000,000 over 30 years, re-priced 3.1 → 2.85 → 2.6),
+        with its first ``paid`` periods repaid exactly as the engine schedules."""
+        from backend.loans.models import LoanContract, LoanRate, LoanRepayment
+
+        contract = LoanContract(
+            contract_no=f"HT2024{next(_seq):06d}",
+            member_id=member.id,
+            application_id=application_id,
+            amount=Decimal("1000000.00"),
+            term_months=360,
+            method=method,
+            status=status,
+            first_home=True,
+            signed_on=dt.date(2024, 3, 1),
+            disbursed_on=None if status in ("approving", "signed") else LOAN_DISBURSED_ON,
+            first_due_date=None,
+            balance=Decimal("1000000.00"),
+            bank_name="中国建设银行示范市分行",
+        )
+        self.session.add(contract)
+        self.session.flush()
+        for effective, rate in LOAN_RATES:
+            self.session.add(
+                LoanRate(
+                    contract_id=contract.id, effective_from=effective, annual_rate=Decimal(rate)
+                )
+            )
+        if contract.disbursed_on is not None:
+            schedule = seeded_schedule(contract)
+            for row in schedule.periods[:paid]:
+                self.session.add(
+                    LoanRepayment(
+                        contract_id=contract.id,
+                        period=row.period,
+                        due_date=row.due_date,
+                        paid_on=row.due_date,
+                        principal=row.principal,
+                        interest=row.interest,
+                        penalty=Decimal("0.00"),
+                        balance_after=row.remaining,
+                        channel=channel,
+                    )
+                )
+            if paid:
+                contract.balance = schedule.periods[paid - 1].remaining
+        self.session.commit()
+        return contract
+
     def signed(
         self,
         client: Any,
@@ -338,7 +418,7 @@ class Factory:
         long_term: bool = False,
     ) -> Any:
         """Subscription-message consent as recorded from requestSubscribeMessage."""
-        from backend.push.models import SubscriptionConsent
+        from backend.channels.models import SubscriptionConsent
 
         consent = SubscriptionConsent(
             member_id=member.id,

@@ -1,11 +1,9 @@
 """Alipay open-platform channel (v2 gateway protocol, RSA2)."""
 
-from adapters.alipay.client import (
-    PRODUCTION_GATEWAY,
-    SANDBOX_GATEWAY,
+from adapters.alipay.client import AlipayClient
+from adapters.alipay.config import PRODUCTION_GATEWAY, SANDBOX_GATEWAY, AlipayConfig
+from adapters.alipay.results import (
     AlipayCertification,
-    AlipayClient,
-    AlipayConfig,
     AlipayOAuthToken,
     AlipayPhone,
     AlipaySubscription,

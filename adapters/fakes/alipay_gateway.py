@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from adapters.alipay import keys
-from adapters.alipay.client import BEIJING, aes_encrypt
+from adapters.alipay.envelope import BEIJING, aes_encrypt
 from adapters.fakes.server import (
     AdminError,
     LoopbackServer,

@@ -14,15 +14,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import FundAccount
 from backend.announcements.models import Announcement, AnnouncementRead
 from backend.announcements.rules import ACTIVE_ACCOUNT_STATUSES, LOAN_HOLDER_STATUSES
+from backend.channels.models import SubscriptionConsent
 from backend.clock import utcnow
 from backend.errors import NotFound
-from backend.fund.models import FundAccount
 from backend.loans.models import LoanContract
 from backend.members.models import Member
 from backend.pagination import keyset_page
-from backend.push.models import SubscriptionConsent
 
 
 @dataclass(frozen=True)

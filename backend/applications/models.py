@@ -47,6 +47,14 @@ class Application(Base):
         order_by="ApplicationNode.seq", back_populates="application"
     )
 
+    @property
+    def kind_name(self) -> str:
+        return APPLICATION_KINDS.get(self.kind, self.kind)
+
+    @property
+    def status_name(self) -> str:
+        return APPLICATION_STATUS.get(self.status, self.status)
+
 
 class ApplicationNode(Base):
     __tablename__ = "application_nodes"

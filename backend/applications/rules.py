@@ -14,6 +14,19 @@ EVENT_TYPES = {
     "cancelled": "撤销",
 }
 TERMINAL_STATUSES = ("rejected", "completed", "cancelled")
+# The reason codes of the kinds that have a fixed list, with their Chinese names (the application
+# list shows them; a loan application's purpose is free text): withdrawals and transfers check
+# their requests against these.
+REASON_NAMES: dict[str, dict[str, str]] = {
+    "withdrawal": {
+        "rent": "租房",
+        "purchase": "购房",
+        "loan_repayment": "偿还贷款",
+        "retirement": "离退休",
+        "leaving": "离职/户口迁出",
+    },
+    "transfer": {"in": "转入", "out": "转出"},
+}
 # The life cycle, the one table every status change is checked against: event → the statuses it
 # may leave, per kind. An application is submitted and reviewed (processing: its nodes move), then
 # approved or rejected; it may be cancelled (撤销) until it is done. A loan application completes

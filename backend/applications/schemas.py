@@ -7,10 +7,9 @@ from typing import Any
 import marshmallow as ma
 
 from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
+from backend.applications.rules import REASON_NAMES
 from backend.fields import LocalDateTime
 from backend.pagination import PageArgsSchema
-from backend.transfers.rules import DIRECTIONS
-from backend.withdrawals.rules import REASONS
 
 
 class ApplicationListArgsSchema(PageArgsSchema):
@@ -38,7 +37,7 @@ class NodeSchema(ma.Schema):
 def _reason_name(application: Any) -> str:
     """The reason's Chinese name: a withdrawal's reason, a transfer's direction (转入/转出); a loan
     application's purpose is already text."""
-    names = {"withdrawal": REASONS, "transfer": DIRECTIONS}.get(application.kind, {})
+    names = REASON_NAMES.get(application.kind, {})
     return str(names.get(application.reason, application.reason))
 
 

@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
 from backend.auth import current_member_id, member_view, origin
-from backend.channels import services
+from backend.channels import alipay, bindings, certification, wechat
 from backend.channels.clients import channel_clients
 from backend.channels.models import CHANNELS
 from backend.channels.schemas import (
@@ -39,7 +39,7 @@ class AlipaySessions(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Log in with Alipay (my.getAuthCode, scope auth_user), binding by real name"""
         rt = runtime()
-        started = services.alipay_login(
+        started = alipay.alipay_login(
             rt, db(), channel_clients(rt), auth_code=args["auth_code"], origin=origin()
         )
         return session_body(started)
@@ -51,10 +51,10 @@ class AlipayCertifications(MethodView):
     @blp.response(201, CertificationSchema)
     @blp.alt_response(401, description="Certification token expired")
     @blp.alt_response(403, description="No member with that name and ID number")
-    def post(self, args: dict[str, Any]) -> services.CertificationStarted:
+    def post(self, args: dict[str, Any]) -> certification.CertificationStarted:
         """Start Alipay face verification after Alipay withheld the ID number"""
         rt = runtime()
-        return services.start_alipay_certification(
+        return certification.start_alipay_certification(
             rt,
             db(),
             channel_clients(rt),
@@ -74,7 +74,7 @@ class AlipayCertificationResult(MethodView):
     def post(self, certify_id: str) -> dict[str, Any]:
         """Finish Alipay face verification: bind and log in when it passed"""
         rt = runtime()
-        started = services.finish_alipay_certification(
+        started = certification.finish_alipay_certification(
             rt, db(), channel_clients(rt), certify_id=certify_id, origin=origin()
         )
         return session_body(started)
@@ -90,7 +90,7 @@ class WeChatSessions(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Log in with WeChat (wx.login code)"""
         rt = runtime()
-        started = services.wechat_login(
+        started = wechat.wechat_login(
             rt, db(), channel_clients(rt), code=args["code"], origin=origin()
         )
         return session_body(started)
@@ -106,7 +106,7 @@ class WeChatBindings(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Bind WeChat by reserved phone (getPhoneNumber code) or ID number + password"""
         rt = runtime()
-        started = services.wechat_bind(
+        started = wechat.wechat_bind(
             rt,
             db(),
             channel_clients(rt),
@@ -129,10 +129,10 @@ class ChannelBindings(MethodView):
             {
                 "channel": b.channel,
                 "channel_name": CHANNELS.get(b.channel, b.channel),
-                "account": services.mask_open_id(b.open_id),
+                "account": bindings.mask_open_id(b.open_id),
                 "bound_at": to_local(b.created_at),
             }
-            for b in services.bindings(db(), current_member_id())
+            for b in bindings.bindings(db(), current_member_id())
         ]
         return {"items": items, "next_cursor": None}
 
@@ -144,4 +144,4 @@ class ChannelBinding(MethodView):
     @blp.alt_response(404, description="Not bound on that channel")
     def delete(self, channel: str) -> None:
         """Unbind a channel (alipay or wechat)"""
-        services.unbind(db(), current_member_id(), channel, origin=origin())
+        bindings.unbind(db(), current_member_id(), channel, origin=origin())

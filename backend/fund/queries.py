@@ -7,33 +7,8 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.fund.models import Certificate, FundAccount, FundTransaction
-from backend.members.models import Employer
+from backend.accounts.models import FundTransaction
 from backend.pagination import keyset_page
-
-
-def account_of(session: Session, member_id: int, *, lock: bool = False) -> FundAccount | None:
-    """The member's account; ``lock`` takes its row lock (SELECT … FOR UPDATE), so concurrent
-    money-moving requests of one member (withdrawals, loan applications) check and create one
-    after the other."""
-    stmt = select(FundAccount).where(FundAccount.member_id == member_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalars(stmt).first()
-
-
-def account_with_employer(
-    session: Session, member_id: int
-) -> tuple[FundAccount, Employer | None] | None:
-    """The member's account and its employer, in one statement."""
-    row = session.execute(
-        select(FundAccount, Employer)
-        .outerjoin(Employer, Employer.id == FundAccount.employer_id)
-        .where(FundAccount.member_id == member_id)
-    ).first()
-    if row is None:
-        return None
-    return row[0], row[1]
 
 
 def transactions_page(
@@ -58,29 +33,4 @@ def transactions_page(
         [FundTransaction.txn_date, FundTransaction.id],
         cursor=cursor,
         limit=limit,
-    )
-
-
-def certificate_by_serial(session: Session, serial_no: str) -> Certificate | None:
-    return session.scalars(select(Certificate).where(Certificate.serial_no == serial_no)).first()
-
-
-def live_certificates(
-    session: Session, member_id: int, *, kind: str, subject_no: str | None
-) -> list[Certificate]:
-    """The member's certificates of ``kind`` about ``subject_no`` not yet voided."""
-    subject = (
-        Certificate.subject_no.is_(None)
-        if subject_no is None
-        else Certificate.subject_no == subject_no
-    )
-    return list(
-        session.scalars(
-            select(Certificate).where(
-                Certificate.member_id == member_id,
-                Certificate.kind == kind,
-                subject,
-                Certificate.voided_at.is_(None),
-            )
-        )
     )

@@ -9,15 +9,14 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
 from backend.auth import current_member, current_member_id, member_view, origin
-from backend.fund import services
-from backend.fund.schemas import (
+from backend.certificates import services as certificates
+from backend.certificates.schemas import (
     CertificateIssuedSchema,
     CertificateVerificationSchema,
-    FundAccountSchema,
-    TransactionArgsSchema,
-    TransactionPageSchema,
     VerifyArgsSchema,
 )
+from backend.fund import services
+from backend.fund.schemas import FundAccountSchema, TransactionArgsSchema, TransactionPageSchema
 
 blp = Blueprint("fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明")
 
@@ -56,11 +55,11 @@ class CertificatesView(MethodView):
     @blp.response(201, CertificateIssuedSchema)
     @blp.alt_response(404, description="fund.account_missing")
     @blp.alt_response(503, description="certificate.font_unavailable")
-    def post(self) -> services.IssuedCertificate:
+    def post(self) -> dict[str, Any]:
         """开具缴存证明（重新开具时原证明作废）"""
         rt = runtime()
-        cert = services.issue_certificate(db(), rt.settings, current_member(), origin())
-        return services.issued(rt.settings, cert)
+        cert = certificates.issue_certificate(db(), rt.settings, current_member(), origin())
+        return certificates.issued_certificate(rt.settings, cert)
 
 
 PDF_RESPONSE = {
@@ -79,7 +78,7 @@ class CertificatePdfView(MethodView):
     @blp.alt_response(410, description="certificate.voided")
     def get(self, serial_no: str) -> Response:
         """证明 PDF：缴存证明或贷款结清证明（仅本人）"""
-        pdf = services.certificate_pdf(db(), runtime().settings, current_member_id(), serial_no)
+        pdf = certificates.certificate_pdf(db(), runtime().settings, current_member_id(), serial_no)
         return Response(
             pdf,
             mimetype="application/pdf",
@@ -96,7 +95,7 @@ class CertificateVerificationView(MethodView):
     def get(self, args: dict[str, Any], serial_no: str) -> dict[str, Any]:
         """证明核验：缴存证明或贷款结清证明（银行、单位等第三方，无需登录）"""
         rt = runtime()
-        verification = services.verify_certificate(
+        verification = certificates.verify_certificate(
             db(), rt.redis, rt.keys, serial_no, args["code"], origin().ip
         )
-        return services.public_view(verification)
+        return certificates.public_view(verification)

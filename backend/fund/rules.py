@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
+
+from backend.clock import shift_months
 
 DEFAULT_RANGE_MONTHS = 12
 # One query covers at most five years: the centre's own hall caps it so, and it keeps a page's
@@ -16,14 +17,6 @@ class RangeRefused(ValueError):
         super().__init__(message)
         self.error_code = error_code
         self.message = message
-
-
-def shift_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by ``months`` calendar months, clamped to the month's last day."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def resolve_range(

@@ -33,6 +33,7 @@ from backend.identity.passwords import make_hasher, verify_password
 from backend.identity.sms import sms_codes
 from backend.identity.smscodes import CodeSent
 from backend.identity.tokens import RefreshReused, TokenPair, token_store
+from backend.members.access import access_disabled
 from backend.members.models import Credential, Member
 from backend.members.queries import credentials_for_update, login_candidates, member_by_id_number
 from backend.pii import is_valid_phone, looks_like_id_number, mask_id_number, mask_phone
@@ -50,8 +51,6 @@ CAPTCHA_ISSUE = Limit(
 )
 RESET_TTL = 15 * 60
 RESET_STEPS = ("identified", "code_sent", "verified")
-
-ACCESS_DISABLED = "您的网上业务已停用，请联系公积金中心"
 
 
 # --- shared pieces -------------------------------------------------------------------------
@@ -87,10 +86,6 @@ def mask_username(username: str) -> str:
     if is_valid_phone(username):
         return mask_phone(username)
     return "*" * min(len(username), 8)
-
-
-def access_disabled(status_code: int = 403) -> Forbidden:
-    return Forbidden(ACCESS_DISABLED, error_code="auth.access_disabled", status_code=status_code)
 
 
 # --- captcha and SMS -----------------------------------------------------------------------

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import FundAccount
+from backend.accounts.queries import account_of
 from backend.audit.services import RequestOrigin, record
 from backend.errors import Forbidden
-from backend.fund.models import FundAccount
-from backend.fund.queries import account_of
 from backend.idempotency.services import StoredAnswer, run_once
 from backend.identity.sms import sms_codes
 from backend.identity.smscodes import CodeSent

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS
 from backend.clock import utcnow
 from backend.fields import LocalDateTime
 from backend.inbox.queries import MESSAGE_STATUSES, TODO_STATUSES
@@ -31,9 +30,9 @@ class LinkedApplicationSchema(ma.Schema):
     id = ma.fields.Integer()
     application_no = ma.fields.String()
     kind = ma.fields.String()
-    kind_name = ma.fields.Function(lambda a: APPLICATION_KINDS.get(a.kind, a.kind))
+    kind_name = ma.fields.Function(lambda a: a.kind_name)
     status = ma.fields.String()
-    status_name = ma.fields.Function(lambda a: APPLICATION_STATUS.get(a.status, a.status))
+    status_name = ma.fields.Function(lambda a: a.status_name)
 
 
 class MessageSchema(ma.Schema):

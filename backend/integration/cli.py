@@ -37,9 +37,7 @@ def curl(
     keys = dict(settings.internal_keys)
     if not keys and not settings.production:
         # The demo plays the core system with its own caller when none is configured.
-        from backend.demo import DEMO_INTERNAL_KEY
-
-        keys = dict([DEMO_INTERNAL_KEY])
+        keys = dict([signing.DEMO_INTERNAL_KEY])
     if not keys:
         raise click.ClickException("no caller configured: set GJJ_INTERNAL_KEYS=keyid:secret")
     key_id = key_id or next(iter(keys))

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.applications.services import apply_event
 from backend.db import MONEY_MAX
 from backend.errors import AppError, NotFound, ValidationFailed
-from backend.fund.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.inbox.services import post_message
 from backend.integration.services import (
     Caller,

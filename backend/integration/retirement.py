@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.accounts.models import FundAccount
 from backend.errors import NotFound, ValidationFailed
-from backend.fund.models import FundAccount
 from backend.inbox.services import post_message
 from backend.integration.services import Caller, audit, commit_once, lost_race, replay_of
 

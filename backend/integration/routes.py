@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from flask import g, request
 from flask.views import MethodView
 
-from backend.announcements.services import fanout
 from backend.api import Blueprint, db, runtime
 from backend.auth import origin
 from backend.clock import utcnow
@@ -60,6 +59,7 @@ from backend.integration.schemas import (
 from backend.integration.signing import HEADERS
 from backend.integration.verify import NonceStore, verify
 from backend.push.dispatch import push_templates
+from backend.push.fanout import fanout
 
 logger = logging.getLogger(__name__)
 

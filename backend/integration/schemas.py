@@ -9,6 +9,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from backend.accounts.models import TRANSACTION_KINDS
 from backend.announcements.rules import AUDIENCES
 from backend.announcements.rules import state as announcement_state
 from backend.applications.rules import EVENT_TYPES
@@ -16,7 +17,6 @@ from backend.applications.schemas import ApplicationSchema
 from backend.clock import utcnow
 from backend.errors import ErrorSchema
 from backend.fields import Amount, InputDate, InputDateTime, LocalDateTime
-from backend.fund.models import TRANSACTION_KINDS
 from backend.inbox.models import MESSAGE_KINDS
 from backend.integration.ledger import Booked, sign_error
 from backend.integration.loan_events import LOAN_EVENTS, Applied

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from backend.accounts.models import FundAccount
 from backend.applications.models import Application
 from backend.applications.services import apply_event
 from backend.audit.services import RequestOrigin, record
 from backend.clock import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.fund.models import FundAccount
 from backend.idempotency.services import canonical, same_request
 from backend.inbox.models import Message
 from backend.inbox.queries import message_by_dedupe_key

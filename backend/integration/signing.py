@@ -24,6 +24,9 @@ HEADER_TIMESTAMP = "X-Gjj-Timestamp"
 HEADER_NONCE = "X-Gjj-Nonce"
 HEADER_SIGNATURE = "X-Gjj-Signature"
 HEADERS = (HEADER_KEY, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
+# The demo's core-system caller (``gjj demo``, ``gjj internal curl``), used only when
+# GJJ_INTERNAL_KEYS names none (never in production: the demo refuses GJJ_ENV=production).
+DEMO_INTERNAL_KEY = ("demo", "gjj-demo-internal-secret")
 
 
 def canonical_query(query: str) -> str:

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import ACCOUNT_STATUS, FundAccount
 from backend.applications.models import Application
 from backend.applications.services import create_application
 from backend.audit.services import RequestOrigin
 from backend.errors import Conflict, ValidationFailed
-from backend.fund.models import ACCOUNT_STATUS, FundAccount
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import Audit, confirm_once
 from backend.loans import amortisation, queries, rates, rules

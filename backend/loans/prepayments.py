@@ -17,10 +17,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import FundAccount
 from backend.audit.services import RequestOrigin
 from backend.clock import utcnow
 from backend.errors import Conflict, ValidationFailed
-from backend.fund.models import FundAccount
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import Audit, confirm_once
 from backend.inbox.services import post_message

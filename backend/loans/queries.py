@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.applications.models import OPEN_STATUSES, Application
-from backend.fund.models import FundAccount, FundTransaction
 from backend.loans.models import LoanContract, LoanPrepayment, LoanRate, LoanRepayment
 from backend.pagination import keyset_page
 

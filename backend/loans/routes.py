@@ -9,9 +9,9 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, current_member_id, member_view, origin
+from backend.certificates import services as certificates
+from backend.certificates.schemas import CertificateIssuedSchema
 from backend.clock import today
-from backend.fund import services as certificates
-from backend.fund.schemas import CertificateIssuedSchema
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
 from backend.loans import calculator, loan_applications, prepayments, services, settlement
 from backend.loans.models import LoanContract, LoanPrepayment, LoanRepayment
@@ -186,13 +186,13 @@ class SettlementCertificates(MethodView):
     @blp.alt_response(404, description=NOT_FOUND + "; fund.account_missing")
     @blp.alt_response(409, description="The loan is not settled (loan.not_settled)")
     @blp.alt_response(503, description="certificate.font_unavailable")
-    def post(self, contract_no: str) -> certificates.IssuedCertificate:
+    def post(self, contract_no: str) -> dict[str, Any]:
         """开具贷款结清证明（仅已结清的本人合同；重新开具时原证明作废）"""
         rt = runtime()
         cert = settlement.issue_settlement_certificate(
             db(), rt.settings, current_member(), contract_no, origin()
         )
-        return certificates.issued(rt.settings, cert)
+        return certificates.issued_certificate(rt.settings, cert)
 
 
 @blp.route("/loan-calculator")

@@ -1,5 +1,5 @@
 """贷款结清证明: the certificate of a settled loan, issued through the fund feature's one certificate
-service (:func:`backend.fund.services.issue`, kind ``loan_settlement``)."""
+service (:func:`backend.certificates.services.issue`, kind ``loan_settlement``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.accounts.queries import account_summary
 from backend.audit.services import RequestOrigin
+from backend.certificates import services as certificates
+from backend.certificates.models import Certificate
 from backend.errors import Conflict
-from backend.fund import services as certificates
-from backend.fund.models import Certificate
 from backend.loans import queries, rules
 from backend.loans.contracts import member_contract
 from backend.loans.models import LOAN_STATUS, LoanContract
@@ -52,7 +53,7 @@ def issue_settlement_certificate(
             f"该笔贷款当前状态为“{label}”，尚未结清，结清后方可开具贷款结清证明",
             error_code="loan.not_settled",
         )
-    account, _ = certificates.account_summary(session, member.id)
+    account, _ = account_summary(session, member.id)
     return certificates.issue(
         session,
         settings,

@@ -11,6 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.clock import utcnow
 from backend.db import Base, UtcDateTime
 
+# Where a member can be pushed to (``MemberPreference.push_channels``); the app channels are the
+# ones bound through a mini-program (``backend.channels``), SMS goes to the reserved phone.
+PUSH_CHANNELS = ("wechat", "alipay", "sms")
+APP_CHANNELS = ("wechat", "alipay")
+
 
 class Employer(Base):
     __tablename__ = "employers"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 from backend.members.models import Credential, Employer, Member, MemberPreference
 from backend.pii import PiiVault, is_valid_phone, looks_like_id_number
 

@@ -6,11 +6,11 @@ from typing import Any
 
 from flask.views import MethodView
 
+from backend.accounts.models import ACCOUNT_STATUS
 from backend.api import Blueprint, db
 from backend.auth import current_member_id, member_view, origin
-from backend.fund.models import ACCOUNT_STATUS
-from backend.identity.services import access_disabled
 from backend.members import queries, services
+from backend.members.access import access_disabled
 from backend.members.schemas import PreferencesPatchSchema, PreferencesSchema, ProfileSchema
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1", description="个人基本信息与偏好")

@@ -9,7 +9,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from backend.clock import to_local
-from backend.push.services import PUSH_CHANNELS
+from backend.members.models import PUSH_CHANNELS
 
 
 class LocalDateTime(fields.DateTime):

@@ -6,8 +6,9 @@ several workers, each worker is its own process: ``PROMETHEUS_MULTIPROC_DIR`` (s
 histogram write to files there, and a scrape sums the files of every worker, so the figures no
 longer jump with the worker that happens to answer.
 
-The push metrics (send latency per channel, errors per channel and code, finished deliveries) are
-module-level: the process that sends (the Celery worker, or the API in inline mode) records them.
+The push metrics (``backend.push.metrics``: send latency per channel, errors per channel and code,
+finished deliveries) are module-level: the process that sends (the Celery worker, or the API in
+inline mode) records them; every registry here includes them.
 """
 
 from __future__ import annotations
@@ -18,29 +19,9 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.registry import Collector
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from backend.push.metrics import PUSH_METRICS
 
-PUSH_SEND_SECONDS = Histogram(
-    "gjj_push_send_seconds",
-    "Time of one platform call of a push, by channel",
-    ["channel"],
-    registry=None,
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-PUSH_SEND_ERRORS = Counter(
-    "gjj_push_send_errors_total",
-    "Failed platform calls of pushes, by channel and error code",
-    ["channel", "code"],
-    registry=None,
-)
-PUSH_FINISHED = Counter(
-    "gjj_push_deliveries_finished_total",
-    "Delivery attempts that ended, by channel, status (sent, rejected, failed, pending = retry)"
-    " and error code",
-    ["channel", "status", "code"],
-    registry=None,
-)
-PUSH_METRICS: tuple[Collector, ...] = (PUSH_SEND_SECONDS, PUSH_SEND_ERRORS, PUSH_FINISHED)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def multiprocess_dir() -> str | None:

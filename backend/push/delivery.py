@@ -26,8 +26,8 @@ from backend import clock
 from backend.channels.models import ChannelIdentity
 from backend.inbox.models import Message
 from backend.members.models import Member
-from backend.ops.metrics import PUSH_FINISHED, PUSH_SEND_ERRORS, PUSH_SEND_SECONDS
 from backend.push import services
+from backend.push.metrics import PUSH_FINISHED, PUSH_SEND_ERRORS, PUSH_SEND_SECONDS
 from backend.push.models import PushDelivery
 from backend.push.rules import backoff_seconds
 from backend.push.templates import Template, Templates

@@ -1,30 +1,16 @@
-"""Subscription-message consents and push deliveries (the outbox of the push pipeline)."""
+"""Push deliveries: the outbox of the push pipeline (consents are the channels')."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
 from backend.db import Base, UtcDateTime
 
 DELIVERY_STATUS = ("pending", "sent", "rejected", "failed")
-
-
-class SubscriptionConsent(Base):
-    __tablename__ = "subscription_consents"
-    __table_args__ = (UniqueConstraint("member_id", "channel", "template_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    channel: Mapped[str] = mapped_column(String(10))
-    template_id: Mapped[str] = mapped_column(String(64))
-    # One-time consents give one send per accept; long-term ones don't run out.
-    remaining: Mapped[int] = mapped_column(Integer, default=0)
-    long_term: Mapped[bool] = mapped_column(Boolean, default=False)
-    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class PushDelivery(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from marshmallow import validate
 
-from backend.push.services import APP_CHANNELS
+from backend.members.models import APP_CHANNELS
 
 
 class SubscriptionArgs(ma.Schema):

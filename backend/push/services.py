@@ -14,15 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.audit.services import RequestOrigin, record
-from backend.channels.models import ChannelIdentity
+from backend.channels.models import ChannelIdentity, SubscriptionConsent
 from backend.errors import ValidationFailed
 from backend.inbox.models import Message
-from backend.members.models import Member, MemberPreference
-from backend.push.models import PushDelivery, SubscriptionConsent
+from backend.members.models import APP_CHANNELS, Member, MemberPreference
+from backend.push.models import PushDelivery
 from backend.push.templates import Templates
 
-PUSH_CHANNELS = ("wechat", "alipay", "sms")
-APP_CHANNELS = ("wechat", "alipay")
 # session.info keys shared with backend.push.dispatch
 NEW_DELIVERIES = "push_delivery_ids"
 SMS_FALLBACK_KINDS = "push_sms_fallback_kinds"

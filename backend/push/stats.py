@@ -41,7 +41,7 @@ class PushCollector(Collector):
 
     Only the ``pending`` rows are counted, through the ``(status, next_attempt_at)`` index: the
     backlog stays small however long the table grows. What became of deliveries that ended is
-    counted as it happens (``gjj_push_deliveries_finished_total`` in ``backend.ops.metrics``).
+    counted as it happens (``gjj_push_deliveries_finished_total`` in ``backend.push.metrics``).
     """
 
     def __init__(self, rt: Runtime) -> None:

@@ -76,10 +76,10 @@ def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
 
 def _register_tasks(app: Celery, rt: Runtime) -> None:
     # Imported here: dispatch imports this module for make_celery.
-    from backend.announcements.services import fanout_due
     from backend.appointments.services import send_reminders
     from backend.clock import today
     from backend.push.dispatch import CeleryDispatcher, install, push_templates, run_delivery
+    from backend.push.fanout import fanout_due
 
     dispatcher = CeleryDispatcher(app)
     rt.extras["push_dispatcher"] = dispatcher

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.accounts.models import FundAccount
+from backend.accounts.queries import account_of
 from backend.audit.services import RequestOrigin
 from backend.errors import AppError
-from backend.fund.models import FundAccount
-from backend.fund.queries import account_of
 from backend.integration.ledger import book_transaction
 from backend.integration.services import (
     Caller,

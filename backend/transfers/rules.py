@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 # One refusal shape for every rule the hall checks (code, Chinese message, HTTP status, field).
+from backend.applications.rules import REASON_NAMES
 from backend.withdrawals.rules import INVALID, Refusal
 
-DIRECTIONS = {"in": "转入", "out": "转出"}
+DIRECTIONS = REASON_NAMES["transfer"]
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.accounts.models import FundAccount
+from backend.accounts.queries import account_of
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.applications.services import apply_event, create_application
 from backend.audit.services import RequestOrigin
-from backend.fund.models import FundAccount
-from backend.fund.queries import account_of
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import Audit, confirm_once
 from backend.inbox.services import post_message

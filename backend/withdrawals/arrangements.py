@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import FundAccount, FundTransaction
+from backend.accounts.queries import account_of
 from backend.audit.services import RequestOrigin, record
 from backend.clock import utcnow
 from backend.errors import NotFound
-from backend.fund.models import FundAccount, FundTransaction
-from backend.fund.queries import account_of
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import Audit, confirm_once
 from backend.inbox.services import post_message

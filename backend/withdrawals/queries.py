@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.applications.models import OPEN_STATUSES, Application
-from backend.fund.models import FundAccount, FundTransaction
-from backend.fund.rules import shift_months
+from backend.clock import shift_months
 from backend.loans.models import LoanContract
 from backend.members.models import Member
 from backend.pii import PiiVault

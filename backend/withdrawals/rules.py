@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
+from backend.applications.rules import REASON_NAMES
 from backend.withdrawals.retirement import (
     RetirementFacts,
     age_label,
@@ -37,13 +38,7 @@ from backend.withdrawals.retirement import (
 FEN = Decimal("0.01")
 ZERO = Decimal("0.00")
 
-REASONS: dict[str, str] = {
-    "rent": "租房",
-    "purchase": "购房",
-    "loan_repayment": "偿还贷款",
-    "retirement": "离退休",
-    "leaving": "离职/户口迁出",
-}
+REASONS: dict[str, str] = REASON_NAMES["withdrawal"]
 # Reasons that take the whole balance and close the account (销户类提取).
 CLOSURE_REASONS = frozenset({"retirement", "leaving"})
 # The reason-specific field each reason needs, with its Chinese label.

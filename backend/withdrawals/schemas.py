@@ -8,8 +8,7 @@ import marshmallow as ma
 from marshmallow import fields
 
 from backend.applications.schemas import ApplicationSchema
-from backend.fields import Amount, LocalDateTime
-from backend.fund.schemas import money
+from backend.fields import Amount, LocalDateTime, money
 from backend.withdrawals.models import ARRANGEMENT_STATUS
 from backend.withdrawals.rules import REASONS
 

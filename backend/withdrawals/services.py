@@ -15,13 +15,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import FundAccount
+from backend.accounts.queries import account_missing, account_of
 from backend.applications.models import Application
 from backend.applications.services import create_application
 from backend.audit.services import RequestOrigin
 from backend.errors import AppError
-from backend.fund.models import FundAccount
-from backend.fund.queries import account_of
-from backend.fund.services import account_missing
 from backend.idempotency.services import StoredAnswer
 from backend.identity.stepup import Audit, confirm_once
 from backend.inbox.services import post_message

@@ -1,6 +1,7 @@
 import base64
 import os
 import secrets
+import time
 
 import fakeredis
 import pytest
@@ -48,7 +49,9 @@ def alipay_fake(app_key, gateway_key, aes_key):
         yield fake
 
 
-def make_alipay_client(fake, app_key, gateway_key, aes_key, **overrides) -> AlipayClient:
+def make_alipay_client(
+    fake, app_key, gateway_key, aes_key, *, monotonic=time.monotonic, **overrides
+) -> AlipayClient:
     settings = {
         "app_id": APP_ID,
         "app_private_key": app_key,
@@ -58,12 +61,12 @@ def make_alipay_client(fake, app_key, gateway_key, aes_key, **overrides) -> Alip
         "timeout": 2.0,
     }
     settings.update(overrides)
-    return AlipayClient(AlipayConfig(**settings))
+    return AlipayClient(AlipayConfig(**settings), monotonic=monotonic)
 
 
 @pytest.fixture
 def make_alipay():
-    """Factory: make_alipay(fake, app_key, gateway_key, aes_key, **config overrides)."""
+    """Factory: make_alipay(fake, app_key, gateway_key, aes_key, monotonic=…, **config overrides)."""
     return make_alipay_client
 
 

@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from adapters.alipay import keys
-from adapters.alipay.client import aes_encrypt
+from adapters.alipay.envelope import aes_encrypt
 from adapters.errors import (
     CertNoWithheldError,
     ConsentRequiredError,
@@ -196,6 +196,15 @@ def test_error_is_retryable_when_gateway_answers_http(status, alipay, alipay_fak
     assert exc.value.retryable and exc.value.code == f"http-{status}"
 
 
+def test_socket_waits_are_cut_to_the_whole_call_when_longer(
+    alipay_fake, app_key, gateway_key, aes_key, make_alipay
+):
+    client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, timeout=2.0, read_timeout=5.0)
+    assert client.timeouts == (2.0, 2.0)  # (connect, each read): neither outlasts the call
+    client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, connect_timeout=1.0)
+    assert client.timeouts == (1.0, 2.0)
+
+
 def test_timeout_is_honoured_when_gateway_never_answers(
     alipay_fake, app_key, gateway_key, aes_key, make_alipay
 ):
@@ -206,15 +215,32 @@ def test_timeout_is_honoured_when_gateway_never_answers(
     assert exc.value.code == "timeout" and exc.value.retryable
 
 
+class TickingClock:
+    """A monotonic clock that moves one second each time it is read."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def __call__(self):
+        self.reads += 1
+        return float(self.reads)
+
+
 def test_whole_call_deadline_ends_a_reply_that_never_finishes(
     alipay_fake, app_key, gateway_key, aes_key, make_alipay
 ):
-    # Each byte arrives well inside the read timeout: only a whole-call deadline ends the call.
-    client = make_alipay(alipay_fake, app_key, gateway_key, aes_key, timeout=0.5, read_timeout=5.0)
+    # Each byte arrives well inside the read timeout: only the whole-call deadline ends the call,
+    # and it is kept on the client's clock. Read 1 sets it at 1 + 3 = 4; reads 2, 3 and 4 each let
+    # a piece of the reply in; read 5 is past it.
+    clock = TickingClock()
+    client = make_alipay(
+        alipay_fake, app_key, gateway_key, aes_key, timeout=3.0, read_timeout=30.0, monotonic=clock
+    )
     alipay_fake.inject_error("*", trickle=True)
     with pytest.raises(TransportError) as exc:
         client.query_certification("x")
     assert exc.value.code == "timeout" and exc.value.retryable
+    assert clock.reads == 5
 
 
 def test_calls_reuse_one_connection_when_made_in_turn(alipay, alipay_fake):

@@ -277,8 +277,8 @@ def test_fanout_commits_in_batches_and_pushes_each_member_once(make, client, run
 def test_fanout_resumes_without_pushing_twice_when_interrupted(
     make, runtime, session, client, clock
 ):
-    from backend.announcements.services import fanout, fanout_batch
     from backend.push.dispatch import push_templates
+    from backend.push.fanout import fanout, fanout_batch
 
     members = [_wechat_member(make) for _ in range(3)]
     _publish(make, client, published_at="2026-12-31T09:00:00")  # not due: no fan-out yet

@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
-from backend.fund.models import Certificate
-from backend.fund.pdf import find_cjk_font
-from backend.fund.services import CODE_ALPHABET, VERIFY_LIMIT, content_hash
+from backend.certificates.models import Certificate
+from backend.certificates.pdf import find_cjk_font
+from backend.certificates.services import CODE_ALPHABET, VERIFY_LIMIT, content_hash
 from backend.ratelimit import GC_SLACK
 
 try:
@@ -25,10 +25,6 @@ except Exception:
 needs_font = pytest.mark.skipif(
     not HAVE_FONT, reason="no TrueType CJK font (install fonts-wqy-zenhei: scripts/system-deps.sh)"
 )
-
-
-def at(now):
-    return mock.patch("backend.clock.utcnow", return_value=now)
 
 
 @pytest.fixture
@@ -50,11 +46,11 @@ def pdf_text(data: bytes) -> str:
 
 @needs_font
 def test_issue_answers_serial_code_validity_and_pdf_url_when_requested(
-    client, make, login, holder, session, runtime
+    client, make, login, holder, session, runtime, clock
 ):
     now = dt.datetime(2026, 11, 5, 2, 30, tzinfo=dt.UTC)
-    with at(now):
-        body = issue(client, login(holder))
+    clock.set(now)
+    body = issue(client, login(holder))
     assert re.fullmatch(r"JC20261105-\d{10}", body["serial_no"])
     code = body["verification_code"]
     assert len(code) >= 8 and set(code) <= set(CODE_ALPHABET)
@@ -231,22 +227,20 @@ def test_verification_shows_void_when_reissued(client, login, holder):
     )
 
 
-def issued_on_5_november(client, headers):
+def issued_on_5_november(clock, client, headers):
     """A certificate issued 2026-11-05 10:00 Beijing time, valid 30 days; → (body, issue time)."""
     now = dt.datetime(2026, 11, 5, 2, 0, tzinfo=dt.UTC)
-    with at(now):
-        return issue(client, headers), now
+    clock.set(now)
+    return issue(client, headers), now
 
 
 @needs_font
-def test_verification_shows_expired_when_validity_passed(client, login, holder):
-    body, now = issued_on_5_november(client, login(holder))
-    with at(now + dt.timedelta(days=30)):
-        assert verify(client, body["serial_no"], body["verification_code"]).json["status"] == (
-            "valid"
-        )
-    with at(now + dt.timedelta(days=30, seconds=1)):
-        r = verify(client, body["serial_no"], body["verification_code"])
+def test_verification_shows_expired_when_validity_passed(client, login, holder, clock):
+    body, now = issued_on_5_november(clock, client, login(holder))
+    clock.set(now + dt.timedelta(days=30))
+    assert verify(client, body["serial_no"], body["verification_code"]).json["status"] == ("valid")
+    clock.set(now + dt.timedelta(days=30, seconds=1))
+    r = verify(client, body["serial_no"], body["verification_code"])
     assert r.json["status"] == "expired" and r.json["status_name"] == "已过期"
 
 
@@ -307,7 +301,7 @@ def test_qr_code_and_link_open_the_page_at_the_public_base_url_when_printed(
         f"https://gjj.example.cn/verify/certificates/{body['serial_no']}"
         f"?code={body['verification_code']}"
     )
-    with mock.patch("backend.fund.pdf._draw_qr") as draw_qr:
+    with mock.patch("backend.certificates.pdf._draw_qr") as draw_qr:
         r = client.get(f"/api/v1/fund/certificates/{body['serial_no']}/pdf", headers=headers)
     assert r.status_code == 200
     assert draw_qr.call_args.args[1] == expected
@@ -373,10 +367,10 @@ def test_page_shows_voided_when_reissued(client, login, holder):
 
 
 @needs_font
-def test_page_shows_expired_when_validity_passed(client, login, holder):
-    body, now = issued_on_5_november(client, login(holder))
-    with at(now + dt.timedelta(days=31)):
-        r = page(client, body["serial_no"], body["verification_code"])
+def test_page_shows_expired_when_validity_passed(client, login, holder, clock):
+    body, now = issued_on_5_november(clock, client, login(holder))
+    clock.set(now + dt.timedelta(days=31))
+    r = page(client, body["serial_no"], body["verification_code"])
     assert r.status_code == 200 and "已过期" in visible_text(r)
     assert "2026-12-05 10:00" in visible_text(r)  # valid until, Beijing time
     assert 'class="state expired"' in r.get_data(as_text=True)

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fakes' fixtures are imported from test_channels_fakes and used as arguments
 """Alipay and WeChat login and binding, against the loopback fakes over real HTTP."""
 
 from __future__ import annotations
@@ -7,18 +6,7 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.channels.models import ChannelIdentity
-from tests.integration.test_channels_fakes import (  # noqa: F401 - fixtures
-    ALIPAY_APP_ID,
-    alipay_fake,
-    alipay_keys,
-    alipay_user,
-    api,
-    channels,
-    push,
-    wechat_appid,
-    wechat_fake,
-    wechat_user,
-)
+from tests.channels import alipay_user, wechat_user
 
 ALIPAY = "/api/v1/channels/alipay/sessions"
 WECHAT = "/api/v1/channels/wechat/sessions"

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 
 
 def test_unknown_path_answers_envelope_when_not_found(client):
@@ -44,10 +44,17 @@ def test_money_survives_round_trip_to_the_fen_when_stored(make, session):
     assert account.balance == Decimal("12345678.91")
 
 
-def test_metrics_exposes_request_counters_when_scraped(client):
+def test_metrics_count_each_request_by_route_method_and_status_when_scraped(client, scrape):
+    # The family's HELP line is served even when nothing was counted: read the samples.
     client.get("/healthz")
-    body = client.get("/metrics").data.decode()
-    assert "gjj_http_requests_total" in body
+    client.get("/healthz")
+    client.get("/api/v1/no-such-thing")
+    samples = scrape(client)
+    healthz = (("endpoint", "/healthz"), ("method", "GET"), ("status", "200"))
+    unmatched = (("endpoint", "unmatched"), ("method", "GET"), ("status", "404"))
+    assert samples[("gjj_http_requests_total", healthz)] == 2
+    assert samples[("gjj_http_requests_total", unmatched)] == 1
+    assert samples[("gjj_http_request_seconds_count", (("endpoint", "/healthz"),))] == 2
 
 
 def test_openapi_documents_error_envelope_when_served(client):

@@ -3,11 +3,10 @@
 import contextlib
 import datetime as dt
 from decimal import Decimal
-from unittest import mock
 
 from sqlalchemy import event, select
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 
 NOW = dt.datetime(2026, 11, 5, 4, 0, tzinfo=dt.UTC)  # 2026-11-05 12:00 in Shanghai
 
@@ -24,10 +23,6 @@ def counted_statements(engine):
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", _count)
-
-
-def at(now=NOW):
-    return mock.patch("backend.clock.utcnow", return_value=now)
 
 
 def account_of(session, member):
@@ -88,12 +83,14 @@ def _ledger(make, session, member, *dates):
     ]
 
 
-def test_transactions_default_to_last_twelve_months_when_no_range(client, make, login, session):
+def test_transactions_default_to_last_twelve_months_when_no_range(
+    client, make, login, session, clock
+):
     member = make.member()
     days = (dt.date(2025, 11, 4), dt.date(2025, 11, 5), dt.date(2026, 11, 5), dt.date(2026, 11, 6))
     _ledger(make, session, member, *days)
-    with at():
-        r = client.get("/api/v1/fund/transactions", headers=login(member))
+    clock.set(NOW)
+    r = client.get("/api/v1/fund/transactions", headers=login(member))
     assert r.status_code == 200
     assert (r.json["start"], r.json["end"]) == ("2025-11-05", "2026-11-05")
     assert [i["txn_date"] for i in r.json["items"]] == ["2026-11-05", "2025-11-05"]

@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.identity.lockout import IP_FAILURES
-from tests.api.test_identity_support import PASSWORD, bearer, captcha, clock_at, later, log_in
+from tests.api.identity import PASSWORD, bearer, captcha, log_in
 
 
 def test_login_answers_token_pair_and_masked_member_when_id_number_and_password_match(
@@ -100,14 +100,14 @@ def test_account_locked_after_five_wrong_passwords_when_within_fifteen_minutes(
     assert {"auth.login_failed", "auth.locked", "auth.login_locked_out"} <= set(actions)
 
 
-def test_lock_ends_when_fifteen_minutes_passed(client, runtime, make):
+def test_lock_ends_when_fifteen_minutes_passed(client, runtime, make, clock):
     member = make.member(password=PASSWORD)
     for _ in range(5):
         log_in(client, runtime, member.plain_id_number, "wrong1234")
-    with clock_at(later(14)):
-        assert log_in(client, runtime, member.plain_id_number).status_code == 403
-    with clock_at(later(16)):
-        assert log_in(client, runtime, member.plain_id_number).status_code == 201
+    clock.advance(minutes=14)
+    assert log_in(client, runtime, member.plain_id_number).status_code == 403
+    clock.advance(minutes=2)
+    assert log_in(client, runtime, member.plain_id_number).status_code == 201
 
 
 def test_failed_count_resets_when_login_succeeds(client, runtime, make):
@@ -119,16 +119,16 @@ def test_failed_count_resets_when_login_succeeds(client, runtime, make):
     assert [r.status_code for r in answers] == [401] * 4 + [403]
 
 
-def test_ip_throttled_when_too_many_failures_from_one_address(client, runtime, make):
+def test_ip_throttled_when_too_many_failures_from_one_address(client, runtime, make, clock):
     for _ in range(IP_FAILURES):
         assert log_in(client, runtime, make.id_number(), "wrong1234").status_code == 401
     r = log_in(client, runtime, make.member(password=PASSWORD).plain_id_number)
     assert r.status_code == 429
     assert r.json["error_code"] == "auth.ip_throttled"
     assert "Retry-After" in r.headers
-    with clock_at(later(31)):
-        member = make.member(password=PASSWORD)
-        assert log_in(client, runtime, member.plain_id_number).status_code == 201
+    clock.advance(minutes=31)
+    member = make.member(password=PASSWORD)
+    assert log_in(client, runtime, member.plain_id_number).status_code == 201
 
 
 def test_login_refused_like_wrong_password_when_centre_disabled_online_access(
@@ -205,12 +205,11 @@ def test_logout_revokes_session_when_current_deleted(client, runtime, make):
     assert client.post("/api/v1/sessions/refresh", json=refresh).status_code == 401
 
 
-def test_lock_time_shown_in_shanghai_time_when_locked(client, runtime, make):
+def test_lock_time_shown_in_shanghai_time_when_locked(client, runtime, make, clock):
     member = make.member(password=PASSWORD)
-    moment = dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC)
-    with clock_at(moment):
-        for _ in range(5):
-            r = log_in(client, runtime, member.plain_id_number, "wrong1234")
+    clock.set(dt.datetime(2026, 3, 2, 1, 0, tzinfo=dt.UTC))
+    for _ in range(5):
+        r = log_in(client, runtime, member.plain_id_number, "wrong1234")
     assert r.json["locked_until"] == "2026-03-02T09:15:00+08:00"
     assert "09:15" in r.json["message"]
 

@@ -5,13 +5,11 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.members.models import Credential
-from tests.api.test_identity_support import (
+from tests.api.identity import (
     PASSWORD,
     bearer,
     captcha,
-    clock_at,
     last_code,
-    later,
     log_in,
 )
 
@@ -163,11 +161,11 @@ def test_reset_refuses_verification_when_code_wrong(client, runtime, make):
     assert skipped.status_code == 409
 
 
-def test_reset_expires_when_fifteen_minutes_passed(client, runtime, make):
+def test_reset_expires_when_fifteen_minutes_passed(client, runtime, make, clock):
     member = make.member(password=PASSWORD)
     reset_id = start(client, runtime, member).json["reset_id"]
-    with clock_at(later(16)):
-        r = client.post(reset_url(reset_id, "sms-codes"))
+    clock.advance(minutes=16)
+    r = client.post(reset_url(reset_id, "sms-codes"))
     assert r.status_code == 404
     assert r.json["error_code"] == "reset.expired"
 

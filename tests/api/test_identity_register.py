@@ -2,7 +2,7 @@ from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
 from backend.members.models import Credential
-from tests.api.test_identity_support import PASSWORD, captcha, last_code, log_in, sms_count
+from tests.api.identity import PASSWORD, captcha, last_code, log_in, sms_count
 
 
 def send_code(client, runtime, phone, **extra):

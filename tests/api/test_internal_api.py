@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select
 
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.audit.models import AuditEvent
 from backend.channels.models import ChannelIdentity
-from backend.fund.models import FundAccount, FundTransaction
 from backend.inbox.models import Message
 from backend.loans.models import LoanContract, LoanRate, LoanRepayment
 from backend.push.models import PushDelivery

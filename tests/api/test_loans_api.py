@@ -2,11 +2,9 @@
 applications. Repayment history is seeded from the engine and read back through the API."""
 
 import datetime as dt
-import itertools
 import json
 from contextlib import contextmanager
 from decimal import Decimal
-from unittest import mock
 
 import pytest
 from sqlalchemy import event, func, select
@@ -15,87 +13,16 @@ from backend.applications.models import Application, ApplicationNode
 from backend.identity.stepup import send_transaction_code
 from backend.loans import amortisation, prepayment_rules, rates, rules
 from backend.loans.contracts import percent
-from backend.loans.models import LoanContract, LoanRate, LoanRepayment
+from backend.loans.models import LoanRepayment
+from tests.factories import seeded_schedule
 
 D = Decimal
 NO_LOAN = "您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请"
-_numbers = itertools.count(1)
-DISBURSED_ON = dt.date(2024, 3, 15)
-RATES = ((dt.date(2024, 3, 15), "3.1"), (dt.date(2025, 1, 1), "2.85"), (dt.date(2026, 1, 1), "2.6"))
 
 
-@contextmanager
-def frozen_today(day: dt.date):
-    """Business date ``day`` in Asia/Shanghai (10:00 there)."""
-    moment = dt.datetime(day.year, day.month, day.day, 2, 0, tzinfo=dt.UTC)
-    with mock.patch("backend.clock.utcnow", return_value=moment):
-        yield
-
-
-@pytest.fixture
-def loan(session):
-    """``loan(member, paid=k, …)`` → a contract disbursed 2024-03-15 (1,000,000 over 30 years,
-    re-priced 3.1 → 2.85 → 2.6), with its first k periods repaid exactly as the engine schedules."""
-
-    def _loan(
-        member,
-        *,
-        paid=0,
-        status="repaying",
-        method="equal_installment",
-        application_id=None,
-        channel="entrusted",
-    ):
-        contract = LoanContract(
-            contract_no=f"HT2024{next(_numbers):06d}",
-            member_id=member.id,
-            application_id=application_id,
-            amount=D("1000000.00"),
-            term_months=360,
-            method=method,
-            status=status,
-            first_home=True,
-            signed_on=dt.date(2024, 3, 1),
-            disbursed_on=None if status in ("approving", "signed") else DISBURSED_ON,
-            first_due_date=None,
-            balance=D("1000000.00"),
-            bank_name="中国建设银行示范市分行",
-        )
-        session.add(contract)
-        session.flush()
-        for effective, rate in RATES:
-            session.add(
-                LoanRate(contract_id=contract.id, effective_from=effective, annual_rate=D(rate))
-            )
-        if contract.disbursed_on is not None:
-            schedule = seeded_schedule(contract)
-            for row in schedule.periods[:paid]:
-                session.add(
-                    LoanRepayment(
-                        contract_id=contract.id,
-                        period=row.period,
-                        due_date=row.due_date,
-                        paid_on=row.due_date,
-                        principal=row.principal,
-                        interest=row.interest,
-                        penalty=D("0.00"),
-                        balance_after=row.remaining,
-                        channel=channel,
-                    )
-                )
-            if paid:
-                contract.balance = schedule.periods[paid - 1].remaining
-        session.commit()
-        return contract
-
-    return _loan
-
-
-def seeded_schedule(contract):
-    """What the engine schedules for a contract of the ``loan`` fixture."""
-    return amortisation.generate_schedule(
-        "1000000.00", 360, contract.method, [(d, D(r)) for d, r in RATES], DISBURSED_ON
-    )
+def ten_am(day: dt.date) -> dt.datetime:
+    """10:00 in Asia/Shanghai on ``day``: the moment a test sets the clock to for that business date."""
+    return dt.datetime(day.year, day.month, day.day, 2, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -192,10 +119,10 @@ def test_contract_endpoint_answers_404_when_contract_unknown(client, auth, metho
 # --- GET /loans/{no} ------------------------------------------------------------------------------
 
 
-def test_loan_info_reads_figures_off_engine_when_disbursed(client, auth, member, loan):
+def test_loan_info_reads_figures_off_engine_when_disbursed(client, auth, member, loan, clock):
     contract = loan(member, paid=14)  # paid through 2025-05-15
-    with frozen_today(dt.date(2025, 6, 1)):
-        r = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth)
+    clock.set(ten_am(dt.date(2025, 6, 1)))
+    r = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth)
     assert r.status_code == 200
     body = r.json
     schedule = seeded_schedule(contract)
@@ -229,20 +156,22 @@ def test_loan_info_gives_notice_and_no_figures_when_not_disbursed(client, auth, 
     assert r.json["amount"] == "1000000.00"
 
 
-def test_loan_info_reports_overdue_penalty_when_period_unpaid(client, auth, member, loan):
+def test_loan_info_reports_overdue_penalty_when_period_unpaid(client, auth, member, loan, clock):
     contract = loan(member, paid=14)
-    with frozen_today(dt.date(2025, 7, 15)):  # period 15 (due 06-15) is 30 days late
-        r = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth)
+    clock.set(ten_am(dt.date(2025, 7, 15)))  # period 15 (due 06-15) is 30 days late
+    r = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth)
     overdue = r.json["overdue"]
     assert overdue["periods"] == 1 and overdue["days"] == 30
     assert overdue["amount"] == "4138.34"
     assert overdue["penalty"] == str(rules.overdue_penalty(D("4138.34"), 30, "2.85"))
 
 
-def test_loan_info_shows_the_next_instalment_still_to_come_when_overdue(client, auth, member, loan):
+def test_loan_info_shows_the_next_instalment_still_to_come_when_overdue(
+    client, auth, member, loan, clock
+):
     contract = loan(member, paid=14, status="overdue")
-    with frozen_today(dt.date(2025, 7, 20)):  # periods 15 (06-15) and 16 (07-15) unpaid
-        body = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth).json
+    clock.set(ten_am(dt.date(2025, 7, 20)))  # periods 15 (06-15) and 16 (07-15) unpaid
+    body = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth).json
     assert body["overdue"]["periods"] == 2
     assert body["next_due"]["period"] == 17 and body["next_due"]["due_date"] == "2025-08-15"
 
@@ -274,14 +203,14 @@ def test_loan_info_shows_the_contract_end_date_when_settled_early(
 # --- GET /loans/{no}/progress -----------------------------------------------------------------------
 
 
-def test_loan_info_shows_nothing_left_to_pay_when_settled(client, auth, member, loan):
+def test_loan_info_shows_nothing_left_to_pay_when_settled(client, auth, member, loan, clock):
     contract = loan(member, paid=360, status="settled")
     body = client.get(f"/api/v1/loans/{contract.contract_no}", headers=auth).json
     assert body["status_label"] == "已结清"
     assert body["remaining_balance"] == "0.00"
     assert body["next_due"] is None and body["monthly_payment"] is None
     assert body["paid_periods"] == 360 and body["remaining_periods"] == 0
-    r = _quote(client, auth, contract, {"kind": "full"})
+    r = _quote(clock, client, auth, contract, {"kind": "full"})
     assert r.status_code == 422 and r.json["error_code"] == "loan.settled"
 
 
@@ -481,18 +410,18 @@ def test_schedule_gives_notice_when_not_disbursed(client, auth, member, loan):
 # --- POST /loans/{no}/prepayment-quotes --------------------------------------------------------------
 
 
-def _quote(client, auth, contract, body, day=dt.date(2025, 6, 1)):
-    with frozen_today(day):
-        return client.post(
-            f"/api/v1/loans/{contract.contract_no}/prepayment-quotes", json=body, headers=auth
-        )
+def _quote(clock, client, auth, contract, body, day=dt.date(2025, 6, 1)):
+    clock.set(ten_am(day))
+    return client.post(
+        f"/api/v1/loans/{contract.contract_no}/prepayment-quotes", json=body, headers=auth
+    )
 
 
 def test_full_prepayment_quote_is_balance_plus_accrued_interest_when_mid_period(
-    client, auth, member, loan
+    client, auth, member, loan, clock
 ):
     contract = loan(member, paid=14)
-    r = _quote(client, auth, contract, {"kind": "full"})
+    r = _quote(clock, client, auth, contract, {"kind": "full"})
     assert r.status_code == 200, r.json
     schedule = seeded_schedule(contract)
     expected = prepayment_rules.quote_prepayment(
@@ -508,13 +437,18 @@ def test_full_prepayment_quote_is_balance_plus_accrued_interest_when_mid_period(
 
 
 def test_partial_prepayment_quotes_shorter_term_or_smaller_instalment_when_option_chosen(
-    client, auth, member, loan
+    client, auth, member, loan, clock
 ):
     contract = loan(member, paid=14)
     shorten = _quote(
-        client, auth, contract, {"kind": "partial", "option": "shorten_term", "amount": "100000.00"}
+        clock,
+        client,
+        auth,
+        contract,
+        {"kind": "partial", "option": "shorten_term", "amount": "100000.00"},
     ).json
     reduce = _quote(
+        clock,
         client,
         auth,
         contract,
@@ -530,27 +464,29 @@ def test_partial_prepayment_quotes_shorter_term_or_smaller_instalment_when_optio
 
 
 @pytest.mark.parametrize("day", [dt.date(2025, 6, 13), dt.date(2025, 6, 15), dt.date(2025, 6, 17)])
-def test_prepayment_quote_refused_when_on_or_around_deduction_day(client, auth, member, loan, day):
+def test_prepayment_quote_refused_when_on_or_around_deduction_day(
+    client, auth, member, loan, day, clock
+):
     contract = loan(member, paid=14 if day < dt.date(2025, 6, 15) else 15)
-    r = _quote(client, auth, contract, {"kind": "full"}, day=day)
+    r = _quote(clock, client, auth, contract, {"kind": "full"}, day=day)
     assert r.status_code == 422
     assert r.json["error_code"] == "loan.prepayment_deduction_window"
     assert "还款日及其前后2天内不能办理提前还款" in r.json["message"]
 
 
 def test_prepayment_quote_follows_configured_window_when_setting_changed(
-    runtime, client, auth, member, loan
+    runtime, client, auth, member, loan, clock
 ):
     runtime.settings = runtime.settings.with_(prepayment_blackout_days=5)
     contract = loan(member, paid=14)
-    r = _quote(client, auth, contract, {"kind": "full"}, day=dt.date(2025, 6, 10))
+    r = _quote(clock, client, auth, contract, {"kind": "full"}, day=dt.date(2025, 6, 10))
     assert r.status_code == 422
     assert "前后5天" in r.json["message"]
 
 
-def test_prepayment_quote_refused_when_a_period_is_overdue(client, auth, member, loan):
+def test_prepayment_quote_refused_when_a_period_is_overdue(client, auth, member, loan, clock):
     contract = loan(member, paid=13)  # period 14 (2025-05-15) unpaid
-    r = _quote(client, auth, contract, {"kind": "full"})
+    r = _quote(clock, client, auth, contract, {"kind": "full"})
     assert r.status_code == 422
     assert r.json["error_code"] == "loan.prepayment_overdue"
 
@@ -566,17 +502,17 @@ def test_prepayment_quote_refused_when_a_period_is_overdue(client, auth, member,
     ],
 )
 def test_prepayment_quote_refused_with_field_error_when_body_invalid(
-    client, auth, member, loan, body, field
+    client, auth, member, loan, body, field, clock
 ):
     contract = loan(member, paid=14)
-    r = _quote(client, auth, contract, body)
+    r = _quote(clock, client, auth, contract, body)
     assert r.status_code == 422
     assert field in r.json["errors"]
 
 
-def test_prepayment_quote_refused_when_not_disbursed(client, auth, member, loan):
+def test_prepayment_quote_refused_when_not_disbursed(client, auth, member, loan, clock):
     contract = loan(member, status="signed")
-    r = _quote(client, auth, contract, {"kind": "full"})
+    r = _quote(clock, client, auth, contract, {"kind": "full"})
     assert r.status_code == 422
     assert r.json["error_code"] == "loan.not_disbursed"
     assert r.json["message"] == f"此合同【{contract.contract_no}】的贷款未发放"
@@ -607,11 +543,11 @@ def test_calculator_gives_published_figures_when_public_and_anonymous(client, qu
     assert sum(D(row["principal"]) for row in rows) == D(body["principal"])
 
 
-def test_calculator_schedule_starts_next_month_when_computed_today(client):
-    with frozen_today(dt.date(2025, 1, 31)):
-        r = client.get(
-            "/api/v1/loan-calculator?principal=12000&months=3&annual_rate=3.1&method=equal_principal"
-        )
+def test_calculator_schedule_starts_next_month_when_computed_today(client, clock):
+    clock.set(ten_am(dt.date(2025, 1, 31)))
+    r = client.get(
+        "/api/v1/loan-calculator?principal=12000&months=3&annual_rate=3.1&method=equal_principal"
+    )
     assert [row["due_date"] for row in r.json["schedule"]] == [
         "2025-02-28",
         "2025-03-31",
@@ -654,7 +590,7 @@ APPLY_DAY = dt.date(2025, 6, 20)
 def depositor(make, session):
     """A member with a normal account, 80,000.00 balance and deposits for 2024-12 … 2025-05."""
     member = make.member(balance="0.00")
-    from backend.fund.models import FundAccount
+    from backend.accounts.models import FundAccount
 
     account = session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
     make.transaction(account, txn_date=dt.date(2024, 11, 1), amount="74240.00", kind="transfer_in")
@@ -664,20 +600,20 @@ def depositor(make, session):
     return member
 
 
-def _sms_code(runtime, member):
-    with frozen_today(APPLY_DAY):
-        send_transaction_code(runtime, member)
+def _sms_code(clock, runtime, member):
+    clock.set(ten_am(APPLY_DAY))
+    send_transaction_code(runtime, member)
     with open(runtime.settings.sms_outbox, encoding="utf-8") as outbox:
         return json.loads(outbox.readlines()[-1])["code"]
 
 
-def _apply(client, headers, body, key="key-1"):
-    with frozen_today(APPLY_DAY):
-        return client.post(
-            "/api/v1/loan-applications",
-            json=body,
-            headers=headers | ({"Idempotency-Key": key} if key else {}),
-        )
+def _apply(clock, client, headers, body, key="key-1"):
+    clock.set(ten_am(APPLY_DAY))
+    return client.post(
+        "/api/v1/loan-applications",
+        json=body,
+        headers=headers | ({"Idempotency-Key": key} if key else {}),
+    )
 
 
 def _application_body(code, **changes):
@@ -697,9 +633,11 @@ def _loan_applications(session, member):
 
 
 def test_loan_application_created_and_visible_at_once_when_eligible(
-    client, runtime, login, depositor, session
+    client, runtime, login, depositor, session, clock
 ):
-    r = _apply(client, login(depositor), _application_body(_sms_code(runtime, depositor)))
+    r = _apply(
+        clock, client, login(depositor), _application_body(_sms_code(clock, runtime, depositor))
+    )
     assert r.status_code == 201, r.json
     body = r.json
     assert body["kind"] == "loan" and body["status"] == "processing"
@@ -723,83 +661,92 @@ def test_loan_application_created_and_visible_at_once_when_eligible(
 
 
 def test_loan_application_replays_first_answer_when_same_key_resent(
-    client, runtime, login, depositor, session
+    client, runtime, login, depositor, session, clock
 ):
     headers = login(depositor)
-    body = _application_body(_sms_code(runtime, depositor))
-    first = _apply(client, headers, body)
-    again = _apply(client, headers, body | {"sms_code": "000000"})
+    body = _application_body(_sms_code(clock, runtime, depositor))
+    first = _apply(clock, client, headers, body)
+    again = _apply(clock, client, headers, body | {"sms_code": "000000"})
     assert again.status_code == 201
     assert again.json == first.json
     assert again.headers["Idempotency-Replayed"] == "true"
     assert _loan_applications(session, depositor) == 1
 
 
-def test_loan_application_refused_when_idempotency_key_missing(client, runtime, login, depositor):
-    r = _apply(client, login(depositor), _application_body("123456"), key=None)
+def test_loan_application_refused_when_idempotency_key_missing(
+    client, runtime, login, depositor, clock
+):
+    r = _apply(clock, client, login(depositor), _application_body("123456"), key=None)
     assert r.status_code == 422
     assert r.json["error_code"] == "idempotency.key_missing"
 
 
 def test_loan_application_refused_and_nothing_created_when_sms_code_wrong(
-    client, runtime, login, depositor, session
+    client, runtime, login, depositor, session, clock
 ):
-    code = _sms_code(runtime, depositor)
+    code = _sms_code(clock, runtime, depositor)
     wrong = "000000" if code != "000000" else "111111"
-    r = _apply(client, login(depositor), _application_body(wrong))
+    r = _apply(clock, client, login(depositor), _application_body(wrong))
     assert r.status_code == 422
     assert r.json["error_code"] == "sms.code_invalid"
     assert _loan_applications(session, depositor) == 0
 
 
-def test_loan_application_refused_when_account_not_normal(client, login, make, session):
+def test_loan_application_refused_when_account_not_normal(client, login, make, session, clock):
     member = make.member(balance="50000.00", status="frozen")
-    r = _apply(client, login(member), _application_body("123456"))
+    r = _apply(clock, client, login(member), _application_body("123456"))
     assert r.status_code == 422
     assert r.json["error_code"] == "loan.account_not_normal"
     assert "冻结" in r.json["message"]
 
 
-def test_loan_application_refused_when_deposits_not_consecutive(client, login, make, session):
+def test_loan_application_refused_when_deposits_not_consecutive(
+    client, login, make, session, clock
+):
     member = make.member(balance="0.00")
-    from backend.fund.models import FundAccount
+    from backend.accounts.models import FundAccount
 
     account = session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
     for month in ("2024-12", "2025-01", "2025-03", "2025-04", "2025-05"):  # 2025-02 missing
         make.transaction(
             account, txn_date=dt.date(2025, 5, 1), amount="5000.00", period_month=month
         )
-    r = _apply(client, login(member), _application_body("123456"))
+    r = _apply(clock, client, login(member), _application_body("123456"))
     assert r.status_code == 422
     assert r.json["error_code"] == "loan.deposit_months_insufficient"
 
 
 def test_loan_application_refused_when_amount_over_balance_multiple(
-    client, runtime, login, depositor
+    client, runtime, login, depositor, clock
 ):
     # 80,000.00 × 15 = 1,200,000 but the ceiling is 1,000,000.00
-    r = _apply(client, login(depositor), _application_body("123456", amount="1000000.01"))
+    r = _apply(clock, client, login(depositor), _application_body("123456", amount="1000000.01"))
     assert r.status_code == 422
     assert r.json["error_code"] in {"loan.amount_over_limit", "loan.principal_out_of_range"}
     runtime.settings = runtime.settings.with_(loan_balance_multiple=D("5"))
-    r = _apply(client, login(depositor), _application_body("123456", amount="400000.01"))
+    r = _apply(clock, client, login(depositor), _application_body("123456", amount="400000.01"))
     assert r.json["error_code"] == "loan.amount_over_limit"
     assert "400000.00" in r.json["message"]
 
 
-def test_loan_application_refused_when_loan_still_open(client, login, depositor, loan):
+def test_loan_application_refused_when_loan_still_open(client, login, depositor, loan, clock):
     loan(depositor, paid=3)
-    r = _apply(client, login(depositor), _application_body("123456"))
+    r = _apply(clock, client, login(depositor), _application_body("123456"))
     assert r.status_code == 409
     assert r.json["error_code"] == "loan.open_contract_exists"
 
 
-def test_loan_application_refused_when_another_application_open(client, runtime, login, depositor):
+def test_loan_application_refused_when_another_application_open(
+    client, runtime, login, depositor, clock
+):
     headers = login(depositor)
     assert (
-        _apply(client, headers, _application_body(_sms_code(runtime, depositor))).status_code == 201
+        _apply(
+            clock, client, headers, _application_body(_sms_code(clock, runtime, depositor))
+        ).status_code
+        == 201
     )
-    r = _apply(client, headers, _application_body("123456"), key="key-2")
+    r = _apply(clock, client, headers, _application_body("123456"), key="key-2")
     assert r.status_code == 409
     assert r.json["error_code"] == "loan.open_application_exists"
 
@@ -813,9 +760,9 @@ def test_loan_application_refused_when_another_application_open(client, runtime,
     ],
 )
 def test_loan_application_refused_with_field_error_when_terms_bad(
-    client, login, depositor, changes, field
+    client, login, depositor, changes, field, clock
 ):
-    r = _apply(client, login(depositor), _application_body("123456", **changes))
+    r = _apply(clock, client, login(depositor), _application_body("123456", **changes))
     assert r.status_code == 422
     assert set(r.json["errors"]) == {field}
 
@@ -847,10 +794,12 @@ def test_statement_count_stays_flat_when_history_grows(
     assert counts[0] == counts[1] <= bound
 
 
-def test_statement_count_is_bounded_when_quoting_prepayment(client, auth, member, loan, statements):
+def test_statement_count_is_bounded_when_quoting_prepayment(
+    client, auth, member, loan, statements, clock
+):
     contract = loan(member, paid=14)
     with statements() as seen:
-        r = _quote(client, auth, contract, {"kind": "full"})
+        r = _quote(clock, client, auth, contract, {"kind": "full"})
     assert r.status_code == 200
     assert len(seen) <= 4
 
@@ -866,13 +815,15 @@ def test_calculator_runs_no_sql_when_public(client, statements):
 # --- GET /loan-applications/quota ---------------------------------------------------------------------
 
 
-def test_loan_quota_names_the_limit_and_rate_the_application_would_get(client, login, depositor):
-    with frozen_today(APPLY_DAY):
-        r = client.get("/api/v1/loan-applications/quota", headers=login(depositor))
-        short = client.get(
-            "/api/v1/loan-applications/quota?term_months=60&first_home=false",
-            headers=login(depositor),
-        )
+def test_loan_quota_names_the_limit_and_rate_the_application_would_get(
+    client, login, depositor, clock
+):
+    clock.set(ten_am(APPLY_DAY))
+    r = client.get("/api/v1/loan-applications/quota", headers=login(depositor))
+    short = client.get(
+        "/api/v1/loan-applications/quota?term_months=60&first_home=false",
+        headers=login(depositor),
+    )
     assert r.status_code == 200, r.json
     # 80,000.00 × 15 = 1,200,000.00, capped at the 1,000,000.00 ceiling
     assert r.json["amount_limit"] == "1000000.00"

@@ -3,13 +3,13 @@ from decimal import Decimal
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from backend.accounts.models import FundAccount
 from backend.audit.models import AuditEvent
 from backend.cli import Context, cli
-from backend.fund.models import FundAccount
 from backend.identity.tokens import token_store
 from backend.members.models import Member
 from backend.members.services import disable_online_access
-from tests.api.test_identity_support import PASSWORD, bearer, last_code, log_in
+from tests.api.identity import PASSWORD, bearer, last_code, log_in
 
 
 def test_me_shows_customer_and_account_with_masked_identity_when_logged_in(

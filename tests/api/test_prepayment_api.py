@@ -13,7 +13,7 @@ from backend.inbox.models import Message
 from backend.loans import prepayment_rules
 from backend.loans.models import LoanContract, LoanPrepayment
 from backend.push.models import PushDelivery
-from tests.api.test_loans_api import loan, seeded_schedule  # noqa: F401 - the fixture
+from tests.factories import seeded_schedule
 
 D = Decimal
 TODAY = dt.datetime(2025, 6, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 Beijing; 14 periods paid by then

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from backend.accounts.models import FundTransaction
 from backend.channels.models import ChannelIdentity
-from backend.fund.models import FundTransaction
 from backend.inbox.models import Message
 from backend.push.models import PushDelivery
 from backend.withdrawals.models import RentArrangement

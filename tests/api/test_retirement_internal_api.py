@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 from backend.inbox.models import Message
 from backend.pii import compose_id_number
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 from backend.loans.models import LoanContract, LoanRate
 
 D = Decimal

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from backend.fund.models import Certificate
+from backend.certificates.models import Certificate
 from backend.loans.models import LoanRepayment
 from backend.pii import mask_name
 from tests.api.test_certificate_api import issue as issue_deposit

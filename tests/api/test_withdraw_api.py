@@ -2,7 +2,6 @@
 
 import datetime as dt
 import uuid
-from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
@@ -15,10 +14,6 @@ from backend.pii import compose_id_number
 NOW = dt.datetime(2026, 11, 5, 4, 0, tzinfo=dt.UTC)
 # A man born in March 1960: 60 in March 2020, before the gradual reform.
 RETIREE = compose_id_number("140105", dt.date(1960, 3, 8), 11)
-
-
-def at(now=NOW):
-    return mock.patch("backend.clock.utcnow", return_value=now)
 
 
 def body(**changes):
@@ -259,20 +254,22 @@ def member_who_rented(make, submitted_at):
     return member
 
 
-def test_rent_is_refused_when_already_withdrawn_this_calendar_month(client, make, login, session):
+def test_rent_is_refused_when_already_withdrawn_this_calendar_month(
+    client, make, login, session, clock
+):
     # 2026-11-01 00:30 in Shanghai: inside November there, still October in UTC
     member = member_who_rented(make, dt.datetime(2026, 10, 31, 16, 30, tzinfo=dt.UTC))
-    with at():
-        r = submit(client, login(member), body(reason="rent", amount="100.00"))
+    clock.set(NOW)
+    r = submit(client, login(member), body(reason="rent", amount="100.00"))
     assert r.status_code == 409 and r.json["error_code"] == "withdrawal.rent_once_per_month"
 
 
-def test_rent_is_allowed_when_last_rent_was_last_month(client, make, login, session):
+def test_rent_is_allowed_when_last_rent_was_last_month(client, make, login, session, clock):
     # 2026-10-31 23:59 in Shanghai
     member = member_who_rented(make, dt.datetime(2026, 10, 31, 15, 59, tzinfo=dt.UTC))
     code = make.transaction_code(member)
-    with at():
-        r = submit(client, login(member), body(reason="rent", amount="1152.00", sms_code=code))
+    clock.set(NOW)
+    r = submit(client, login(member), body(reason="rent", amount="1152.00", sms_code=code))
     assert r.status_code == 201, r.json
 
 
@@ -283,33 +280,31 @@ def test_retirement_takes_the_full_balance_when_submitted(client, make, login):
     assert r.status_code == 201 and r.json["details"]["closes_account"] is True
 
 
-def test_leaving_is_allowed_when_account_sealed(client, make, login):
+def test_leaving_is_allowed_when_account_sealed(client, make, login, clock):
     member = make.member(balance="8000.00", status="sealed", paid_through="2026-04")
     code = make.transaction_code(member)
-    with at():
-        r = submit(client, login(member), body(reason="leaving", amount="8000.00", sms_code=code))
+    clock.set(NOW)
+    r = submit(client, login(member), body(reason="leaving", amount="8000.00", sms_code=code))
     assert r.status_code == 201 and r.json["reason_name"] == "离职/户口迁出"
 
 
-def test_leaving_is_refused_when_sealed_less_than_six_months(client, make, login):
+def test_leaving_is_refused_when_sealed_less_than_six_months(client, make, login, clock):
     member = make.member(balance="8000.00", status="sealed", paid_through="2026-06")
-    with at():
-        r = submit(client, login(member), body(reason="leaving", amount="8000.00"))
+    clock.set(NOW)
+    r = submit(client, login(member), body(reason="leaving", amount="8000.00"))
     assert r.status_code == 409 and r.json["error_code"] == "withdrawal.sealed_too_recent"
     assert "2026年12月" in r.json["message"]
 
 
 def test_retirement_is_refused_when_a_25_year_old_asks_for_the_whole_balance(
-    client, make, login, session
+    client, make, login, session, clock
 ):
     young = compose_id_number("140105", dt.date(2001, 5, 17), 13)
     member = make.member(balance="20000.00", id_number=young)
     headers = login(member)
-    with at():
-        eligibility = client.get(
-            "/api/v1/withdrawals/eligibility?reason=retirement", headers=headers
-        )
-        r = submit(client, headers, body(reason="retirement", amount="20000.00"))
+    clock.set(NOW)
+    eligibility = client.get("/api/v1/withdrawals/eligibility?reason=retirement", headers=headers)
+    r = submit(client, headers, body(reason="retirement", amount="20000.00"))
     (retirement,) = eligibility.json["reasons"]
     assert not retirement["eligible"] and retirement["withdrawable"] == "0.00"
     assert r.status_code == 409 and r.json["error_code"] == "withdrawal.retirement_age_not_reached"
@@ -317,15 +312,13 @@ def test_retirement_is_refused_when_a_25_year_old_asks_for_the_whole_balance(
     assert applications(session, member) == []
 
 
-def test_retirement_is_allowed_when_the_core_system_recorded_it(client, make, login):
+def test_retirement_is_allowed_when_the_core_system_recorded_it(client, make, login, clock):
     # A woman worker born in 1975 retired at 50y3m; the ID number alone says cadre (56y5m).
     woman = compose_id_number("140105", dt.date(1975, 6, 1), 24)
     member = make.member(balance="20000.00", id_number=woman, retired_on=dt.date(2025, 9, 1))
     code = make.transaction_code(member)
-    with at():
-        r = submit(
-            client, login(member), body(reason="retirement", amount="20000.00", sms_code=code)
-        )
+    clock.set(NOW)
+    r = submit(client, login(member), body(reason="retirement", amount="20000.00", sms_code=code))
     assert r.status_code == 201, r.json
 
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from backend.accounts.models import FundAccount
 from backend.applications.models import Application
-from backend.fund.models import FundAccount
 from backend.identity.stepup import send_transaction_code
 from backend.loans import amortisation
 

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.loans.models import LoanPrepayment
-from tests.api.test_loans_api import loan  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres_only")]
 

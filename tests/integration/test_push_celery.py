@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fakes' fixtures are imported from test_channels_fakes and used as arguments
 """A real Celery worker on the machine's Redis delivers a message end to end to the WeChat fake.
 
 Runs only in the real-service run (GJJ_REDIS_URL set): the broker is that Redis, on its own
@@ -20,14 +19,7 @@ from sqlalchemy import select
 from backend.inbox.services import post_message
 from backend.push.models import PushDelivery
 from backend.push.worker import make_celery
-from tests.integration.test_channels_fakes import (  # noqa: F401 - fixtures
-    alipay_fake,
-    alipay_keys,
-    channels,
-    wechat_appid,
-    wechat_fake,
-    wechat_user,
-)
+from tests.channels import wechat_user
 
 REDIS_URL = os.environ.get("GJJ_REDIS_URL", "")
 BROKER_DB = 9

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fakes' fixtures are imported from test_channels_fakes and used as arguments
 """The push pipeline end to end: inbox message → outbox row → delivery to the loopback fakes."""
 
 from __future__ import annotations
@@ -6,28 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from unittest import mock
 
 import pytest
 from sqlalchemy import event, select
 
-from backend import clock
+from backend.channels.models import SubscriptionConsent
+from backend.clock import to_local
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
 from backend.push.delivery import claim, deliver, sweep
 from backend.push.dispatch import senders, sweep_once
-from backend.push.models import PushDelivery, SubscriptionConsent
-from tests.integration.test_channels_fakes import (  # noqa: F401 - fixtures
-    alipay_fake,
-    alipay_keys,
-    alipay_user,
-    api,
-    channels,
-    push,
-    wechat_appid,
-    wechat_fake,
-    wechat_user,
-)
+from backend.push.models import PushDelivery
+from tests.channels import alipay_user, wechat_user
 
 WX_NOTICE = "gjj-wx-notice"
 SEND = "/cgi-bin/message/subscribe/send"
@@ -82,10 +71,6 @@ def wx_member(make, wechat_fake):
     make.channel_identity(member, "wechat", user.openid)
     member.openid = user.openid
     return member
-
-
-def _at(moment):
-    return mock.patch("backend.clock.utcnow", return_value=moment)
 
 
 # --- consent accounting ----------------------------------------------------------------------
@@ -158,13 +143,13 @@ def test_ban_clears_consent_when_member_switches_messages_off(api, wx_member, ma
 
 
 def test_push_retries_with_backoff_then_fails_when_platform_keeps_refusing(
-    runtime, api, push, wx_member, wechat_fake, make, session
+    runtime, api, push, wx_member, wechat_fake, make, session, clock
 ):
     runtime.settings = runtime.settings.with_(push_max_attempts=3, push_backoff_base=30)
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     wechat_fake.inject_error(SEND, errcode=45009, times=10)
-    start = clock.utcnow()
+    start = clock.now
     message_id = _post(runtime, wx_member)
     delivery = _deliveries(session, message_id)["wechat"]
     assert (delivery.status, delivery.attempts, delivery.last_error_code) == ("pending", 1, "45009")
@@ -172,11 +157,11 @@ def test_push_retries_with_backoff_then_fails_when_platform_keeps_refusing(
     # Not due yet: nobody may take it early.
     assert deliver(runtime, delivery.id, senders(runtime)).status == "skipped"
 
-    with _at(start + dt.timedelta(seconds=31)):
-        push.dispatch(delivery.id)
+    clock.set(start + dt.timedelta(seconds=31))
+    push.dispatch(delivery.id)
     assert push.scheduled[-1] == (delivery.id, 60)  # the wait doubles
-    with _at(start + dt.timedelta(seconds=95)):
-        push.dispatch(delivery.id)
+    clock.set(start + dt.timedelta(seconds=95))
+    push.dispatch(delivery.id)
     delivery = _deliveries(session, message_id)["wechat"]
     assert (delivery.status, delivery.attempts, delivery.last_error_code) == ("failed", 3, "45009")
     assert len(push.scheduled) == 2  # capped: no fourth try
@@ -186,17 +171,17 @@ def test_push_retries_with_backoff_then_fails_when_platform_keeps_refusing(
 
 
 def test_push_sent_on_retry_when_platform_recovers(
-    runtime, api, push, wx_member, wechat_fake, make, session
+    runtime, api, push, wx_member, wechat_fake, make, session, clock
 ):
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
     wechat_fake.inject_error(SEND, status=502)
-    start = clock.utcnow()
+    start = clock.now
     message_id = _post(runtime, wx_member)
     delivery = _deliveries(session, message_id)["wechat"]
     assert (delivery.status, delivery.last_error_code) == ("pending", "http-502")
-    with _at(start + dt.timedelta(seconds=runtime.settings.push_backoff_base + 1)):
-        push.dispatch(delivery.id)
+    clock.set(start + dt.timedelta(seconds=runtime.settings.push_backoff_base + 1))
+    push.dispatch(delivery.id)
     delivery = _deliveries(session, message_id)["wechat"]
     assert (delivery.status, delivery.attempts) == ("sent", 2)
     assert len(wechat_fake.sent_messages) == 1
@@ -277,17 +262,17 @@ def test_push_sent_once_when_two_workers_deliver_same_id(
 
 
 def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
-    runtime, api, wx_member, wechat_fake, make, session
+    runtime, api, wx_member, wechat_fake, make, session, clock
 ):
     runtime.extras["push_dispatcher"] = Recorder()
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member)
     delivery_id = _deliveries(session, message_id)["wechat"].id
-    start = clock.utcnow()
+    start = clock.now
     assert claim(runtime, delivery_id, start)  # a worker took it, then died
-    with _at(start + dt.timedelta(seconds=runtime.settings.push_lock_seconds + 1)):
-        result = sweep(runtime)
-        assert deliver(runtime, delivery_id, senders(runtime)).status == "skipped"
+    clock.set(start + dt.timedelta(seconds=runtime.settings.push_lock_seconds + 1))
+    result = sweep(runtime)
+    assert deliver(runtime, delivery_id, senders(runtime)).status == "skipped"
     assert result.lost == 1
     delivery = _deliveries(session, message_id)["wechat"]
     assert (delivery.status, delivery.last_error_code) == ("failed", "worker_lost")
@@ -295,7 +280,7 @@ def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
 
 
 def test_sweeper_requeues_pending_when_dispatch_was_lost(
-    runtime, api, wx_member, wechat_fake, make, session, push
+    runtime, api, wx_member, wechat_fake, make, session, push, clock
 ):
     recorder = Recorder()
     runtime.extras["push_dispatcher"] = recorder  # the dispatch goes nowhere (broker down)
@@ -303,9 +288,9 @@ def test_sweeper_requeues_pending_when_dispatch_was_lost(
     make.consent(wx_member, "wechat", WX_NOTICE)
     message_id = _post(runtime, wx_member)
     delivery_id = _deliveries(session, message_id)["wechat"].id
-    with _at(clock.utcnow() + dt.timedelta(seconds=120)):
-        result = sweep_once(runtime, push, stale_after=60)  # what `gjj push sweep` and serve run
-        assert result.requeued == [delivery_id]
+    clock.advance(seconds=120)
+    result = sweep_once(runtime, push, stale_after=60)  # what `gjj push sweep` and serve run
+    assert result.requeued == [delivery_id]
     assert _deliveries(session, message_id)["wechat"].status == "sent"
 
 
@@ -323,16 +308,6 @@ def test_rollback_queues_nothing_when_message_transaction_fails(
 # --- statistics ------------------------------------------------------------------------------
 
 
-def _samples(body):
-    from prometheus_client.parser import text_string_to_metric_families
-
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(body)
-        for sample in family.samples
-    }
-
-
 def _finished(samples, status, code=""):
     key = (
         "gjj_push_deliveries_finished_total",
@@ -342,14 +317,14 @@ def _finished(samples, status, code=""):
 
 
 def test_stats_count_deliveries_when_scraped_and_listed(
-    runtime, api, wx_member, wechat_fake, make, database_url
+    runtime, api, wx_member, wechat_fake, make, database_url, scrape
 ):
     wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
     make.consent(wx_member, "wechat", WX_NOTICE)
-    before = _samples(api.get("/metrics").data.decode())
+    before = scrape(api)
     _post(runtime, wx_member)
     _post(runtime, wx_member)
-    after = _samples(api.get("/metrics").data.decode())
+    after = scrape(api)
     assert _finished(after, "sent") - _finished(before, "sent") == 1
     assert (
         _finished(after, "rejected", "no_consent") - _finished(before, "rejected", "no_consent")
@@ -398,7 +373,7 @@ def test_push_formats_each_value_for_its_keyword_type_when_sending(
     message_id = _post(runtime, wx_member)
     delivery = _deliveries(session, message_id)["wechat"]
     assert delivery.status == "sent", (delivery.last_error_code, delivery.last_error)
-    local = clock.to_local(session.get(Message, message_id).sent_at)
+    local = to_local(session.get(Message, message_id).sent_at)
     assert wechat_fake.sent_messages[-1]["data"] == {
         "phrase1": "缴存到账",
         "time2": f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}",

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.applications.models import Application, ApplicationNode
-from backend.fund.models import FundAccount, FundTransaction
 from backend.identity.passwords import make_hasher, verify_password
 from backend.inbox.models import Message
 from backend.loans import amortisation, prepayment_rules

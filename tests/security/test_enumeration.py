@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from backend.identity.lockout import ACCOUNT_FAILURES, PAIR_FAILURES
 from backend.identity.notices import NOTICES_PER_DAY, notify
+from tests.api.identity import PASSWORD, captcha, last_code
 from tests.api.test_identity_password import NEW, full_reset, reset_url, start
 from tests.api.test_identity_register import registration
-from tests.api.test_identity_support import PASSWORD, captcha, last_code
 from tests.security.parallel import CountingHasher, outbox
 
 

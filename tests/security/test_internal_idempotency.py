@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import event, func, select
 
-from backend.fund.models import FundAccount, FundTransaction
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.inbox.models import Message
 from backend.loans.models import LoanRepayment
 from tests.security.internal import message_payload

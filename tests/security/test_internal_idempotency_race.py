@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from backend.fund.models import FundAccount, FundTransaction
+from backend.accounts.models import FundAccount, FundTransaction
 from backend.inbox.models import Message
 from tests.security.internal import message_payload
 

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from backend.audit.services import RequestOrigin
+from backend.certificates.services import VERIFY_LIMITED
 from backend.errors import AppError
-from backend.fund.services import VERIFY_LIMITED
 from backend.identity import lockout, services
 from backend.identity.lockout import IP_FAILURES, PAIR_FAILURES
 from backend.identity.notices import NOTICE_DAILY
@@ -26,8 +26,8 @@ from backend.identity.smscodes import (
     CodeSent,
 )
 from backend.ratelimit import Limiter
+from tests.api.identity import PASSWORD, last_code, sms_count
 from tests.api.test_identity_register import send_code
-from tests.api.test_identity_support import PASSWORD, last_code, sms_count
 from tests.security.parallel import CountingHasher, fire, real_redis
 
 PHONE = "13912345678"

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from backend.fund.models import FundAccount, FundTransaction
+from backend.accounts.models import FundAccount, FundTransaction
 
 NOT_MONEY = [
     "1e10",

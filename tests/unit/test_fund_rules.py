@@ -2,7 +2,8 @@ import datetime as dt
 
 import pytest
 
-from backend.fund.rules import RangeRefused, resolve_range, shift_months
+from backend.clock import shift_months
+from backend.fund.rules import RangeRefused, resolve_range
 
 TODAY = dt.date(2026, 11, 5)
 

@@ -1,8 +1,6 @@
 import base64
-import datetime as dt
 import io
 import json
-from unittest import mock
 
 import pytest
 from PIL import Image
@@ -58,22 +56,20 @@ def test_captcha_spent_when_answer_wrong(runtime, store):
         store.check(new.captcha_id, code)
 
 
-def test_captcha_refused_when_expired_by_clock(runtime, store):
+def test_captcha_refused_when_expired_by_clock(runtime, store, clock):
     new = store.new()
     code = answer(runtime, new.captcha_id)
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=CAPTCHA_TTL + 1)
-    with mock.patch("backend.clock.utcnow", return_value=later):
-        with pytest.raises(ValidationFailed) as err:
-            store.check(new.captcha_id, code)
+    clock.advance(seconds=CAPTCHA_TTL + 1)
+    with pytest.raises(ValidationFailed) as err:
+        store.check(new.captcha_id, code)
     assert err.value.error_code == "captcha.expired"
 
 
-def test_captcha_accepted_when_just_before_expiry(runtime, store):
+def test_captcha_accepted_when_just_before_expiry(runtime, store, clock):
     new = store.new()
     code = answer(runtime, new.captcha_id)
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=CAPTCHA_TTL - 5)
-    with mock.patch("backend.clock.utcnow", return_value=later):
-        store.check(new.captcha_id, code)
+    clock.advance(seconds=CAPTCHA_TTL - 1)
+    store.check(new.captcha_id, code)
 
 
 def test_fixed_captcha_answers_configured_code_when_not_production(runtime):
@@ -92,7 +88,8 @@ def test_fixed_captcha_ignored_when_production(runtime):
         store.check(new.captcha_id, "0000")
 
 
-def test_captcha_creation_throttled_when_one_address_asks_too_often(client):
+def test_captcha_creation_throttled_when_one_address_asks_too_often(client, clock):
+    # All inside one frozen moment: the minute window cannot close while the images are drawn.
     statuses = [client.post("/api/v1/captchas").status_code for _ in range(CAPTCHAS_PER_MINUTE + 1)]
     assert statuses[:-1] == [201] * CAPTCHAS_PER_MINUTE
     assert statuses[-1] == 429

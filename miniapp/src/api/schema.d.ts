@@ -666,7 +666,7 @@ export interface paths {
         /** @description Created */
         201: {
           content: {
-            "application/json": components["schemas"]["FundCertificateIssued"];
+            "application/json": components["schemas"]["CertificateIssued"];
           };
         };
         /** @description Not logged in */
@@ -1210,7 +1210,7 @@ export interface paths {
         /** @description Created */
         201: {
           content: {
-            "application/json": components["schemas"]["FundCertificateIssued"];
+            "application/json": components["schemas"]["CertificateIssued"];
           };
         };
         /** @description Not logged in */
@@ -1821,7 +1821,7 @@ export interface paths {
         /** @description OK */
         200: {
           content: {
-            "application/json": components["schemas"]["FundCertificateVerification"];
+            "application/json": components["schemas"]["CertificateVerification"];
           };
         };
         /** @description certificate.not_found */
@@ -2627,6 +2627,61 @@ export interface components {
     AppointmentsSlotList: {
       items?: components["schemas"]["AppointmentsSlot"][];
     };
+    CertificateIssued: {
+      /** Format: date-time */
+      issued_at?: string;
+      /** @description deposit | loan_settlement */
+      kind?: string;
+      pdf_url?: string;
+      serial_no?: string;
+      /** Format: date-time */
+      valid_until?: string;
+      verification_code?: string;
+    };
+    CertificateVerification: {
+      account_no?: string;
+      account_status?: string;
+      account_status_name?: string;
+      balance?: string;
+      /** @description loan_settlement: 承办银行 */
+      bank_name?: string;
+      centre_name?: string;
+      content_hash?: string;
+      /** @description loan_settlement: 借款合同编号 */
+      contract_no?: string;
+      deposit_base?: string;
+      /** @description opened on */
+      deposit_from?: string;
+      /** @description loan_settlement: 放款日期 */
+      disbursed_on?: string;
+      /** @description deposit fields: absent for a loan_settlement */
+      employer_name?: string;
+      id_number_masked?: string;
+      /** Format: date-time */
+      issued_at?: string;
+      /** @description deposit | loan_settlement */
+      kind?: string;
+      /** @description 缴存证明 / 贷款结清证明 */
+      kind_name?: string;
+      /** @description loan_settlement: 贷款金额 */
+      loan_amount?: string;
+      monthly_amount?: string;
+      /** @description masked: surname only */
+      name?: string;
+      paid_through?: string | null;
+      serial_no?: string;
+      /** @description loan_settlement: 结清日期 */
+      settled_on?: string;
+      /** @description valid | void | expired */
+      status?: string;
+      status_name?: string;
+      /** @description loan_settlement: 贷款期限（月） */
+      term_months?: number;
+      /** Format: date-time */
+      valid_until?: string;
+      /** Format: date-time */
+      voided_at?: string | null;
+    };
     ChannelsAlipayCertificationArgs: {
       /** @description certification_token of the alipay.certification_required error */
       certification_token: string;
@@ -2705,61 +2760,6 @@ export interface components {
       status?: string;
       /** @description 正常/封存/冻结/销户 */
       status_name?: string;
-    };
-    FundCertificateIssued: {
-      /** Format: date-time */
-      issued_at?: string;
-      /** @description deposit | loan_settlement */
-      kind?: string;
-      pdf_url?: string;
-      serial_no?: string;
-      /** Format: date-time */
-      valid_until?: string;
-      verification_code?: string;
-    };
-    FundCertificateVerification: {
-      account_no?: string;
-      account_status?: string;
-      account_status_name?: string;
-      balance?: string;
-      /** @description loan_settlement: 承办银行 */
-      bank_name?: string;
-      centre_name?: string;
-      content_hash?: string;
-      /** @description loan_settlement: 借款合同编号 */
-      contract_no?: string;
-      deposit_base?: string;
-      /** @description opened on */
-      deposit_from?: string;
-      /** @description loan_settlement: 放款日期 */
-      disbursed_on?: string;
-      /** @description deposit fields: absent for a loan_settlement */
-      employer_name?: string;
-      id_number_masked?: string;
-      /** Format: date-time */
-      issued_at?: string;
-      /** @description deposit | loan_settlement */
-      kind?: string;
-      /** @description 缴存证明 / 贷款结清证明 */
-      kind_name?: string;
-      /** @description loan_settlement: 贷款金额 */
-      loan_amount?: string;
-      monthly_amount?: string;
-      /** @description masked: surname only */
-      name?: string;
-      paid_through?: string | null;
-      serial_no?: string;
-      /** @description loan_settlement: 结清日期 */
-      settled_on?: string;
-      /** @description valid | void | expired */
-      status?: string;
-      status_name?: string;
-      /** @description loan_settlement: 贷款期限（月） */
-      term_months?: number;
-      /** Format: date-time */
-      valid_until?: string;
-      /** Format: date-time */
-      voided_at?: string | null;
     };
     FundEmployer: {
       name?: string;

@@ -14,9 +14,9 @@ from flask import Blueprint, render_template, request
 
 from backend.api import db, runtime
 from backend.auth import origin
+from backend.certificates import services
 from backend.clock import to_local
 from backend.errors import AppError
-from backend.fund import services
 
 VERIFY_PATH = "/verify/certificates/"
 

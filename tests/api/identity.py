@@ -1,4 +1,4 @@
-"""Helpers shared by the identity API tests (no tests here).
+"""Helpers shared by the identity tests (a helper module: no tests, no fixtures).
 
 The captcha answer is read from the store the way a person reads the image; SMS codes are read
 from the file outbox the test settings configure, the way a person reads their phone.
@@ -6,13 +6,9 @@ from the file outbox the test settings configure, the way a person reads their p
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 PASSWORD = "abc12345"
 
@@ -41,13 +37,3 @@ def log_in(client: Any, runtime: Any, username: str, password: str = PASSWORD, *
 
 def bearer(response: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json['access_token']}"}
-
-
-@contextmanager
-def clock_at(moment: dt.datetime) -> Iterator[None]:
-    with mock.patch("backend.clock.utcnow", return_value=moment):
-        yield
-
-
-def later(minutes: float) -> dt.datetime:
-    return dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
