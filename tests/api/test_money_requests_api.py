@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from backend.fund.models import FundAccount
+from backend.accounts.models import FundAccount
 
 pytestmark = pytest.mark.usefixtures("clock")
 
