@@ -26,6 +26,7 @@ from backend.guards import install_input_guards
 from backend.identity.routes import blp as identity_blp
 from backend.inbox.routes import blp as inbox_blp
 from backend.integration.routes import blp as integration_blp
+from backend.json_provider import OrjsonProvider
 from backend.loans.routes import blp as loans_blp
 from backend.logs import configure_logging, request_id_var
 from backend.members.routes import blp as members_blp
@@ -121,7 +122,7 @@ def create_app(
         OPENAPI_SWAGGER_UI_URL="/docs-assets/",
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
     app.extensions["gjj"] = rt
     app.wsgi_app = MethodOverride(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:

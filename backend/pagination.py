@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import marshmallow as ma
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend.errors import ValidationFailed
@@ -108,6 +108,52 @@ def keyset_page(
         sort_key = key or (lambda row: [getattr(row, c.key) for c in order])
         next_cursor = encode_cursor(list(sort_key(rows[-1])))
     return rows, next_cursor
+
+
+class KeysetQuery:
+    """A keyset-paged list whose statements are built once: ``stmt`` names its inputs as bind
+    parameters (``bindparam("member_id")``), and the statements of a first page and of a next
+    page are derived from it on first use, then only executed. (Building a select, its filters
+    and its order anew for every request cost about as much as running it.)
+
+    Instantiate once per list (a module-level ``functools.cache`` factory) and call :meth:`page`
+    as :func:`keyset_page`; ``scalars`` answers ORM objects, otherwise rows of the selected
+    columns."""
+
+    def __init__(
+        self,
+        stmt: Select[*tuple[Any, ...]],
+        order: Sequence[InstrumentedAttribute[Any]],
+        *,
+        descending: bool = True,
+        scalars: bool = False,
+    ) -> None:
+        self.order = list(order)
+        self.scalars = scalars
+        ordering = [c.desc() if descending else c.asc() for c in order]
+        after: list[Any] = [bindparam(f"after_{i}") for i in range(len(order))]
+        limit: Any = bindparam("page_rows")
+        self.first = stmt.order_by(*ordering).limit(limit)
+        self.next = stmt.where(_after(order, after, descending)).order_by(*ordering).limit(limit)
+
+    def page(
+        self, session: Session, params: dict[str, Any], *, cursor: str | None, limit: int
+    ) -> tuple[list[Any], str | None]:
+        """One page (rows and the next cursor, ``None`` on the last page): one statement."""
+        values = dict(params, page_rows=limit + 1)
+        stmt = self.first
+        if cursor:
+            last = decode_cursor(cursor, len(self.order))
+            values.update({f"after_{i}": value for i, value in enumerate(last)})
+            stmt = self.next
+        result = session.execute(stmt, values)
+        rows = list(result.scalars() if self.scalars else result)
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = None
+        if has_more and rows:
+            next_cursor = encode_cursor([getattr(rows[-1], c.key) for c in self.order])
+        return rows, next_cursor
 
 
 def _after(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import functools
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import FundAccount
@@ -26,15 +28,20 @@ def account_of(session: Session, member_id: int, *, lock: bool = False) -> FundA
     return session.scalars(stmt).first()
 
 
+@functools.cache
+def _account_with_employer() -> Select[FundAccount, Employer]:
+    return (
+        select(FundAccount, Employer)
+        .outerjoin(Employer, Employer.id == FundAccount.employer_id)
+        .where(FundAccount.member_id == bindparam("member_id"))
+    )
+
+
 def account_with_employer(
     session: Session, member_id: int
 ) -> tuple[FundAccount, Employer | None] | None:
-    """The member's account and its employer, in one statement."""
-    row = session.execute(
-        select(FundAccount, Employer)
-        .outerjoin(Employer, Employer.id == FundAccount.employer_id)
-        .where(FundAccount.member_id == member_id)
-    ).first()
+    """The member's account and its employer, in one statement (built once)."""
+    row = session.execute(_account_with_employer(), {"member_id": member_id}).first()
     if row is None:
         return None
     return row[0], row[1]

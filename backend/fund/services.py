@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.accounts.models import FundAccount, FundTransaction
+from backend.accounts.models import FundAccount
 from backend.accounts.queries import account_summary
 from backend.errors import ValidationFailed
 from backend.fund import queries
@@ -35,7 +37,7 @@ class TransactionPage:
 
     start: dt.date
     end: dt.date
-    items: list[FundTransaction]
+    items: list[Row[Any]]  # the ledger columns TransactionSchema dumps
     next_cursor: str | None
 
 

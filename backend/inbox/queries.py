@@ -6,14 +6,15 @@ reveal nothing.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from backend.errors import NotFound
 from backend.inbox.models import Message
-from backend.pagination import keyset_page
+from backend.pagination import KeysetQuery, keyset_page
 
 MESSAGE_STATUSES = ("unread", "read")
 TODO_STATUSES = ("open", "done")
@@ -31,16 +32,32 @@ def _visible(member_id: int, kind: str) -> Select[Any]:
     )
 
 
-def list_messages(
-    session: Session, member_id: int, *, status: str | None, cursor: str | None, limit: int
-) -> tuple[list[Message], str | None]:
-    """消息 (``unread``), 已阅 (``read``) or both, newest first back to the first ever sent."""
-    stmt = _visible(member_id, "message")
+@functools.cache
+def _messages(status: str | None) -> KeysetQuery:
+    """消息 / 已阅 / both, newest first, with the linked application (built once per status)."""
+    stmt = (
+        select(Message)
+        .options(joinedload(Message.application))
+        .where(
+            Message.member_id == bindparam("member_id"),
+            Message.kind == "message",
+            Message.deleted_at.is_(None),
+        )
+    )
     if status == "unread":
         stmt = stmt.where(Message.read_at.is_(None))
     elif status == "read":
         stmt = stmt.where(Message.read_at.is_not(None))
-    return keyset_page(session, stmt, [Message.sent_at, Message.id], cursor=cursor, limit=limit)
+    return KeysetQuery(stmt, [Message.sent_at, Message.id], scalars=True)
+
+
+def list_messages(
+    session: Session, member_id: int, *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[Message], str | None]:
+    """消息 (``unread``), 已阅 (``read``) or both, newest first back to the first ever sent."""
+    if status not in (None, *MESSAGE_STATUSES):
+        status = None
+    return _messages(status).page(session, {"member_id": member_id}, cursor=cursor, limit=limit)
 
 
 def list_todos(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import FundAccount
@@ -58,24 +59,36 @@ def member_by_account_no(session: Session, account_no: str) -> Member | None:
     ).one_or_none()
 
 
-@dataclass(frozen=True)
-class Profile:
-    member: Member
-    credential: Credential | None
-    account: FundAccount | None
-    employer: Employer | None
-
-
-def profile(session: Session, member_id: int) -> Profile | None:
-    """The member, their credential, account and employer: one statement."""
-    row = session.execute(
-        select(Member, Credential, FundAccount, Employer)
+@functools.cache
+def _profile() -> Select[*tuple[Any, ...]]:
+    """What 个人基本信息 shows of the member, their credential, account and employer (built once:
+    only the member id varies)."""
+    return (
+        select(
+            Member.name,
+            Member.id_number_masked,
+            Member.phone_masked,
+            Credential.registered_at,
+            FundAccount.id.label("account_id"),
+            FundAccount.account_no,
+            FundAccount.status,
+            FundAccount.balance,
+            FundAccount.opened_on,
+            Employer.id.label("employer_id"),
+            Employer.name.label("employer_name"),
+            Employer.unit_account_no,
+        )
         .outerjoin(Credential, Credential.member_id == Member.id)
         .outerjoin(FundAccount, FundAccount.member_id == Member.id)
         .outerjoin(Employer, Employer.id == FundAccount.employer_id)
-        .where(Member.id == member_id)
-    ).one_or_none()
-    return None if row is None else Profile(*row)
+        .where(Member.id == bindparam("member_id"))
+    )
+
+
+def profile(session: Session, member_id: int) -> Row[Any] | None:
+    """The columns 个人基本信息 shows, in one statement (``account_id`` / ``employer_id`` are
+    ``None`` for a member without an account / employer)."""
+    return session.execute(_profile(), {"member_id": member_id}).one_or_none()
 
 
 def preference(session: Session, member_id: int) -> MemberPreference | None:

@@ -27,23 +27,27 @@ class Me(MethodView):
         p = queries.profile(db(), current_member_id())
         if p is None:
             raise access_disabled(status_code=401)
-        account = p.account
+        employer = (
+            None
+            if p.employer_id is None
+            else {"name": p.employer_name, "unit_account_no": p.unit_account_no}
+        )
         return {
-            "name": p.member.name,
-            "masked_id_number": p.member.id_number_masked,
-            "masked_phone": p.member.phone_masked,
-            "registered_at": p.credential.registered_at if p.credential else None,
+            "name": p.name,
+            "masked_id_number": p.id_number_masked,
+            "masked_phone": p.phone_masked,
+            "registered_at": p.registered_at,
             "account": None
-            if account is None
+            if p.account_id is None
             else {
-                "account_no": account.account_no,
-                "status": account.status,
-                "status_name": ACCOUNT_STATUS.get(account.status, account.status),
-                "balance": account.balance,
-                "opened_on": account.opened_on,
+                "account_no": p.account_no,
+                "status": p.status,
+                "status_name": ACCOUNT_STATUS.get(p.status, p.status),
+                "balance": p.balance,
+                "opened_on": p.opened_on,
             },
-            "employer": p.employer,
-            "employer_name": p.employer.name if p.employer else None,
+            "employer": employer,
+            "employer_name": p.employer_name,
         }
 
 
