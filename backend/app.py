@@ -38,7 +38,7 @@ from backend.runtime import Runtime
 from backend.security_headers import apply_security_headers
 from backend.settings import PROJECT_ROOT, Settings
 from backend.transfers.routes import blp as transfers_blp
-from backend.withdrawals.routes import blp as rent_arrangements_blp
+from backend.withdrawals.routes import blp as withdrawals_blp
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ MEMBER_BLUEPRINTS = (
     inbox_blp,
     applications_blp,
     fund_blp,
-    rent_arrangements_blp,
+    withdrawals_blp,
     transfers_blp,
     loans_blp,
     channels_blp,

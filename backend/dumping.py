@@ -66,7 +66,12 @@ def _compile_fields(schema: ma.Schema) -> Callable[[Any], dict[str, Any]] | None
     for name, field in schema.dump_fields.items():
         key = field.data_key if field.data_key is not None else name
         attribute = field.attribute if field.attribute is not None else name
-        plain = "." not in attribute and type(field).serialize is fields.Field.serialize
+        # A field reading its value its own way (``fields.Label``, ``fields.Notice``) is not plain.
+        plain = (
+            "." not in attribute
+            and type(field).serialize is fields.Field.serialize
+            and type(field).get_value is fields.Field.get_value
+        )
         if plain and type(field) is fields.Nested and not field.many and not field.schema.many:
             nested = compiled_dump(field.schema)
             steps.append((key, attribute, _nested(nested), field, True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +39,34 @@ class LocalDateTime(ma.fields.DateTime):
         if isinstance(value, dt.datetime):
             value = to_local(value)
         return super()._serialize(value, attr, obj, **kwargs)
+
+
+class Label(ma.fields.String):
+    """The Chinese name of one of the dumped object's codes, from its table (an unknown code as
+    it is): ``status_label = Label(LOAN_STATUS, of="status")``."""
+
+    def __init__(self, names: Mapping[str, str], *, of: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.names = names
+        self.of = of
+
+    def get_value(
+        self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing
+    ) -> Any:
+        code = super().get_value(obj, self.of, accessor, default)
+        if code is ma.missing or code is None:
+            return code
+        return self.names.get(code, code)
+
+
+class Notice(ma.fields.String):
+    """A text the answer carries only when there is one (the object's value ``None``: left out)."""
+
+    def get_value(
+        self, obj: Any, attr: str, accessor: Any = None, default: Any = ma.missing
+    ) -> Any:
+        value = super().get_value(obj, attr, accessor, default)
+        return ma.missing if value is None else value
 
 
 class InputDate(ma.fields.Date):

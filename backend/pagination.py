@@ -10,7 +10,8 @@ import base64
 import datetime as dt
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import marshmallow as ma
 from sqlalchemy import Select, and_, bindparam, or_
@@ -22,6 +23,16 @@ T = TypeVar("T")
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """A list answer as the schemas dump it: ``{"items": [...], "next_cursor": ...}``; ``notice``
+    says why it is empty where a feature says so (no loan yet, not disbursed)."""
+
+    items: Sequence[T]
+    next_cursor: str | None = None
+    notice: str | None = None
 
 
 class PageArgsSchema(ma.Schema):

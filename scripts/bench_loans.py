@@ -19,7 +19,7 @@ from pathlib import Path
 from backend import migrate
 from backend.app import create_app
 from backend.bootstrap import bootstrap
-from backend.loans import rules
+from backend.loans import amortisation, prepayment_rules, rates
 from backend.settings import Settings
 
 
@@ -42,26 +42,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=200)
     rounds = parser.parse_args().rounds
 
-    history = rules.benchmark_rate_history(360)
+    history = rates.benchmark_rate_history(360)
     start = dt.date(2024, 3, 15)
 
-    def schedule() -> rules.Schedule:
-        return rules.generate_schedule("1000000", 360, "equal_installment", history, start)
+    def schedule() -> amortisation.Schedule:
+        return amortisation.generate_schedule("1000000", 360, "equal_installment", history, start)
 
     _timed("engine: 360 months, 等额本息, two re-pricings", rounds, schedule)
     _timed(
         "engine: 360 months, 等额本金, constant rate",
         rounds,
-        lambda: rules.generate_schedule("1000000", 360, "equal_principal", "2.6", start),
+        lambda: amortisation.generate_schedule("1000000", 360, "equal_principal", "2.6", start),
     )
     loan = schedule()
     on = dt.date(2025, 6, 1)
     _timed(
         "quote: shorten term (binary search + new schedule)",
         rounds,
-        lambda: rules.quote_prepayment(loan, on, "shorten_term", "100000"),
+        lambda: prepayment_rules.quote_prepayment(loan, on, "shorten_term", "100000"),
     )
-    _timed("quote: full", rounds, lambda: rules.quote_prepayment(loan, on, "full"))
+    _timed("quote: full", rounds, lambda: prepayment_rules.quote_prepayment(loan, on, "full"))
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(

@@ -29,9 +29,9 @@ LOAN_RATES = (
 
 def seeded_schedule(contract: Any) -> Any:
     """What the engine schedules for a contract of :meth:`Factory.scheduled_loan`."""
-    from backend.loans import rules
+    from backend.loans import amortisation
 
-    return rules.generate_schedule(
+    return amortisation.generate_schedule(
         "1000000.00",
         360,
         contract.method,

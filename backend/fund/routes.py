@@ -1,5 +1,4 @@
-"""HTTP layer of the fund feature: 缴存支取信息, 缴存证明 (with its public verification) and
-提取申请 (the withdrawal use cases live in ``backend.withdrawals``)."""
+"""HTTP layer of the fund feature: 缴存支取信息 and 缴存证明 (with its public verification)."""
 
 from __future__ import annotations
 
@@ -8,10 +7,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from backend.accounts.models import ACCOUNT_STATUS
-from backend.accounts.queries import account_summary
-from backend.accounts.rules import rate_text
-from backend.api import Blueprint, db, runtime, stored_answer
+from backend.api import Blueprint, db, runtime
 from backend.auth import current_member, current_member_id, member_view, origin
 from backend.certificates import services as certificates
 from backend.certificates.schemas import (
@@ -21,18 +17,8 @@ from backend.certificates.schemas import (
 )
 from backend.fund import services
 from backend.fund.schemas import FundAccountSchema, TransactionArgsSchema, TransactionPageSchema
-from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
-from backend.withdrawals import services as withdrawals
-from backend.withdrawals.schemas import (
-    EligibilityArgsSchema,
-    EligibilitySchema,
-    WithdrawalApplicationSchema,
-    WithdrawalInSchema,
-)
 
-blp = Blueprint(
-    "fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明、提取申请"
-)
+blp = Blueprint("fund", __name__, url_prefix="/api/v1", description="缴存支取信息与缴存证明")
 
 
 @blp.route("/fund/account")
@@ -40,22 +26,9 @@ class FundAccountView(MethodView):
     @member_view(blp)
     @blp.response(200, FundAccountSchema)
     @blp.alt_response(404, description="fund.account_missing")
-    def get(self) -> dict[str, Any]:
+    def get(self) -> services.AccountHeader:
         """缴存支取信息：账户、状态、余额、基数、比例、月缴存额、缴至年月、单位"""
-        account, employer = account_summary(db(), current_member_id())
-        return {
-            "account_no": account.account_no,
-            "status": account.status,
-            "status_name": ACCOUNT_STATUS.get(account.status, account.status),
-            "balance": account.balance,
-            "deposit_base": account.deposit_base,
-            "employee_rate": rate_text(account.employee_rate),
-            "employer_rate": rate_text(account.employer_rate),
-            "monthly_amount": account.monthly_amount,
-            "paid_through": account.paid_through,
-            "employer": employer,
-            "opened_on": account.opened_on,
-        }
+        return services.account_header(db(), current_member_id())
 
 
 @blp.route("/fund/transactions")
@@ -64,9 +37,9 @@ class FundTransactionsView(MethodView):
     @blp.arguments(TransactionArgsSchema, location="query")
     @blp.response(200, TransactionPageSchema)
     @blp.alt_response(422, description="fund.range_reversed, fund.range_too_long")
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> services.TransactionPage:
         """缴存支取明细：日期范围内（含两端，默认近 12 个月，最长 5 年），新的在前"""
-        rows, next_cursor, start, end = services.transactions(
+        return services.transactions(
             db(),
             current_member_id(),
             args["start"],
@@ -74,7 +47,6 @@ class FundTransactionsView(MethodView):
             cursor=args["cursor"],
             limit=args["limit"],
         )
-        return {"start": start, "end": end, "items": rows, "next_cursor": next_cursor}
 
 
 @blp.route("/fund/certificates")
@@ -127,45 +99,3 @@ class CertificateVerificationView(MethodView):
             db(), rt.redis, rt.keys, serial_no, args["code"], origin().ip
         )
         return certificates.public_view(verification)
-
-
-@blp.route("/withdrawals/eligibility")
-class EligibilityView(MethodView):
-    @member_view(blp)
-    @blp.arguments(EligibilityArgsSchema, location="query")
-    @blp.response(200, EligibilitySchema)
-    @blp.alt_response(404, description="fund.account_missing")
-    @blp.alt_response(422, description="withdrawal.reason_unknown")
-    def get(self, args: dict[str, Any]) -> Any:
-        """可提取金额与各提取原因的条件"""
-        return withdrawals.eligibility(db(), runtime(), current_member_id(), args["reason"])
-
-
-@blp.route("/withdrawals")
-class WithdrawalsView(MethodView):
-    @member_view(blp)
-    @blp.arguments(IdempotencyHeaderSchema, location="headers")
-    @blp.arguments(WithdrawalInSchema)
-    @blp.response(201, WithdrawalApplicationSchema)
-    @blp.alt_response(409, description="withdrawal.* state refusals, idempotency.key_reused")
-    @blp.alt_response(422, description="withdrawal.* amount refusals, sms.code_*")
-    def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Response:
-        """提交提取申请（需短信验证码与 Idempotency-Key）"""
-        request = withdrawals.WithdrawalRequest(
-            reason=body["reason"],
-            amount=body["amount"],
-            bank_name=body["bank_name"].strip(),
-            bank_account=body["bank_account"],
-            sms_code=body["sms_code"],
-            extra={k: body.get(k) for k in withdrawals.DETAIL_FIELDS},
-        )
-        answer = withdrawals.submit_withdrawal(
-            db(),
-            runtime(),
-            current_member(),
-            request,
-            idempotency_key=headers["idempotency_key"],
-            origin=origin(),
-            serialize=WithdrawalApplicationSchema().dump,
-        )
-        return stored_answer(answer, replay_header=REPLAY_HEADER)

@@ -4,15 +4,41 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from backend import clock
+from backend.accounts.models import FundAccount
+from backend.accounts.queries import account_summary
 from backend.errors import ValidationFailed
 from backend.fund import queries
 from backend.fund.rules import RangeRefused, resolve_range
+from backend.members.models import Employer
+
+
+@dataclass(frozen=True)
+class AccountHeader:
+    """缴存支取信息: the account and its employer (FundAccountSchema dumps it)."""
+
+    account: FundAccount
+    employer: Employer | None
+
+
+def account_header(session: Session, member_id: int) -> AccountHeader:
+    return AccountHeader(*account_summary(session, member_id))
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    """A page of 缴存支取明细 and the range it was read in (defaults applied)."""
+
+    start: dt.date
+    end: dt.date
+    items: list[Row[Any]]  # the ledger columns TransactionSchema dumps
+    next_cursor: str | None
 
 
 def transactions(
@@ -23,8 +49,8 @@ def transactions(
     *,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Row[Any]], str | None, dt.date, dt.date]:
-    """A page of 缴存支取明细 in the (defaulted, checked) date range; returns the range used."""
+) -> TransactionPage:
+    """A page of 缴存支取明细 in the (defaulted, checked) date range, with the range used."""
     try:
         start, end = resolve_range(start, end, clock.today())
     except RangeRefused as exc:
@@ -34,4 +60,4 @@ def transactions(
     rows, next_cursor = queries.transactions_page(
         session, member_id, start, end, cursor=cursor, limit=limit
     )
-    return rows, next_cursor, start, end
+    return TransactionPage(start, end, rows, next_cursor)

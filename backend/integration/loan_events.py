@@ -26,13 +26,14 @@ from backend.integration.services import (
     lost_race,
     replay_of,
 )
+from backend.loans.amortisation import add_months
 from backend.loans.models import (
     REPAYMENT_CHANNELS,
     LoanContract,
     LoanRate,
     LoanRepayment,
 )
-from backend.loans.rules import LoanTransitionRefused, add_months, loan_transition
+from backend.loans.rules import LoanTransitionRefused, loan_transition
 
 LOAN_EVENTS = {
     "signed": "贷款合同签订",

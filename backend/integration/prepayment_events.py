@@ -23,10 +23,10 @@ from backend.inbox.services import post_message
 from backend.integration.loan_events import locked_contract
 from backend.integration.services import Caller, audit, commit_once, lost_race
 from backend.loans import queries
+from backend.loans.amortisation import contract_end_date
+from backend.loans.contracts import first_due_date
 from backend.loans.models import PREPAYMENT_OPTIONS, LoanContract, LoanPrepayment
 from backend.loans.prepayments import book_into_contract
-from backend.loans.rules import contract_end_date
-from backend.loans.services import first_due_date
 
 PREPAYMENT_EVENTS = {"booked": "提前还款办理成功", "refused": "提前还款申请未通过"}
 EVENT_KEY = "prepay:{}:{}"

@@ -86,6 +86,11 @@ class LoanRepayment(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
+    @property
+    def amount(self) -> Decimal:
+        """What the member paid for the period: principal, interest and penalty."""
+        return self.principal + self.interest + self.penalty
+
 
 class LoanPrepayment(Base):
     """提前还款申请: booked by the member for a date, confirmed or refused by the core system.
@@ -114,3 +119,7 @@ class LoanPrepayment(Base):
     booked_interest: Mapped[Decimal | None] = mapped_column(Money)
     decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    # Many-to-one by primary key: read from the session's identity map once the contract is
+    # loaded (the member's contract always is), so a list of bookings costs no extra query.
+    contract: Mapped[LoanContract] = relationship()

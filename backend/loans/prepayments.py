@@ -1,9 +1,9 @@
-"""提前还款申请: the member books a partial or full prepayment for a date; the core system books
+"""提前还款: the trial (试算) against the schedule as it stands, and 提前还款申请: the member books a partial or full prepayment for a date; the core system books
 or refuses it (``backend.integration.prepayment_events``), and the booked one re-amortises the
-contract through the one schedule engine (:mod:`backend.loans.rules`).
+contract through the one schedule engine (:mod:`backend.loans.amortisation`).
 
 No Flask here. Booking takes the SMS step-up and an ``Idempotency-Key``
-(:func:`backend.identity.stepup.confirm_once`); one prepayment is pending per contract.
+(:func:`backend.stepup.confirm_once`); one prepayment is pending per contract.
 """
 
 from __future__ import annotations
@@ -11,37 +11,40 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from backend import events
-from backend.audit.services import RequestOrigin, record
-from backend.clock import to_local, utcnow
+from backend.accounts.models import FundAccount
+from backend.audit.services import RequestOrigin
+from backend.clock import utcnow
 from backend.errors import Conflict, ValidationFailed
 from backend.idempotency.services import StoredAnswer
-from backend.identity.stepup import confirm_once
-from backend.loans import queries, rules
+from backend.loans import prepayment_rules, queries, rules
+from backend.loans.contracts import (
+    LoanState,
+    disbursed,
+    first_due_date,
+    loan_state,
+    member_contract,
+    not_disbursed_notice,
+    rule_errors,
+)
 from backend.loans.models import (
     PREPAYMENT_KINDS,
     PREPAYMENT_OPTIONS,
-    PREPAYMENT_STATUS,
     LoanContract,
     LoanPrepayment,
     LoanRepayment,
 )
-from backend.loans.services import (
-    first_due_date,
-    loan_state,
-    member_contract,
-    prepayable,
-    prepayment_kind,
-    quote_view,
-    rule_errors,
-)
 from backend.members.models import Member
+from backend.pagination import Page
 from backend.runtime import Runtime
+from backend.settings import Settings
+from backend.stepup import Audit, confirm_once
 
 SCOPE = "loan-prepayments"
 
@@ -59,31 +62,83 @@ def repayment_day(contract: LoanContract) -> int:
     return first.day
 
 
-def prepayment_view(prepayment: LoanPrepayment, contract_no: str) -> dict[str, Any]:
-    return {
-        "prepayment_no": prepayment.prepayment_no,
-        "contract_no": contract_no,
-        "kind": prepayment.kind,
-        "kind_label": PREPAYMENT_KINDS[prepayment.kind],
-        "option": prepayment.option,
-        "option_label": PREPAYMENT_OPTIONS.get(prepayment.option or ""),
-        "amount": prepayment.amount,
-        "prepay_on": prepayment.prepay_on,
-        "status": prepayment.status,
-        "status_label": PREPAYMENT_STATUS[prepayment.status],
-        "quote": prepayment.quote,
-        "opinion": prepayment.opinion or None,
-        "booked_principal": prepayment.booked_principal,
-        "booked_interest": prepayment.booked_interest,
-        "created_at": to_local(prepayment.created_at),
-        "decided_at": to_local(prepayment.decided_at) if prepayment.decided_at else None,
-    }
-
-
-def list_prepayments(session: Session, member_id: int, contract_no: str) -> dict[str, Any]:
+def list_prepayments(session: Session, member_id: int, contract_no: str) -> Page[LoanPrepayment]:
+    """The contract's bookings, newest first (each reads its contract from the session)."""
     contract = member_contract(session, member_id, contract_no)
-    rows = queries.contract_prepayments(session, contract.id)
-    return {"items": [prepayment_view(p, contract.contract_no) for p in rows]}
+    return Page(queries.contract_prepayments(session, contract.id))
+
+
+# --- prepayment quotes (提前还款试算) -------------------------------------------------------------
+
+
+RULE_KINDS = {
+    ("full", None): prepayment_rules.PrepaymentKind.FULL,
+    ("partial", "shorten_term"): prepayment_rules.PrepaymentKind.SHORTEN_TERM,
+    ("partial", "reduce_instalment"): prepayment_rules.PrepaymentKind.REDUCE_INSTALMENT,
+}
+
+
+def prepayable(
+    session: Session, member_id: int, contract_no: str
+) -> tuple[LoanContract, LoanState]:
+    """The member's contract and its state, refused (422) when not disbursed or settled."""
+    contract = member_contract(session, member_id, contract_no, with_rates=True)
+    if not disbursed(contract):
+        raise ValidationFailed(not_disbursed_notice(contract), error_code="loan.not_disbursed")
+    if contract.status == "settled":
+        raise ValidationFailed(
+            prepayment_rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled"
+        )
+    return contract, loan_state(session, contract)
+
+
+def quote_prepayment(
+    session: Session,
+    settings: Settings,
+    member_id: int,
+    contract_no: str,
+    *,
+    kind: str,
+    option: str | None,
+    amount: Decimal | None,
+    today: dt.date,
+) -> ContractQuote:
+    """提前还款试算 against the schedule as it stands; refused around deduction days."""
+    contract, state = prepayable(session, member_id, contract_no)
+    with rule_errors():
+        quote = prepayment_rules.quote_prepayment(
+            state.schedule,
+            today,
+            prepayment_kind(kind, option),
+            amount,
+            window_days=settings.prepayment_blackout_days,
+            paid_periods=len(state.paid),
+        )
+    return contract_quote(contract.contract_no, kind, option, quote)
+
+
+def prepayment_kind(kind: str, option: str | None) -> prepayment_rules.PrepaymentKind:
+    return RULE_KINDS[(kind, option if kind == "partial" else None)]
+
+
+@dataclass(frozen=True)
+class ContractQuote:
+    """A prepayment quote of a contract as answered (试算, and the figures kept on a booking):
+    PrepaymentQuoteSchema dumps it."""
+
+    contract_no: str
+    kind: str
+    option: str | None
+    quote: prepayment_rules.PrepaymentQuote
+
+
+def contract_quote(
+    contract_no: str, kind: str, option: str | None, quote: prepayment_rules.PrepaymentQuote
+) -> ContractQuote:
+    return ContractQuote(contract_no, kind, option if kind == "partial" else None, quote)
+
+
+# --- bookings (提前还款申请) ------------------------------------------------------------------------
 
 
 def book_prepayment(
@@ -96,18 +151,21 @@ def book_prepayment(
     idempotency_key: str | None,
     origin: RequestOrigin,
     today: dt.date,
-    render: Callable[[dict[str, Any]], dict[str, Any]],
-    quote_render: Callable[[dict[str, Any]], dict[str, Any]],
+    serialize: Callable[[LoanPrepayment], dict[str, Any]],
+    serialize_quote: Callable[[ContractQuote], dict[str, Any]],
 ) -> StoredAnswer:
-    """Book a prepayment (提前还款申请) once per ``Idempotency-Key``: the date and amount are
-    checked by the rules and quoted, then the SMS code is consumed and the booking stored
-    pending, with the member's message. ``render`` gives the stored answer, ``quote_render`` the
-    quote as kept on the booking."""
+    """Book a prepayment (提前还款申请) once per ``Idempotency-Key``, a money-moving request
+    (:func:`confirm_once`): the date and amount are checked by the rules and quoted, then the
+    SMS code is consumed and the booking stored pending, with the member's message.
+    ``serialize`` gives the stored answer, ``serialize_quote`` the quote as kept on the booking
+    (the route's schemas)."""
     settings = rt.settings
     kind, option = payload["kind"], payload.get("option") if payload["kind"] == "partial" else None
     on: dt.date = payload["prepay_on"]
 
-    def check() -> tuple[LoanContract, rules.PrepaymentQuote]:
+    def check(
+        _account: FundAccount | None,
+    ) -> tuple[LoanContract, prepayment_rules.PrepaymentQuote]:
         contract, state = prepayable(session, member.id, contract_no)
         if queries.pending_prepayment(session, contract.id) is not None:
             raise Conflict(
@@ -115,17 +173,17 @@ def book_prepayment(
                 error_code="loan.prepayment_pending",
             )
         window = settings.prepayment_blackout_days
-        refusal = rules.prepayment_refusal(
+        refusal = prepayment_rules.prepayment_refusal(
             state.schedule, today, window_days=0, paid_periods=len(state.paid)
         )
         if refusal == "loan.prepayment_overdue":
-            raise ValidationFailed(rules.REFUSAL_MESSAGES[refusal], error_code=refusal)
+            raise ValidationFailed(prepayment_rules.REFUSAL_MESSAGES[refusal], error_code=refusal)
         upcoming = state.upcoming
         if not upcoming:
             raise ValidationFailed(
-                rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled"
+                prepayment_rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled"
             )
-        refused = rules.booking_refusal(
+        refused = prepayment_rules.booking_refusal(
             on,
             today=today,
             next_due=upcoming[0].due_date,
@@ -137,7 +195,7 @@ def book_prepayment(
             code, message = refused
             raise ValidationFailed(message, error_code=code, errors={"prepay_on": [message]})
         with rule_errors():
-            quote = rules.quote_prepayment(
+            quote = prepayment_rules.quote_prepayment(
                 state.schedule,
                 on,
                 prepayment_kind(kind, option),
@@ -147,7 +205,9 @@ def book_prepayment(
             )
         return contract, quote
 
-    def act(checked: tuple[LoanContract, rules.PrepaymentQuote]) -> tuple[int, dict[str, Any]]:
+    def write(
+        checked: tuple[LoanContract, prepayment_rules.PrepaymentQuote],
+    ) -> tuple[LoanPrepayment, prepayment_rules.PrepaymentQuote]:
         contract, quote = checked
         prepayment = LoanPrepayment(
             prepayment_no=new_prepayment_no(),
@@ -158,7 +218,7 @@ def book_prepayment(
             amount=quote.prepaid_principal if kind == "partial" else None,
             prepay_on=on,
             status="pending",
-            quote=quote_render(quote_view(contract.contract_no, kind, option, quote)),
+            quote=serialize_quote(contract_quote(contract.contract_no, kind, option, quote)),
             opinion="",
         )
         session.add(prepayment)
@@ -179,17 +239,7 @@ def book_prepayment(
                 dedupe_key=f"prepayment-submitted:{prepayment.prepayment_no}",
             ),
         )
-        record(
-            session,
-            "loan.prepayment_booked",
-            member_id=member.id,
-            origin=origin,
-            contract_no=contract.contract_no,
-            prepayment_no=prepayment.prepayment_no,
-            kind=kind,
-            amount=str(quote.prepaid_principal),
-        )
-        return 201, render(prepayment_view(prepayment, contract.contract_no))
+        return prepayment, quote
 
     fingerprint = {
         "contract_no": contract_no,
@@ -207,7 +257,18 @@ def book_prepayment(
         fingerprint=fingerprint,
         sms_code=payload["sms_code"],
         check=check,
-        act=act,
+        write=write,
+        audit=lambda booked: Audit(
+            "loan.prepayment_booked",
+            {
+                "contract_no": booked[0].contract.contract_no,
+                "prepayment_no": booked[0].prepayment_no,
+                "kind": kind,
+                "amount": str(booked[1].prepaid_principal),
+            },
+        ),
+        origin=origin,
+        answer=lambda booked: serialize(booked[0]),
     )
 
 
@@ -227,11 +288,11 @@ def book_into_contract(
     state = loan_state(session, contract)
     if not state.paid:
         raise ValidationFailed(
-            rules.BOOKING_REFUSALS["loan.prepayment_before_first_instalment"],
+            prepayment_rules.BOOKING_REFUSALS["loan.prepayment_before_first_instalment"],
             error_code="loan.prepayment_before_first_instalment",
         )
     kind = prepayment_kind(prepayment.kind, prepayment.option)
-    if kind is rules.PrepaymentKind.FULL and principal != state.balance:
+    if kind is prepayment_rules.PrepaymentKind.FULL and principal != state.balance:
         message = f"全部提前还款的本金须等于剩余本金 {state.balance} 元"
         raise ValidationFailed(
             message,
@@ -239,11 +300,11 @@ def book_into_contract(
             errors={"principal": [message]},
         )
     with rule_errors({"amount": "principal"}):
-        quote = rules.quote_prepayment(
+        quote = prepayment_rules.quote_prepayment(
             state.schedule,
             on,
             kind,
-            None if kind is rules.PrepaymentKind.FULL else principal,
+            None if kind is prepayment_rules.PrepaymentKind.FULL else principal,
             window_days=0,
         )
     last = state.paid[-1]
@@ -262,9 +323,9 @@ def book_into_contract(
     )
     session.add(repayment)
     contract.balance = balance
-    if kind is rules.PrepaymentKind.SHORTEN_TERM:
-        contract.term_months = rules.term_after_prepayment(state.schedule, quote)
-    elif kind is rules.PrepaymentKind.FULL:
+    if kind is prepayment_rules.PrepaymentKind.SHORTEN_TERM:
+        contract.term_months = prepayment_rules.term_after_prepayment(state.schedule, quote)
+    elif kind is prepayment_rules.PrepaymentKind.FULL:
         contract.status = rules.loan_transition(contract.status, "settled")
         contract.settled_on = on
     return repayment

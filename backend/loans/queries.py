@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, String, bindparam, cast, exists, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -164,7 +164,12 @@ def deposit_months_since(session: Session, member_id: int, since: str) -> set[st
     return {month for month in session.scalars(stmt) if month}
 
 
-def open_loan_business(session: Session, member_id: int) -> dict[str, Any]:
+class OpenLoanBusiness(NamedTuple):
+    contract: bool
+    application: bool
+
+
+def open_loan_business(session: Session, member_id: int) -> OpenLoanBusiness:
     """Whether the member has an open contract or an open loan application (one statement)."""
     open_contract = exists().where(
         LoanContract.member_id == member_id,
@@ -178,7 +183,7 @@ def open_loan_business(session: Session, member_id: int) -> dict[str, Any]:
     row = session.execute(
         select(open_contract.label("contract"), open_application.label("application"))
     ).one()
-    return {"contract": bool(row.contract), "application": bool(row.application)}
+    return OpenLoanBusiness(bool(row.contract), bool(row.application))
 
 
 def contract_prepayments(session: Session, contract_id: int) -> list[LoanPrepayment]:

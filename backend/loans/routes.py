@@ -9,11 +9,12 @@ from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, current_member_id, member_view, origin
+from backend.certificates import services as certificates
 from backend.certificates.schemas import CertificateIssuedSchema
-from backend.certificates.services import issued_certificate
 from backend.clock import today
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
-from backend.loans import prepayments, services
+from backend.loans import calculator, loan_applications, prepayments, services, settlement
+from backend.loans.models import LoanContract, LoanPrepayment, LoanRepayment
 from backend.loans.schemas import (
     LoanApplicationRequestSchema,
     LoanApplicationSchema,
@@ -33,7 +34,7 @@ from backend.loans.schemas import (
     PrepaymentRequestSchema,
     PrepaymentSchema,
 )
-from backend.pagination import PageArgsSchema
+from backend.pagination import Page, PageArgsSchema
 
 blp = Blueprint(
     "loans",
@@ -50,7 +51,7 @@ class Loans(MethodView):
     @member_view(blp)
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, LoanListSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Page[LoanContract]:
         """The member's loan contracts (借款合同)"""
         return services.list_loans(
             db(), current_member_id(), cursor=args["cursor"], limit=args["limit"]
@@ -62,7 +63,7 @@ class LoanInfo(MethodView):
     @member_view(blp)
     @blp.response(200, LoanInfoSchema)
     @blp.alt_response(404, description=NOT_FOUND)
-    def get(self, contract_no: str) -> dict[str, Any]:
+    def get(self, contract_no: str) -> services.LoanInfo:
         """贷款信息: amounts, rate, monthly payment, balance, next due"""
         plans = runtime().loan_plans
         return services.loan_info(db(), plans, current_member_id(), contract_no, today())
@@ -73,7 +74,7 @@ class LoanProgress(MethodView):
     @member_view(blp)
     @blp.response(200, LoanProgressSchema)
     @blp.alt_response(404, description=NOT_FOUND)
-    def get(self, contract_no: str) -> dict[str, Any]:
+    def get(self, contract_no: str) -> services.LoanProgress:
         """贷款进度: the approval nodes, done / current / pending"""
         return services.loan_progress(db(), current_member_id(), contract_no)
 
@@ -85,7 +86,7 @@ class LoanRepayments(MethodView):
     @blp.response(200, LoanRepaymentListSchema)
     @blp.alt_response(404, description=NOT_FOUND)
     @blp.alt_response(422, description="Bad date range or cursor")
-    def get(self, args: dict[str, Any], contract_no: str) -> dict[str, Any]:
+    def get(self, args: dict[str, Any], contract_no: str) -> Page[LoanRepayment]:
         """还款明细: repayments actually made, newest first"""
         return services.list_repayments(
             db(),
@@ -123,9 +124,9 @@ class PrepaymentQuotes(MethodView):
         description="Refused (loan.prepayment_deduction_window, loan.prepayment_overdue, "
         "loan.settled, loan.not_disbursed) or a bad amount",
     )
-    def post(self, body: dict[str, Any], contract_no: str) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], contract_no: str) -> prepayments.ContractQuote:
         """提前还款试算: partial (shorten term / reduce instalment) or full"""
-        return services.quote_prepayment(
+        return prepayments.quote_prepayment(
             db(),
             runtime().settings,
             current_member_id(),
@@ -142,7 +143,7 @@ class Prepayments(MethodView):
     @member_view(blp)
     @blp.response(200, PrepaymentListSchema)
     @blp.alt_response(404, description=NOT_FOUND)
-    def get(self, contract_no: str) -> dict[str, Any]:
+    def get(self, contract_no: str) -> Page[LoanPrepayment]:
         """提前还款申请：本合同的预约记录（待中心确认 / 已办理 / 未通过），新的在前"""
         return prepayments.list_prepayments(db(), current_member_id(), contract_no)
 
@@ -171,8 +172,8 @@ class Prepayments(MethodView):
             idempotency_key=headers["idempotency_key"],
             origin=origin(),
             today=today(),
-            render=PrepaymentSchema().dump,
-            quote_render=PrepaymentQuoteSchema().dump,
+            serialize=PrepaymentSchema().dump,
+            serialize_quote=PrepaymentQuoteSchema().dump,
         )
         return stored_answer(answer, replay_header=REPLAY_HEADER)
 
@@ -187,10 +188,10 @@ class SettlementCertificates(MethodView):
     def post(self, contract_no: str) -> dict[str, Any]:
         """开具贷款结清证明（仅已结清的本人合同；重新开具时原证明作废）"""
         rt = runtime()
-        cert = services.issue_settlement_certificate(
+        cert = settlement.issue_settlement_certificate(
             db(), rt.settings, current_member(), contract_no, origin()
         )
-        return issued_certificate(rt.settings, cert)
+        return certificates.issued_certificate(rt.settings, cert)
 
 
 @blp.route("/loan-calculator")
@@ -198,9 +199,9 @@ class LoanCalculator(MethodView):
     @blp.arguments(LoanCalculatorArgsSchema, location="query")
     @blp.response(200, LoanCalculatorSchema)
     @blp.alt_response(422, description="Out of bounds: principal, months, annual_rate, method")
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> calculator.Calculation:
         """贷款计算器 (public): totals and the full schedule"""
-        return services.calculate(
+        return calculator.calculate(
             args["principal"], args["months"], args["annual_rate"], args["method"], today=today()
         )
 
@@ -211,9 +212,9 @@ class LoanQuota(MethodView):
     @blp.arguments(LoanQuotaArgsSchema, location="query")
     @blp.response(200, LoanQuotaSchema)
     @blp.alt_response(422, description="term_months out of 1–360")
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> loan_applications.LoanQuota:
         """可贷额度与利率: what a loan application would get, shown before submitting"""
-        return services.loan_quota(
+        return loan_applications.loan_quota(
             db(),
             runtime().settings,
             current_member_id(),
@@ -233,7 +234,7 @@ class LoanApplications(MethodView):
     @blp.alt_response(422, description="Eligibility, bounds, SMS code or Idempotency-Key missing")
     def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Any:
         """贷款申请: step-up SMS code and Idempotency-Key; a replay returns the first answer"""
-        answer = services.apply_for_loan(
+        answer = loan_applications.apply_for_loan(
             db(),
             runtime(),
             current_member(),
@@ -241,6 +242,6 @@ class LoanApplications(MethodView):
             idempotency_key=headers["idempotency_key"],
             origin=origin(),
             today=today(),
-            render=LoanApplicationSchema().dump,
+            serialize=LoanApplicationSchema().dump,
         )
         return stored_answer(answer, replay_header=REPLAY_HEADER)

@@ -1,5 +1,6 @@
-"""HTTP shapes of the loans feature. Money leaves as strings ("1234.50"), dates as YYYY-MM-DD,
-times in Asia/Shanghai with their offset."""
+"""HTTP shapes of the loans feature; they dump the loans' domain objects (contracts, repayments,
+bookings, applications and the services' frozen dataclasses). Money leaves as strings
+("1234.50"), dates as YYYY-MM-DD, times in Asia/Shanghai with their offset."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from backend.fields import Amount, InputDate
-from backend.loans.models import LOAN_METHODS
-from backend.loans.services import LOAN_PURPOSES
+from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, NODE_STATES
+from backend.fields import Amount, InputDate, Label, LocalDateTime, Notice
+from backend.loans.loan_applications import LOAN_PURPOSES
+from backend.loans.models import (
+    LOAN_METHODS,
+    LOAN_STATUS,
+    PREPAYMENT_KINDS,
+    PREPAYMENT_OPTIONS,
+    PREPAYMENT_STATUS,
+    REPAYMENT_CHANNELS,
+)
 from backend.pagination import PageArgsSchema
 
 REQUIRED: dict[str, str | list[Any] | dict[Any, Any]] = {
@@ -29,6 +38,17 @@ def Rate(**kwargs: Any) -> fields.Decimal:  # noqa: N802
     )
 
 
+# A method's label, whether the contract holds its code or (from the core system) its label.
+METHOD_LABELS = {**LOAN_METHODS, **{label: label for label in LOAN_METHODS.values()}}
+
+
+class Opinion(fields.String):
+    """The centre's opinion; none given (an empty text) is null."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return super()._serialize(value or None, attr, obj, **kwargs)
+
+
 # --- contracts -----------------------------------------------------------------------------------
 
 
@@ -37,11 +57,11 @@ class LoanSummarySchema(ma.Schema):
     status = fields.String(
         required=True, metadata={"description": "approving|signed|repaying|settled|overdue"}
     )
-    status_label = fields.String(required=True)
+    status_label = Label(LOAN_STATUS, of="status", required=True)
     amount = Money(required=True)
     term_months = fields.Integer(required=True)
     method = fields.String(required=True)
-    method_label = fields.String(required=True)
+    method_label = Label(METHOD_LABELS, of="method", required=True)
     disbursed_on = fields.Date(allow_none=True)
     bank_name = fields.String()
 
@@ -49,7 +69,7 @@ class LoanSummarySchema(ma.Schema):
 class LoanListSchema(ma.Schema):
     items = fields.List(fields.Nested(LoanSummarySchema), required=True)
     next_cursor = fields.String(allow_none=True)
-    notice = fields.String(metadata={"description": "present when the member has no loan"})
+    notice = Notice(metadata={"description": "present when the member has no loan"})
 
 
 class LoanTermSchema(ma.Schema):
@@ -60,7 +80,7 @@ class LoanTermSchema(ma.Schema):
 class LoanNextDueSchema(ma.Schema):
     period = fields.Integer(required=True)
     due_date = fields.Date(required=True)
-    amount = Money(required=True)
+    amount = Money(required=True, attribute="payment")
     principal = Money(required=True)
     interest = Money(required=True)
 
@@ -73,33 +93,35 @@ class LoanOverdueSchema(ma.Schema):
 
 
 class LoanInfoSchema(LoanSummarySchema):
+    """A :class:`backend.loans.services.LoanInfo`: the figures are left out before disbursal."""
+
     term = fields.Nested(LoanTermSchema, required=True)
     signed_on = fields.Date(allow_none=True)
-    notice = fields.String(metadata={"description": "此合同【…】的贷款未发放, when not disbursed"})
-    annual_rate = Rate(allow_none=True)
-    monthly_payment = Money(allow_none=True)
-    remaining_balance = Money(allow_none=True)
-    paid_periods = fields.Integer(allow_none=True)
-    remaining_periods = fields.Integer(allow_none=True)
-    end_date = fields.Date(allow_none=True)
-    next_due = fields.Nested(LoanNextDueSchema, allow_none=True)
-    overdue = fields.Nested(LoanOverdueSchema, allow_none=True)
+    notice = Notice(metadata={"description": "此合同【…】的贷款未发放, when not disbursed"})
+    annual_rate = Rate(allow_none=True, attribute="figures.annual_rate")
+    monthly_payment = Money(allow_none=True, attribute="figures.monthly_payment")
+    remaining_balance = Money(allow_none=True, attribute="figures.remaining_balance")
+    paid_periods = fields.Integer(allow_none=True, attribute="figures.paid_periods")
+    remaining_periods = fields.Integer(allow_none=True, attribute="figures.remaining_periods")
+    end_date = fields.Date(allow_none=True, attribute="figures.end_date")
+    next_due = fields.Nested(LoanNextDueSchema, allow_none=True, attribute="figures.next_due")
+    overdue = fields.Nested(LoanOverdueSchema, allow_none=True, attribute="figures.overdue")
 
 
 class LoanNodeSchema(ma.Schema):
     seq = fields.Integer(required=True)
     name = fields.String(required=True)
     state = fields.String(required=True, metadata={"description": "done|current|pending"})
-    state_label = fields.String(required=True)
-    acted_at = fields.DateTime(allow_none=True)
+    state_label = Label(NODE_STATES, of="state", required=True)
+    acted_at = LocalDateTime(allow_none=True)
     opinion = fields.String(allow_none=True)
     handler = fields.String(allow_none=True)
 
 
 class LoanProgressSchema(ma.Schema):
-    contract_no = fields.String(required=True)
-    status = fields.String(required=True)
-    status_label = fields.String(required=True)
+    contract_no = fields.String(required=True, attribute="contract.contract_no")
+    status = fields.String(required=True, attribute="contract.status")
+    status_label = Label(LOAN_STATUS, of="contract.status", required=True)
     application_no = fields.String(allow_none=True)
     nodes = fields.List(fields.Nested(LoanNodeSchema), required=True)
 
@@ -122,15 +144,18 @@ class LoanRepaymentSchema(ma.Schema):
     amount = Money(required=True, metadata={"description": "principal + interest + penalty"})
     balance_after = Money(required=True)
     channel = fields.String(required=True, metadata={"description": "self|entrusted|fund_offset"})
-    channel_label = fields.String(
-        required=True, metadata={"description": "自还|委托扣划|公积金冲还"}
+    channel_label = Label(
+        REPAYMENT_CHANNELS,
+        of="channel",
+        required=True,
+        metadata={"description": "自还|委托扣划|公积金冲还"},
     )
 
 
 class LoanRepaymentListSchema(ma.Schema):
     items = fields.List(fields.Nested(LoanRepaymentSchema), required=True)
     next_cursor = fields.String(allow_none=True)
-    notice = fields.String()
+    notice = Notice()
 
 
 class LoanScheduleRowSchema(ma.Schema):
@@ -201,21 +226,33 @@ class PrepaymentQuoteRequestSchema(ma.Schema):
 
 
 class PrepaymentQuoteSchema(ma.Schema):
+    """A :class:`backend.loans.prepayments.ContractQuote`."""
+
     contract_no = fields.String(required=True)
     kind = fields.String(required=True)
     option = fields.String(allow_none=True)
-    quote_date = fields.Date(required=True)
-    balance = Money(required=True, metadata={"description": "principal outstanding today"})
-    prepaid_principal = Money(required=True)
-    accrued_interest = Money(required=True, metadata={"description": "interest charged today"})
-    amount_due = Money(required=True, metadata={"description": "to pay today"})
-    current_payment = Money(required=True)
-    current_months = fields.Integer(required=True)
-    current_end_date = fields.Date(required=True)
-    new_payment = Money(allow_none=True)
-    new_months = fields.Integer(required=True)
-    new_end_date = fields.Date(allow_none=True)
-    interest_saved = Money(required=True)
+    quote_date = fields.Date(required=True, attribute="quote.on")
+    balance = Money(
+        required=True,
+        attribute="quote.balance",
+        metadata={"description": "principal outstanding today"},
+    )
+    prepaid_principal = Money(required=True, attribute="quote.prepaid_principal")
+    accrued_interest = Money(
+        required=True,
+        attribute="quote.accrued_interest",
+        metadata={"description": "interest charged today"},
+    )
+    amount_due = Money(
+        required=True, attribute="quote.amount_due", metadata={"description": "to pay today"}
+    )
+    current_payment = Money(required=True, attribute="quote.old_payment")
+    current_months = fields.Integer(required=True, attribute="quote.old_months")
+    current_end_date = fields.Date(required=True, attribute="quote.old_end_date")
+    new_payment = Money(allow_none=True, attribute="quote.new_payment")
+    new_months = fields.Integer(required=True, attribute="quote.new_months")
+    new_end_date = fields.Date(allow_none=True, attribute="quote.new_end_date")
+    interest_saved = Money(required=True, attribute="quote.interest_saved")
 
 
 # --- prepayment bookings (提前还款申请) ---------------------------------------------------------------
@@ -237,28 +274,26 @@ class PrepaymentRequestSchema(PrepaymentQuoteRequestSchema):
 
 class PrepaymentSchema(ma.Schema):
     prepayment_no = fields.String(required=True)
-    contract_no = fields.String(required=True)
+    contract_no = fields.String(required=True, attribute="contract.contract_no")
     kind = fields.String(required=True, metadata={"description": "full | partial"})
-    kind_label = fields.String(required=True)
+    kind_label = Label(PREPAYMENT_KINDS, of="kind", required=True)
     option = fields.String(
         allow_none=True, metadata={"description": "shorten_term | reduce_instalment"}
     )
-    option_label = fields.String(allow_none=True)
+    option_label = Label(PREPAYMENT_OPTIONS, of="option", allow_none=True)
     amount = Money(allow_none=True, metadata={"description": "principal asked for (partial)"})
     prepay_on = fields.Date(required=True)
     status = fields.String(required=True, metadata={"description": "pending | booked | refused"})
-    status_label = fields.String(required=True)
+    status_label = Label(PREPAYMENT_STATUS, of="status", required=True)
     quote = fields.Dict(
         required=True,
         metadata={"description": "the trial figures when booked, shaped as PrepaymentQuote"},
     )
-    opinion = fields.String(
-        allow_none=True, metadata={"description": "the centre's reason (refused)"}
-    )
+    opinion = Opinion(allow_none=True, metadata={"description": "the centre's reason (refused)"})
     booked_principal = Money(allow_none=True)
     booked_interest = Money(allow_none=True)
-    created_at = fields.DateTime(required=True)
-    decided_at = fields.DateTime(allow_none=True)
+    created_at = LocalDateTime(required=True)
+    decided_at = LocalDateTime(allow_none=True)
 
 
 class PrepaymentListSchema(ma.Schema):
@@ -288,16 +323,24 @@ class LoanCalculatorArgsSchema(ma.Schema):
 
 
 class LoanCalculatorSchema(ma.Schema):
-    principal = Money(required=True)
-    months = fields.Integer(required=True)
+    """A :class:`backend.loans.calculator.Calculation`."""
+
+    principal = Money(required=True, attribute="terms.principal")
+    months = fields.Integer(required=True, attribute="terms.months")
     annual_rate = Rate(required=True)
-    method = fields.String(required=True)
-    method_label = fields.String(required=True)
-    monthly_payment = Money(required=True, metadata={"description": "first period's payment"})
+    method = fields.String(required=True, attribute="terms.method")
+    method_label = fields.String(required=True, attribute="terms.method.label")
+    monthly_payment = Money(
+        required=True,
+        attribute="schedule.monthly_payment",
+        metadata={"description": "first period's payment"},
+    )
     last_payment = Money(required=True)
-    total_payment = Money(required=True)
-    total_interest = Money(required=True)
-    schedule = fields.List(fields.Nested(LoanScheduleRowSchema), required=True)
+    total_payment = Money(required=True, attribute="schedule.total_payment")
+    total_interest = Money(required=True, attribute="schedule.total_interest")
+    schedule = fields.List(
+        fields.Nested(LoanScheduleRowSchema), required=True, attribute="schedule.periods"
+    )
 
 
 # --- loan applications ------------------------------------------------------------------------------------
@@ -336,18 +379,18 @@ class LoanQuotaSchema(ma.Schema):
     max_term_months = fields.Integer(required=True)
     first_home = fields.Boolean(required=True)
     annual_rate = Rate(required=True)
-    notice = fields.String(metadata={"description": "why an application would be refused"})
+    notice = Notice(metadata={"description": "why an application would be refused"})
 
 
 class LoanApplicationSchema(ma.Schema):
     id = fields.Integer(required=True)
     application_no = fields.String(required=True)
     kind = fields.String(required=True)
-    kind_label = fields.String(required=True)
+    kind_label = Label(APPLICATION_KINDS, of="kind", required=True)
     reason = fields.String(required=True)
     amount = Money(allow_none=True)
     status = fields.String(required=True)
-    status_label = fields.String(required=True)
+    status_label = Label(APPLICATION_STATUS, of="status", required=True)
     details = fields.Dict(required=True)
-    submitted_at = fields.DateTime(required=True)
+    submitted_at = LocalDateTime(required=True)
     nodes = fields.List(fields.Nested(LoanNodeSchema), required=True)

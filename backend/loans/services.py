@@ -1,19 +1,16 @@
-"""Use cases of the loans feature: what a member sees of their loans (贷款信息, 进度, 还款明细,
-还款计划), prepayment quotes, the public calculator and loan applications.
+"""What a member sees of their loans: 借款合同, 贷款信息, 进度, 还款明细 and 还款计划.
 
-No Flask here. Figures come from one schedule (:mod:`backend.loans.rules`) laid over the
-repayments the core system booked; rule refusals leave as :class:`ValidationFailed` (422).
+No Flask here. Each view returns domain objects (contracts, repayments, the frozen dataclasses
+below) that the loans schemas dump; 还款计划 is the exception: its body is formatted once and cached
+(:mod:`backend.loans.plans`), as is the plan behind 贷款信息's figures.
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import hashlib
 import json
-import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,227 +18,55 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.accounts.models import ACCOUNT_STATUS
-from backend.accounts.queries import account_summary
-from backend.applications.models import (
-    APPLICATION_KINDS,
-    APPLICATION_STATUS,
-    NODE_STATES,
-    Application,
+from backend.applications.models import ApplicationNode
+from backend.applications.services import LOAN_NODES
+from backend.errors import ValidationFailed
+from backend.loans import amortisation, queries, rules
+from backend.loans.contracts import (
+    LoanNotFound,
+    LoanState,
+    disbursed,
+    first_due_date,
+    loan_state,
+    member_contract,
+    not_disbursed_notice,
+    percent,
 )
-from backend.applications.services import LOAN_NODES, create_application
-from backend.audit.services import RequestOrigin, record
-from backend.certificates import services as certificates
-from backend.certificates.models import Certificate
-from backend.clock import to_local
-from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.idempotency.services import StoredAnswer
-from backend.identity.stepup import confirm_once
-from backend.loans import queries, rules
-from backend.loans.models import LOAN_STATUS, REPAYMENT_CHANNELS, LoanContract, LoanRepayment
+from backend.loans.models import LoanContract, LoanRepayment
 from backend.loans.plans import PlanCache
-from backend.members.models import Member
-from backend.runtime import Runtime
-from backend.settings import Settings
-
-logger = logging.getLogger(__name__)
+from backend.pagination import Page
 
 NO_LOAN_NOTICE = "您未办理贷款业务，如需办理贷款业务，请回到主页面进行贷款申请"
-NOT_DISBURSED_NOTICE = "此合同【{contract_no}】的贷款未发放"
-NOT_DISBURSED_STATUSES = ("approving", "signed")
-LOAN_PURPOSES = {"purchase": "购买自住住房", "build": "建造、翻建、大修自住住房"}
-IDEMPOTENCY_SCOPE = "loan-applications"
-
-
-class LoanNotFound(NotFound):
-    error_code = "loan.not_found"
-    message = "未找到该贷款合同"
-
-
-@contextmanager
-def rule_errors(fields: dict[str, str] | None = None) -> Iterator[None]:
-    """Rule refusals become the 422 envelope, their reason code as ``error_code``; ``fields``
-    renames the rules' field names to the request's."""
-    try:
-        yield
-    except rules.LoanRuleError as error:
-        errors = error.errors
-        if errors and fields:
-            errors = {fields.get(name, name): messages for name, messages in errors.items()}
-        raise ValidationFailed(error.message, error_code=error.error_code, errors=errors) from error
-
-
-def percent(rate: Decimal) -> Decimal:
-    """An annual rate for display: at least two decimals (3.10), more when it has them (3.025)."""
-    two = rate.quantize(Decimal("0.01"))
-    return two if two == rate else rate.normalize()
-
-
-def _local(moment: dt.datetime | None) -> dt.datetime | None:
-    return to_local(moment) if moment is not None else None
-
-
-# --- a contract and its schedule -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoanState:
-    """A disbursed contract with its repayments and its schedule as it stands."""
-
-    contract: LoanContract
-    paid: tuple[rules.Period, ...]
-    schedule: rules.Schedule
-
-    @property
-    def upcoming(self) -> tuple[rules.Period, ...]:
-        if self.contract.status == "settled":
-            return ()
-        return self.schedule.periods[len(self.paid) :]
-
-    @property
-    def balance(self) -> Decimal:
-        if self.contract.status == "settled":
-            return Decimal("0.00")
-        return self.paid[-1].remaining if self.paid else self.contract.amount
-
-
-def disbursed(contract: LoanContract) -> bool:
-    return contract.disbursed_on is not None and contract.status not in NOT_DISBURSED_STATUSES
-
-
-def not_disbursed_notice(contract: LoanContract) -> str:
-    return NOT_DISBURSED_NOTICE.format(contract_no=contract.contract_no)
-
-
-def rate_history(contract: LoanContract) -> list[tuple[dt.date, Decimal]]:
-    """The contract's rate history; the benchmark table when the core sent none."""
-    history = [(rate.effective_from, rate.annual_rate) for rate in contract.rates]
-    if not history:
-        return list(
-            rules.benchmark_rate_history(contract.term_months, second_home=not contract.first_home)
-        )
-    start = contract.disbursed_on
-    if start is not None and history[0][0] > start:
-        # The core dates the contract rate from its own booking; it is the rate from disbursal on.
-        history[0] = (start, history[0][1])
-    return history
-
-
-def first_due_date(contract: LoanContract) -> dt.date | None:
-    """The stored first due date; else the repayment day of the month after disbursal."""
-    if contract.first_due_date is not None or contract.disbursed_on is None:
-        return contract.first_due_date
-    month_later = rules.add_months(contract.disbursed_on, 1)
-    if contract.repayment_day is None:
-        return month_later
-    last_day = calendar.monthrange(month_later.year, month_later.month)[1]
-    return month_later.replace(day=min(contract.repayment_day, last_day))
-
-
-def contract_schedule(contract: LoanContract) -> rules.Schedule:
-    assert contract.disbursed_on is not None
-    with rule_errors():
-        return rules.generate_schedule(
-            contract.amount,
-            contract.term_months,
-            contract.method,
-            rate_history(contract),
-            contract.disbursed_on,
-            first_due_date(contract),
-        )
-
-
-def paid_periods(
-    schedule: rules.Schedule, repayments: Sequence[LoanRepayment]
-) -> tuple[rules.Period, ...]:
-    """Repayments folded per period (a prepayment booked on a period adds to it), in period order."""
-    by_period: dict[int, list[LoanRepayment]] = {}
-    for repayment in repayments:
-        by_period.setdefault(repayment.period, []).append(repayment)
-    last_rate = schedule.periods[-1].annual_rate
-    folded = []
-    for number in sorted(by_period):
-        rows = by_period[number]
-        principal = sum((r.principal for r in rows), Decimal("0.00"))
-        interest = sum((r.interest for r in rows), Decimal("0.00"))
-        scheduled = schedule.periods[number - 1] if 0 < number <= schedule.months else None
-        folded.append(
-            rules.Period(
-                period=number,
-                due_date=rows[0].due_date,
-                annual_rate=scheduled.annual_rate if scheduled else last_rate,
-                payment=principal + interest,
-                principal=principal,
-                interest=interest,
-                remaining=rows[-1].balance_after,
-            )
-        )
-    return tuple(folded)
-
-
-def member_contract(
-    session: Session, member_id: int, contract_no: str, *, with_rates: bool = False
-) -> LoanContract:
-    contract = queries.member_contract(session, member_id, contract_no, with_rates=with_rates)
-    if contract is None:
-        raise LoanNotFound()
-    return contract
-
-
-def loan_state(session: Session, contract: LoanContract) -> LoanState:
-    schedule = contract_schedule(contract)
-    repayments = queries.contract_repayments(session, contract.id)
-    paid = paid_periods(schedule, repayments)
-    return LoanState(contract, paid, rules.rebase_schedule(schedule, paid))
-
-
-# --- views of a member's loans -------------------------------------------------------------------
-
-
-def contract_summary(contract: LoanContract) -> dict[str, Any]:
-    return {
-        "contract_no": contract.contract_no,
-        "status": contract.status,
-        "status_label": LOAN_STATUS.get(contract.status, contract.status),
-        "amount": contract.amount,
-        "term_months": contract.term_months,
-        "method": contract.method,
-        "method_label": rules.Method.parse(contract.method).label,
-        "disbursed_on": contract.disbursed_on,
-        "bank_name": contract.bank_name,
-    }
 
 
 def list_loans(
     session: Session, member_id: int, *, cursor: str | None, limit: int
-) -> dict[str, Any]:
+) -> Page[LoanContract]:
     contracts, next_cursor = queries.contracts_page(session, member_id, cursor=cursor, limit=limit)
-    page: dict[str, Any] = {
-        "items": [contract_summary(c) for c in contracts],
-        "next_cursor": next_cursor,
-    }
-    if not contracts and not cursor:
-        page["notice"] = NO_LOAN_NOTICE
-    return page
+    notice = NO_LOAN_NOTICE if not contracts and not cursor else None
+    return Page(contracts, next_cursor, notice)
+
+
+# --- 贷款信息 ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Due:
-    """An unpaid instalment, as overdue figures need it."""
+class Overdue:
+    """The instalments due before today and still unpaid."""
 
-    due_date: dt.date
-    payment: Decimal
-    annual_rate: Decimal
+    periods: int
+    amount: Decimal
+    penalty: Decimal  # 罚息 to date
+    days: int  # the oldest one's
 
 
-def _overdue(late: Sequence[Due], today: dt.date) -> dict[str, Any] | None:
-    """Figures of the instalments due before ``today`` and still unpaid."""
+def overdue(late: Sequence[amortisation.Period], today: dt.date) -> Overdue | None:
     if not late:
         return None
-    return {
-        "periods": len(late),
-        "amount": sum((p.payment for p in late), Decimal("0.00")),
-        "penalty": sum(
+    return Overdue(
+        periods=len(late),
+        amount=sum((p.payment for p in late), Decimal("0.00")),
+        penalty=sum(
             (
                 rules.overdue_penalty(
                     p.payment, rules.days_overdue(p.due_date, today), p.annual_rate
@@ -250,92 +75,111 @@ def _overdue(late: Sequence[Due], today: dt.date) -> dict[str, Any] | None:
             ),
             Decimal("0.00"),
         ),
-        "days": rules.days_overdue(late[0].due_date, today),
-    }
+        days=rules.days_overdue(late[0].due_date, today),
+    )
+
+
+@dataclass(frozen=True)
+class LoanFigures:
+    """贷款信息's figures of a disbursed contract, as of one day."""
+
+    annual_rate: Decimal
+    monthly_payment: Decimal | None
+    remaining_balance: Decimal
+    paid_periods: int
+    remaining_periods: int
+    end_date: dt.date
+    next_due: amortisation.Period | None
+    overdue: Overdue | None
+
+
+@dataclass(frozen=True)
+class Term:
+    years: int
+    months: int
+
+
+@dataclass(frozen=True)
+class LoanInfo:
+    """贷款信息: the contract, and its figures once disbursed (before: the ``notice`` instead)."""
+
+    contract: LoanContract
+    figures: LoanFigures | None
+    notice: str | None
+
+    def __getattr__(self, name: str) -> Any:
+        # The contract's own fields (contract_no, status, amount …), as LoanSummarySchema reads them.
+        if name == "contract":  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.contract, name)
+
+    @property
+    def term(self) -> Term:
+        return Term(*amortisation.split_term(self.contract.term_months))
 
 
 def loan_info(
     session: Session, plans: PlanCache, member_id: int, contract_no: str, today: dt.date
-) -> dict[str, Any]:
+) -> LoanInfo:
     """贷款信息. An undisbursed contract answers with the manual's notice and no figures. The
     figures come from the contract's computed plan (:mod:`backend.loans.plans`)."""
     contract, version = versioned_contract(session, member_id, contract_no)
-    years, months = rules.split_term(contract.term_months)
-    info = contract_summary(contract) | {
-        "term": {"years": years, "months": months},
-        "signed_on": contract.signed_on,
-    }
     if not disbursed(contract):
-        return info | {"notice": not_disbursed_notice(contract)}
+        return LoanInfo(contract, None, not_disbursed_notice(contract))
     figures = json.loads(cached_plan(session, plans, contract, version, "info"))
-    upcoming = [_period_of(row) for row in figures.pop("upcoming")]
-    following = rules.next_instalment(upcoming, today)
-    late = [Due(p.due_date, p.payment, p.annual_rate) for p in upcoming if p.due_date < today]
+    upcoming = [_period_of(row) for row in figures["upcoming"]]
+    following = amortisation.next_instalment(upcoming, today)
     current_rate = following.annual_rate if following else Decimal(figures["last_rate"])
-    return info | {
-        "annual_rate": percent(current_rate),
-        "monthly_payment": following.payment if following else None,
-        "remaining_balance": Decimal(figures["remaining_balance"]),
-        "paid_periods": figures["paid_periods"],
-        "remaining_periods": figures["remaining_periods"],
-        "end_date": dt.date.fromisoformat(figures["end_date"]),
-        "next_due": (
-            {
-                "period": following.period,
-                "due_date": following.due_date,
-                "amount": following.payment,
-                "principal": following.principal,
-                "interest": following.interest,
-            }
-            if following
-            else None
+    return LoanInfo(
+        contract,
+        LoanFigures(
+            annual_rate=percent(current_rate),
+            monthly_payment=following.payment if following else None,
+            remaining_balance=Decimal(figures["remaining_balance"]),
+            paid_periods=figures["paid_periods"],
+            remaining_periods=figures["remaining_periods"],
+            end_date=dt.date.fromisoformat(figures["end_date"]),
+            next_due=following,
+            overdue=overdue([p for p in upcoming if p.due_date < today], today),
         ),
-        "overdue": _overdue(late, today),
-    }
+        None,
+    )
 
 
-def _decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
+# --- 贷款进度 ----------------------------------------------------------------------------------------
 
 
-def node_view(
-    seq: int,
-    name: str,
-    state: str,
-    acted_at: dt.datetime | None = None,
-    opinion: str | None = None,
-    handler: str | None = None,
-) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "name": name,
-        "state": state,
-        "state_label": NODE_STATES.get(state, state),
-        "acted_at": _local(acted_at),
-        "opinion": opinion,
-        "handler": handler,
-    }
+@dataclass(frozen=True)
+class Node:
+    """A node read off the contract status (no application here to hold it)."""
+
+    seq: int
+    name: str
+    state: str
+    acted_at: dt.datetime | None = None
+    opinion: str | None = None
+    handler: str | None = None
 
 
-def application_nodes(application: Application) -> list[dict[str, Any]]:
-    return [
-        node_view(node.seq, node.name, node.state, node.acted_at, node.opinion, node.handler)
-        for node in application.nodes
-    ]
+@dataclass(frozen=True)
+class LoanProgress:
+    contract: LoanContract
+    application_no: str | None
+    nodes: Sequence[ApplicationNode | Node]
 
 
-def _synthesised_nodes(contract: LoanContract) -> list[dict[str, Any]]:
+def _synthesised_nodes(contract: LoanContract) -> list[Node]:
     """Nodes read off the contract status when the loan did not come through an application here."""
     done_count = {"approving": 1, "signed": 3}.get(contract.status, len(LOAN_NODES))
     return [
-        node_view(
+        Node(
             seq, name, "done" if seq < done_count else "current" if seq == done_count else "pending"
         )
         for seq, name in enumerate(LOAN_NODES)
     ]
 
 
-def loan_progress(session: Session, member_id: int, contract_no: str) -> dict[str, Any]:
+def loan_progress(session: Session, member_id: int, contract_no: str) -> LoanProgress:
     """贷款进度: the application's nodes in order (done / current / pending)."""
     contract = member_contract(session, member_id, contract_no)
     application = (
@@ -343,29 +187,12 @@ def loan_progress(session: Session, member_id: int, contract_no: str) -> dict[st
         if contract.application_id is not None
         else None
     )
-    nodes = application_nodes(application) if application else _synthesised_nodes(contract)
-    return {
-        "contract_no": contract.contract_no,
-        "status": contract.status,
-        "status_label": LOAN_STATUS.get(contract.status, contract.status),
-        "application_no": application.application_no if application else None,
-        "nodes": nodes,
-    }
+    if application is None:
+        return LoanProgress(contract, None, _synthesised_nodes(contract))
+    return LoanProgress(contract, application.application_no, application.nodes)
 
 
-def repayment_row(repayment: LoanRepayment) -> dict[str, Any]:
-    return {
-        "period": repayment.period,
-        "due_date": repayment.due_date,
-        "paid_on": repayment.paid_on,
-        "principal": repayment.principal,
-        "interest": repayment.interest,
-        "penalty": repayment.penalty,
-        "amount": repayment.principal + repayment.interest + repayment.penalty,
-        "balance_after": repayment.balance_after,
-        "channel": repayment.channel,
-        "channel_label": REPAYMENT_CHANNELS.get(repayment.channel, repayment.channel),
-    }
+# --- 还款明细 ----------------------------------------------------------------------------------------
 
 
 def list_repayments(
@@ -377,7 +204,7 @@ def list_repayments(
     end: dt.date | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> Page[LoanRepayment]:
     """还款明细: what was actually paid, newest first."""
     if start is not None and end is not None and start > end:
         raise ValidationFailed(
@@ -389,13 +216,14 @@ def list_repayments(
     rows, next_cursor = queries.repayments_page(
         session, contract.id, start=start, end=end, cursor=cursor, limit=limit
     )
-    page: dict[str, Any] = {"items": [repayment_row(r) for r in rows], "next_cursor": next_cursor}
-    if not disbursed(contract):
-        page["notice"] = not_disbursed_notice(contract)
-    return page
+    notice = None if disbursed(contract) else not_disbursed_notice(contract)
+    return Page(rows, next_cursor, notice)
 
 
-def schedule_rows(periods: Sequence[rules.Period]) -> list[dict[str, Any]]:
+# --- 还款计划 (formatted once, cached) -----------------------------------------------------------------
+
+
+def schedule_rows(periods: Sequence[amortisation.Period]) -> list[dict[str, Any]]:
     return [
         {
             "period": p.period,
@@ -449,10 +277,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _period_of(row: list[Any]) -> rules.Period:
+def _period_of(row: list[Any]) -> amortisation.Period:
     """A period of a cached plan entry's ``upcoming`` (see :func:`plan_entry`)."""
     period, due_date, *figures = row
-    return rules.Period(period, dt.date.fromisoformat(due_date), *map(Decimal, figures))
+    return amortisation.Period(period, dt.date.fromisoformat(due_date), *map(Decimal, figures))
 
 
 def to_json(value: Any) -> str:
@@ -477,7 +305,7 @@ def plan_entry(
         "remaining_balance": state.balance,
         "paid_periods": len(state.paid),
         "remaining_periods": len(upcoming),
-        "end_date": rules.contract_end_date(
+        "end_date": amortisation.contract_end_date(
             first_due_date(contract) or state.schedule.periods[0].due_date, contract.term_months
         ),
         "upcoming": [
@@ -545,336 +373,3 @@ def repayment_plan(session: Session, plans: PlanCache, member_id: int, contract_
             }
         )
     return cached_plan(session, plans, contract, version, "plan")
-
-
-# --- prepayment quotes ---------------------------------------------------------------------------
-
-PREPAYMENT_KINDS = {
-    ("full", None): rules.PrepaymentKind.FULL,
-    ("partial", "shorten_term"): rules.PrepaymentKind.SHORTEN_TERM,
-    ("partial", "reduce_instalment"): rules.PrepaymentKind.REDUCE_INSTALMENT,
-}
-
-
-def prepayable(
-    session: Session, member_id: int, contract_no: str
-) -> tuple[LoanContract, LoanState]:
-    """The member's contract and its state, refused (422) when not disbursed or settled."""
-    contract = member_contract(session, member_id, contract_no, with_rates=True)
-    if not disbursed(contract):
-        raise ValidationFailed(not_disbursed_notice(contract), error_code="loan.not_disbursed")
-    if contract.status == "settled":
-        raise ValidationFailed(rules.REFUSAL_MESSAGES["loan.settled"], error_code="loan.settled")
-    return contract, loan_state(session, contract)
-
-
-def quote_prepayment(
-    session: Session,
-    settings: Settings,
-    member_id: int,
-    contract_no: str,
-    *,
-    kind: str,
-    option: str | None,
-    amount: Decimal | None,
-    today: dt.date,
-) -> dict[str, Any]:
-    """提前还款试算 against the schedule as it stands; refused around deduction days."""
-    contract, state = prepayable(session, member_id, contract_no)
-    with rule_errors():
-        quote = rules.quote_prepayment(
-            state.schedule,
-            today,
-            prepayment_kind(kind, option),
-            amount,
-            window_days=settings.prepayment_blackout_days,
-            paid_periods=len(state.paid),
-        )
-    return quote_view(contract.contract_no, kind, option, quote)
-
-
-def prepayment_kind(kind: str, option: str | None) -> rules.PrepaymentKind:
-    return PREPAYMENT_KINDS[(kind, option if kind == "partial" else None)]
-
-
-def quote_view(
-    contract_no: str, kind: str, option: str | None, quote: rules.PrepaymentQuote
-) -> dict[str, Any]:
-    """A prepayment quote as answered (试算, and the figures of a booked prepayment)."""
-    return {
-        "contract_no": contract_no,
-        "kind": kind,
-        "option": option if kind == "partial" else None,
-        "quote_date": quote.on,
-        "balance": quote.balance,
-        "prepaid_principal": quote.prepaid_principal,
-        "accrued_interest": quote.accrued_interest,
-        "amount_due": quote.amount_due,
-        "current_payment": quote.old_payment,
-        "current_months": quote.old_months,
-        "current_end_date": quote.old_end_date,
-        "new_payment": quote.new_payment,
-        "new_months": quote.new_months,
-        "new_end_date": quote.new_end_date,
-        "interest_saved": quote.interest_saved,
-    }
-
-
-# --- loan settlement certificate (贷款结清证明) ----------------------------------------------------
-
-
-def _settlement_subject(session: Session, contract: LoanContract) -> dict[str, Any]:
-    repayments = queries.contract_repayments(session, contract.id)
-    zero = Decimal("0.00")
-    settled_on = contract.settled_on or (repayments[-1].paid_on if repayments else None)
-    return {
-        "contract_no": contract.contract_no,
-        "amount": f"{contract.amount:.2f}",
-        "term_months": contract.term_months,
-        "method_label": rules.Method.parse(contract.method).label,
-        "disbursed_on": contract.disbursed_on.isoformat() if contract.disbursed_on else "",
-        "settled_on": settled_on.isoformat() if settled_on else "",
-        "principal_repaid": f"{sum((r.principal for r in repayments), zero):.2f}",
-        "interest_repaid": f"{sum((r.interest + r.penalty for r in repayments), zero):.2f}",
-        "bank_name": contract.bank_name,
-    }
-
-
-def issue_settlement_certificate(
-    session: Session,
-    settings: Settings,
-    member: Member,
-    contract_no: str,
-    origin: RequestOrigin | None = None,
-) -> Certificate:
-    """贷款结清证明 of the member's settled contract; re-issuing voids the contract's earlier one.
-    Another member's contract is a 404, a contract not settled a 409 naming its status."""
-    contract = member_contract(session, member.id, contract_no)
-    if contract.status != "settled":
-        label = LOAN_STATUS.get(contract.status, contract.status)
-        raise Conflict(
-            f"该笔贷款当前状态为“{label}”，尚未结清，结清后方可开具贷款结清证明",
-            error_code="loan.not_settled",
-        )
-    account, _ = account_summary(session, member.id)
-    return certificates.issue(
-        session,
-        settings,
-        member,
-        kind="loan_settlement",
-        account_id=account.id,
-        subject=lambda: _settlement_subject(session, contract),
-        subject_no=contract.contract_no,
-        origin=origin,
-    )
-
-
-# --- public calculator ---------------------------------------------------------------------------
-
-
-def calculate(
-    principal: str, months: str, annual_rate: str, method: str, *, today: dt.date
-) -> dict[str, Any]:
-    """贷款计算器: the full schedule of a loan disbursed today, with totals."""
-    with rule_errors():
-        terms = rules.validate_loan_terms(principal, months, annual_rate, method)
-        schedule = rules.generate_schedule(
-            terms.principal, terms.months, terms.method, terms.annual_rate, today
-        )
-    return {
-        "principal": terms.principal,
-        "months": terms.months,
-        "annual_rate": percent(terms.annual_rate),
-        "method": terms.method.value,
-        "method_label": terms.method.label,
-        "monthly_payment": schedule.monthly_payment,
-        "last_payment": schedule.periods[-1].payment,
-        "total_payment": schedule.total_payment,
-        "total_interest": schedule.total_interest,
-        "schedule": schedule_rows(schedule.periods),
-    }
-
-
-# --- loan applications ---------------------------------------------------------------------------
-
-
-def _month_key(day: dt.date, back: int = 0) -> str:
-    return rules.add_months(day.replace(day=1), -back).strftime("%Y-%m")
-
-
-NO_ACCOUNT = "您尚未开立住房公积金个人账户，不能申请贷款"
-
-
-def amount_limit(balance: Decimal, settings: Settings) -> Decimal:
-    """可贷额度: the balance times the centre's multiple, never above its ceiling."""
-    return min(
-        (balance * settings.loan_balance_multiple).quantize(rules.FEN), settings.loan_ceiling
-    )
-
-
-def loan_quota(
-    session: Session,
-    settings: Settings,
-    member_id: int,
-    *,
-    months: int,
-    first_home: bool,
-    today: dt.date,
-) -> dict[str, Any]:
-    """What an application would get before it is made: the amount limit and the benchmark rate
-    for the term. No account: no limit, and the reason the application would be refused."""
-    account = queries.member_account(session, member_id)
-    with rule_errors({"months": "term_months"}):
-        months = rules.validate_months(months)
-        rate = rules.benchmark_rate(today, months, second_home=not first_home)
-    answer: dict[str, Any] = {
-        "amount_limit": None if account is None else amount_limit(account.balance, settings),
-        "balance": None if account is None else account.balance,
-        "balance_multiple": settings.loan_balance_multiple,
-        "ceiling": settings.loan_ceiling,
-        "term_months": months,
-        "max_term_months": rules.MAX_MONTHS,
-        "first_home": first_home,
-        "annual_rate": percent(rate),
-    }
-    if account is None:
-        answer["notice"] = NO_ACCOUNT
-    return answer
-
-
-def check_eligibility(
-    session: Session, settings: Settings, member_id: int, amount: Decimal, today: dt.date
-) -> None:
-    """The centre's checks before a loan application is accepted; raises on the first failure."""
-    account = queries.member_account(session, member_id)
-    if account is None:
-        raise ValidationFailed(NO_ACCOUNT, error_code="loan.no_account")
-    if account.status != "normal":
-        label = ACCOUNT_STATUS.get(account.status, account.status)
-        raise ValidationFailed(
-            f"您的公积金账户状态为“{label}”，账户正常缴存方可申请贷款",
-            error_code="loan.account_not_normal",
-        )
-    needed = settings.loan_min_deposit_months
-    # Deposits count while current: the newest month credited is this month or the one before.
-    months = queries.deposit_months_since(session, member_id, _month_key(today, needed + 1))
-    latest = 0 if _month_key(today) in months else 1
-    consecutive = 0
-    while _month_key(today, latest + consecutive) in months:
-        consecutive += 1
-    if consecutive < needed:
-        raise ValidationFailed(
-            f"申请贷款须连续正常缴存住房公积金满 {needed} 个月",
-            error_code="loan.deposit_months_insufficient",
-        )
-    open_business = queries.open_loan_business(session, member_id)
-    if open_business["contract"]:
-        raise Conflict(
-            "您有尚未结清的公积金贷款，暂不能再次申请", error_code="loan.open_contract_exists"
-        )
-    if open_business["application"]:
-        raise Conflict(
-            "您有正在办理的贷款申请，请勿重复申请", error_code="loan.open_application_exists"
-        )
-    limit = amount_limit(account.balance, settings)
-    if amount > limit:
-        raise ValidationFailed(
-            f"贷款金额不能超过可贷额度 {limit} 元（账户余额的 {settings.loan_balance_multiple} 倍，"
-            f"且不超过最高额度 {settings.loan_ceiling} 元）",
-            error_code="loan.amount_over_limit",
-            errors={"amount": [f"不能超过 {limit} 元"]},
-        )
-
-
-def application_view(application: Application) -> dict[str, Any]:
-    return {
-        "id": application.id,
-        "application_no": application.application_no,
-        "kind": application.kind,
-        "kind_label": APPLICATION_KINDS.get(application.kind, application.kind),
-        "reason": application.reason,
-        "amount": application.amount,
-        "status": application.status,
-        "status_label": APPLICATION_STATUS.get(application.status, application.status),
-        "details": application.details,
-        "submitted_at": _local(application.submitted_at),
-        "nodes": application_nodes(application),
-    }
-
-
-def apply_for_loan(
-    session: Session,
-    rt: Runtime,
-    member: Member,
-    payload: dict[str, Any],
-    *,
-    idempotency_key: str | None,
-    origin: RequestOrigin,
-    today: dt.date,
-    render: Callable[[dict[str, Any]], dict[str, Any]],
-) -> StoredAnswer:
-    """Submit a loan application (贷款申请) once per ``Idempotency-Key``.
-
-    Order: the centre's checks, then the step-up SMS code is consumed, then the application is
-    created with its first node current. ``render`` turns the application into the JSON answer
-    that is stored for replays. The SMS code is not part of the replay fingerprint, so a retry
-    after a lost answer replays even with a fresh code.
-    """
-    settings = rt.settings
-
-    def check() -> tuple[Decimal, int, rules.Method]:
-        with rule_errors({"principal": "amount", "months": "term_months"}):
-            amount = rules.validate_principal(payload["amount"], ceiling=settings.loan_ceiling)
-            months = rules.validate_months(payload["term_months"])
-            method = rules.Method.parse(payload["method"])
-        check_eligibility(session, settings, member.id, amount, today)
-        return amount, months, method
-
-    def act(checked: tuple[Decimal, int, rules.Method]) -> tuple[int, dict[str, Any]]:
-        amount, months, method = checked
-        with rule_errors():
-            rate = rules.benchmark_rate(today, months, second_home=not payload["first_home"])
-            estimate = rules.generate_schedule(amount, months, method, rate, today)
-        purpose = payload["purpose"]
-        application = create_application(
-            session,
-            member_id=member.id,
-            kind="loan",
-            reason=LOAN_PURPOSES[purpose],
-            amount=amount,
-            details={
-                "purpose": purpose,
-                "term_months": months,
-                "method": method.value,
-                "method_label": method.label,
-                "first_home": payload["first_home"],
-                "annual_rate": str(percent(rate)),
-                "estimated_monthly_payment": str(estimate.monthly_payment),
-            },
-        )
-        record(
-            session,
-            "loan.application_submitted",
-            member_id=member.id,
-            origin=origin,
-            application_no=application.application_no,
-            amount=str(amount),
-        )
-        logger.info(
-            "loan application submitted",
-            extra={"member_id": member.id, "application_no": application.application_no},
-        )
-        return 201, render(application_view(application))
-
-    # Two racing submissions (different keys) must not both pass "no open application".
-    return confirm_once(
-        session,
-        rt,
-        member,
-        scope=IDEMPOTENCY_SCOPE,
-        idempotency_key=idempotency_key,
-        fingerprint={k: v for k, v in payload.items() if k != "sms_code"},
-        sms_code=payload["sms_code"],
-        check=check,
-        act=act,
-    )

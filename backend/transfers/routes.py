@@ -37,7 +37,7 @@ class TransfersView(MethodView):
     @blp.response(200, TransferListSchema)
     def get(self) -> Any:
         """我的转移接续（新的在前），含办理环节"""
-        return {"items": services.list_transfers(db(), current_member_id())}
+        return services.list_transfers(db(), current_member_id())
 
     @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")

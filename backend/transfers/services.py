@@ -5,6 +5,7 @@ through the internal API; the money arrives as a ``transfer_in`` ledger entry (o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,18 +13,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.accounts.models import FundAccount
-from backend.accounts.queries import account_missing, account_of
+from backend.accounts.queries import account_of
 from backend.applications.models import OPEN_STATUSES, Application
 from backend.applications.services import apply_event, create_application
-from backend.audit.services import RequestOrigin, record
+from backend.audit.services import RequestOrigin
 from backend.idempotency.services import StoredAnswer
 from backend.inbox.services import post_message
 from backend.loans.models import LoanContract
 from backend.members.models import Member
+from backend.pagination import Page
 from backend.runtime import Runtime
+from backend.stepup import Audit, confirm_once
 from backend.transfers import rules
 from backend.withdrawals.rules import REPAYING_LOAN_STATUSES
-from backend.withdrawals.services import submit_stepped_up
+from backend.withdrawals.services import existing_account, refuse
 
 SCOPE = "transfers"
 
@@ -52,27 +55,34 @@ def facts(session: Session, rt: Runtime, acct: FundAccount) -> rules.TransferFac
     )
 
 
-def _account(session: Session, member_id: int, *, lock: bool = False) -> FundAccount:
-    acct = account_of(session, member_id, lock=lock)
-    if acct is None:
-        raise account_missing()
-    return acct
+@dataclass(frozen=True)
+class DirectionEligibility:
+    direction: str
+    refusals: list[rules.Refusal]
+
+    @property
+    def direction_name(self) -> str:
+        return rules.DIRECTIONS[self.direction]
+
+    @property
+    def eligible(self) -> bool:
+        return not self.refusals
 
 
-def eligibility(session: Session, rt: Runtime, member_id: int) -> dict[str, Any]:
-    found = facts(session, rt, _account(session, member_id))
-    directions = []
-    for direction, name in rules.DIRECTIONS.items():
-        refusals = rules.assess(direction, found)
-        directions.append(
-            {
-                "direction": direction,
-                "direction_name": name,
-                "eligible": not refusals,
-                "refusals": refusals,
-            }
-        )
-    return {"centre_name": found.centre_name, "directions": directions}
+@dataclass(frozen=True)
+class Eligibility:
+    """Whether each direction may be applied for now (TransferEligibilitySchema dumps it)."""
+
+    centre_name: str
+    directions: list[DirectionEligibility]
+
+
+def eligibility(session: Session, rt: Runtime, member_id: int) -> Eligibility:
+    found = facts(session, rt, existing_account(account_of(session, member_id)))
+    return Eligibility(
+        found.centre_name,
+        [DirectionEligibility(d, rules.assess(d, found)) for d in rules.DIRECTIONS],
+    )
 
 
 @dataclass(frozen=True)
@@ -99,29 +109,19 @@ def apply(
     *,
     idempotency_key: str | None,
     origin: RequestOrigin | None = None,
-    serialize: Any,
+    serialize: Callable[[Application], dict[str, Any]],
 ) -> StoredAnswer:
-    """Create the transfer application once per Idempotency-Key (account row lock first)."""
-    acct = _account(session, member.id, lock=True)
+    """Create the transfer application once per Idempotency-Key (:func:`confirm_once`: under the
+    account's row lock)."""
 
-    def check() -> rules.Refusal | None:
-        return rules.check_request(
-            request.direction, request.other_centre, facts(session, rt, acct)
+    def check(acct: FundAccount | None) -> FundAccount:
+        acct = existing_account(acct)
+        refuse(
+            rules.check_request(request.direction, request.other_centre, facts(session, rt, acct))
         )
+        return acct
 
-    def create() -> Application:
-        application = create_transfer(session, rt, acct, request)
-        record(
-            session,
-            "transfer.apply",
-            member_id=member.id,
-            origin=origin,
-            application_no=application.application_no,
-            direction=request.direction,
-        )
-        return application
-
-    return submit_stepped_up(
+    return confirm_once(
         session,
         rt,
         member,
@@ -130,8 +130,13 @@ def apply(
         fingerprint=request.fingerprint(),
         sms_code=request.sms_code,
         check=check,
-        create=create,
-        serialize=serialize,
+        write=lambda acct: create_transfer(session, rt, acct, request),
+        audit=lambda application: Audit(
+            "transfer.apply",
+            {"application_no": application.application_no, "direction": request.direction},
+        ),
+        origin=origin,
+        answer=serialize,
     )
 
 
@@ -182,12 +187,14 @@ def create_transfer(
     return application
 
 
-def list_transfers(session: Session, member_id: int) -> list[Application]:
-    return list(
-        session.scalars(
-            select(Application)
-            .options(selectinload(Application.nodes))
-            .where(Application.member_id == member_id, Application.kind == "transfer")
-            .order_by(Application.submitted_at.desc(), Application.id.desc())
+def list_transfers(session: Session, member_id: int) -> Page[Application]:
+    return Page(
+        list(
+            session.scalars(
+                select(Application)
+                .options(selectinload(Application.nodes))
+                .where(Application.member_id == member_id, Application.kind == "transfer")
+                .order_by(Application.submitted_at.desc(), Application.id.desc())
+            )
         )
     )

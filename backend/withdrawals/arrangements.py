@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,22 +16,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import FundAccount, FundTransaction
-from backend.accounts.queries import account_missing, account_of
+from backend.accounts.queries import account_of
 from backend.audit.services import RequestOrigin, record
 from backend.clock import utcnow
 from backend.errors import NotFound
 from backend.idempotency.services import StoredAnswer
 from backend.inbox.services import post_message
 from backend.members.models import Member
+from backend.pagination import Page
 from backend.pii import PiiVault
 from backend.runtime import Runtime
+from backend.stepup import Audit, confirm_once
 from backend.withdrawals import queries, rules
 from backend.withdrawals.models import RentArrangement
-from backend.withdrawals.services import (
-    mask_bank_account,
-    policy,
-    submit_stepped_up,
-)
+from backend.withdrawals.services import existing_account, mask_bank_account, policy, refuse
 
 SCOPE = "rent_arrangements"
 BUSINESS_NAME = "租房按月提取"
@@ -41,9 +40,7 @@ def new_arrangement_no() -> str:
 
 
 def eligibility(session: Session, rt: Runtime, member_id: int) -> rules.Assessment:
-    acct = account_of(session, member_id)
-    if acct is None:
-        raise account_missing()
+    acct = existing_account(account_of(session, member_id))
     return rules.assess_arrangement(queries.facts(session, rt.pii, acct), policy(rt.settings))
 
 
@@ -108,31 +105,18 @@ def sign_up(
     *,
     idempotency_key: str | None,
     origin: RequestOrigin | None = None,
-    serialize: Any,
+    serialize: Callable[[ArrangementView], dict[str, Any]],
 ) -> StoredAnswer:
-    """Create the arrangement once per Idempotency-Key (row lock on the account first, so a racing
-    twin waits and then finds the stored answer, and one member never gets two arrangements)."""
-    acct = account_of(session, member.id, lock=True)
-    if acct is None:
-        raise account_missing()
+    """Create the arrangement once per Idempotency-Key (:func:`confirm_once`: under the account's
+    row lock, so one member never gets two arrangements)."""
 
-    def check() -> rules.Refusal | None:
+    def check(acct: FundAccount | None) -> FundAccount:
+        acct = existing_account(acct)
         facts = queries.facts(session, rt.pii, acct)
-        return rules.check_arrangement(request.monthly_amount, facts, policy(rt.settings))
+        refuse(rules.check_arrangement(request.monthly_amount, facts, policy(rt.settings)))
+        return acct
 
-    def create() -> ArrangementView:
-        arrangement = create_arrangement(session, rt, acct, request)
-        record(
-            session,
-            "rent_arrangement.sign_up",
-            member_id=member.id,
-            origin=origin,
-            arrangement_no=arrangement.arrangement_no,
-            monthly_amount=str(request.monthly_amount),
-        )
-        return view(session, arrangement)
-
-    return submit_stepped_up(
+    return confirm_once(
         session,
         rt,
         member,
@@ -141,8 +125,16 @@ def sign_up(
         fingerprint=request.fingerprint(),
         sms_code=request.sms_code,
         check=check,
-        create=create,
-        serialize=serialize,
+        write=lambda acct: view(session, create_arrangement(session, rt, acct, request)),
+        audit=lambda created: Audit(
+            "rent_arrangement.sign_up",
+            {
+                "arrangement_no": created.arrangement_no,
+                "monthly_amount": str(request.monthly_amount),
+            },
+        ),
+        origin=origin,
+        answer=serialize,
     )
 
 
@@ -173,13 +165,13 @@ def view(session: Session, arrangement: RentArrangement) -> ArrangementView:
     return ArrangementView(arrangement, transfers_of(session, arrangement.id))
 
 
-def list_arrangements(session: Session, member_id: int) -> list[ArrangementView]:
+def list_arrangements(session: Session, member_id: int) -> Page[ArrangementView]:
     found = session.scalars(
         select(RentArrangement)
         .where(RentArrangement.member_id == member_id)
         .order_by(RentArrangement.created_at.desc(), RentArrangement.id.desc())
     )
-    return [view(session, a) for a in found]
+    return Page([view(session, a) for a in found])
 
 
 def find_arrangement(

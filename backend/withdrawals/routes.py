@@ -1,4 +1,5 @@
-"""HTTP layer of the monthly rent withdrawal (按月提取 / 租房委托提取)."""
+"""HTTP layer of withdrawals: 提取申请 (eligibility, submission) and the monthly rent withdrawal
+(按月提取 / 租房委托提取)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,69 @@ from flask.views import MethodView
 from backend.api import Blueprint, db, runtime, stored_answer
 from backend.auth import current_member, current_member_id, member_view, origin
 from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
-from backend.withdrawals import arrangements
+from backend.withdrawals import arrangements, services
 from backend.withdrawals.schemas import (
     ArrangementEligibilitySchema,
     ArrangementInSchema,
     ArrangementListSchema,
     ArrangementSchema,
+    EligibilityArgsSchema,
+    EligibilitySchema,
+    WithdrawalApplicationSchema,
+    WithdrawalInSchema,
 )
 
 blp = Blueprint(
-    "rent_arrangements",
+    "withdrawals",
     __name__,
-    url_prefix="/api/v1/withdrawals/rent-arrangements",
-    description="租房按月提取（委托提取）",
+    url_prefix="/api/v1/withdrawals",
+    description="提取申请与租房按月提取（委托提取）",
 )
 
 
 @blp.route("/eligibility")
+class EligibilityView(MethodView):
+    @member_view(blp)
+    @blp.arguments(EligibilityArgsSchema, location="query")
+    @blp.response(200, EligibilitySchema)
+    @blp.alt_response(404, description="fund.account_missing")
+    @blp.alt_response(422, description="withdrawal.reason_unknown")
+    def get(self, args: dict[str, Any]) -> Any:
+        """可提取金额与各提取原因的条件"""
+        return services.eligibility(db(), runtime(), current_member_id(), args["reason"])
+
+
+@blp.route("")
+class WithdrawalsView(MethodView):
+    @member_view(blp)
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.arguments(WithdrawalInSchema)
+    @blp.response(201, WithdrawalApplicationSchema)
+    @blp.alt_response(409, description="withdrawal.* state refusals, idempotency.key_reused")
+    @blp.alt_response(422, description="withdrawal.* amount refusals, sms.code_*")
+    def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Response:
+        """提交提取申请（需短信验证码与 Idempotency-Key）"""
+        request = services.WithdrawalRequest(
+            reason=body["reason"],
+            amount=body["amount"],
+            bank_name=body["bank_name"].strip(),
+            bank_account=body["bank_account"],
+            sms_code=body["sms_code"],
+            extra={k: body.get(k) for k in services.DETAIL_FIELDS},
+        )
+        answer = services.submit_withdrawal(
+            db(),
+            runtime(),
+            current_member(),
+            request,
+            idempotency_key=headers["idempotency_key"],
+            origin=origin(),
+            serialize=WithdrawalApplicationSchema().dump,
+        )
+        return stored_answer(answer, replay_header=REPLAY_HEADER)
+
+
+@blp.route("/rent-arrangements/eligibility")
 class ArrangementEligibilityView(MethodView):
     @member_view(blp)
     @blp.response(200, ArrangementEligibilitySchema)
@@ -36,13 +83,13 @@ class ArrangementEligibilityView(MethodView):
         return arrangements.eligibility(db(), runtime(), current_member_id())
 
 
-@blp.route("")
+@blp.route("/rent-arrangements")
 class ArrangementsView(MethodView):
     @member_view(blp)
     @blp.response(200, ArrangementListSchema)
     def get(self) -> Any:
         """我的按月提取委托（新的在前），含每月提取记录"""
-        return {"items": arrangements.list_arrangements(db(), current_member_id())}
+        return arrangements.list_arrangements(db(), current_member_id())
 
     @member_view(blp)
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
@@ -73,7 +120,7 @@ class ArrangementsView(MethodView):
         return stored_answer(answer, replay_header=REPLAY_HEADER)
 
 
-@blp.route("/<string:arrangement_no>")
+@blp.route("/rent-arrangements/<string:arrangement_no>")
 class ArrangementView(MethodView):
     @member_view(blp)
     @blp.response(200, ArrangementSchema)
@@ -83,7 +130,7 @@ class ArrangementView(MethodView):
         return arrangements.get_arrangement(db(), current_member_id(), arrangement_no)
 
 
-@blp.route("/<string:arrangement_no>/stop")
+@blp.route("/rent-arrangements/<string:arrangement_no>/stop")
 class ArrangementStopView(MethodView):
     @member_view(blp)
     @blp.response(200, ArrangementSchema)

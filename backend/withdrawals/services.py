@@ -1,7 +1,8 @@
 """Withdrawal applications (提取申请): eligibility and submission.
 
-Submission checks and reserves under the account's row lock, in one transaction with the
-application, the member's inbox message and the idempotency record; money moves only when the core
+Submission is a money-moving request (:func:`backend.stepup.confirm_once`): it checks and
+reserves under the account's row lock, in one transaction with the application, the member's inbox
+message, the audit line and the idempotency record; money moves only when the core
 system reports the payment (internal API).
 """
 
@@ -14,17 +15,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.accounts.models import FundAccount
 from backend.accounts.queries import account_missing, account_of
 from backend.applications.models import Application
 from backend.applications.services import create_application
-from backend.audit.services import RequestOrigin, record
+from backend.audit.services import RequestOrigin
 from backend.errors import AppError
 from backend.idempotency.services import StoredAnswer
-from backend.identity.stepup import confirm_once
 from backend.inbox.services import post_message
 from backend.members.models import Member
 from backend.runtime import Runtime
 from backend.settings import Settings
+from backend.stepup import Audit, confirm_once
 from backend.withdrawals import queries, rules
 
 SCOPE = "withdrawals"
@@ -66,9 +68,7 @@ class Eligibility:
 def eligibility(session: Session, rt: Runtime, member_id: int, reason: str | None) -> Eligibility:
     """What the member may withdraw now, for one reason or for every reason offered online."""
     reasons = [check_reason(reason)] if reason else list(rules.REASONS)
-    acct = account_of(session, member_id)
-    if acct is None:
-        raise account_missing()
+    acct = existing_account(account_of(session, member_id))
     facts = queries.facts(session, rt.pii, acct)
     pol = policy(rt.settings)
     return Eligibility(
@@ -104,6 +104,19 @@ def mask_bank_account(number: str) -> str:
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
+def refuse(refusal: rules.Refusal | None) -> None:
+    """A rule's refusal leaves as its error; ``None`` (allowed) passes."""
+    if refusal is not None:
+        raise refusal_error(refusal)
+
+
+def existing_account(acct: FundAccount | None) -> FundAccount:
+    """The member's account as found (or locked by :func:`confirm_once`); none is a 404."""
+    if acct is None:
+        raise account_missing()
+    return acct
+
+
 def submit_withdrawal(
     session: Session,
     rt: Runtime,
@@ -112,37 +125,23 @@ def submit_withdrawal(
     *,
     idempotency_key: str | None,
     origin: RequestOrigin | None = None,
-    serialize: Any,
+    serialize: Callable[[Application], dict[str, Any]],
 ) -> StoredAnswer:
-    """Create the application once per Idempotency-Key. ``serialize`` turns the new application
-    into the response body stored for replays."""
+    """Create the application once per Idempotency-Key (:func:`confirm_once`); ``serialize``
+    (the route's schema) turns it into the answer stored for replays."""
     check_reason(request.reason)
-    # Lock first, then look the key up: a racing request with the same key waits here and then
-    # finds the winner's stored answer instead of being refused as a second application.
-    acct = account_of(session, member.id, lock=True)
-    if acct is None:
-        raise account_missing()
 
-    def check() -> rules.Refusal | None:
+    def check(acct: FundAccount | None) -> FundAccount:
+        acct = existing_account(acct)
         facts = queries.facts(session, rt.pii, acct)
-        return rules.check_request(
-            request.reason, request.amount, facts, policy(rt.settings), request.extra
+        refuse(
+            rules.check_request(
+                request.reason, request.amount, facts, policy(rt.settings), request.extra
+            )
         )
+        return acct
 
-    def create() -> Any:
-        application = _create(session, rt, member, request, acct.account_no)
-        record(
-            session,
-            "withdrawal.submit",
-            member_id=member.id,
-            origin=origin,
-            application_no=application.application_no,
-            reason=request.reason,
-            amount=str(request.amount),
-        )
-        return application
-
-    return submit_stepped_up(
+    return confirm_once(
         session,
         rt,
         member,
@@ -151,43 +150,17 @@ def submit_withdrawal(
         fingerprint=request.fingerprint(),
         sms_code=request.sms_code,
         check=check,
-        create=create,
-        serialize=serialize,
-    )
-
-
-def submit_stepped_up(
-    session: Session,
-    rt: Runtime,
-    member: Member,
-    *,
-    scope: str,
-    idempotency_key: str | None,
-    fingerprint: dict[str, Any],
-    sms_code: str,
-    check: Callable[[], rules.Refusal | None],
-    create: Callable[[], Any],
-    serialize: Callable[[Any], dict[str, Any]],
-) -> StoredAnswer:
-    """A money-moving request once per Idempotency-Key, on :func:`confirm_once` (account lock,
-    rules before the SMS step-up code, the answer stored for replays): a rule's refusal answers
-    its error; otherwise 201 with ``serialize(create())``."""
-
-    def checked() -> None:
-        refusal = check()
-        if refusal is not None:
-            raise refusal_error(refusal)
-
-    return confirm_once(
-        session,
-        rt,
-        member,
-        scope=scope,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        sms_code=sms_code,
-        check=checked,
-        act=lambda _: (201, serialize(create())),
+        write=lambda acct: _create(session, rt, member, request, acct.account_no),
+        audit=lambda application: Audit(
+            "withdrawal.submit",
+            {
+                "application_no": application.application_no,
+                "reason": request.reason,
+                "amount": str(request.amount),
+            },
+        ),
+        origin=origin,
+        answer=serialize,
     )
 
 

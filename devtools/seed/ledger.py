@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from backend.loans import rules
+from backend.loans import amortisation
 from backend.withdrawals.rules import LEAVING_SEALED_MONTHS
 from devtools.seed.common import (
     FEN,
@@ -210,7 +210,7 @@ def _withdrawal_events(
             cap = fen_of(loan.schedule.monthly_payment) * 12
             end = loan.settle_on or centre.as_of
             for years in itertools.count(1):
-                day = rules.add_months(loan.disbursed_on, 12 * years)
+                day = amortisation.add_months(loan.disbursed_on, 12 * years)
                 if day > end:
                     break
                 events.append(_withdrawal(day, "loan_repayment", "偿还贷款提取", up_to=cap))

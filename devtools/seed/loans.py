@@ -12,9 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from backend.applications.services import LOAN_NODES
-from backend.loans import rules
+from backend.loans import amortisation, prepayment_rules, rates, rules
+from backend.loans.prepayments import contract_quote
 from backend.loans.schemas import PrepaymentQuoteSchema
-from backend.loans.services import quote_view
 from devtools.seed import applications, data, inbox
 from devtools.seed.common import (
     BANKS,
@@ -25,7 +25,7 @@ from devtools.seed.common import (
 )
 from devtools.seed.context import Centre, MemberContext
 
-# Before the 2022 benchmark (backend.loans.rules.BENCHMARK_RATES): the rates of 24 October 2015
+# Before the 2022 benchmark (backend.loans.rates.BENCHMARK_RATES): the rates of 24 October 2015
 # (≤5 years, >5 years), second homes at 1.1 times.
 RATES_2015 = (
     dt.date(2015, 10, 24),
@@ -39,18 +39,18 @@ RATES_2015 = (
 def rate_history(months: int, first_home: bool) -> tuple[tuple[dt.date, Decimal], ...]:
     """The benchmark history a contract re-prices along, back to 2015 for old loans."""
     effective, first_short, first_long, second_short, second_long = RATES_2015
-    short = months <= rules.SHORT_TERM_MONTHS
+    short = months <= rates.SHORT_TERM_MONTHS
     if first_home:
         early = first_short if short else first_long
     else:
         early = second_short if short else second_long
-    return ((effective, early), *rules.benchmark_rate_history(months, second_home=not first_home))
+    return ((effective, early), *rates.benchmark_rate_history(months, second_home=not first_home))
 
 
 @functools.lru_cache(maxsize=8192)
 def estimated_payment(amount: Decimal, months: int, method: rules.Method, rate: Decimal) -> Decimal:
     """The first instalment an application quotes (at one rate it does not depend on dates)."""
-    return rules.generate_schedule(
+    return amortisation.generate_schedule(
         amount, months, method, rate, dt.date(2000, 1, 1)
     ).monthly_payment
 
@@ -65,7 +65,7 @@ class Loan:
     applied_on: dt.date
     signed_on: dt.date | None = None
     disbursed_on: dt.date | None = None
-    schedule: rules.Schedule | None = None
+    schedule: amortisation.Schedule | None = None
     settle_on: dt.date | None = None  # prepaid in full that day
     missed: int = 0
     contract_no: str = ""
@@ -106,11 +106,11 @@ def plan_loan(
         loan.disbursed_on = disbursed
         loan.signed_on = disbursed - dt.timedelta(days=rng.randint(7, 20))
         loan.applied_on = loan.signed_on - dt.timedelta(days=rng.randint(20, 45))
-        loan.schedule = rules.generate_schedule(
+        loan.schedule = amortisation.generate_schedule(
             amount, months, method, rate_history(months, first_home), disbursed
         )
         if state == "settled" and loan.schedule.end_date > centre.as_of:
-            paid_up_to = rules.add_months(
+            paid_up_to = amortisation.add_months(
                 disbursed,
                 rng.randint(12, max(12, month_index(centre.as_of) - disbursal_month - 1)),
             )
@@ -132,7 +132,7 @@ def loan_rows(centre: Centre, ctx: MemberContext, loan: Loan) -> list[dict[str, 
     contract_id = centre.ids("loan_contracts")
     application_id = centre.ids("applications")
     messages: list[dict[str, Any]] = []
-    rate = rules.rate_lookup(rate_history(loan.months, loan.first_home))(loan.applied_on)
+    rate = rates.rate_lookup(rate_history(loan.months, loan.first_home))(loan.applied_on)
     estimate = estimated_payment(loan.amount, loan.months, loan.method, rate)
     submitted = at(loan.applied_on, rng.randint(9, 17), rng.randint(0, 59))
     app_no = f"DK{loan.applied_on:%Y%m%d}{ctx.numbers.next()}"
@@ -296,7 +296,7 @@ def _repayments(
     ctx: MemberContext,
     loan: Loan,
     contract_id: int,
-    schedule: rules.Schedule,
+    schedule: amortisation.Schedule,
     messages: list[dict[str, Any]],
 ) -> tuple[Decimal, dt.date | None]:
     """Repayment rows as the schedule has them; returns (remaining principal, settled on)."""
@@ -352,8 +352,8 @@ def _repayments(
             )
         )
     if loan.settle_on is not None:
-        quote = rules.quote_prepayment(
-            schedule, loan.settle_on, rules.PrepaymentKind.FULL, paid_periods=len(due)
+        quote = prepayment_rules.quote_prepayment(
+            schedule, loan.settle_on, prepayment_rules.PrepaymentKind.FULL, paid_periods=len(due)
         )
         add(
             {
@@ -411,14 +411,20 @@ def _repayments(
 
 
 def _prepayments(
-    centre: Centre, ctx: MemberContext, loan: Loan, contract_id: int, schedule: rules.Schedule
+    centre: Centre,
+    ctx: MemberContext,
+    loan: Loan,
+    contract_id: int,
+    schedule: amortisation.Schedule,
 ) -> list[dict[str, Any]]:
     """提前还款申请 rows: the booked full prepayment of a loan settled early; for a repaying
     loan (the showcase, and some others) a pending one and, on the showcase, a refused one."""
     wanted = ctx.profile.prepayment
     messages: list[dict[str, Any]] = []
     if loan.settle_on is not None:
-        quote = rules.quote_prepayment(schedule, loan.settle_on, rules.PrepaymentKind.FULL)
+        quote = prepayment_rules.quote_prepayment(
+            schedule, loan.settle_on, prepayment_rules.PrepaymentKind.FULL
+        )
         no = _prepayment(centre, ctx, contract_id, loan, "full", None, quote, "booked")
         messages.append(
             inbox.message(
@@ -448,8 +454,8 @@ def _prepayments(
         return messages
     if wanted == "pending":
         earlier = paid[-3].due_date + dt.timedelta(days=10)
-        refused = rules.quote_prepayment(
-            schedule, earlier, rules.PrepaymentKind.REDUCE_INSTALMENT, amount
+        refused = prepayment_rules.quote_prepayment(
+            schedule, earlier, prepayment_rules.PrepaymentKind.REDUCE_INSTALMENT, amount
         )
         _prepayment(
             centre, ctx, contract_id, loan, "partial", "reduce_instalment", refused, "refused"
@@ -458,7 +464,7 @@ def _prepayments(
         (
             centre.as_of + dt.timedelta(days=d)
             for d in range(1, 32)
-            if rules.booking_refusal(
+            if prepayment_rules.booking_refusal(
                 centre.as_of + dt.timedelta(days=d),
                 today=centre.as_of,
                 next_due=following.due_date,
@@ -471,8 +477,8 @@ def _prepayments(
     )
     if day is None:
         return messages
-    quote = rules.quote_prepayment(
-        schedule, day, rules.PrepaymentKind.SHORTEN_TERM, amount, paid_periods=len(paid)
+    quote = prepayment_rules.quote_prepayment(
+        schedule, day, prepayment_rules.PrepaymentKind.SHORTEN_TERM, amount, paid_periods=len(paid)
     )
     no = _prepayment(centre, ctx, contract_id, loan, "partial", "shorten_term", quote, "pending")
     messages.append(
@@ -496,7 +502,7 @@ def _prepayment(
     loan: Loan,
     kind: str,
     option: str | None,
-    quote: rules.PrepaymentQuote,
+    quote: prepayment_rules.PrepaymentQuote,
     status: str,
 ) -> str:
     no = f"HK{quote.on:%Y%m%d}{ctx.numbers.next()}"
@@ -515,7 +521,7 @@ def _prepayment(
             "prepay_on": quote.on,
             "status": status,
             "quote": PrepaymentQuoteSchema().dump(
-                quote_view(loan.contract_no, kind, option, quote)
+                contract_quote(loan.contract_no, kind, option, quote)
             ),
             "opinion": "预约还款日还款账户余额不足，未能扣款" if status == "refused" else "",
             "decision_event_id": f"seed-{no}" if decided else None,

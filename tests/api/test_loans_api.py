@@ -12,9 +12,9 @@ from sqlalchemy import event, func, select
 from backend.app import create_app
 from backend.applications.models import Application, ApplicationNode
 from backend.identity.stepup import send_transaction_code
-from backend.loans import rules
+from backend.loans import amortisation, prepayment_rules, rates, rules
+from backend.loans.contracts import percent
 from backend.loans.models import LoanRepayment
-from backend.loans.services import percent
 from tests.factories import seeded_schedule
 
 D = Decimal
@@ -425,7 +425,9 @@ def test_full_prepayment_quote_is_balance_plus_accrued_interest_when_mid_period(
     r = _quote(clock, client, auth, contract, {"kind": "full"})
     assert r.status_code == 200, r.json
     schedule = seeded_schedule(contract)
-    expected = rules.quote_prepayment(schedule, dt.date(2025, 6, 1), "full", window_days=2)
+    expected = prepayment_rules.quote_prepayment(
+        schedule, dt.date(2025, 6, 1), "full", window_days=2
+    )
     balance = schedule.periods[13].remaining
     accrued = (balance * D("2.85") / 36000 * 17).quantize(D("0.01"))
     assert r.json["balance"] == str(balance)
@@ -595,7 +597,7 @@ def depositor(make, session):
     account = session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
     make.transaction(account, txn_date=dt.date(2024, 11, 1), amount="74240.00", kind="transfer_in")
     for month in range(6):
-        day = rules.add_months(dt.date(2024, 12, 10), month)
+        day = amortisation.add_months(dt.date(2024, 12, 10), month)
         make.transaction(account, txn_date=day, amount="960.00", period_month=day.strftime("%Y-%m"))
     return member
 
@@ -652,7 +654,7 @@ def test_loan_application_created_and_visible_at_once_when_eligible(
     assert body["nodes"][0]["name"] == "申请受理"
     assert body["details"]["annual_rate"] == "2.60"
     assert body["details"]["estimated_monthly_payment"] == str(
-        rules.generate_schedule(
+        amortisation.generate_schedule(
             "600000", 360, "equal_installment", "2.6", APPLY_DAY
         ).monthly_payment
     )
@@ -832,10 +834,10 @@ def test_loan_quota_names_the_limit_and_rate_the_application_would_get(
     assert r.json["balance_multiple"] == "15"
     assert r.json["ceiling"] == "1000000.00"
     assert r.json["term_months"] == 360 and r.json["first_home"] is True
-    assert r.json["annual_rate"] == str(percent(rules.benchmark_rate(APPLY_DAY, 360)))
+    assert r.json["annual_rate"] == str(percent(rates.benchmark_rate(APPLY_DAY, 360)))
     assert r.json["max_term_months"] == rules.MAX_MONTHS
     assert short.json["annual_rate"] == str(
-        percent(rules.benchmark_rate(APPLY_DAY, 60, second_home=True))
+        percent(rates.benchmark_rate(APPLY_DAY, 60, second_home=True))
     )
     assert short.json["first_home"] is False
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from backend.channels.models import ChannelIdentity
 from backend.inbox.models import Message
-from backend.loans import rules
+from backend.loans import prepayment_rules
 from backend.loans.models import LoanContract, LoanPrepayment
 from backend.push.models import PushDelivery
 from tests.factories import seeded_schedule
@@ -66,7 +66,7 @@ def decide(make, client, contract, prepayment_no, payload):
 
 
 def expected_quote(kind, amount=None, on=ON):
-    return rules.quote_prepayment(seeded_schedule_14(), on, kind, amount, window_days=2)
+    return prepayment_rules.quote_prepayment(seeded_schedule_14(), on, kind, amount, window_days=2)
 
 
 def seeded_schedule_14():

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from backend.integration import signing
-from backend.loans import rules
+from backend.loans import prepayment_rules
 from tests.e2e.conftest import CAPTCHA, CORE_KEY, Backend, DemoMember
 from tests.e2e.h5 import log_in, shot, toast, type_into
 
@@ -121,7 +121,7 @@ def _bookable_day(info: dict[str, Any], today: dt.date) -> dt.date | None:
     next_due = dt.date.fromisoformat(info["next_due"]["due_date"])
     for ahead in range(1, 32):
         day = today + dt.timedelta(days=ahead)
-        refusal = rules.booking_refusal(
+        refusal = prepayment_rules.booking_refusal(
             day,
             today=today,
             next_due=next_due,

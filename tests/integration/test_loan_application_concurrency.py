@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from backend.accounts.models import FundAccount
 from backend.applications.models import Application
 from backend.identity.stepup import send_transaction_code
-from backend.loans import rules
+from backend.loans import amortisation
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("postgres_only")]
 
@@ -24,7 +24,7 @@ def test_only_one_loan_application_is_opened_when_two_submissions_race(
     account = session.scalars(select(FundAccount).filter_by(member_id=member.id)).one()
     make.transaction(account, txn_date=dt.date(2024, 11, 1), amount="74240.00", kind="transfer_in")
     for month in range(6):
-        day = rules.add_months(dt.date(2024, 12, 10), month)
+        day = amortisation.add_months(dt.date(2024, 12, 10), month)
         make.transaction(account, txn_date=day, amount="960.00", period_month=day.strftime("%Y-%m"))
     send_transaction_code(runtime, member)
     with open(runtime.settings.sms_outbox, encoding="utf-8") as outbox:

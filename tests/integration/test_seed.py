@@ -17,7 +17,7 @@ from backend.accounts.models import FundAccount, FundTransaction
 from backend.applications.models import Application, ApplicationNode
 from backend.identity.passwords import make_hasher, verify_password
 from backend.inbox.models import Message
-from backend.loans import rules
+from backend.loans import amortisation, prepayment_rules
 from backend.loans.models import LoanContract, LoanPrepayment, LoanRate, LoanRepayment
 from backend.members.models import Credential, Employer, Member
 from backend.models import Base
@@ -114,7 +114,7 @@ def test_loan_rows_follow_the_engine_when_seeded(seeded: Any, session: Session) 
         if contract.status == "settled":
             assert contract.balance == 0 and contract.settled_on is not None
         rates = session.scalars(select(LoanRate).where(LoanRate.contract_id == contract.id)).all()
-        schedule = rules.generate_schedule(
+        schedule = amortisation.generate_schedule(
             contract.amount,
             contract.term_months,
             contract.method,
@@ -323,7 +323,7 @@ def test_every_prepayment_state_is_present_and_consistent_when_seeded(
         if p.status == "pending":  # bookable: after the seed day, outside the deduction window
             assert contract.status == "repaying" and p.prepay_on > AS_OF
             assert contract.repayment_day is not None
-            assert rules.deduction_window(p.prepay_on, contract.repayment_day, 2) is None
+            assert prepayment_rules.deduction_window(p.prepay_on, contract.repayment_day, 2) is None
     pending = Counter(p.contract_id for p in rows if p.status == "pending")
     assert max(pending.values()) == 1  # one pending per contract
 

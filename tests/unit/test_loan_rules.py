@@ -8,28 +8,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backend.loans import rules
+from backend.loans import amortisation, prepayment_rules
+from backend.loans.amortisation import (
+    add_months,
+    contract_end_date,
+    generate_schedule,
+    next_instalment,
+    rebase_schedule,
+    split_term,
+)
+from backend.loans.prepayment_rules import PrepaymentKind, prepayment_refusal, quote_prepayment
+from backend.loans.rates import benchmark_rate, benchmark_rate_history, period_rates
 from backend.loans.rules import (
     PRINCIPAL_CEILING,
     LoanRuleError,
     LoanTransitionRefused,
     Method,
-    PrepaymentKind,
     PrepaymentRefused,
-    add_months,
-    benchmark_rate,
-    benchmark_rate_history,
-    contract_end_date,
     days_overdue,
-    generate_schedule,
     loan_transition,
-    next_instalment,
     overdue_penalty,
-    period_rates,
-    prepayment_refusal,
-    quote_prepayment,
-    rebase_schedule,
-    split_term,
     validate_annual_rate,
     validate_loan_terms,
     validate_months,
@@ -693,7 +691,7 @@ def test_loan_event_moves_the_contract_when_allowed(status, event, application, 
 def test_deduction_window_is_found_around_the_repayment_day_when_month_lengths_differ(
     on, day, window
 ):
-    assert rules.deduction_window(on, day, 2) == window
+    assert prepayment_rules.deduction_window(on, day, 2) == window
 
 
 @pytest.mark.parametrize(
@@ -708,7 +706,7 @@ def test_deduction_window_is_found_around_the_repayment_day_when_month_lengths_d
     ],
 )
 def test_booking_refusal_names_the_reason_when_the_date_is_not_bookable(on, paid, code):
-    refusal = rules.booking_refusal(
+    refusal = prepayment_rules.booking_refusal(
         on,
         today=date(2025, 6, 1),
         next_due=date(2025, 6, 15),
@@ -722,17 +720,17 @@ def test_booking_refusal_names_the_reason_when_the_date_is_not_bookable(on, paid
 
 
 def test_term_after_prepayment_counts_due_periods_and_the_new_months_when_shortened():
-    schedule = rules.generate_schedule(
+    schedule = amortisation.generate_schedule(
         "300000.00", 120, "equal_installment", "2.85", date(2025, 1, 10)
     )
-    quote = rules.quote_prepayment(
+    quote = prepayment_rules.quote_prepayment(
         schedule, date(2025, 6, 1), "shorten_term", "100000.00", window_days=2
     )
     assert quote.new_months < 115
     assert (
-        rules.term_after_prepayment(schedule, quote) == 4 + quote.new_months
+        prepayment_rules.term_after_prepayment(schedule, quote) == 4 + quote.new_months
     )  # due 10 Feb … 10 May
-    reduce = rules.quote_prepayment(
+    reduce = prepayment_rules.quote_prepayment(
         schedule, date(2025, 6, 1), "reduce_instalment", "100000.00", window_days=2
     )
-    assert rules.term_after_prepayment(schedule, reduce) == 120
+    assert prepayment_rules.term_after_prepayment(schedule, reduce) == 120
