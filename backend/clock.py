@@ -3,7 +3,6 @@ every module may import :func:`utcnow` by name, since it reads ``_now`` on each 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,14 +34,6 @@ def today() -> dt.date:
 
 def to_local(value: dt.datetime) -> dt.datetime:
     return value.astimezone(SHANGHAI)
-
-
-def shift_months(day: dt.date, months: int) -> dt.date:
-    """``day`` moved by ``months`` calendar months, clamped to the month's last day."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 @contextmanager

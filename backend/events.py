@@ -11,8 +11,11 @@ process's session factory and runs the subscribed handlers at two moments:
 - ``after_commit`` — once the transaction is durable, batched the same way, with no session (the
   push feature hands the new delivery ids to its dispatcher). A rollback drops every event.
 
-Features publish their event types here (or in their own ``events.py`` re-exported here) and never
-import the features that react to them.
+The vocabulary (the chain a member's news travels along):
+``MemberNotified`` (loans, applications: something to tell a member; the inbox listens) →
+``MessagePosted`` (the inbox wrote a message; push listens) → ``DeliveriesQueued`` (push wrote the
+delivery rows; its dispatcher sends them after commit). Event types live here, in the kernel, so
+a feature records them without importing the feature that reacts.
 """
 
 from __future__ import annotations
@@ -65,26 +68,6 @@ class DeliveriesQueued(Event):
     """Push delivery rows were written in this transaction; send them once it commits."""
 
     delivery_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ApplicationMoved(Event):
-    """An application (withdrawal, loan, transfer …) reached a new node or status."""
-
-    application_id: int
-    member_id: int
-    status: str
-    node: str | None = None
-
-
-@dataclass(frozen=True)
-class LedgerEntryWritten(Event):
-    """A fund ledger entry was booked (from the core system or a member's own request)."""
-
-    transaction_id: int
-    member_id: int
-    account_no: str
-    kind: str
 
 
 E = TypeVar("E", bound=Event)

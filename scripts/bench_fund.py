@@ -25,7 +25,7 @@ from backend import migrate
 from backend.accounts.models import FundAccount, FundTransaction
 from backend.app import create_app
 from backend.bootstrap import bootstrap
-from backend.clock import shift_months
+from backend.months import add_months
 from backend.identity.tokens import TokenStore
 from backend.members.models import Employer, Member
 from backend.pii import compose_id_number, mask_id_number
@@ -36,7 +36,7 @@ from backend.settings import Settings
 def seed(rt: Runtime, members: int, months: int) -> list[int]:
     """Members with one deposit per month for ``months`` months; returns their ids."""
     ids: list[int] = []
-    start = shift_months(dt.date.today().replace(day=5), -months)
+    start = add_months(dt.date.today().replace(day=5), -months)
     with rt.session() as s:
         employer = Employer(name="示范市基准测试有限公司", unit_account_no=f"B{time.time_ns()}")
         s.add(employer)
@@ -64,7 +64,7 @@ def seed(rt: Runtime, members: int, months: int) -> list[int]:
             s.flush()
             rows, balance = [], Decimal("0.00")
             for m in range(months):
-                day = shift_months(start, m)
+                day = add_months(start, m)
                 balance += Decimal("1920.00")
                 rows.append(
                     {
@@ -115,7 +115,7 @@ def main() -> None:
     headers = [{"Authorization": f"Bearer {store.issue(i).access_token}"} for i in ids]
 
     first, deep = [], []
-    span = f"start={shift_months(dt.date.today(), -60)}&end={dt.date.today()}"
+    span = f"start={add_months(dt.date.today(), -60)}&end={dt.date.today()}"
     for r in range(args.rounds):
         h = headers[r % len(headers)]
         t0 = time.perf_counter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from backend.clock import shift_months
+from backend.months import add_months
 
 DEFAULT_RANGE_MONTHS = 12
 # One query covers at most five years: the centre's own hall caps it so, and it keeps a page's
@@ -28,10 +28,10 @@ def resolve_range(
     the end, or a span longer than five years, is refused.
     """
     end = end or today
-    start = start or shift_months(end, -DEFAULT_RANGE_MONTHS)
+    start = start or add_months(end, -DEFAULT_RANGE_MONTHS)
     if start > end:
         raise RangeRefused("fund.range_reversed", "开始日期不能晚于结束日期，请重新选择查询范围")
-    if start < shift_months(end, -12 * MAX_RANGE_YEARS):
+    if start < add_months(end, -12 * MAX_RANGE_YEARS):
         raise RangeRefused(
             "fund.range_too_long",
             f"每次最多查询{MAX_RANGE_YEARS}年的缴存支取记录，请缩小查询范围",

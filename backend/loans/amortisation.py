@@ -7,7 +7,6 @@ conventions in :mod:`backend.loans.rules`.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -15,16 +14,9 @@ from decimal import Decimal, localcontext
 
 from backend.loans.rates import RateSource, period_rates, rate_lookup
 from backend.loans.rules import DECIMAL_CONTEXT, ZERO, LoanRuleError, Method, as_decimal, to_fen
+from backend.months import add_months as add_months
 
 # --- dates -------------------------------------------------------------------------------------
-
-
-def add_months(start: date, months: int) -> date:
-    """``start`` moved by whole months, the day clipped to the month's end (31 Jan + 1 = 28/29 Feb)."""
-    year, month_index = divmod(start.month - 1 + months, 12)
-    year += start.year
-    day = min(start.day, calendar.monthrange(year, month_index + 1)[1])
-    return date(year, month_index + 1, day)
 
 
 def split_term(months: int) -> tuple[int, int]:

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from backend import clock
 from backend.accounts.models import FundAccount, FundTransaction
 from backend.applications.models import OPEN_STATUSES, Application
-from backend.clock import shift_months
 from backend.loans.models import LoanContract
 from backend.members.models import Member
+from backend.months import add_months
 from backend.pii import PiiVault
 from backend.withdrawals.models import RentArrangement
 from backend.withdrawals.retirement import RetirementFacts, identity_from_id_number
@@ -27,7 +27,7 @@ def month_bounds_utc(today: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The calendar month of ``today`` (business time, Asia/Shanghai) as a UTC interval."""
     first = today.replace(day=1)
     start = dt.datetime.combine(first, dt.time(), clock.SHANGHAI)
-    end = dt.datetime.combine(shift_months(first, 1), dt.time(), clock.SHANGHAI)
+    end = dt.datetime.combine(add_months(first, 1), dt.time(), clock.SHANGHAI)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
@@ -63,7 +63,7 @@ def _purchase_documents(session: Session, member_id: int) -> frozenset[str]:
 
 def month_range(day: dt.date) -> tuple[dt.date, dt.date]:
     first = day.replace(day=1)
-    return first, shift_months(first, 1)
+    return first, add_months(first, 1)
 
 
 def rent_transfers_in_month(

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from backend.clock import shift_months
+from backend.months import add_months
 from backend.fund.rules import RangeRefused, resolve_range
 
 TODAY = dt.date(2026, 11, 5)
@@ -54,4 +54,4 @@ def test_range_is_refused_when_one_day_over_five_years():
     ],
 )
 def test_shift_months_clamps_to_month_end_when_day_missing(day, months, expected):
-    assert shift_months(day, months) == expected
+    assert add_months(day, months) == expected
