@@ -12,11 +12,14 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import Response, g, request
+from marshmallow import Schema
 
-from backend.api import Blueprint, db, runtime
+from backend.api import Blueprint, db, runtime, stored_answer
 from backend.audit.services import RequestOrigin
 from backend.errors import Unauthorized
+from backend.idempotency.schemas import REPLAY_HEADER
+from backend.idempotency.services import StoredAnswer
 from backend.identity.tokens import TokenStore
 from backend.logs import request_id_var
 from backend.members.access import access_disabled
@@ -91,3 +94,27 @@ def origin() -> RequestOrigin:
     """The client address and the request id. Behind a proxy, ``GJJ_TRUSTED_PROXIES`` makes
     ``remote_addr`` the real client (ProxyFix); X-Forwarded-For is never trusted otherwise."""
     return RequestOrigin(ip=request.remote_addr, request_id=request_id_var.get())
+
+
+def money_request(
+    use_case: Callable[..., StoredAnswer],
+    *args: Any,
+    headers: dict[str, Any],
+    schema: type[Schema],
+    **extra: Any,
+) -> Response:
+    """The body of a money-moving member view: the use case (built on
+    :func:`backend.stepup.confirm_once`) for the logged-in member with the request's
+    ``Idempotency-Key`` and origin, its answer dumped by ``schema`` and sent as stored (a replay
+    byte for byte, with the replay header)."""
+    answer = use_case(
+        db(),
+        runtime(),
+        current_member(),
+        *args,
+        idempotency_key=headers["idempotency_key"],
+        origin=origin(),
+        serialize=schema().dump,
+        **extra,
+    )
+    return stored_answer(answer, replay_header=REPLAY_HEADER)

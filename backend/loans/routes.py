@@ -7,12 +7,12 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from backend.api import Blueprint, db, runtime, stored_answer
-from backend.auth import current_member, current_member_id, member_view, origin
+from backend.api import Blueprint, db, runtime
+from backend.auth import current_member, current_member_id, member_view, money_request, origin
 from backend.certificates import services as certificates
 from backend.certificates.schemas import CertificateIssuedSchema
 from backend.clock import today
-from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
+from backend.idempotency.schemas import IdempotencyHeaderSchema
 from backend.loans import calculator, loan_applications, prepayments, services, settlement
 from backend.loans.models import LoanContract, LoanPrepayment, LoanRepayment
 from backend.loans.schemas import (
@@ -163,19 +163,15 @@ class Prepayments(MethodView):
     )
     def post(self, headers: dict[str, Any], body: dict[str, Any], contract_no: str) -> Any:
         """预约提前还款（部分：缩短期限或减少月供；全部）：短信验证码与 Idempotency-Key，中心确认后生效"""
-        answer = prepayments.book_prepayment(
-            db(),
-            runtime(),
-            current_member(),
+        return money_request(
+            prepayments.book_prepayment,
             contract_no,
             body,
-            idempotency_key=headers["idempotency_key"],
-            origin=origin(),
+            headers=headers,
+            schema=PrepaymentSchema,
             today=today(),
-            serialize=PrepaymentSchema().dump,
             serialize_quote=PrepaymentQuoteSchema().dump,
         )
-        return stored_answer(answer, replay_header=REPLAY_HEADER)
 
 
 @blp.route("/loans/<string:contract_no>/settlement-certificates")
@@ -234,14 +230,10 @@ class LoanApplications(MethodView):
     @blp.alt_response(422, description="Eligibility, bounds, SMS code or Idempotency-Key missing")
     def post(self, headers: dict[str, Any], body: dict[str, Any]) -> Any:
         """贷款申请: step-up SMS code and Idempotency-Key; a replay returns the first answer"""
-        answer = loan_applications.apply_for_loan(
-            db(),
-            runtime(),
-            current_member(),
+        return money_request(
+            loan_applications.apply_for_loan,
             body,
-            idempotency_key=headers["idempotency_key"],
-            origin=origin(),
+            headers=headers,
+            schema=LoanApplicationSchema,
             today=today(),
-            serialize=LoanApplicationSchema().dump,
         )
-        return stored_answer(answer, replay_header=REPLAY_HEADER)

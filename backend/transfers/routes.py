@@ -7,9 +7,9 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from backend.api import Blueprint, db, runtime, stored_answer
-from backend.auth import current_member, current_member_id, member_view, origin
-from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
+from backend.api import Blueprint, db, runtime
+from backend.auth import current_member_id, member_view, money_request
+from backend.idempotency.schemas import IdempotencyHeaderSchema
 from backend.transfers import services
 from backend.transfers.schemas import (
     TransferEligibilitySchema,
@@ -54,13 +54,9 @@ class TransfersView(MethodView):
             other_account_no=body["other_account_no"],
             sms_code=body["sms_code"],
         )
-        answer = services.apply(
-            db(),
-            runtime(),
-            current_member(),
+        return money_request(
+            services.apply,
             request,
-            idempotency_key=headers["idempotency_key"],
-            origin=origin(),
-            serialize=TransferSchema().dump,
+            headers=headers,
+            schema=TransferSchema,
         )
-        return stored_answer(answer, replay_header=REPLAY_HEADER)

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from backend.api import Blueprint, db, runtime, stored_answer
-from backend.auth import current_member, current_member_id, member_view, origin
-from backend.idempotency.schemas import REPLAY_HEADER, IdempotencyHeaderSchema
+from backend.api import Blueprint, db, runtime
+from backend.auth import current_member_id, member_view, money_request, origin
+from backend.idempotency.schemas import IdempotencyHeaderSchema
 from backend.withdrawals import arrangements, services
 from backend.withdrawals.schemas import (
     ArrangementEligibilitySchema,
@@ -61,16 +61,12 @@ class WithdrawalsView(MethodView):
             sms_code=body["sms_code"],
             extra={k: body.get(k) for k in services.DETAIL_FIELDS},
         )
-        answer = services.submit_withdrawal(
-            db(),
-            runtime(),
-            current_member(),
+        return money_request(
+            services.submit_withdrawal,
             request,
-            idempotency_key=headers["idempotency_key"],
-            origin=origin(),
-            serialize=WithdrawalApplicationSchema().dump,
+            headers=headers,
+            schema=WithdrawalApplicationSchema,
         )
-        return stored_answer(answer, replay_header=REPLAY_HEADER)
 
 
 @blp.route("/rent-arrangements/eligibility")
@@ -108,16 +104,12 @@ class ArrangementsView(MethodView):
             bank_account=body["bank_account"],
             sms_code=body["sms_code"],
         )
-        answer = arrangements.sign_up(
-            db(),
-            runtime(),
-            current_member(),
+        return money_request(
+            arrangements.sign_up,
             request,
-            idempotency_key=headers["idempotency_key"],
-            origin=origin(),
-            serialize=ArrangementSchema().dump,
+            headers=headers,
+            schema=ArrangementSchema,
         )
-        return stored_answer(answer, replay_header=REPLAY_HEADER)
 
 
 @blp.route("/rent-arrangements/<string:arrangement_no>")
