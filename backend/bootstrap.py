@@ -105,9 +105,9 @@ def bootstrap(
 def default_dispatcher(core: Core, senders: Senders) -> Dispatcher:
     """The one ``GJJ_PUSH_MODE`` names."""
     if core.settings.push_mode == "celery":
-        from backend.push.worker import CeleryDispatcher, make_celery  # Celery only when asked
+        from backend.push.celery import CeleryDispatcher, celery_app  # Celery only when asked
 
-        return CeleryDispatcher(make_celery(core.settings))
+        return CeleryDispatcher(celery_app(core.settings))
     return InlineDispatcher(core, senders, core.settings.push_inline_threads)
 
 

@@ -319,7 +319,7 @@ def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None
     """Run the Celery push worker (GJJ_PUSH_MODE=celery); the schedule runs in `gjj beat`."""
     from backend.ops.metrics import serve_metrics
     from backend.push.metrics import PUSH_METRICS
-    from backend.push.worker import make_celery
+    from backend.worker import make_celery
 
     try:
         app = make_celery(c.settings, c.runtime)
@@ -350,7 +350,7 @@ def healthz(c: Context, timeout: float) -> None:
 @pass_ctx
 def worker_ping(c: Context, timeout: float) -> None:
     """Exit 0 when a push worker answers on the broker (the worker's healthcheck)."""
-    from backend.push.worker import make_celery
+    from backend.worker import make_celery
 
     try:
         replies = make_celery(c.settings).control.ping(timeout=timeout)
@@ -366,7 +366,7 @@ def worker_ping(c: Context, timeout: float) -> None:
 @pass_ctx
 def beat(c: Context, loglevel: str) -> None:
     """Run the schedule (push sweeper, retention prune): exactly ONE per deployment."""
-    from backend.push.worker import make_celery
+    from backend.worker import make_celery
 
     try:
         app = make_celery(c.settings)

@@ -6,7 +6,7 @@ before that transaction commits and hand their ids to the runtime's dispatcher a
 
 - :class:`InlineDispatcher` (``GJJ_PUSH_MODE=inline``, the embedded default): a small thread pool
   in the web process; retries wait on timers.
-- ``CeleryDispatcher`` (``celery``, in :mod:`backend.push.worker`): sends the id to the Celery
+- ``CeleryDispatcher`` (``celery``, in :mod:`backend.push.celery`): sends the id to the Celery
   worker (``gjj worker``).
 - :class:`SyncDispatcher` (tests, one-off commands): delivers right away in the calling thread;
   retries are only recorded, the test moves the clock and runs them.

@@ -21,13 +21,13 @@ from backend.idempotency.models import IdempotencyRecord
 from backend.inbox.services import post_message
 from backend.logs import JsonFormatter, request_id_var
 from backend.ops.retention import prune
+from backend.push.celery import CeleryDispatcher
 from backend.push.models import PushDelivery
-from backend.push.worker import (
+from backend.worker import (
     ANNOUNCEMENTS_TASK,
     PRUNE_TASK,
     REMINDERS_TASK,
     SWEEP_TASK,
-    CeleryDispatcher,
     make_celery,
 )
 

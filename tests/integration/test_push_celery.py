@@ -17,8 +17,9 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
 from backend.inbox.services import post_message
+from backend.push.celery import CeleryDispatcher
 from backend.push.models import PushDelivery
-from backend.push.worker import CeleryDispatcher, make_celery, register_tasks
+from backend.worker import make_celery, register_tasks
 from tests.channels import wechat_user
 
 REDIS_URL = os.environ.get("GJJ_REDIS_URL", "")

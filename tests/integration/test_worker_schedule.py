@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.inbox.models import Message
-from backend.push.worker import ANNOUNCEMENTS_TASK, REMINDERS_TASK, make_celery
+from backend.worker import ANNOUNCEMENTS_TASK, REMINDERS_TASK, make_celery
 from tests.api.test_announcements_api import _publish, _wechat_member
 from tests.api.test_appointments_api import _book, _configure
 

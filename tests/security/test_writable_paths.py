@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import backend
-from backend.push.worker import make_celery
 from backend.runtime import Core
 from backend.settings import Settings
+from backend.worker import make_celery
 
 CODE_ROOT = Path(backend.__file__).resolve().parent.parent  # site-packages, once installed
 

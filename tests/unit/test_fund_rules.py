@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from backend.months import add_months
 from backend.fund.rules import RangeRefused, resolve_range
+from backend.months import add_months
 
 TODAY = dt.date(2026, 11, 5)
 

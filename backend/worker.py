@@ -1,8 +1,7 @@
-"""The Celery side of the push pipeline (``GJJ_PUSH_MODE=celery``): ``gjj worker``.
+"""The Celery worker process (``GJJ_PUSH_MODE=celery``): ``gjj worker`` and ``gjj beat``, an entry
+point like the app and the CLI. The app's broker settings and the dispatcher are the push
+feature's (:mod:`backend.push.celery`); this module adds the tasks and the beat schedule.
 
-Broker and result backend come from settings (``GJJ_BROKER_URL``, default ``GJJ_REDIS_URL``; an
-``amqp://`` RabbitMQ URL works as well). Tasks carry a delivery id only and re-read the rows, so a
-redelivered task (acks_late, a Redis visibility timeout) is harmless: the claim lets one through.
 The sweeper, the retention prune, the announcement fan-out (``gjj announcements fanout``) and the
 appointment reminders (``gjj appointments remind``) run on the beat schedule of ONE separate
 ``gjj beat`` process (several schedulers would each fire every entry). Each task carries the
@@ -23,14 +22,14 @@ from backend.appointments.services import send_reminders
 from backend.clock import today
 from backend.logs import request_id_var
 from backend.ops.retention import prune
+from backend.push.celery import DELIVER_TASK, CeleryDispatcher, celery_app
 from backend.push.dispatch import run_delivery, sweep_once
 from backend.push.fanout import fanout_due
 from backend.runtime import Runtime
-from backend.settings import Settings, SettingsError
+from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "gjj.push.deliver"
 SWEEP_TASK = "gjj.push.sweep"
 ANNOUNCEMENTS_TASK = "gjj.announcements.fanout"
 REMINDERS_TASK = "gjj.appointments.remind"
@@ -43,21 +42,8 @@ PRUNE_INTERVAL = 6 * 3600.0
 
 def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
     """The Celery app; with ``rt`` it also registers the tasks (the worker process)."""
-    broker = settings.broker_url or settings.redis_url
-    if not broker:
-        raise SettingsError("GJJ_PUSH_MODE=celery needs GJJ_BROKER_URL or GJJ_REDIS_URL")
-    app = Celery("gjj", broker=broker, backend=settings.result_backend or None)
+    app = celery_app(settings)
     app.conf.update(
-        task_serializer="json",
-        accept_content=["json"],
-        task_ignore_result=True,
-        task_acks_late=True,
-        worker_prefetch_multiplier=1,
-        broker_connection_retry_on_startup=True,
-        broker_connection_timeout=settings.channel_timeout,
-        # Redis redelivers unacked tasks after this; a retry countdown may be as long as the cap.
-        broker_transport_options={"visibility_timeout": max(3600, 2 * settings.push_backoff_cap)},
-        worker_hijack_root_logger=False,
         beat_schedule_filename=str(settings.beat_schedule_path),
         beat_schedule={
             "push-sweep": {"task": SWEEP_TASK, "schedule": float(settings.push_sweep_interval)},
@@ -76,22 +62,6 @@ def make_celery(settings: Settings, rt: Runtime | None = None) -> Celery:
     if rt is not None:
         register_tasks(app, rt)
     return app
-
-
-class CeleryDispatcher:
-    """Sends delivery ids to the Celery worker (``GJJ_PUSH_MODE=celery``)."""
-
-    def __init__(self, celery_app: Celery) -> None:
-        self.celery = celery_app
-
-    def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
-        # The request id travels with the task: the worker's log lines carry it too.
-        self.celery.send_task(
-            DELIVER_TASK,
-            args=[delivery_id],
-            kwargs={"request_id": request_id_var.get()},
-            countdown=countdown or None,
-        )
 
 
 def register_tasks(app: Celery, rt: Runtime) -> None:
