@@ -15,7 +15,7 @@ from backend.announcements.schemas import (
 )
 from backend.api import Blueprint, db
 from backend.auth import current_member_id, member_view
-from backend.pagination import PageArgsSchema
+from backend.pagination import Page, PageArgsSchema
 
 blp = Blueprint("announcements", __name__, url_prefix="/api/v1", description="公告")
 
@@ -28,7 +28,7 @@ class Announcements(MethodView):
     @blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, AnnouncementPageSchema)
     @blp.alt_response(422, description="Bad limit or cursor")
-    def get(self, cursor: str | None, limit: int) -> dict[str, Any]:
+    def get(self, cursor: str | None, limit: int) -> Page[Any]:
         """公告 list, newest first, with the member's unread marks
 
         Only announcements already published, not withdrawn, whose audience the member belongs
@@ -37,7 +37,7 @@ class Announcements(MethodView):
         items, next_cursor = queries.list_for_member(
             db(), current_member_id(), cursor=cursor, limit=limit
         )
-        return {"items": items, "next_cursor": next_cursor}
+        return Page(items, next_cursor)
 
 
 @blp.route("/announcements/unread-count")

@@ -14,6 +14,7 @@ from backend.applications.schemas import (
     ApplicationSchema,
 )
 from backend.auth import current_member_id, member_view
+from backend.pagination import Page
 
 blp = Blueprint(
     "applications", __name__, url_prefix="/api/v1", description="我发起的：提取与贷款申请的办理情况"
@@ -26,12 +27,12 @@ class Applications(MethodView):
     @blp.arguments(ApplicationListArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, ApplicationPageSchema)
     @blp.alt_response(422, description="Bad kind, limit or cursor")
-    def get(self, kind: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    def get(self, kind: str | None, cursor: str | None, limit: int) -> Page[Any]:
         """我发起的: the member's applications, newest first"""
         items, next_cursor = queries.list_applications(
             db(), current_member_id(), kind=kind, cursor=cursor, limit=limit
         )
-        return {"items": items, "next_cursor": next_cursor}
+        return Page(items, next_cursor)
 
 
 @blp.route("/applications/<int:application_id>")

@@ -23,6 +23,7 @@ from backend.appointments.schemas import (
 )
 from backend.auth import current_member_id, member_view, origin
 from backend.clock import utcnow
+from backend.pagination import Page
 
 blp = Blueprint("appointments", __name__, url_prefix="/api/v1", description="网点预约")
 
@@ -51,7 +52,7 @@ class Slots(MethodView):
     @blp.arguments(SlotArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, SlotListSchema)
     @blp.alt_response(422, description="Missing or bad hall_id, business_id or day")
-    def get(self, hall_id: int, business_id: int, day: dt.date) -> dict[str, Any]:
+    def get(self, hall_id: int, business_id: int, day: dt.date) -> Page[Any]:
         """A day's time slots of a business at a hall, with the places left
 
         ``bookable`` is false for a slot that is full, started, or beyond the booking window
@@ -63,7 +64,7 @@ class Slots(MethodView):
         for slot in queries.day_slots(db(), hall_id, business_id, day):
             refusal = booking_refusal(slot.day, slot.starts_at, now, days_ahead=days_ahead)
             items.append(slot_view(slot, refusal.message if refusal else None))
-        return {"items": items}
+        return Page(items)
 
 
 @blp.route("/appointments")
@@ -72,12 +73,12 @@ class Appointments(MethodView):
     @blp.arguments(AppointmentListArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, AppointmentPageSchema)
     @blp.alt_response(422, description="Bad limit or cursor")
-    def get(self, cursor: str | None, limit: int) -> dict[str, Any]:
+    def get(self, cursor: str | None, limit: int) -> Page[Any]:
         """My bookings, newest first"""
         items, next_cursor = queries.list_bookings(
             db(), current_member_id(), cursor=cursor, limit=limit
         )
-        return {"items": items, "next_cursor": next_cursor}
+        return Page(items, next_cursor)
 
     @member_view(blp)
     @blp.arguments(BookArgsSchema)

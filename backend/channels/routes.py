@@ -20,6 +20,7 @@ from backend.channels.schemas import (
 )
 from backend.clock import to_local
 from backend.identity.schemas import SessionSchema, session_body
+from backend.pagination import Page
 
 blp = Blueprint("channels", __name__, url_prefix="/api/v1", description="支付宝、微信登录与绑定")
 
@@ -120,7 +121,7 @@ class WeChatBindings(MethodView):
 class ChannelBindings(MethodView):
     @member_view(blp)
     @blp.response(200, BindingListSchema)
-    def get(self) -> dict[str, Any]:
+    def get(self) -> Page[Any]:
         """The member's Alipay / WeChat bindings"""
         items = [
             {
@@ -131,7 +132,7 @@ class ChannelBindings(MethodView):
             }
             for b in bindings.bindings(db(), current_member_id())
         ]
-        return {"items": items, "next_cursor": None}
+        return Page(items)
 
 
 @blp.route("/me/channel-bindings/<channel>")

@@ -20,6 +20,7 @@ from backend.inbox.schemas import (
     TodoSchema,
     UnreadCountSchema,
 )
+from backend.pagination import Page
 
 blp = Blueprint(
     "inbox", __name__, url_prefix="/api/v1", description="个人任务管理：消息、待办、已阅"
@@ -35,7 +36,7 @@ class Messages(MethodView):
     @blp.arguments(MessageListArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, MessagePageSchema)
     @blp.alt_response(422, description="Bad status, limit or cursor")
-    def get(self, status: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    def get(self, status: str | None, cursor: str | None, limit: int) -> Page[Any]:
         """消息 / 已阅 list, newest first
 
         ``status=unread`` is 消息, ``status=read`` is 已阅; without it, every message not deleted.
@@ -44,7 +45,7 @@ class Messages(MethodView):
         items, next_cursor = queries.list_messages(
             db(), current_member_id(), status=status, cursor=cursor, limit=limit
         )
-        return {"items": items, "next_cursor": next_cursor}
+        return Page(items, next_cursor)
 
 
 @blp.route("/messages/unread-count")
@@ -107,12 +108,12 @@ class Todos(MethodView):
     @blp.arguments(TodoListArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, TodoPageSchema)
     @blp.alt_response(422, description="Bad status, limit or cursor")
-    def get(self, status: str | None, cursor: str | None, limit: int) -> dict[str, Any]:
+    def get(self, status: str | None, cursor: str | None, limit: int) -> Page[Any]:
         """待办 list, newest first (``status=open`` for those still to do)"""
         items, next_cursor = queries.list_todos(
             db(), current_member_id(), status=status, cursor=cursor, limit=limit
         )
-        return {"items": items, "next_cursor": next_cursor}
+        return Page(items, next_cursor)
 
 
 @blp.route("/todos/<int:todo_id>")

@@ -58,6 +58,7 @@ from backend.integration.schemas import (
 )
 from backend.integration.signing import HEADERS
 from backend.integration.verify import NonceStore, verify
+from backend.pagination import Page
 from backend.push.fanout import fanout
 
 logger = logging.getLogger(__name__)
@@ -359,7 +360,7 @@ class CoreAppointmentSlots(MethodView):
         Slots are named by ``starts_at``: new ones are created, known ones re-sized (capacity 0
         closes one); slots not named stay. Answers every slot of that day with ``booked``.
         """
-        return {"items": appointments.set_slots(db(), caller(), code, **args)}
+        return Page(appointments.set_slots(db(), caller(), code, **args))
 
 
 @blp.route("/loans/<string:contract_no>/prepayments/<string:prepayment_no>/events")
