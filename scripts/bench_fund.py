@@ -25,9 +25,9 @@ from backend import migrate
 from backend.accounts.models import FundAccount, FundTransaction
 from backend.app import create_app
 from backend.bootstrap import bootstrap
-from backend.months import add_months
 from backend.identity.tokens import TokenStore
 from backend.members.models import Employer, Member
+from backend.months import add_months
 from backend.pii import compose_id_number, mask_id_number
 from backend.runtime import Runtime
 from backend.settings import Settings
