@@ -43,7 +43,9 @@ FORMER_CENTRE = "上海市住房公积金管理中心"
 
 
 def seed_services(rt: Runtime, demo: list[DemoMember], as_of: dt.date) -> None:
-    moment = dt.datetime.combine(as_of, dt.time(9, 30), clock.SHANGHAI).astimezone(dt.UTC)
+    # The first instant of the seed's day (Beijing time): never later than a seed run that day,
+    # so whatever a member does next is newer and lists it first.
+    moment = dt.datetime.combine(as_of, dt.time(0, 0), clock.SHANGHAI).astimezone(dt.UTC)
     with clock.fixed_at(moment), _history_sessions(rt)() as session:
         for member in demo:
             if member.rent_plan is None and member.transfer is None:

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import FundAccount, FundTransaction
 from backend.applications.models import Application, ApplicationNode
+from backend.clock import SHANGHAI
 from backend.identity.passwords import make_hasher, verify_password
 from backend.inbox.models import Message
 from backend.loans import amortisation, prepayment_rules
@@ -407,3 +408,19 @@ def test_worker_processes_seed_the_centre_one_process_seeds_when_loading_in_para
     assert _dump(session, runtime) == first
     assert together.counts == alone.counts and together.demo_members == alone.demo_members
     assert _index_names(session) == indexes  # the dropped ones are built again
+
+
+def test_service_history_is_never_dated_after_the_seed_when_seeded_just_after_midnight(
+    runtime: Runtime, session: Session, clock: Any
+) -> None:
+    """Seeded at 00:05 Beijing time on its own day, the services demo (transfers, monthly rent
+    arrangements) must not be dated later that day: the member's next application would sort
+    below it in every "newest first" list."""
+    clock.set(dt.datetime.combine(AS_OF, dt.time(0, 5), SHANGHAI).astimezone(dt.UTC))
+    _seed(runtime)
+    newest_application = session.scalar(
+        select(func.max(Application.submitted_at)).where(Application.kind == "transfer")
+    )
+    newest_arrangement = session.scalar(select(func.max(RentArrangement.created_at)))
+    assert newest_application is not None and newest_arrangement is not None
+    assert newest_application <= clock.now and newest_arrangement <= clock.now
