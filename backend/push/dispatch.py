@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from backend.push.delivery import Outcome, Senders, SweepResult, deliver, deliver_many, sweep
+from backend.push.delivery import Outcome, Senders, SweepResult, deliver_many, sweep
 from backend.runtime import Core
 
 logger = logging.getLogger(__name__)
@@ -34,26 +34,18 @@ class Dispatcher(Protocol):
 
 def run_delivery(core: Core, senders: Senders, delivery_id: int, dispatcher: Dispatcher) -> Outcome:
     """One attempt, then whatever it asks for next (a retry later, an SMS fallback now)."""
-    try:
-        outcome = deliver(core, delivery_id, senders)
-    except Exception:
-        # The row stays 'sending' until its lock expires; the sweeper writes it off.
-        logger.exception("push delivery crashed", extra={"delivery_id": delivery_id})
-        raise
-    if outcome.retry_in is not None:
-        dispatcher.dispatch(delivery_id, countdown=outcome.retry_in)
-    if outcome.fallback_id is not None:
-        dispatcher.dispatch(outcome.fallback_id)
-    return outcome
+    return run_deliveries(core, senders, [delivery_id], dispatcher)[delivery_id]
 
 
 def run_deliveries(
     core: Core, senders: Senders, delivery_ids: list[int], dispatcher: Dispatcher
-) -> None:
-    """:func:`run_delivery` for a chunk of ids: one claim, one plan read, one ``sent`` write."""
+) -> dict[int, Outcome]:
+    """A chunk of ids (one claim, one plan read, one ``sent`` write), then what each outcome
+    asks for next: a retry later, an SMS fallback now."""
     try:
         outcomes = deliver_many(core, delivery_ids, senders)
     except Exception:
+        # The rows stay 'sending' until their lock expires; the sweeper writes them off.
         logger.exception("push deliveries crashed", extra={"delivery_ids": delivery_ids[:20]})
         raise
     for delivery_id, outcome in outcomes.items():
@@ -61,6 +53,7 @@ def run_deliveries(
             dispatcher.dispatch(delivery_id, countdown=outcome.retry_in)
         if outcome.fallback_id is not None:
             dispatcher.dispatch(outcome.fallback_id)
+    return outcomes
 
 
 class SyncDispatcher:
