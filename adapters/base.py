@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+BeforeSend = Callable[[], None]
+"""Called by a sender once its request is built and signed, right before it goes on the wire
+(again if the client retries it). The caller records there that the send started; what it raises
+propagates unchanged and nothing is sent."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class SubscriptionSender(Protocol):
         template_id: str,
         data: Mapping[str, str],
         page: str | None = None,
+        *,
+        before_send: BeforeSend | None = None,
     ) -> SendResult: ...
 
 

@@ -415,7 +415,10 @@ def push_sweep(c: Context, loop: bool) -> None:
         result = sweep_once(
             rt, rt.dispatcher, stale_after=0 if not loop else c.settings.push_sweep_interval
         )
-        click.echo(f"requeued {len(result.requeued)}, written off {result.lost}")
+        click.echo(
+            f"requeued {len(result.requeued)} (claims of a lost worker given back: "
+            f"{result.given_back}), written off {result.lost}"
+        )
         if not loop:
             return
         time.sleep(c.settings.push_sweep_interval)

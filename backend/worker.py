@@ -79,7 +79,11 @@ def register_tasks(app: Celery, rt: Runtime) -> None:
     @app.task(name=SWEEP_TASK, shared=False)  # type: ignore[untyped-decorator]
     def sweep_task(request_id: str | None = None) -> dict[str, Any]:
         result = sweep_once(rt, dispatcher, stale_after=rt.settings.push_sweep_interval)
-        return {"requeued": len(result.requeued), "lost": result.lost}
+        return {
+            "requeued": len(result.requeued),
+            "given_back": result.given_back,
+            "lost": result.lost,
+        }
 
     @app.task(name=ANNOUNCEMENTS_TASK, shared=False)  # type: ignore[untyped-decorator]
     def announcements_task(request_id: str | None = None) -> int:

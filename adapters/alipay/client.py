@@ -56,7 +56,7 @@ from adapters.alipay.results import (
 )
 from adapters.alipay.results import CertificationStatus as CertificationStatus
 from adapters.alipay.transport import Gateway
-from adapters.base import SendResult
+from adapters.base import BeforeSend, SendResult
 from adapters.errors import ALIPAY, ALIPAY_OK, PermanentChannelError, alipay_error
 from adapters.redact import install_log_redaction
 
@@ -199,6 +199,8 @@ class AlipayClient:
         template_id: str,
         data: Mapping[str, str],
         page: str | None = None,
+        *,
+        before_send: BeforeSend | None = None,
     ) -> SendResult:
         """``alipay.open.app.mini.templatemessage.send``; ``recipient`` is an open_id or a 2088 user_id."""
         biz: dict[str, str] = {
@@ -211,7 +213,7 @@ class AlipayClient:
             biz["page"] = encode_page_query(page)
         request = AlipayOpenAppMiniTemplatemessageSendRequest()
         request.biz_content = biz
-        self._gateway.call(request)
+        self._gateway.call(request, before_send)
         return SendResult(channel=ALIPAY)
 
     def query_subscriptions(

@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from adapters.alipay.config import AlipayConfig
 from adapters.alipay.envelope import beijing_timestamp, sign_params, unsigned_error
+from adapters.base import BeforeSend
 from adapters.errors import (
     ALIPAY,
     ALIPAY_OK,
@@ -71,11 +72,11 @@ class Gateway(DefaultAlipayClient):
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
 
-    def call(self, request: Any) -> dict[str, Any]:
+    def call(self, request: Any, before_send: BeforeSend | None = None) -> dict[str, Any]:
         """Send one SDK request; the verified reply's members, or a ``ChannelError``."""
         method = request.get_params().get("method", "?")
         try:
-            raw = self.execute(request)
+            raw = self.execute(request, before_send)
         except ChannelError:
             raise
         except ResponseException as exc:
@@ -130,9 +131,11 @@ class Gateway(DefaultAlipayClient):
         self._DefaultAlipayClient__remove_common_params(params)
         return common_params, params
 
-    def execute(self, request: Any) -> str:
+    def execute(self, request: Any, before_send: BeforeSend | None = None) -> str:
         THREAD_LOCAL.uuid = str(uuid.uuid4())
         query_string, params = self._DefaultAlipayClient__prepare_request(request)
+        if before_send is not None:
+            before_send()  # signed and built: what follows is the wire
         body = self._post(query_string, params)
         try:
             return self._DefaultAlipayClient__parse_response(body)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import requests
 
-from adapters.base import mask_phone
+from adapters.base import BeforeSend, mask_phone
 from adapters.errors import (
     SMS,
     PermanentChannelError,
@@ -105,9 +105,13 @@ class DysmsSender:
         params["Signature"] = rpc_signature("POST", params, self._secret)
         return params
 
-    def send(self, phone: str, scene: str, code: str, text: str) -> None:
+    def send(
+        self, phone: str, scene: str, code: str, text: str, *, before_send: BeforeSend | None = None
+    ) -> None:
         # `text` is the hall's rendering for the outbox; dysms renders its approved template.
         params = self.signed_params(phone, scene, code, text)
+        if before_send is not None:
+            before_send()
         try:
             response = self._http.post(
                 self.endpoint,

@@ -9,15 +9,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from adapters.base import mask_phone
+from adapters.base import BeforeSend, mask_phone
 
 logger = logging.getLogger(__name__)
 
 
 class SmsSender(Protocol):
-    """Sends one verification SMS; raises a ``ChannelError`` subclass on failure."""
+    """Sends one SMS (a code, a notice, a push fallback); raises a ``ChannelError`` subclass
+    on failure. ``before_send``: see :data:`adapters.base.BeforeSend`."""
 
-    def send(self, phone: str, scene: str, code: str, text: str) -> None: ...
+    def send(
+        self, phone: str, scene: str, code: str, text: str, *, before_send: BeforeSend | None = None
+    ) -> None: ...
 
 
 class FileOutboxSender:
@@ -31,7 +34,11 @@ class FileOutboxSender:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def send(self, phone: str, scene: str, code: str, text: str) -> None:
+    def send(
+        self, phone: str, scene: str, code: str, text: str, *, before_send: BeforeSend | None = None
+    ) -> None:
+        if before_send is not None:
+            before_send()
         line = json.dumps(
             {
                 "phone": phone,
@@ -51,7 +58,11 @@ class FileOutboxSender:
 class LogSender:
     """Only logs that an SMS would go out: masked phone, scene, never the code or text."""
 
-    def send(self, phone: str, scene: str, code: str, text: str) -> None:
+    def send(
+        self, phone: str, scene: str, code: str, text: str, *, before_send: BeforeSend | None = None
+    ) -> None:
+        if before_send is not None:
+            before_send()
         logger.info(
             "sms not sent (log backend)", extra={"phone": mask_phone(phone), "scene": scene}
         )

@@ -26,7 +26,7 @@ from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 from wechatpy.utils import check_signature
 
-from adapters.base import SendResult, mask_phone
+from adapters.base import BeforeSend, SendResult, mask_phone
 from adapters.errors import (
     WECHAT,
     AccessTokenError,
@@ -104,6 +104,9 @@ class WeChatMiniClient(WeChatClient):
 
     def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> dict[str, Any]:
         kwargs["timeout"] = self.timeout
+        before_send: BeforeSend | None = kwargs.pop("before_send", None)
+        if before_send is not None:
+            before_send()  # token in hand, body built: what follows is the wire
         try:
             result = super()._request(method, url_or_endpoint, **kwargs)
         except requests.Timeout:
@@ -231,6 +234,8 @@ class WeChatMiniClient(WeChatClient):
         template_id: str,
         data: Mapping[str, str],
         page: str | None = None,
+        *,
+        before_send: BeforeSend | None = None,
     ) -> SendResult:
         """``cgi-bin/message/subscribe/send``. 43101 (no consent left) → ``ConsentRequiredError``."""
         body: dict[str, Any] = {
@@ -242,7 +247,9 @@ class WeChatMiniClient(WeChatClient):
         }
         if page:
             body["page"] = page
-        result = self._call_with_token("post", "cgi-bin/message/subscribe/send", data=body)
+        result = self._call_with_token(
+            "post", "cgi-bin/message/subscribe/send", data=body, before_send=before_send
+        )
         msgid = result.get("msgid")
         return SendResult(channel=WECHAT, message_id=None if msgid is None else str(msgid))
 

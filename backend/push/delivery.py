@@ -2,9 +2,14 @@
 
 A delivery is sent at most once: a worker first *claims* it by compare-and-set
 (``pending → sending`` where it is still pending, rowcount 1 wins), and only the winner calls the
-platform. A worker that dies mid-send leaves a ``sending`` row whose lock expires; the sweeper marks
-it ``failed``/``worker_lost`` and never sends it again (the platform may have delivered it).
-Whatever the channel does, the inbox message itself is already committed and stays.
+platform. Right before the request leaves (signed, built), the worker commits ``send_started_at``
+on its claim, again by compare-and-set: a claim the sweeper took back meanwhile sends nothing.
+
+A worker that dies leaves a ``sending`` row whose lock expires. If its send never started, the
+platform has nothing: the sweeper puts the row back to ``pending`` (the consent the claim spent
+given back) and hands it to a live worker. If the send had started, the platform may have it: the
+sweeper marks it ``failed``/``worker_lost`` and it is never sent again. Whatever the channel does,
+the inbox message itself is already committed and stays.
 
 No transaction is held open across a platform call.
 """
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters.base import KeywordValueError
@@ -66,6 +71,11 @@ class _Plan:
     text: str = ""
 
 
+class ClaimLost(Exception):
+    """The sweeper took this worker's claim back (its lock had expired) before the send started:
+    another worker has the delivery now, so this one sends nothing."""
+
+
 class _Reject(Exception):
     """Nothing to send. ``status`` rejected: the member's side (no binding, no consent…);
     failed: ours (a template value the platform would refuse), for an operator to fix."""
@@ -108,12 +118,14 @@ def deliver_many(rt: Core, delivery_ids: Sequence[int], senders: Senders) -> dic
     The first transaction claims them all (one compare-and-set ``UPDATE``: the ids another
     worker holds, or that are not due, answer ``skipped``), reads what the plans need in one
     query per table and spends the consents; nothing is sent before it commits, so a crash
-    there undoes it all. Then each platform call, with no transaction open; then the outcomes:
-    every ``sent`` in one ``UPDATE``, the rarer refusals and failures one by one."""
+    there undoes it all. Then each platform call, with no transaction open, each preceded by
+    its one-statement start mark; then the outcomes: every ``sent`` in one ``UPDATE``, the
+    rarer refusals and failures one by one."""
     now = clock.utcnow()
     outcomes: dict[int, Outcome] = {}
     ready: list[_Ready] = []
     refused: list[tuple[int, str, _Reject]] = []
+    spent: dict[str, list[int]] = {}
     with rt.session() as session:
         claimed = _claim_many(rt, session, delivery_ids, now)
         outcomes.update({i: Outcome("skipped") for i in delivery_ids if i not in claimed})
@@ -131,47 +143,114 @@ def deliver_many(rt: Core, delivery_ids: Sequence[int], senders: Senders) -> dic
                 if (
                     template_id is not None
                     and (delivery.member_id, delivery.channel, template_id) not in context.long_term
-                    and not services.spend_consent(
-                        session, delivery.member_id, delivery.channel, template_id
-                    )
                 ):
-                    raise _Reject("no_consent")
+                    if not services.spend_consent(
+                        session, delivery.member_id, delivery.channel, template_id
+                    ):
+                        raise _Reject("no_consent")
+                    spent.setdefault(template_id, []).append(delivery.id)
             except _Reject as reject:
                 refused.append((delivery.id, delivery.channel, reject))
                 continue
             ready.append(
                 _Ready(delivery.id, delivery.member_id, delivery.channel, delivery.attempts, plan)
             )
+        _remember_consents(session, spent)
         session.commit()  # the claims, and the consents spent: _finish writes the outcomes over
     for delivery_id, channel, why in refused:
         outcomes[delivery_id] = _finish(
             rt, delivery_id, why.status, why.code, why.message, channel=channel
         )
+    if not ready:
+        return outcomes
     sent: list[_Ready] = []
-    for item in ready:
-        plan, channel = item.plan, item.channel
-        started = time.perf_counter()
+    # Marks commit one statement each (autocommit): no transaction is open during a send.
+    with rt.engine.connect() as marks:
+        marks.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            if channel == "sms":
-                senders.sms.send(plan.recipient, "push", "", plan.text)
-            else:
-                assert plan.template is not None
-                senders.channels.sender(channel).send_subscription(
-                    plan.recipient, plan.template.template_id, plan.data, plan.page
-                )
-        except ChannelError as exc:
-            PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
-            PUSH_SEND_ERRORS.labels(channel, _error_code(exc)).inc()
-            outcomes[item.delivery_id] = _failed_attempt(
-                rt, item.delivery_id, item.member_id, channel, item.attempts, plan, exc
-            )
-            continue
-        PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
-        sent.append(item)
-    if sent:
-        _finish_sent(rt, sent)
-        outcomes.update({item.delivery_id: Outcome("sent") for item in sent})
+            for item in ready:
+                before_send = _StartMark(rt, marks, item.delivery_id, item.attempts)
+                outcome = _send(rt, senders, item, before_send)
+                if outcome is None:
+                    sent.append(item)
+                else:
+                    outcomes[item.delivery_id] = outcome
+        finally:
+            # Even when a later send crashes the chunk, the ones that went out are written.
+            if sent:
+                _finish_sent(rt, sent)
+                outcomes.update({item.delivery_id: Outcome("sent") for item in sent})
     return outcomes
+
+
+def _send(rt: Core, senders: Senders, item: _Ready, before_send: _StartMark) -> Outcome | None:
+    """One platform call; ``None`` when it was sent (written with the chunk's others)."""
+    plan, channel = item.plan, item.channel
+    started = time.perf_counter()
+    try:
+        if channel == "sms":
+            senders.sms.send(plan.recipient, "push", "", plan.text, before_send=before_send)
+        else:
+            assert plan.template is not None
+            senders.channels.sender(channel).send_subscription(
+                plan.recipient,
+                plan.template.template_id,
+                plan.data,
+                plan.page,
+                before_send=before_send,
+            )
+    except ClaimLost:
+        logger.info("push claim taken back before sending", extra={"delivery_id": item.delivery_id})
+        return Outcome("skipped")
+    except ChannelError as exc:
+        PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
+        PUSH_SEND_ERRORS.labels(channel, _error_code(exc)).inc()
+        return _failed_attempt(
+            rt, item.delivery_id, item.member_id, channel, item.attempts, plan, exc
+        )
+    PUSH_SEND_SECONDS.labels(channel).observe(time.perf_counter() - started)
+    return None
+
+
+@dataclass(frozen=True)
+class _StartMark:
+    """``before_send`` of one delivery: commits ``send_started_at`` on this worker's claim (its
+    ``attempts`` number identifies it) and extends the lock; :class:`ClaimLost` when the sweeper
+    took the claim back. Calling it twice (a client's retry after a token refresh) is harmless."""
+
+    rt: Core
+    marks: Connection
+    delivery_id: int
+    attempts: int
+
+    def __call__(self) -> None:
+        now = clock.utcnow()
+        result = self.marks.execute(
+            update(PushDelivery)
+            .where(
+                PushDelivery.id == self.delivery_id,
+                PushDelivery.status == "sending",
+                PushDelivery.attempts == self.attempts,
+            )
+            .values(
+                send_started_at=now,
+                locked_until=now + dt.timedelta(seconds=self.rt.settings.push_lock_seconds),
+            )
+        )
+        if result.rowcount != 1:
+            raise ClaimLost(self.delivery_id)
+
+
+def _remember_consents(session: Session, spent: dict[str, list[int]]) -> None:
+    """Which one-time consent each claim spent: the sweeper gives it back if the send never
+    starts."""
+    for template_id, delivery_ids in spent.items():
+        session.execute(
+            update(PushDelivery)
+            .where(PushDelivery.id.in_(delivery_ids))
+            .values(consent_template_id=template_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _claim_many(
@@ -188,6 +267,8 @@ def _claim_many(
             status="sending",
             attempts=PushDelivery.attempts + 1,
             locked_until=now + dt.timedelta(seconds=rt.settings.push_lock_seconds),
+            send_started_at=None,
+            consent_template_id=None,
             updated_at=now,
         )
         .returning(PushDelivery.id)
@@ -399,17 +480,21 @@ def _sms_fallback(rt: Core, session: Session, delivery_id: int) -> int | None:
 
 @dataclass(frozen=True)
 class SweepResult:
-    requeued: list[int]
-    lost: int
+    requeued: list[int]  # claims given back first, then pending deliveries nobody picked up
+    lost: int  # sends that started and never finished: in doubt, written off, never re-sent
+    given_back: int = 0  # claims of a dead worker that never reached the platform
 
 
 def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
-    """Write off deliveries whose worker died mid-send; list pending ones nobody picked up."""
+    """Settle deliveries whose worker died (the lock expired): a claim whose send never started
+    goes back to ``pending`` with its consent refunded; one whose send started is written off as
+    ``worker_lost`` (the platform may have it). Then list pending ones nobody picked up."""
     now = clock.utcnow()
+    expired = (PushDelivery.status == "sending", PushDelivery.locked_until < now)
     with rt.session() as session:
         lost = session.execute(
             update(PushDelivery)
-            .where(PushDelivery.status == "sending", PushDelivery.locked_until < now)
+            .where(*expired, PushDelivery.send_started_at.is_not(None))
             .values(
                 status="failed",
                 last_error_code="worker_lost",
@@ -418,6 +503,7 @@ def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
                 updated_at=now,
             )
         ).rowcount  # type: ignore[attr-defined]
+        given_back = _give_back_unsent(session, expired, now, limit)
         session.commit()
         requeued = list(
             session.scalars(
@@ -432,4 +518,50 @@ def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
         )
     if lost:
         logger.warning("push sweeper: deliveries lost mid-send", extra={"count": lost})
-    return SweepResult(requeued=requeued, lost=lost)
+    if given_back:
+        logger.warning(
+            "push sweeper: claims of a lost worker requeued", extra={"count": len(given_back)}
+        )
+    return SweepResult(requeued=given_back + requeued, lost=lost, given_back=len(given_back))
+
+
+def _give_back_unsent(session: Session, expired: Any, now: dt.datetime, limit: int) -> list[int]:
+    """Expired claims that never started sending, back to ``pending`` and due now, each with the
+    one-time consent it spent. The compare-and-set against the start mark decides a race with a
+    worker that was only slow: whichever commits first wins, the other changes nothing."""
+    unsent = session.execute(
+        select(
+            PushDelivery.id,
+            PushDelivery.member_id,
+            PushDelivery.channel,
+            PushDelivery.consent_template_id,
+        )
+        .where(*expired, PushDelivery.send_started_at.is_(None))
+        .order_by(PushDelivery.id)
+        .limit(limit)
+    ).all()
+    if not unsent:
+        return []
+    taken = set(
+        session.scalars(
+            update(PushDelivery)
+            .where(
+                PushDelivery.id.in_([row.id for row in unsent]),
+                *expired,
+                PushDelivery.send_started_at.is_(None),
+            )
+            .values(
+                status="pending",
+                locked_until=None,
+                next_attempt_at=now,
+                consent_template_id=None,
+                updated_at=now,
+            )
+            .returning(PushDelivery.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    for row in unsent:
+        if row.id in taken and row.consent_template_id is not None:
+            services.refund_consent(session, row.member_id, row.channel, row.consent_template_id)
+    return [row.id for row in unsent if row.id in taken]

@@ -122,7 +122,8 @@ def dispatch_all(target: Dispatcher, delivery_ids: list[int]) -> None:
 
 
 def sweep_once(rt: Core, target: Dispatcher, *, stale_after: int) -> SweepResult:
-    """One sweeper pass: write off lost sends, hand stale pending deliveries to ``target``."""
+    """One sweeper pass: settle the claims of dead workers (requeue the unsent, write off the
+    sends in doubt), hand what is requeued and stale pending deliveries to ``target``."""
     result = sweep(rt, stale_after=stale_after)
     for delivery_id in result.requeued:
         target.dispatch(delivery_id)

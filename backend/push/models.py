@@ -30,6 +30,12 @@ class PushDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Set, in its own commit, right before the request leaves for the platform: a claim without
+    # it never reached the platform (the sweeper requeues it); one with it stays in doubt.
+    send_started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # The one-time consent this claim spent (none for SMS or a long-term consent): what the
+    # sweeper gives back when it requeues a claim that never sent.
+    consent_template_id: Mapped[str | None] = mapped_column(String(64))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

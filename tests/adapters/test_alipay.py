@@ -441,3 +441,22 @@ def test_debug_logs_carry_no_auth_token_or_identity_when_calls_go_out(caplog, al
     assert "urllib3" in {r.name.split(".")[0] for r in caplog.records}
     assert token.access_token not in text
     assert CERT_NO not in text
+
+
+class Abort(Exception):
+    pass
+
+
+def test_template_send_sends_nothing_when_before_send_raises(alipay, alipay_fake):
+    alipay_fake.grant_consent(USER_ID, TEMPLATE, count=2)
+    calls = []
+
+    def abort():
+        calls.append(len(alipay_fake.sent_messages))
+        raise Abort
+
+    with pytest.raises(Abort):
+        alipay.send_subscription(OPEN_ID, TEMPLATE, {"keyword1": "x"}, before_send=abort)
+    assert calls == [0] and alipay_fake.sent_messages == []
+    alipay.send_subscription(OPEN_ID, TEMPLATE, {"keyword1": "x"}, before_send=lambda: None)
+    assert len(alipay_fake.sent_messages) == 1

@@ -155,3 +155,28 @@ def test_dysms_repr_hides_secret_when_printed():
             access_key_id=KEY_ID, access_key_secret=KEY_SECRET, sign_name="s", template_code="t"
         )
     )
+
+
+class Abort(Exception):
+    pass
+
+
+def _abort():
+    raise Abort
+
+
+def test_dysms_sends_nothing_when_before_send_raises(dysms):
+    with pytest.raises(Abort):
+        _sender(dysms).send("13812345678", "push", "", "t", before_send=_abort)
+    assert dysms.received == []
+    _sender(dysms).send("13812345678", "push", "", "t", before_send=lambda: None)
+    assert len(dysms.received) == 1
+
+
+def test_file_outbox_writes_nothing_when_before_send_raises(tmp_path):
+    outbox = tmp_path / "outbox.jsonl"
+    with pytest.raises(Abort):
+        build_sms_sender("file", path=outbox).send(
+            "13812345678", "push", "", "t", before_send=_abort
+        )
+    assert not outbox.exists()

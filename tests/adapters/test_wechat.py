@@ -335,3 +335,33 @@ def test_debug_logs_carry_no_secret_when_calls_go_out(
     assert "wx-secret" not in text
     assert token.decode() not in text
     assert "13987654321" not in text
+
+
+class Abort(Exception):
+    pass
+
+
+def test_send_calls_before_send_before_each_request_when_token_is_refreshed(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    wechat.access_token  # noqa: B018 - a token in hand, so the first request is the send
+    wechat_fake.invalidate_tokens()
+    seen = []
+    wechat.send_subscription(
+        OPENID,
+        TEMPLATE,
+        {"thing1": "x"},
+        before_send=lambda: seen.append(wechat_fake.calls.get(SEND, 0)),
+    )
+    assert seen == [0, 1]  # before the rejected request, and before the retry
+
+
+def test_send_sends_nothing_when_before_send_raises(wechat, wechat_fake):
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+
+    def abort():
+        raise Abort
+
+    with pytest.raises(Abort):
+        wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"}, before_send=abort)
+    assert wechat_fake.calls.get(SEND, 0) == 0
+    assert wechat_fake.remaining_consent(OPENID, TEMPLATE) == 1

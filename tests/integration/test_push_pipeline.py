@@ -13,7 +13,7 @@ from backend.channels.models import SubscriptionConsent
 from backend.clock import to_local
 from backend.inbox.models import Message
 from backend.inbox.services import post_message
-from backend.push.delivery import claim, deliver, sweep
+from backend.push.delivery import Senders, claim, deliver, sweep
 from backend.push.dispatch import SyncDispatcher, sweep_once
 from backend.push.models import PushDelivery
 from tests.channels import alipay_user, wechat_user
@@ -289,22 +289,115 @@ def test_push_sent_once_when_two_workers_deliver_same_id(
     assert _consent(session, wx_member).remaining == 4
 
 
-def test_sweeper_writes_off_delivery_when_worker_lost_mid_send(
+class Killed(BaseException):
+    """The worker process dying (SIGKILL): nothing after it runs."""
+
+
+class Dying:
+    """The runtime's senders, but the worker dies on its first send: ``before`` the request is
+    on the wire (it never reached the platform) or ``after`` it (the platform may have it)."""
+
+    def __init__(self, senders, when, meanwhile=None):
+        self.senders, self.when, self.meanwhile = senders, when, meanwhile
+
+    def configured(self, channel):
+        return self.senders.channels.configured(channel)
+
+    def sender(self, channel):
+        real = self.senders.channels.sender(channel)
+        dying = self
+
+        class _Sender:
+            def send_subscription(self, *args, before_send=None, **kwargs):
+                if dying.meanwhile is not None:
+                    dying.meanwhile()
+                if dying.when == "after":
+                    real.send_subscription(*args, before_send=before_send, **kwargs)
+                    raise Killed
+                if dying.when == "before":
+                    raise Killed
+                return real.send_subscription(*args, before_send=before_send, **kwargs)
+
+        return _Sender()
+
+    def as_senders(self):
+        return Senders(self, self.senders.sms, self.senders.templates)
+
+
+def _die_while_sending(runtime, delivery_id, when):
+    with pytest.raises(Killed):
+        deliver(runtime, delivery_id, Dying(runtime.push_senders, when).as_senders())
+
+
+def test_sweeper_requeues_delivery_and_gives_consent_back_when_worker_died_before_sending(
     make_runtime, runtime, channels, wx_member, wechat_fake, make, session, clock
 ):
     runtime = make_runtime(channels=channels, dispatcher=Recorder())
-    make.consent(wx_member, "wechat", WX_NOTICE)
+    push = SyncDispatcher(runtime, runtime.push_senders)
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=1)
     message_id = _post(runtime, wx_member)
     delivery_id = _deliveries(session, message_id)["wechat"].id
-    start = clock.now
-    assert claim(runtime, delivery_id, start)  # a worker took it, then died
-    clock.set(start + dt.timedelta(seconds=runtime.settings.push_lock_seconds + 1))
+    _die_while_sending(runtime, delivery_id, "before")  # claimed, consent spent, nothing sent
+    assert _consent(session, wx_member).remaining == 0
+    clock.advance(seconds=runtime.settings.push_lock_seconds + 1)
+
+    result = sweep_once(runtime, push, stale_after=60)
+
+    assert (result.requeued, result.lost) == ([delivery_id], 0)
+    delivery = _deliveries(session, message_id)["wechat"]
+    assert (delivery.status, delivery.last_error_code) == ("sent", None)
+    assert len(wechat_fake.sent_messages) == 1
+    assert _consent(session, wx_member).remaining == 0  # given back, then spent by the send
+
+
+def test_sweeper_writes_off_delivery_when_worker_lost_after_request_left(
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session, clock
+):
+    runtime = make_runtime(channels=channels, dispatcher=Recorder())
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=1)
+    message_id = _post(runtime, wx_member)
+    delivery_id = _deliveries(session, message_id)["wechat"].id
+    _die_while_sending(runtime, delivery_id, "after")  # the platform has it; we never heard
+    clock.advance(seconds=runtime.settings.push_lock_seconds + 1)
+
     result = sweep(runtime)
+
+    assert (result.requeued, result.lost) == ([], 1)
     assert deliver(runtime, delivery_id, runtime.push_senders).status == "skipped"
-    assert result.lost == 1
     delivery = _deliveries(session, message_id)["wechat"]
     assert (delivery.status, delivery.last_error_code) == ("failed", "worker_lost")
-    assert wechat_fake.sent_messages == []
+    assert delivery.send_started_at is not None
+    assert len(wechat_fake.sent_messages) == 1  # never a second time
+    assert _consent(session, wx_member).remaining == 0  # the platform spent it
+
+
+def test_slow_worker_sends_nothing_when_sweeper_requeued_its_claim(
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session, clock
+):
+    """A worker stalled past its lock (not dead): the sweeper hands the delivery to another
+    worker, which sends it; the stalled one, waking up, finds its claim gone and sends nothing."""
+    runtime = make_runtime(channels=channels, dispatcher=Recorder())
+    push = SyncDispatcher(runtime, runtime.push_senders)
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE, count=2)
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=2)
+    message_id = _post(runtime, wx_member)
+    delivery_id = _deliveries(session, message_id)["wechat"].id
+    swept = []
+
+    def stall_past_the_lock():
+        clock.advance(seconds=runtime.settings.push_lock_seconds + 1)
+        swept.append(sweep_once(runtime, push, stale_after=60))
+
+    stalled = Dying(runtime.push_senders, "never", meanwhile=stall_past_the_lock).as_senders()
+    outcome = deliver(runtime, delivery_id, stalled)
+
+    assert outcome.status == "skipped"
+    assert swept[0].requeued == [delivery_id]
+    assert _deliveries(session, message_id)["wechat"].status == "sent"
+    assert len(wechat_fake.sent_messages) == 1
+    assert _consent(session, wx_member).remaining == 1  # one send, one consent
 
 
 def test_sweeper_requeues_pending_when_dispatch_was_lost(
@@ -492,7 +585,8 @@ def test_delivery_takes_two_transactions_when_sent(
     delivery_id = _deliveries(session, message_id)["wechat"].id
     outcome, commits = _counting_commits(runtime, deliver, delivery_id)
     assert outcome.status == "sent"
-    # the claim with its plan and the consent it spends, then the outcome
+    # the claim with its plan and the consent it spends, then the outcome (the start mark before
+    # the send is one autocommit statement, no transaction)
     assert commits == 2
     assert len(wechat_fake.sent_messages) == 1
     assert _consent(session, wx_member).remaining == 0
