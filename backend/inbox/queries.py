@@ -6,12 +6,15 @@ reveal nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, Application
 from backend.errors import NotFound
 from backend.inbox.models import Message
 from backend.pagination import KeysetQuery, keyset_page
@@ -32,32 +35,93 @@ def _visible(member_id: int, kind: str) -> Select[Any]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LinkedApplication:
+    """The application (我发起的) a listed message concerns, as the list shows it."""
+
+    id: int
+    application_no: str
+    kind: str
+    status: str
+
+    @property
+    def kind_name(self) -> str:
+        return APPLICATION_KINDS.get(self.kind, self.kind)
+
+    @property
+    def status_name(self) -> str:
+        return APPLICATION_STATUS.get(self.status, self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageItem:
+    """A message of the 消息 / 已阅 list: the columns ``MessageSchema`` shows."""
+
+    id: int
+    kind: str
+    business_name: str
+    content: str
+    source_channel: str
+    business_type: str
+    sent_at: dt.datetime
+    read_at: dt.datetime | None
+    application: LinkedApplication | None
+
+
 @functools.cache
 def _messages(status: str | None) -> KeysetQuery:
-    """消息 / 已阅 / both, newest first, with the linked application (built once per status)."""
+    """消息 / 已阅 / both, newest first, with the linked application (built once per status).
+    Table columns, not entities: the list needs no ORM objects (:class:`KeysetQuery`)."""
+    m = Message.__table__.c
+    a = Application.__table__.c
     stmt = (
-        select(Message)
-        .options(joinedload(Message.application))
+        select(
+            m.id,
+            m.kind,
+            m.business_name,
+            m.content,
+            m.source_channel,
+            m.business_type,
+            m.sent_at,
+            m.read_at,
+            a.id.label("application_id"),
+            a.application_no,
+            a.kind.label("application_kind"),
+            a.status.label("application_status"),
+        )
+        .select_from(Message.__table__.outerjoin(Application.__table__, m.application_id == a.id))
         .where(
-            Message.member_id == bindparam("member_id"),
-            Message.kind == "message",
-            Message.deleted_at.is_(None),
+            m.member_id == bindparam("member_id"),
+            m.kind == "message",
+            m.deleted_at.is_(None),
         )
     )
     if status == "unread":
-        stmt = stmt.where(Message.read_at.is_(None))
+        stmt = stmt.where(m.read_at.is_(None))
     elif status == "read":
-        stmt = stmt.where(Message.read_at.is_not(None))
-    return KeysetQuery(stmt, [Message.sent_at, Message.id], scalars=True)
+        stmt = stmt.where(m.read_at.is_not(None))
+    return KeysetQuery(stmt, [m.sent_at, m.id])
+
+
+def _message_item(row: Row[Any]) -> MessageItem:
+    application = None
+    if row.application_id is not None:
+        application = LinkedApplication(
+            row.application_id, row.application_no, row.application_kind, row.application_status
+        )
+    return MessageItem(*row[:8], application)
 
 
 def list_messages(
     session: Session, member_id: int, *, status: str | None, cursor: str | None, limit: int
-) -> tuple[list[Message], str | None]:
+) -> tuple[list[MessageItem], str | None]:
     """消息 (``unread``), 已阅 (``read``) or both, newest first back to the first ever sent."""
     if status not in (None, *MESSAGE_STATUSES):
         status = None
-    return _messages(status).page(session, {"member_id": member_id}, cursor=cursor, limit=limit)
+    rows, next_cursor = _messages(status).page(
+        session, {"member_id": member_id}, cursor=cursor, limit=limit
+    )
+    return [_message_item(row) for row in rows], next_cursor
 
 
 def list_todos(
