@@ -131,6 +131,7 @@ class KeysetQuery:
         scalars: bool = False,
     ) -> None:
         self.order = list(order)
+        self.keys = [str(c.key) for c in order]
         self.scalars = scalars
         ordering = [c.desc() if descending else c.asc() for c in order]
         after: list[Any] = [bindparam(f"after_{i}") for i in range(len(order))]
@@ -154,7 +155,7 @@ class KeysetQuery:
         rows = rows[:limit]
         next_cursor = None
         if has_more and rows:
-            next_cursor = encode_cursor([getattr(rows[-1], c.key) for c in self.order])
+            next_cursor = encode_cursor([getattr(rows[-1], key) for key in self.keys])
         return rows, next_cursor
 
 

@@ -11,10 +11,9 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, Select, bindparam, func, inspect, select
+from sqlalchemy.orm import Mapper, Session, joinedload
 
-from backend.applications.models import APPLICATION_KINDS, APPLICATION_STATUS, Application
 from backend.errors import NotFound
 from backend.inbox.models import Message
 from backend.pagination import KeysetQuery, keyset_page
@@ -35,9 +34,17 @@ def _visible(member_id: int, kind: str) -> Select[Any]:
     )
 
 
+@functools.cache
+def _application() -> Mapper[Any]:
+    """The mapping of the application a message concerns, through ``Message.application`` (the
+    inbox sits below the applications feature: it names their table and class only so)."""
+    return inspect(Message).relationships["application"].mapper
+
+
 @dataclass(frozen=True, slots=True)
 class LinkedApplication:
-    """The application (我发起的) a listed message concerns, as the list shows it."""
+    """The application (我发起的) a listed message concerns, as the list shows it; its names
+    are the application model's own (``kind_name``, ``status_name``)."""
 
     id: int
     application_no: str
@@ -46,11 +53,13 @@ class LinkedApplication:
 
     @property
     def kind_name(self) -> str:
-        return APPLICATION_KINDS.get(self.kind, self.kind)
+        name: str = _application().class_.kind_name.fget(self)
+        return name
 
     @property
     def status_name(self) -> str:
-        return APPLICATION_STATUS.get(self.status, self.status)
+        name: str = _application().class_.status_name.fget(self)
+        return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +82,8 @@ def _messages(status: str | None) -> KeysetQuery:
     """消息 / 已阅 / both, newest first, with the linked application (built once per status).
     Table columns, not entities: the list needs no ORM objects (:class:`KeysetQuery`)."""
     m = Message.__table__.c
-    a = Application.__table__.c
+    application = _application().local_table
+    a = application.c
     stmt = (
         select(
             m.id,
@@ -89,7 +99,7 @@ def _messages(status: str | None) -> KeysetQuery:
             a.kind.label("application_kind"),
             a.status.label("application_status"),
         )
-        .select_from(Message.__table__.outerjoin(Application.__table__, m.application_id == a.id))
+        .select_from(Message.__table__.outerjoin(application, m.application_id == a.id))
         .where(
             m.member_id == bindparam("member_id"),
             m.kind == "message",
@@ -109,7 +119,17 @@ def _message_item(row: Row[Any]) -> MessageItem:
         application = LinkedApplication(
             row.application_id, row.application_no, row.application_kind, row.application_status
         )
-    return MessageItem(*row[:8], application)
+    return MessageItem(
+        row.id,
+        row.kind,
+        row.business_name,
+        row.content,
+        row.source_channel,
+        row.business_type,
+        row.sent_at,
+        row.read_at,
+        application,
+    )
 
 
 def list_messages(
