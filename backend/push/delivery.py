@@ -104,6 +104,17 @@ def deliver(rt: Core, delivery_id: int, senders: Senders) -> Outcome:
 
 
 @dataclass(frozen=True)
+class _Claim:
+    """A delivery this worker claimed, as the claim's ``RETURNING`` gave it."""
+
+    id: int
+    message_id: int
+    member_id: int
+    channel: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class _Ready:
     delivery_id: int
     member_id: int
@@ -132,9 +143,7 @@ def deliver_many(rt: Core, delivery_ids: Sequence[int], senders: Senders) -> dic
         if not claimed:
             session.rollback()
             return outcomes
-        deliveries = session.scalars(
-            select(PushDelivery).where(PushDelivery.id.in_(claimed)).order_by(PushDelivery.id)
-        ).all()
+        deliveries = [claimed[i] for i in sorted(claimed)]
         context = _Context.read(session, deliveries)
         for delivery in deliveries:
             try:
@@ -265,7 +274,8 @@ def _remember_consents(session: Session, spent: dict[str, list[int]]) -> None:
 
 def _claim_many(
     rt: Core, session: Session, delivery_ids: Sequence[int], now: dt.datetime
-) -> set[int]:
+) -> dict[int, _Claim]:
+    """The deliveries won, by id, with what the plans need (no second read of the rows)."""
     result = session.execute(
         update(PushDelivery)
         .where(
@@ -281,10 +291,16 @@ def _claim_many(
             consent_template_id=None,
             updated_at=now,
         )
-        .returning(PushDelivery.id)
+        .returning(
+            PushDelivery.id,
+            PushDelivery.message_id,
+            PushDelivery.member_id,
+            PushDelivery.channel,
+            PushDelivery.attempts,
+        )
         .execution_options(synchronize_session=False)
     )
-    return set(result.scalars())
+    return {row.id: _Claim(*row) for row in result}
 
 
 def _error_code(exc: ChannelError) -> str:
@@ -302,7 +318,7 @@ class _Context:
     long_term: set[tuple[int, str, str]]
 
     @classmethod
-    def read(cls, session: Session, deliveries: Sequence[PushDelivery]) -> _Context:
+    def read(cls, session: Session, deliveries: Sequence[_Claim]) -> _Context:
         message_ids = {d.message_id for d in deliveries}
         members = {d.member_id for d in deliveries}
         sms_members = {d.member_id for d in deliveries if d.channel == "sms"}
@@ -340,7 +356,7 @@ class _Context:
         return cls(messages, open_ids, phones, long_term)
 
 
-def _plan(rt: Core, context: _Context, delivery: PushDelivery, senders: Senders) -> _Plan:
+def _plan(rt: Core, context: _Context, delivery: _Claim, senders: Senders) -> _Plan:
     message = context.messages.get(delivery.message_id)
     if message is None or message.deleted_at is not None:
         raise _Reject("message_deleted")
