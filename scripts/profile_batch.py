@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from bench_interest_day import KEY_ID, KEY_SECRET, interest_of, rebuild, seed
+from bench_interest_day import KEY_ID, KEY_SECRET, batch_body, rebuild, seed
 from sqlalchemy import func, select
 
 import backend.models  # noqa: F401 - every mapper
@@ -42,21 +42,6 @@ class Idle:
 
     def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
         return None
-
-
-def body_of(rows: list[tuple[int, str, str]], start: int, size: int) -> bytes:
-    entries = [
-        {
-            "account_no": no,
-            "external_id": f"JX2026-{no}",
-            "kind": "interest",
-            "amount": str(interest_of(start + k)),
-            "txn_date": "2026-06-30",
-            "summary": "2026年度结息",
-        }
-        for k, (_, no, _) in enumerate(rows[start : start + size])
-    ]
-    return signing.encode_body({"entries": entries})
 
 
 def main() -> None:
@@ -86,7 +71,7 @@ def main() -> None:
     rows = seed(rt, args.members)
     client = app.test_client()
     starts = list(range(0, len(rows), args.batch))
-    bodies = [body_of(rows, start, args.batch) for start in starts]
+    bodies = [batch_body(rows, start, args.batch) for start in starts]
 
     def post(body: bytes) -> dict[str, Any]:
         headers = signing.signed_headers(

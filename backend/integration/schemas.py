@@ -18,7 +18,7 @@ from backend.clock import utcnow
 from backend.errors import ErrorSchema
 from backend.fields import Amount, InputDate, InputDateTime, LocalDateTime
 from backend.inbox.models import MESSAGE_KINDS
-from backend.integration.ledger import Booked, sign_error
+from backend.integration.ledger import sign_error
 from backend.integration.loan_events import LOAN_EVENTS, Applied
 from backend.integration.prepayment_events import PREPAYMENT_EVENTS
 from backend.loans.models import (
@@ -204,16 +204,6 @@ class FundTransactionSchema(ma.Schema):
     summary = ma.fields.String()
     rent_arrangement_no = ma.fields.String(allow_none=True)
 
-    @ma.pre_dump
-    def _flatten(self, booked: Booked, **_: Any) -> dict[str, Any]:
-        txn = booked.transaction
-        return {
-            **{name: getattr(txn, name) for name in self.fields if hasattr(txn, name)},
-            "account_no": booked.account_no,
-            "kind_name": TRANSACTION_KINDS[txn.kind],
-            "rent_arrangement_no": booked.rent_arrangement_no,
-        }
-
 
 BATCH_MAX_ENTRIES = 1000
 
@@ -230,11 +220,8 @@ class FundTransactionBatchArgsSchema(ma.Schema):
     )
 
 
-_TRANSACTION = FundTransactionSchema()
-
-
 class FundTransactionBatchItemSchema(ma.Schema):
-    """Dumps a :class:`~backend.integration.ledger.BatchResult`."""
+    """Dumps a :class:`~backend.integration.ledger_batch.BatchResult`."""
 
     external_id = ma.fields.String(required=True)
     status = ma.fields.String(
@@ -242,10 +229,11 @@ class FundTransactionBatchItemSchema(ma.Schema):
         validate=ma.validate.OneOf(("created", "replayed", "refused")),
         metadata={"description": "created | replayed (known external_id) | refused (see error)"},
     )
-    transaction = ma.fields.Function(
-        # One schema for every item: building one per entry cost more than the booking.
-        lambda r: _TRANSACTION.dump(r.booked) if r.booked else None,
-        metadata={"description": "the entry as booked (FundTransaction), null when refused"},
+    transaction = ma.fields.Nested(
+        FundTransactionSchema,
+        attribute="booked",
+        allow_none=True,
+        metadata={"description": "the entry as booked, null when refused"},
     )
     error = ma.fields.Nested(ErrorSchema, allow_none=True)
 
