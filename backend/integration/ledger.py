@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -68,6 +69,11 @@ class Entry:
 ENTRY_COLUMNS = tuple(f.name for f in dataclasses.fields(Entry))
 
 
+def _entry_column(name: str) -> Any:
+    """A column of the booked entry, read through to it."""
+    return property(lambda booked: getattr(booked.transaction, name))
+
+
 @dataclass(frozen=True)
 class Booked:
     """An entry and what its answer shows besides (``FundTransactionSchema`` dumps it)."""
@@ -79,45 +85,19 @@ class Booked:
 
     # The entry's own columns, so that the schema dumps this object as it is (no pre-dump hook:
     # the compiled dump of backend.dumping applies to every entry of a batch).
-    @property
-    def id(self) -> int:
-        return self.transaction.id
-
-    @property
-    def external_id(self) -> str | None:
-        return self.transaction.external_id
-
-    @property
-    def member_id(self) -> int:
-        return self.transaction.member_id
-
-    @property
-    def kind(self) -> str:
-        return self.transaction.kind
+    id = _entry_column("id")
+    external_id = _entry_column("external_id")
+    member_id = _entry_column("member_id")
+    kind = _entry_column("kind")
+    amount = _entry_column("amount")
+    balance_after = _entry_column("balance_after")
+    txn_date = _entry_column("txn_date")
+    period_month = _entry_column("period_month")
+    summary = _entry_column("summary")
 
     @property
     def kind_name(self) -> str:
         return TRANSACTION_KINDS[self.transaction.kind]
-
-    @property
-    def amount(self) -> Decimal:
-        return self.transaction.amount
-
-    @property
-    def balance_after(self) -> Decimal:
-        return self.transaction.balance_after
-
-    @property
-    def txn_date(self) -> dt.date:
-        return self.transaction.txn_date
-
-    @property
-    def period_month(self) -> str | None:
-        return self.transaction.period_month
-
-    @property
-    def summary(self) -> str:
-        return self.transaction.summary
 
 
 def sign_error(kind: str, amount: Decimal) -> str | None:
