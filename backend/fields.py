@@ -29,6 +29,7 @@ AMOUNT_MAX = Decimal(10) ** AMOUNT_DIGITS - FEN
 # digits only (Decimal() would read all of those).
 _PLAIN = re.compile(r"-?[0-9]+(\.[0-9]{1,2})?")
 _SIGNED = re.compile(rf"-?[0-9]{{1,{AMOUNT_DIGITS}}}(\.[0-9]{{1,2}})?")
+_YMD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _UNSIGNED = re.compile(rf"[0-9]{{1,{AMOUNT_DIGITS}}}(\.[0-9]{{1,2}})?")
 
 
@@ -75,7 +76,16 @@ class InputDate(ma.fields.Date):
     default_error_messages = {"range": _DATE_RANGE}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.date:
-        parsed: dt.date = super()._deserialize(value, attr, data, **kwargs)
+        parsed: dt.date | None = None
+        if self.format == "%Y-%m-%d" and type(value) is str and _YMD.fullmatch(value):
+            # What strptime reads of 10 such characters, without its cost (a ledger query sends
+            # two dates); an impossible day (02-30) goes on to strptime and its error.
+            try:
+                parsed = dt.date.fromisoformat(value)
+            except ValueError:
+                parsed = None
+        if parsed is None:
+            parsed = super()._deserialize(value, attr, data, **kwargs)
         if not DATE_MIN <= parsed <= DATE_MAX:
             raise self.make_error("range")
         return parsed

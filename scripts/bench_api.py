@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+import backend.models  # noqa: F401  every mapper, so the first query can configure them
 from backend.accounts.models import FundAccount
 from backend.bootstrap import bootstrap
 from backend.identity.tokens import TokenStore

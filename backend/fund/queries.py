@@ -16,8 +16,9 @@ from backend.pagination import KeysetQuery
 @functools.cache
 def _ledger() -> KeysetQuery:
     """A member's ledger in a date range, newest first, the columns 缴存支取明细 shows: one
-    statement on ``ix_fund_transactions_member_date``."""
-    t = FundTransaction
+    statement on ``ix_fund_transactions_member_date``. Table columns, not mapped attributes:
+    the rows are plain, no ORM work per request (:class:`KeysetQuery`)."""
+    t = FundTransaction.__table__.c
     stmt = select(
         t.id, t.txn_date, t.kind, t.amount, t.balance_after, t.period_month, t.summary
     ).where(

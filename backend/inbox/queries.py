@@ -6,11 +6,13 @@ reveal nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, Select, bindparam, func, inspect, select
+from sqlalchemy.orm import Mapper, Session, joinedload
 
 from backend.errors import NotFound
 from backend.inbox.models import Message
@@ -33,31 +35,113 @@ def _visible(member_id: int, kind: str) -> Select[Any]:
 
 
 @functools.cache
+def _application() -> Mapper[Any]:
+    """The mapping of the application a message concerns, through ``Message.application`` (the
+    inbox sits below the applications feature: it names their table and class only so)."""
+    return inspect(Message).relationships["application"].mapper
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedApplication:
+    """The application (我发起的) a listed message concerns, as the list shows it; its names
+    are the application model's own (``kind_name``, ``status_name``)."""
+
+    id: int
+    application_no: str
+    kind: str
+    status: str
+
+    @property
+    def kind_name(self) -> str:
+        name: str = _application().class_.kind_name.fget(self)
+        return name
+
+    @property
+    def status_name(self) -> str:
+        name: str = _application().class_.status_name.fget(self)
+        return name
+
+
+@dataclass(frozen=True, slots=True)
+class MessageItem:
+    """A message of the 消息 / 已阅 list: the columns ``MessageSchema`` shows."""
+
+    id: int
+    kind: str
+    business_name: str
+    content: str
+    source_channel: str
+    business_type: str
+    sent_at: dt.datetime
+    read_at: dt.datetime | None
+    application: LinkedApplication | None
+
+
+@functools.cache
 def _messages(status: str | None) -> KeysetQuery:
-    """消息 / 已阅 / both, newest first, with the linked application (built once per status)."""
+    """消息 / 已阅 / both, newest first, with the linked application (built once per status).
+    Table columns, not entities: the list needs no ORM objects (:class:`KeysetQuery`)."""
+    m = Message.__table__.c
+    application = _application().local_table
+    a = application.c
     stmt = (
-        select(Message)
-        .options(joinedload(Message.application))
+        select(
+            m.id,
+            m.kind,
+            m.business_name,
+            m.content,
+            m.source_channel,
+            m.business_type,
+            m.sent_at,
+            m.read_at,
+            a.id.label("application_id"),
+            a.application_no,
+            a.kind.label("application_kind"),
+            a.status.label("application_status"),
+        )
+        .select_from(Message.__table__.outerjoin(application, m.application_id == a.id))
         .where(
-            Message.member_id == bindparam("member_id"),
-            Message.kind == "message",
-            Message.deleted_at.is_(None),
+            m.member_id == bindparam("member_id"),
+            m.kind == "message",
+            m.deleted_at.is_(None),
         )
     )
     if status == "unread":
-        stmt = stmt.where(Message.read_at.is_(None))
+        stmt = stmt.where(m.read_at.is_(None))
     elif status == "read":
-        stmt = stmt.where(Message.read_at.is_not(None))
-    return KeysetQuery(stmt, [Message.sent_at, Message.id], scalars=True)
+        stmt = stmt.where(m.read_at.is_not(None))
+    return KeysetQuery(stmt, [m.sent_at, m.id])
+
+
+def _message_item(row: Row[Any]) -> MessageItem:
+    application = None
+    if row.application_id is not None:
+        application = LinkedApplication(
+            row.application_id, row.application_no, row.application_kind, row.application_status
+        )
+    return MessageItem(
+        row.id,
+        row.kind,
+        row.business_name,
+        row.content,
+        row.source_channel,
+        row.business_type,
+        row.sent_at,
+        row.read_at,
+        application,
+    )
 
 
 def list_messages(
     session: Session, member_id: int, *, status: str | None, cursor: str | None, limit: int
-) -> tuple[list[Message], str | None]:
+) -> tuple[list[MessageItem], str | None]:
     """消息 (``unread``), 已阅 (``read``) or both, newest first back to the first ever sent."""
     if status not in (None, *MESSAGE_STATUSES):
         status = None
-    return _messages(status).page(session, {"member_id": member_id}, cursor=cursor, limit=limit)
+    rows, next_cursor = _messages(status).page(
+        session, {"member_id": member_id}, cursor=cursor, limit=limit
+    )
+    return [_message_item(row) for row in rows], next_cursor
 
 
 def list_todos(

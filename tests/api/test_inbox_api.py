@@ -268,3 +268,22 @@ def test_openapi_describes_deleted_notice_when_served(client):
     delete = spec["paths"]["/api/v1/messages/{message_id}"]["delete"]
     assert "消息已删除" in delete["responses"]["204"]["description"]
     assert "消息已删除" in delete["description"]
+
+
+def test_message_list_items_answer_as_the_detail_does_when_linked_or_not(make, client, login):
+    member = make.member()
+    application = make.application(member)
+    linked = make.message(member, business_name="提取到账", application=application)
+    plain = make.message(member, business_name="结息")
+    headers = login(member)
+
+    r = client.get("/api/v1/messages?limit=20", headers=headers)
+
+    assert r.status_code == 200
+    items = {item["id"]: item for item in r.json["items"]}
+    for message in (linked, plain):
+        detail = client.get(f"/api/v1/messages/{message.id}", headers=headers).json
+        assert items[message.id] == detail
+    assert items[linked.id]["application"]["kind_name"] == application.kind_name
+    assert items[linked.id]["application"]["status_name"] == "办理中"
+    assert items[plain.id]["application"] is None

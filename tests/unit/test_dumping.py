@@ -125,3 +125,68 @@ def test_compiled_dump_reads_columns_of_rows_when_given_database_rows():
     with create_engine("sqlite://").connect() as conn:
         row = conn.execute(text("select 'a' as name, 1.5 as amount")).one()
     assert compiled_dump(Inner())(row) == Inner().dump(row) == {"name": "a", "amount": "1.50"}
+
+
+class Formatted(ma.Schema):
+    amount = money()
+    rate = fields.Decimal(places=3, rounding="ROUND_DOWN", as_string=True)
+    plain_decimal = fields.Decimal()
+    count = fields.Integer()
+    text = fields.String()
+    flag = fields.Boolean()
+    day = fields.Date()
+    day_formatted = fields.Date("%d/%m/%Y")
+    label = fields.Function(lambda o: getattr(o, "text", None) or "无")
+
+
+FORMATTED = [
+    SimpleNamespace(
+        amount=Decimal("1234.5"),
+        rate=Decimal("0.12345"),
+        plain_decimal=Decimal("1.50"),
+        count=3,
+        text="摘要",
+        flag=True,
+        day=dt.date(2026, 6, 30),
+        day_formatted=dt.date(2026, 6, 30),
+    ),
+    SimpleNamespace(  # values of other types than the fast paths expect go to the field
+        amount=Decimal("-0.005"),
+        rate=7,
+        plain_decimal=None,
+        count=Decimal("4"),
+        text=12,
+        flag=1,
+        day=dt.datetime(2026, 6, 30, 23, 0),
+        day_formatted=None,
+    ),
+    SimpleNamespace(
+        amount=None, rate=None, plain_decimal=2, count=None, text=None, flag=None, day=None
+    ),  # day_formatted missing: left out
+    {"amount": Decimal("-99999999.99"), "count": 0, "text": "", "flag": False},
+    {"amount": "12.345", "rate": Decimal("-0.0001"), "day": dt.date(1950, 1, 1)},
+]
+
+
+@pytest.mark.parametrize("obj", FORMATTED)
+def test_compiled_dump_formats_money_dates_and_computed_fields_as_marshmallow_when_fast(obj):
+    schema = Formatted()
+    compiled = compiled_dump(schema)(obj)
+    assert compiled == schema.dump(obj)
+    assert list(compiled) == list(schema.dump(obj))
+    assert [type(v) for v in compiled.values()] == [type(v) for v in schema.dump(obj).values()]
+
+
+@pytest.mark.parametrize("amount", ["NaN", "-Infinity", "1E+40"])
+def test_compiled_dump_answers_as_marshmallow_when_money_is_not_finite_or_too_long(amount):
+    schema = Formatted()
+    obj = {"amount": Decimal(amount)}
+    try:
+        expected: object = schema.dump(obj)
+    except Exception as exc:  # noqa: BLE001 - whichever marshmallow raises, the same
+        expected = type(exc)
+    try:
+        got: object = compiled_dump(schema)(obj)
+    except Exception as exc:  # noqa: BLE001
+        got = type(exc)
+    assert got == expected
