@@ -47,7 +47,7 @@ def rate_history(months: int, first_home: bool) -> tuple[tuple[dt.date, Decimal]
     return ((effective, early), *rates.benchmark_rate_history(months, second_home=not first_home))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.cache  # a few thousand terms: amount × months × method × rate
 def estimated_payment(amount: Decimal, months: int, method: rules.Method, rate: Decimal) -> Decimal:
     """The first instalment an application quotes (at one rate it does not depend on dates)."""
     return amortisation.generate_schedule(
