@@ -81,6 +81,11 @@ class BackendCpu:
         return (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
 
 
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
@@ -97,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate.upgrade(runtime.engine)
     postgres = runtime.engine.dialect.name == "postgresql"
     load_before = os.getloadavg()
+    before = _cpu(resource.RUSAGE_SELF)
     started = time.perf_counter()
     sampler = BackendCpu(runtime.engine.url)
     if postgres:
@@ -114,13 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             sampler.__exit__()
     elapsed = time.perf_counter() - started
     load_after = os.getloadavg()
-    cpu = sum(
-        usage.ru_utime + usage.ru_stime
-        for usage in (
-            resource.getrusage(resource.RUSAGE_SELF),
-            resource.getrusage(resource.RUSAGE_CHILDREN),
-        )
-    )
+    own = _cpu(resource.RUSAGE_SELF) - before  # the seed's part: not the imports, migrations
+    workers = _cpu(resource.RUSAGE_CHILDREN)
+    cpu = own + workers
     if result.skipped:
         print("the database already has members: use --reset on a scratch database")
         return 1
@@ -131,9 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     for table, count in sorted(result.counts.items(), key=lambda item: -item[1]):
         print(f"  {table:22} {count:>10}")
     print(f"total:     {elapsed:.1f} s")
+    for phase, seconds in result.phases.items():
+        print(f"  {phase:22} {seconds:>10.1f} s")
     print(f"members/s: {result.members / elapsed:.0f}")
     print(f"rows/s:    {result.rows / elapsed:.0f}")
     print(f"cpu:       {cpu:.0f} s of this process and its workers (not the database's)")
+    print(f"  this process {own:.1f} s from the seed's start, its workers {workers:.1f} s")
     print(f"members per cpu-second: {result.members / cpu:.0f}")
     if postgres:
         database = sampler.seconds
