@@ -35,6 +35,19 @@ if TYPE_CHECKING:
     from devtools.seed.context import Centre
     from devtools.seed.loans import Loan
 
+TRANSACTION_COLUMNS = (
+    "id",
+    "account_id",
+    "member_id",
+    "txn_date",
+    "kind",
+    "amount",
+    "balance_after",
+    "period_month",
+    "summary",
+    "external_id",
+    "created_at",
+)
 INTEREST_RATE = Decimal("0.015")  # 1.5 % a year on the average balance, booked on 30 June
 
 
@@ -276,23 +289,23 @@ def _book(centre: Centre, events: list[Event], opened_on: dt.date) -> list[Booke
 def transactions(
     centre: Centre, rows: Rows, ledger: list[Booked], account_id: int, member_id: int
 ) -> None:
-    add = rows.tables["fund_transactions"].append
+    add = rows.tuples("fund_transactions", TRANSACTION_COLUMNS).append
     first = centre.ids.block("fund_transactions", len(ledger))
-    # The hottest loop of the seed (nine rows in ten): money() inlined as Decimal(fen).scaleb(-2).
+    # The hottest loop of the seed (three rows in four): money() inlined.
     for txn_id, entry in enumerate(ledger, first):
         day = entry.day
         add(
-            {
-                "id": txn_id,
-                "account_id": account_id,
-                "member_id": member_id,
-                "txn_date": day,
-                "kind": entry.kind,
-                "amount": Decimal(entry.fen).scaleb(-2),
-                "balance_after": Decimal(entry.balance).scaleb(-2),
-                "period_month": entry.period,
-                "summary": entry.summary,
-                "external_id": None,
-                "created_at": booked_at(day),
-            }
+            (
+                txn_id,
+                account_id,
+                member_id,
+                day,
+                entry.kind,
+                Decimal(entry.fen).scaleb(-2),
+                Decimal(entry.balance).scaleb(-2),
+                entry.period,
+                entry.summary,
+                None,
+                booked_at(day),
+            )
         )

@@ -22,8 +22,9 @@ from sqlalchemy import JSON, Index, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from backend.models import Base
+from devtools.seed.common import TupleRows, as_dicts
 
-Tables = Mapping[str, list[dict[str, Any]]]
+Tables = Mapping[str, list[Any]]  # dicts, or TupleRows
 TEXT_OID = 25
 
 
@@ -61,14 +62,19 @@ class BulkWriter:
                 self._copy(table, batch, shift or {})
             else:
                 assert not shift, "ids are moved on by the COPY path only"
-                self.conn.execute(insert(table), batch)
+                self.conn.execute(insert(table), as_dicts(batch))
             self.counts[table.name] += len(batch)
 
-    def _copy(self, table: Table, batch: list[dict[str, Any]], shift: Mapping[str, int]) -> None:
-        columns = list(batch[0])
+    def _copy(self, table: Table, batch: list[Any], shift: Mapping[str, int]) -> None:
         types = self._column_types(table)
         # Column by column (C loops over the batch), then zipped back into rows.
-        values = [list(map(itemgetter(name), batch)) for name in columns]
+        values: list[list[Any]]
+        if isinstance(batch, TupleRows):
+            columns = list(batch.columns)
+            values = [list(column) for column in zip(*batch, strict=True)]
+        else:
+            columns = list(batch[0])
+            values = [list(map(itemgetter(name), batch)) for name in columns]
         oids = []
         for i, name in enumerate(columns):
             if isinstance(table.c[name].type, JSON):
