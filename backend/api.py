@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from backend.dumping import compiled_dump
 from backend.errors import ErrorSchema, http_envelope, translate_field_errors
+from backend.loading import compiled_load
 from backend.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -91,8 +92,12 @@ def marshmallow_plugin() -> MarshmallowPlugin:
 class Blueprint(flask_smorest.Blueprint):
     def arguments(self, schema: Any, **kwargs: Any) -> Any:
         """flask-smorest's, with a schema class instantiated once here: webargs would build an
-        instance of it (a deep copy of every field) on every request."""
-        return super().arguments(resolve_schema_instance(schema), **kwargs)
+        instance of it (a deep copy of every field) on every request; and its load precompiled
+        for valid input (:mod:`backend.loading`): invalid input is loaded by marshmallow, which
+        raises its own errors."""
+        schema = resolve_schema_instance(schema)
+        schema.load = compiled_load(schema)
+        return super().arguments(schema, **kwargs)
 
     def response(self, status_code: int | str, schema: Any = None, **kwargs: Any) -> Any:
         """flask-smorest's, with the schema's dump precompiled (:mod:`backend.dumping`): the same

@@ -93,9 +93,13 @@ def _compile_fields(schema: ma.Schema) -> Callable[[Any], dict[str, Any]] | None
 
     def dump_one(obj: Any) -> dict[str, Any]:
         out = dict_class()
+        # How to read this object's values, decided once for all its fields.
+        by_attribute = type(obj) is not dict and (
+            isinstance(obj, Row) or not hasattr(obj, "__getitem__")
+        )
         for key, attribute, serialize, field, plain in steps:
             if plain:
-                value = _value(obj, attribute)
+                value = getattr(obj, attribute, missing) if by_attribute else _value(obj, attribute)
                 if value is missing:
                     default = field.dump_default
                     value = default() if callable(default) else default

@@ -22,8 +22,8 @@ from backend.appointments.services import send_reminders
 from backend.clock import today
 from backend.logs import request_id_var
 from backend.ops.retention import prune
-from backend.push.celery import DELIVER_TASK, CeleryDispatcher, celery_app
-from backend.push.dispatch import run_delivery, sweep_once
+from backend.push.celery import DELIVER_MANY_TASK, DELIVER_TASK, CeleryDispatcher, celery_app
+from backend.push.dispatch import run_deliveries, run_delivery, sweep_once
 from backend.push.fanout import fanout_due
 from backend.runtime import Runtime
 from backend.settings import Settings
@@ -75,6 +75,11 @@ def register_tasks(app: Celery, rt: Runtime) -> None:
     @app.task(name=DELIVER_TASK, shared=False)  # type: ignore[untyped-decorator]
     def deliver_task(delivery_id: int, request_id: str | None = None) -> str:
         return run_delivery(rt, rt.push_senders, int(delivery_id), dispatcher).status
+
+    @app.task(name=DELIVER_MANY_TASK, shared=False)  # type: ignore[untyped-decorator]
+    def deliver_many_task(delivery_ids: list[int], request_id: str | None = None) -> int:
+        outcomes = run_deliveries(rt, rt.push_senders, [int(i) for i in delivery_ids], dispatcher)
+        return sum(1 for outcome in outcomes.values() if outcome.status == "sent")
 
     @app.task(name=SWEEP_TASK, shared=False)  # type: ignore[untyped-decorator]
     def sweep_task(request_id: str | None = None) -> dict[str, Any]:

@@ -231,6 +231,22 @@ def quantiles(values: list[float]) -> dict[str, float]:
     }
 
 
+def batch_body(rows: list[tuple[int, str, str]], start: int, size: int) -> bytes:
+    """The body of the call booking the interest of ``rows[start : start + size]``."""
+    entries = [
+        {
+            "account_no": no,
+            "external_id": f"JX2026-{no}",
+            "kind": "interest",
+            "amount": str(interest_of(start + k)),
+            "txn_date": "2026-06-30",
+            "summary": "2026年度结息",
+        }
+        for k, (_, no, _) in enumerate(rows[start : start + size])
+    ]
+    return signing.encode_body({"entries": entries})
+
+
 def post_batches(
     port: int, rows: list[tuple[int, str, str]], size: int, posters: int
 ) -> tuple[float, Counter[str]]:
@@ -248,18 +264,7 @@ def post_batches(
                 start = next(starts, None)
             if start is None or failures:
                 break
-            entries = [
-                {
-                    "account_no": no,
-                    "external_id": f"JX2026-{no}",
-                    "kind": "interest",
-                    "amount": str(interest_of(start + k)),
-                    "txn_date": "2026-06-30",
-                    "summary": "2026年度结息",
-                }
-                for k, (_, no, _) in enumerate(rows[start : start + size])
-            ]
-            body = signing.encode_body({"entries": entries})
+            body = batch_body(rows, start, size)
             path = "/internal/v1/fund/transactions/batch"
             headers = signing.signed_headers(
                 KEY_ID, KEY_SECRET, "POST", path, query="", body=body, timestamp=int(time.time())

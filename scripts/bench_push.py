@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> None:
     url = os.environ.get("GJJ_DATABASE_URL") or (
         f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench_push.sqlite3'}"
     )
-    with FakeWeChatApi() as fake:
+    with FakeWeChatApi(port=args.fake_port) as fake:
         fake.register_app(APPID, "bench-secret")
         rt = build_runtime(url, args.threads, fake.url)
         members = seed(rt, fake, args.members)
@@ -162,4 +162,5 @@ if __name__ == "__main__":
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=120)
+    parser.add_argument("--fake-port", type=int, default=0, help="the WeChat fake's (0: any free)")
     main(parser.parse_args())

@@ -76,6 +76,9 @@ class RecordingDispatcher:
     def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
         self.dispatched.append((delivery_id, countdown))
 
+    def dispatch_many(self, delivery_ids: list[int]) -> None:
+        self.dispatched.extend((delivery_id, 0) for delivery_id in delivery_ids)
+
 
 @pytest.fixture
 def redis_client() -> Iterator[redis_lib.Redis]:

@@ -37,6 +37,7 @@ from adapters.errors import (
     alipay_error,
     http_status_error,
 )
+from adapters.http import pinned_session
 
 
 class Gateway(DefaultAlipayClient):
@@ -65,7 +66,7 @@ class Gateway(DefaultAlipayClient):
         self.timeouts = (min(config.connect_timeout, config.timeout), min(read, config.timeout))
         # One pooled session per client: keep-alive connections are reused across calls instead
         # of a TCP (and TLS) handshake per call. No retries at this level: callers decide.
-        self._session = requests.Session()
+        self._session = pinned_session(config.server_url)
         adapter = HTTPAdapter(
             pool_connections=1, pool_maxsize=max(config.pool_size, 1), max_retries=0
         )

@@ -28,6 +28,7 @@ from adapters.errors import (
     TransportError,
     http_status_error,
 )
+from adapters.http import pinned_session
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ class DysmsSender:
         self.endpoint = endpoint
         self.region_id = region_id
         self.timeout = timeout
-        self._http = session or requests.Session()
+        # A session passed in is the caller's as it is; our own reads the environment once.
+        self._http = session if session is not None else pinned_session(endpoint)
 
     def __repr__(self) -> str:
         return f"DysmsSender(access_key_id={self.access_key_id!r}, endpoint={self.endpoint!r})"

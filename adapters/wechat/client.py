@@ -2,10 +2,13 @@
 
 What the subclass adds or changes, and why:
 - the base URL is configurable (the loopback fake), wechatpy hard-codes api.weixin.qq.com;
+- one pinned HTTP session (``adapters.http``): the environment's proxy and CA settings are read
+  once, not on every request;
 - every request carries a timeout (wechatpy's default ``timeout=None`` can hang a worker);
 - the access token comes from ``cgi-bin/stable_token`` and is cached in Redis, shared by every
   process: ``cgi-bin/token`` invalidates the previous token on each call, so processes that each
-  fetched their own would keep knocking each other's token out;
+  fetched their own would keep knocking each other's token out. Each client also keeps the token
+  it read in memory until the Redis copy's expiry, so a send costs no Redis round trip;
 - on 40001/42001 the token is refreshed once and the call retried once (wechatpy's own retry has
   no cap: it recurses for as long as the platform keeps answering 40001);
 - ``jscode2session`` without an access token, ``getuserphonenumber`` and ``miniprogram_state`` /
@@ -16,7 +19,8 @@ What the subclass adds or changes, and why:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +38,7 @@ from adapters.errors import (
     http_status_error,
     wechat_error,
 )
+from adapters.http import pinned_session
 from adapters.redact import install_log_redaction
 
 logger = logging.getLogger(__name__)
@@ -84,7 +89,9 @@ class WeChatMiniClient(WeChatClient):
 
     channel = WECHAT
 
-    def __init__(self, config: WeChatConfig, redis: Any) -> None:
+    def __init__(
+        self, config: WeChatConfig, redis: Any, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(
             config.appid,
             config.secret,
@@ -96,6 +103,11 @@ class WeChatMiniClient(WeChatClient):
         self.base_url = config.base_url.rstrip("/")
         # wechatpy's own endpoint helpers (client.wxa…) build URLs from this attribute.
         self.API_BASE_URL = f"{self.base_url}/cgi-bin/"
+        self._http = pinned_session(self.base_url)
+        # The shared token and the monotonic time its Redis copy expires at (one tuple, replaced
+        # whole, so threads never see a token with another one's expiry).
+        self._monotonic = monotonic
+        self._local_token: tuple[str, float] | None = None
         # The AppSecret travels in the jscode2session URL and the access token in every other
         # one; urllib3 logs those URLs at DEBUG.
         install_log_redaction()
@@ -144,10 +156,20 @@ class WeChatMiniClient(WeChatClient):
 
     @property
     def access_token(self) -> str:
+        local = self._local_token
+        if local is not None and self._monotonic() < local[1]:
+            return local[0]
         token = self.session.get(self.access_token_key)
         if token:
+            # Kept no longer than the Redis copy: a refresh by any process is seen once that
+            # expires, or at once when the platform refuses the old token (_call_with_token).
+            ttl = self.session.redis.ttl(self.session.key_name(self.access_token_key))
+            self._keep(str(token), ttl)
             return str(token)
         return self._fetch_stable_token(force_refresh=False)
+
+    def _keep(self, token: str, ttl: int) -> None:
+        self._local_token = (token, self._monotonic() + ttl) if ttl > 0 else None
 
     def fetch_access_token(self) -> dict[str, Any]:
         """wechatpy's hook; kept so its helpers work, but backed by stable_token."""
@@ -175,9 +197,11 @@ class WeChatMiniClient(WeChatClient):
         margin = self.config.token_margin
         ttl = expires_in - margin if expires_in > 2 * margin else max(expires_in // 2, 1)
         self.session.set(self.access_token_key, token, ttl)
+        self._keep(str(token), ttl)
         return str(token)
 
     def _replace_rejected_token(self, rejected: str) -> None:
+        self._local_token = None
         current = self.session.get(self.access_token_key)
         if current and current != rejected:
             return  # another process already replaced it

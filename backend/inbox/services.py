@@ -8,11 +8,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend import events
 from backend.clock import utcnow
+from backend.db import insert_many
 from backend.inbox.models import Message
 from backend.inbox.queries import get_item, message_by_dedupe_key
 
@@ -83,15 +84,8 @@ def post_messages(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]
         }
         for row in rows
     ]
-    # An executemany and one read back by dedupe key (cheaper than a multi-row RETURNING).
-    session.execute(insert(Message), values)
-    by_key = dict(
-        session.execute(
-            select(Message.dedupe_key, Message.id).where(
-                Message.dedupe_key.in_([row["dedupe_key"] for row in values])
-            )
-        ).all()
-    )
+    # One statement whatever the number of rows (PostgreSQL: one array a column, see insert_many).
+    by_key = dict(insert_many(session, Message, values, returning=("dedupe_key", "id")))
     ids = [by_key[row["dedupe_key"]] for row in values]
     posted = [
         events.MessagePosted(message_id, row["member_id"], row["business_type"])

@@ -1,29 +1,23 @@
 """Ledger entries from the core system (缴存支取明细): each books once (its ``external_id``),
-moves the account's running balance under a row lock, and tells the member."""
+moves the account's running balance under a row lock, and tells the member. One entry at a time
+here; many in one call (the 30 June run) in :mod:`backend.integration.ledger_batch`."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.accounts.models import TRANSACTION_KINDS, FundAccount, FundTransaction
 from backend.applications.services import apply_event
-from backend.audit.models import AuditEvent
-from backend.clock import utcnow
 from backend.db import MONEY_MAX
-from backend.errors import AppError, NotFound, ValidationFailed
-from backend.idempotency.services import same_request
-from backend.inbox.models import Message
-from backend.inbox.services import post_message, post_messages
+from backend.errors import NotFound, ValidationFailed
+from backend.inbox.services import post_message
 from backend.integration.services import (
     Caller,
     audit,
@@ -54,12 +48,56 @@ TRANSACTION_KEY = "txn:{}"
 CLOSED = ("completed", "rejected", "cancelled")
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A ledger entry as a batch booked or found it: the columns its answer and its message
+    show, read in bulk (no ORM object per entry)."""
+
+    id: int
+    account_id: int
+    member_id: int
+    external_id: str | None
+    kind: str
+    amount: Decimal
+    balance_after: Decimal
+    txn_date: dt.date
+    period_month: str | None
+    summary: str
+    rent_arrangement_id: int | None
+
+
+ENTRY_COLUMNS = tuple(f.name for f in dataclasses.fields(Entry))
+
+
+def _entry_column(name: str) -> Any:
+    """A column of the booked entry, read through to it."""
+    return property(lambda booked: getattr(booked.transaction, name))
+
+
 @dataclass(frozen=True)
 class Booked:
-    transaction: FundTransaction
+    """An entry and what its answer shows besides (``FundTransactionSchema`` dumps it)."""
+
+    transaction: FundTransaction | Entry
     account_no: str
     created: bool
     rent_arrangement_no: str | None = None
+
+    # The entry's own columns, so that the schema dumps this object as it is (no pre-dump hook:
+    # the compiled dump of backend.dumping applies to every entry of a batch).
+    id = _entry_column("id")
+    external_id = _entry_column("external_id")
+    member_id = _entry_column("member_id")
+    kind = _entry_column("kind")
+    amount = _entry_column("amount")
+    balance_after = _entry_column("balance_after")
+    txn_date = _entry_column("txn_date")
+    period_month = _entry_column("period_month")
+    summary = _entry_column("summary")
+
+    @property
+    def kind_name(self) -> str:
+        return TRANSACTION_KINDS[self.transaction.kind]
 
 
 def sign_error(kind: str, amount: Decimal) -> str | None:
@@ -74,7 +112,7 @@ def sign_error(kind: str, amount: Decimal) -> str | None:
 
 
 def entry_content(
-    txn: FundTransaction,
+    txn: FundTransaction | Entry,
     account_no: str,
     application_no: str | None,
     arrangement: RentArrangement | None = None,
@@ -144,7 +182,7 @@ def _arrangement(
     return arrangement
 
 
-def _check_balance(balance: Decimal, before: Decimal) -> None:
+def check_balance(balance: Decimal, before: Decimal) -> None:
     """422 when the balance after an entry would not fit NUMERIC(14,2) or go below zero."""
     if balance > MONEY_MAX:
         raise ValidationFailed(
@@ -160,7 +198,7 @@ def _check_balance(balance: Decimal, before: Decimal) -> None:
         )
 
 
-def _by_external_id(session: Session, external_id: str) -> FundTransaction | None:
+def by_external_id(session: Session, external_id: str) -> FundTransaction | None:
     return session.scalars(
         select(FundTransaction).where(FundTransaction.external_id == external_id)
     ).first()
@@ -220,7 +258,7 @@ def book_transaction(
     problem = sign_error(kind, amount)
     if problem:
         raise ValidationFailed(problem, errors={"amount": [problem]})
-    existing = _by_external_id(session, external_id)
+    existing = by_external_id(session, external_id)
     if existing is not None:
         return _replay(session, caller, existing, request_hash)
     if account_no is None:
@@ -233,7 +271,7 @@ def book_transaction(
     account = session.scalars(select(FundAccount).where(where).with_for_update()).first()
     if account is None:
         raise NotFound("未找到该公积金账户", error_code="fund.account_not_found")
-    existing = _by_external_id(session, external_id)  # a racing twin may have committed meanwhile
+    existing = by_external_id(session, external_id)  # a racing twin may have committed meanwhile
     if existing is not None:
         return _replay(session, caller, existing, request_hash)
     application = None
@@ -247,7 +285,7 @@ def book_transaction(
             )
     arrangement = _arrangement(session, pii, account, kind, amount, txn_date, rent_arrangement_no)
     balance = account.balance + amount
-    _check_balance(balance, account.balance)
+    check_balance(balance, account.balance)
 
     def write() -> Booked:
         account.balance = balance
@@ -299,389 +337,6 @@ def book_transaction(
 
     booked = commit_once(session, write)
     if booked is None:
-        winner = lost_race(_by_external_id(session, external_id))
+        winner = lost_race(by_external_id(session, external_id))
         return _replay(session, caller, winner, request_hash)
     return booked
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    """One entry of a batch: booked now, a replay of a known ``external_id``, or refused."""
-
-    external_id: str
-    status: str  # created | replayed | refused
-    booked: Booked | None = None
-    error: dict[str, Any] | None = None
-
-
-CHUNK = 250  # entries per transaction of a batch: the locks it holds, the rows of one insert
-
-
-def book_batch(
-    sessions: Callable[[], Session],
-    pii: PiiVault,
-    caller: Caller,
-    entries: list[dict[str, Any]],
-    *,
-    threads: int = 1,
-    chunk: int = CHUNK,
-) -> list[BatchResult]:
-    """Book many entries (the 30 June interest run) in one call, with the semantics of
-    :func:`book_transaction` for each: idempotent by ``external_id`` (a replay answers the first
-    booking, other content is 409), the account row-locked, the running balance exact, the
-    member told. A refused entry (unknown account, conflicting replay, balance) is answered with
-    its error envelope and does not stop the others.
-
-    Set-based: entries naming an account and nothing else (the interest run) are booked a chunk
-    of accounts at a time in one transaction — the chunk's accounts locked in one ``SELECT … FOR
-    UPDATE`` ordered by id (no deadlock with another batch), its known external ids read once,
-    the running balances computed here in entry order, then one insert of the entries, one of
-    their messages and pushes, one of the audit rows and one update of the balances. Entries of
-    one account stay in one chunk, in the order sent; chunks go to up to ``threads`` threads,
-    each with its own session. Entries by ID number or naming an application or a rent
-    arrangement are booked one by one by :func:`book_transaction`, as is a chunk that lost a
-    race on an external id to another caller."""
-    results: list[BatchResult | None] = [None] * len(entries)
-    first_of: dict[str, int] = {}
-    repeats: list[int] = []  # an external id sent again in this call: settled once it is booked
-    lanes: dict[str, list[int]] = {}
-    single: dict[str, list[int]] = {}
-    for index, entry in enumerate(entries):
-        if entry["external_id"] in first_of:
-            repeats.append(index)
-            continue
-        first_of[entry["external_id"]] = index
-        if entry.get("account_no") is None:
-            single.setdefault(f"id:{entry.get('id_number')}", []).append(index)
-        elif entry.get("application_no") or entry.get("rent_arrangement_no"):
-            single.setdefault(entry["account_no"], []).append(index)
-        else:
-            lanes.setdefault(entry["account_no"], []).append(index)
-    for account_no in set(lanes) & set(single):  # one account, one order: all one by one
-        single[account_no] = sorted(single[account_no] + lanes.pop(account_no))
-    chunks: list[list[int]] = [[]]
-    for lane in lanes.values():
-        if len(chunks[-1]) + len(lane) > chunk and chunks[-1]:
-            chunks.append([])
-        chunks[-1].extend(lane)
-    work: list[tuple[str, list[int]]] = [("set", sorted(c)) for c in chunks if c]
-    work += [("single", lane) for lane in single.values()]
-    queue = iter(work)
-    lock = threading.Lock()
-
-    def run() -> None:
-        with sessions() as session:
-            while True:
-                with lock:
-                    item = next(queue, None)
-                if item is None:
-                    return
-                how, indexes = item
-                if how == "set":
-                    _book_chunk(session, pii, caller, entries, indexes, results)
-                else:
-                    for index in indexes:
-                        results[index] = _book_one(session, pii, caller, entries[index])
-
-    pool = [threading.Thread(target=run) for _ in range(min(threads, len(work)) - 1)]
-    for worker in pool:
-        worker.start()
-    run()  # this thread is one of them
-    for worker in pool:
-        worker.join()
-    if repeats:
-        with sessions() as session:
-            _settle_repeats(session, pii, caller, entries, repeats, first_of, results)
-    return [r for r in results if r is not None]
-
-
-def _refused(entry: dict[str, Any], error: AppError) -> BatchResult:
-    return BatchResult(entry["external_id"], "refused", error=error.to_payload())
-
-
-def _book_chunk(
-    session: Session,
-    pii: PiiVault,
-    caller: Caller,
-    entries: list[dict[str, Any]],
-    indexes: list[int],
-    results: list[BatchResult | None],
-) -> None:
-    """Book the entries at ``indexes`` (distinct external ids, by account number, no
-    application or arrangement) in one transaction; see :func:`book_batch`."""
-    try:
-        answers = _write_chunk(session, caller, [entries[i] for i in indexes])
-        session.commit()
-    except IntegrityError:
-        # Another caller booked one of these external ids meanwhile (on another account, or
-        # between our look and our insert): one by one, each answers as the single call would.
-        session.rollback()
-        answers = [_book_one(session, pii, caller, entries[i]) for i in indexes]
-    for index, answer in zip(indexes, answers, strict=True):
-        results[index] = answer
-
-
-def _write_chunk(
-    session: Session, caller: Caller, chunk: list[dict[str, Any]]
-) -> list[BatchResult]:
-    numbers = sorted({entry["account_no"] for entry in chunk})
-    # One lock per account, taken in id order: two batches sharing accounts cannot deadlock.
-    accounts = {
-        row.account_no: row
-        for row in session.execute(
-            select(
-                FundAccount.id,
-                FundAccount.account_no,
-                FundAccount.member_id,
-                FundAccount.balance,
-                FundAccount.paid_through,
-            )
-            .where(FundAccount.account_no.in_(numbers))
-            .order_by(FundAccount.id)
-            .with_for_update()
-        )
-    }
-    # Read under the locks: an entry a twin committed before we got them is a replay here.
-    known = {
-        txn.external_id: txn
-        for txn in session.scalars(
-            select(FundTransaction).where(
-                FundTransaction.external_id.in_([entry["external_id"] for entry in chunk])
-            )
-        )
-    }
-    hashes: dict[str | None, str | None] = {}
-    replay_accounts: dict[int, str] = {}
-    arrangement_nos: dict[int, str] = {}
-    if known:
-        hashes = dict(
-            session.execute(
-                select(Message.dedupe_key, Message.request_hash).where(
-                    Message.dedupe_key.in_([TRANSACTION_KEY.format(k) for k in known])
-                )
-            ).all()
-        )
-        replay_accounts = dict(
-            session.execute(
-                select(FundAccount.id, FundAccount.account_no).where(
-                    FundAccount.id.in_({txn.account_id for txn in known.values()})
-                )
-            ).all()
-        )
-        arrangement_ids = {t.rent_arrangement_id for t in known.values() if t.rent_arrangement_id}
-        if arrangement_ids:
-            arrangement_nos = dict(
-                session.execute(
-                    select(RentArrangement.id, RentArrangement.arrangement_no).where(
-                        RentArrangement.id.in_(arrangement_ids)
-                    )
-                ).all()
-            )
-        for txn in known.values():
-            session.expunge(txn)  # answered after commit, whatever happens to the session
-
-    balances = {no: row.balance for no, row in accounts.items()}
-    paid_through = {no: row.paid_through for no, row in accounts.items()}
-    now = utcnow()
-    answers: list[BatchResult | None] = []
-    new_rows: list[dict[str, Any]] = []
-    audits: list[dict[str, Any]] = []
-    for entry in chunk:
-        external_id, kind, amount = entry["external_id"], entry["kind"], entry["amount"]
-        try:
-            problem = sign_error(kind, amount)
-            if problem:
-                raise ValidationFailed(problem, errors={"amount": [problem]})
-            replayed = known.get(external_id)
-            if replayed is not None:
-                txn = replayed
-                same_request(hashes.get(TRANSACTION_KEY.format(external_id)), entry["request_hash"])
-                audits.append(
-                    _audit_row(caller, txn.member_id, now, external_id=external_id, replayed=True)
-                )
-                answers.append(
-                    BatchResult(
-                        external_id,
-                        "replayed",
-                        Booked(
-                            txn,
-                            replay_accounts[txn.account_id],
-                            created=False,
-                            rent_arrangement_no=arrangement_nos.get(txn.rent_arrangement_id or 0),
-                        ),
-                    )
-                )
-                continue
-            account = accounts.get(entry["account_no"])
-            if account is None:
-                raise NotFound("未找到该公积金账户", error_code="fund.account_not_found")
-            before = balances[account.account_no]
-            balance = before + amount
-            _check_balance(balance, before)
-        except AppError as error:
-            answers.append(_refused(entry, error))
-            continue
-        balances[account.account_no] = balance
-        period_month = entry.get("period_month")
-        if kind in ("deposit", "supplementary") and period_month:
-            current = paid_through[account.account_no]
-            if current is None or period_month > current:
-                paid_through[account.account_no] = period_month
-        new_rows.append(
-            {
-                "account_id": account.id,
-                "member_id": account.member_id,
-                "txn_date": entry["txn_date"],
-                "kind": kind,
-                "amount": amount,
-                "balance_after": balance,
-                "period_month": period_month,
-                "summary": entry.get("summary") or TRANSACTION_KINDS[kind],
-                "external_id": external_id,
-                "rent_arrangement_id": None,
-                "created_at": now,
-            }
-        )
-        audits.append(
-            _audit_row(
-                caller,
-                account.member_id,
-                now,
-                external_id=external_id,
-                kind=kind,
-                amount=str(amount),
-            )
-        )
-        answers.append(None)  # booked below
-
-    booked: list[FundTransaction] = []
-    if new_rows:
-        # An executemany (one short statement the driver prepares once, rows pipelined) and one
-        # read back by external id: a multi-row INSERT … RETURNING of 250 rows cost more client
-        # CPU in building and parsing its 3,000 placeholders than the rest of the booking.
-        session.execute(insert(FundTransaction), new_rows)
-        inserted = {
-            txn.external_id: txn
-            for txn in session.scalars(
-                select(FundTransaction).where(
-                    FundTransaction.external_id.in_([row["external_id"] for row in new_rows])
-                )
-            )
-        }
-        booked = [inserted[row["external_id"]] for row in new_rows]
-        for txn in booked:
-            session.expunge(txn)
-        numbers_by_id = {row.id: no for no, row in accounts.items()}
-        post_messages(
-            session,
-            [
-                {
-                    "member_id": txn.member_id,
-                    "business_name": business_name(txn.kind, None),
-                    "content": entry_content(txn, numbers_by_id[txn.account_id], None),
-                    "business_type": BUSINESS_TYPES[txn.kind],
-                    "dedupe_key": TRANSACTION_KEY.format(txn.external_id),
-                    "request_hash": entry["request_hash"],
-                    "sent_at": now,
-                }
-                for txn, entry in zip(
-                    booked,
-                    [e for e, a in zip(chunk, answers, strict=True) if a is None],
-                    strict=True,
-                )
-            ],
-        )
-        moved = {txn.account_id for txn in booked}
-        session.execute(
-            update(FundAccount),
-            [
-                {
-                    "id": row.id,
-                    "balance": balances[no],
-                    "paid_through": paid_through[no],
-                }
-                for no, row in accounts.items()
-                if row.id in moved
-            ],
-        )
-    if audits:
-        session.execute(insert(AuditEvent), audits)
-    fresh = iter(booked)
-    done: list[BatchResult] = []
-    for entry, answer in zip(chunk, answers, strict=True):
-        if answer is None:
-            txn = next(fresh)
-            answer = BatchResult(
-                entry["external_id"], "created", Booked(txn, entry["account_no"], created=True)
-            )
-        done.append(answer)
-    return done
-
-
-def _audit_row(caller: Caller, member_id: int, now: dt.datetime, **detail: Any) -> dict[str, Any]:
-    """An ``internal.fund_transaction`` audit row, as :func:`audit` writes it."""
-    return {
-        "member_id": member_id,
-        "actor": caller.actor,
-        "action": "internal.fund_transaction",
-        "ip": caller.origin.ip,
-        "request_id": caller.origin.request_id,
-        "detail": detail,
-        "created_at": now,
-    }
-
-
-def _settle_repeats(
-    session: Session,
-    pii: PiiVault,
-    caller: Caller,
-    entries: list[dict[str, Any]],
-    repeats: list[int],
-    first_of: dict[str, int],
-    results: list[BatchResult | None],
-) -> None:
-    """An external id sent again later in the same call: the replay of its first occurrence
-    (409 when the content differs), as if sent after it. When the first was refused, the repeat
-    is booked on its own."""
-    for index in repeats:
-        entry = entries[index]
-        first = results[first_of[entry["external_id"]]]
-        if first is None or first.booked is None:
-            results[index] = _book_one(session, pii, caller, entry)
-            continue
-        try:
-            problem = sign_error(entry["kind"], entry["amount"])
-            if problem:
-                raise ValidationFailed(problem, errors={"amount": [problem]})
-            same_request(
-                entries[first_of[entry["external_id"]]]["request_hash"], entry["request_hash"]
-            )
-        except AppError as error:
-            results[index] = _refused(entry, error)
-            continue
-        txn = first.booked.transaction
-        audit(
-            session,
-            caller,
-            "internal.fund_transaction",
-            txn.member_id,
-            external_id=entry["external_id"],
-            replayed=True,
-        )
-        results[index] = BatchResult(
-            entry["external_id"], "replayed", dataclasses.replace(first.booked, created=False)
-        )
-    session.commit()
-
-
-def _book_one(
-    session: Session, pii: PiiVault, caller: Caller, entry: dict[str, Any]
-) -> BatchResult:
-    try:
-        booked = book_transaction(session, pii, caller, **entry)
-    except AppError as error:
-        session.rollback()
-        return _refused(entry, error)
-    # Out of the session: a later entry's rollback must not expire what this one answers.
-    session.expunge(booked.transaction)
-    return BatchResult(entry["external_id"], "created" if booked.created else "replayed", booked)

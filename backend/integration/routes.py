@@ -23,6 +23,7 @@ from backend.integration import (
     announcements,
     appointments,
     ledger,
+    ledger_batch,
     loan_events,
     prepayment_events,
     retirement,
@@ -238,7 +239,7 @@ class CoreFundTransactionBatch(MethodView):
             {**entry, "request_hash": services.fingerprint(rt.pii, "POST", single, entry)}
             for entry in args["entries"]
         ]
-        results = ledger.book_batch(rt.session, rt.pii, caller(), entries, threads=threads)
+        results = ledger_batch.book_batch(rt.session, rt.pii, caller(), entries, threads=threads)
         counts = {status: 0 for status in ("created", "replayed", "refused")}
         for result in results:
             counts[result.status] += 1

@@ -2,7 +2,8 @@
 broker, and the dispatcher that hands delivery ids to the worker (:mod:`backend.worker`).
 
 Broker and result backend come from settings (``GJJ_BROKER_URL``, default ``GJJ_REDIS_URL``; an
-``amqp://`` RabbitMQ URL works as well). Tasks carry a delivery id only and re-read the rows, so a
+``amqp://`` RabbitMQ URL works as well). Tasks carry delivery ids only (one, or the chunk of a
+commit's new deliveries) and re-read the rows, so a
 redelivered task (acks_late, a Redis visibility timeout) is harmless: the claim lets one through.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 from celery import Celery
 
 from backend.logs import request_id_var
+from backend.push.dispatch import chunks
 from backend.settings import Settings, SettingsError
 
 DELIVER_TASK = "gjj.push.deliver"
+DELIVER_MANY_TASK = "gjj.push.deliver_many"
 
 
 def celery_app(settings: Settings) -> Celery:
@@ -52,3 +55,10 @@ class CeleryDispatcher:
             kwargs={"request_id": request_id_var.get()},
             countdown=countdown or None,
         )
+
+    def dispatch_many(self, delivery_ids: list[int]) -> None:
+        """A task a chunk: the worker claims and finishes each chunk in a few transactions."""
+        for chunk in chunks(delivery_ids):
+            self.celery.send_task(
+                DELIVER_MANY_TASK, args=[chunk], kwargs={"request_id": request_id_var.get()}
+            )

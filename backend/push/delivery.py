@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters.base import KeywordValueError
@@ -104,6 +104,17 @@ def deliver(rt: Core, delivery_id: int, senders: Senders) -> Outcome:
 
 
 @dataclass(frozen=True)
+class _Claim:
+    """A delivery this worker claimed, as the claim's ``RETURNING`` gave it."""
+
+    id: int
+    message_id: int
+    member_id: int
+    channel: str
+    attempts: int
+
+
+@dataclass(frozen=True)
 class _Ready:
     delivery_id: int
     member_id: int
@@ -132,9 +143,7 @@ def deliver_many(rt: Core, delivery_ids: Sequence[int], senders: Senders) -> dic
         if not claimed:
             session.rollback()
             return outcomes
-        deliveries = session.scalars(
-            select(PushDelivery).where(PushDelivery.id.in_(claimed)).order_by(PushDelivery.id)
-        ).all()
+        deliveries = [claimed[i] for i in sorted(claimed)]
         context = _Context.read(session, deliveries)
         for delivery in deliveries:
             try:
@@ -212,6 +221,19 @@ def _send(rt: Core, senders: Senders, item: _Ready, before_send: _StartMark) -> 
     return None
 
 
+# The start mark runs once per send: built once, so a mark costs the round trip and not the
+# statement's construction and cache key (about 0.13 ms of CPU a send, measured).
+_MARK = (
+    update(PushDelivery)
+    .where(
+        PushDelivery.id == bindparam("delivery_id"),
+        PushDelivery.status == "sending",
+        PushDelivery.attempts == bindparam("claim_attempts"),
+    )
+    .values(send_started_at=bindparam("now"), locked_until=bindparam("lock_until"))
+)
+
+
 @dataclass(frozen=True)
 class _StartMark:
     """``before_send`` of one delivery: commits ``send_started_at`` on this worker's claim (its
@@ -226,16 +248,13 @@ class _StartMark:
     def __call__(self) -> None:
         now = clock.utcnow()
         result = self.marks.execute(
-            update(PushDelivery)
-            .where(
-                PushDelivery.id == self.delivery_id,
-                PushDelivery.status == "sending",
-                PushDelivery.attempts == self.attempts,
-            )
-            .values(
-                send_started_at=now,
-                locked_until=now + dt.timedelta(seconds=self.rt.settings.push_lock_seconds),
-            )
+            _MARK,
+            {
+                "delivery_id": self.delivery_id,
+                "claim_attempts": self.attempts,
+                "now": now,
+                "lock_until": now + dt.timedelta(seconds=self.rt.settings.push_lock_seconds),
+            },
         )
         if result.rowcount != 1:
             raise ClaimLost(self.delivery_id)
@@ -255,7 +274,8 @@ def _remember_consents(session: Session, spent: dict[str, list[int]]) -> None:
 
 def _claim_many(
     rt: Core, session: Session, delivery_ids: Sequence[int], now: dt.datetime
-) -> set[int]:
+) -> dict[int, _Claim]:
+    """The deliveries won, by id, with what the plans need (no second read of the rows)."""
     result = session.execute(
         update(PushDelivery)
         .where(
@@ -271,10 +291,16 @@ def _claim_many(
             consent_template_id=None,
             updated_at=now,
         )
-        .returning(PushDelivery.id)
+        .returning(
+            PushDelivery.id,
+            PushDelivery.message_id,
+            PushDelivery.member_id,
+            PushDelivery.channel,
+            PushDelivery.attempts,
+        )
         .execution_options(synchronize_session=False)
     )
-    return set(result.scalars())
+    return {row.id: _Claim(*row) for row in result}
 
 
 def _error_code(exc: ChannelError) -> str:
@@ -292,7 +318,7 @@ class _Context:
     long_term: set[tuple[int, str, str]]
 
     @classmethod
-    def read(cls, session: Session, deliveries: Sequence[PushDelivery]) -> _Context:
+    def read(cls, session: Session, deliveries: Sequence[_Claim]) -> _Context:
         message_ids = {d.message_id for d in deliveries}
         members = {d.member_id for d in deliveries}
         sms_members = {d.member_id for d in deliveries if d.channel == "sms"}
@@ -330,7 +356,7 @@ class _Context:
         return cls(messages, open_ids, phones, long_term)
 
 
-def _plan(rt: Core, context: _Context, delivery: PushDelivery, senders: Senders) -> _Plan:
+def _plan(rt: Core, context: _Context, delivery: _Claim, senders: Senders) -> _Plan:
     message = context.messages.get(delivery.message_id)
     if message is None or message.deleted_at is not None:
         raise _Reject("message_deleted")

@@ -6,8 +6,8 @@ before that transaction commits and hand their ids to the runtime's dispatcher a
 
 - :class:`InlineDispatcher` (``GJJ_PUSH_MODE=inline``, the embedded default): a small thread pool
   in the web process; retries wait on timers.
-- ``CeleryDispatcher`` (``celery``, in :mod:`backend.push.celery`): sends the id to the Celery
-  worker (``gjj worker``).
+- ``CeleryDispatcher`` (``celery``, in :mod:`backend.push.celery`): sends the ids to the Celery
+  worker (``gjj worker``), new deliveries a chunk to a task.
 - :class:`SyncDispatcher` (tests, one-off commands): delivers right away in the calling thread;
   retries are only recorded, the test moves the clock and runs them.
 """
@@ -29,7 +29,19 @@ DISPATCH_CHUNK = 50  # deliveries per claim: few transactions, and the pool thre
 
 
 class Dispatcher(Protocol):
-    def dispatch(self, delivery_id: int, countdown: float = 0) -> None: ...
+    def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
+        """One delivery (a retry after ``countdown`` seconds, a fallback, a requeued claim)."""
+
+    def dispatch_many(self, delivery_ids: list[int]) -> None:
+        """The new deliveries of one commit, due now: delivered a chunk at a time (one claim,
+        one plan read, one ``sent`` write a chunk)."""
+
+
+def chunks(delivery_ids: list[int]) -> list[list[int]]:
+    return [
+        delivery_ids[start : start + DISPATCH_CHUNK]
+        for start in range(0, len(delivery_ids), DISPATCH_CHUNK)
+    ]
 
 
 def run_delivery(core: Core, senders: Senders, delivery_id: int, dispatcher: Dispatcher) -> Outcome:
@@ -70,6 +82,13 @@ class SyncDispatcher:
         outcome = run_delivery(self.core, self.senders, delivery_id, self)
         self.outcomes.setdefault(delivery_id, []).append(outcome)
 
+    def dispatch_many(self, delivery_ids: list[int]) -> None:
+        for chunk in chunks(delivery_ids):
+            for delivery_id, outcome in run_deliveries(
+                self.core, self.senders, chunk, self
+            ).items():
+                self.outcomes.setdefault(delivery_id, []).append(outcome)
+
 
 class InlineDispatcher:
     def __init__(self, core: Core, senders: Senders, threads: int = 2) -> None:
@@ -87,10 +106,9 @@ class InlineDispatcher:
         self.pool.submit(self._run, delivery_id)
 
     def dispatch_many(self, delivery_ids: list[int]) -> None:
-        """New deliveries of one commit, in chunks: each pool thread claims, plans and finishes a
-        chunk in a few transactions instead of two per delivery."""
-        for start in range(0, len(delivery_ids), DISPATCH_CHUNK):
-            self.pool.submit(self._run_many, delivery_ids[start : start + DISPATCH_CHUNK])
+        """Each pool thread claims, plans and finishes a chunk in a few transactions."""
+        for chunk in chunks(delivery_ids):
+            self.pool.submit(self._run_many, chunk)
 
     def _run(self, delivery_id: int) -> None:
         try:
@@ -111,14 +129,10 @@ class InlineDispatcher:
 def dispatch_all(target: Dispatcher, delivery_ids: list[int]) -> None:
     """Hand committed delivery ids to ``target``; a failure (the broker is down) is logged and
     left to the sweeper: the rows are committed."""
-    if isinstance(target, InlineDispatcher):
+    try:
         target.dispatch_many(delivery_ids)
-        return
-    for delivery_id in delivery_ids:
-        try:
-            target.dispatch(delivery_id)
-        except Exception:
-            logger.exception("push dispatch failed", extra={"delivery_id": delivery_id})
+    except Exception:
+        logger.exception("push dispatch failed", extra={"delivery_ids": delivery_ids[:20]})
 
 
 def sweep_once(rt: Core, target: Dispatcher, *, stale_after: int) -> SweepResult:

@@ -365,3 +365,55 @@ def test_send_sends_nothing_when_before_send_raises(wechat, wechat_fake):
         wechat.send_subscription(OPENID, TEMPLATE, {"thing1": "x"}, before_send=abort)
     assert wechat_fake.calls.get(SEND, 0) == 0
     assert wechat_fake.remaining_consent(OPENID, TEMPLATE) == 1
+
+
+class GetCounter:
+    """The Redis client, counting the GETs of the token key."""
+
+    def __init__(self, redis):
+        self._redis = redis
+        self.gets = 0
+
+    def get(self, name):
+        self.gets += 1
+        return self._redis.get(name)
+
+    def __getattr__(self, name):
+        return getattr(self._redis, name)
+
+
+def test_token_is_read_from_redis_once_when_sends_follow_each_other(wechat_fake, redis_client):
+    from adapters.wechat import WeChatConfig, WeChatMiniClient
+
+    redis = GetCounter(redis_client)
+    now = [1000.0]
+    config = WeChatConfig(appid="wxtest0000000001", secret="wx-secret", base_url=wechat_fake.url)
+    other = WeChatMiniClient(config, redis_client)
+    other.access_token  # noqa: B018 - another process fetched it: it is in Redis
+    client = WeChatMiniClient(config, redis, monotonic=lambda: now[0])
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=3)
+    client.send_subscription(OPENID, TEMPLATE, {"thing1": "a"})
+    client.send_subscription(OPENID, TEMPLATE, {"thing1": "b"})
+    assert redis.gets == 1
+    key = f"{TOKEN_KEY_PREFIX}:{client.appid}_access_token"
+    now[0] += redis_client.ttl(key) + 1  # the shared copy expired: read Redis again
+    client.send_subscription(OPENID, TEMPLATE, {"thing1": "c"})
+    assert redis.gets == 2
+    assert wechat_fake.calls["/cgi-bin/stable_token"] == 1
+
+
+def test_token_kept_in_process_is_replaced_when_another_process_refreshed_it(
+    wechat_fake, redis_client, make_wechat
+):
+    first = make_wechat(wechat_fake, redis_client)
+    second = make_wechat(wechat_fake, redis_client)
+    wechat_fake.grant_consent(OPENID, TEMPLATE, count=3)
+    first.send_subscription(OPENID, TEMPLATE, {"thing1": "a"})
+    second.send_subscription(OPENID, TEMPLATE, {"thing1": "b"})
+    wechat_fake.invalidate_tokens()
+    first.send_subscription(OPENID, TEMPLATE, {"thing1": "c"})  # refreshes the shared token
+    assert wechat_fake.calls["/cgi-bin/stable_token"] == 2
+    wechat_fake.grant_consent(OPENID, TEMPLATE)
+    second.send_subscription(OPENID, TEMPLATE, {"thing1": "d"})  # its copy is refused once
+    assert second.access_token == first.access_token
+    assert wechat_fake.calls["/cgi-bin/stable_token"] == 2

@@ -31,6 +31,9 @@ class Recorder:
     def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
         self.dispatched.append((delivery_id, countdown))
 
+    def dispatch_many(self, delivery_ids: list[int]) -> None:
+        self.dispatched.extend((delivery_id, 0) for delivery_id in delivery_ids)
+
 
 def _post(runtime, member, business_type="notice", content="您的公积金已到账"):
     with runtime.session() as s:
