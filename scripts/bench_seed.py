@@ -16,15 +16,74 @@ import argparse
 import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
 
 from backend import migrate
 from backend.bootstrap import bootstrap
 from backend.settings import Settings
 from devtools.seed.runner import seed_centre
+
+
+class BackendCpu:
+    """The CPU seconds of the PostgreSQL backends (and their parallel workers) connected to the
+    seeded database, sampled from ``/proc/<pid>/stat`` every ``interval`` seconds: the highest
+    reading of each process counts (a backend's last ``interval`` before it exits is lost, a
+    fraction of a second per connection). Zero when ``/proc`` does not show the server's
+    processes (another machine, a container)."""
+
+    def __init__(self, url: URL, interval: float = 0.2) -> None:
+        self._engine = create_engine(url, poolclass=NullPool)  # its own: the seed forks
+        self._interval = interval
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._thread = threading.Thread(target=self._run, name="backend-cpu", daemon=True)
+
+    def __enter__(self) -> BackendCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._engine.dispose()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._seen.values())
+
+    def _run(self) -> None:
+        query = text(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            while True:
+                for pid in conn.execute(query).scalars():
+                    cpu = self._cpu(pid)
+                    if cpu is not None:
+                        self._seen[pid] = max(cpu, self._seen.get(pid, 0.0))
+                if self._stop.wait(self._interval):
+                    return
+
+    def _cpu(self, pid: int) -> float | None:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self._tick  # utime, stime
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,24 +100,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.reset:
         migrate.downgrade(runtime.engine)
     migrate.upgrade(runtime.engine)
+    postgres = runtime.engine.dialect.name == "postgresql"
     load_before = os.getloadavg()
+    before = _cpu(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    result = seed_centre(
-        runtime,
-        members=args.members,
-        seed=args.seed,
-        csv_path=None if args.csv is None else Path(args.csv),
-        workers=args.workers,
-    )
+    sampler = BackendCpu(runtime.engine.url)
+    if postgres:
+        sampler.__enter__()
+    try:
+        result = seed_centre(
+            runtime,
+            members=args.members,
+            seed=args.seed,
+            csv_path=None if args.csv is None else Path(args.csv),
+            workers=args.workers,
+        )
+    finally:
+        if postgres:
+            sampler.__exit__()
     elapsed = time.perf_counter() - started
     load_after = os.getloadavg()
-    cpu = sum(
-        usage.ru_utime + usage.ru_stime
-        for usage in (
-            resource.getrusage(resource.RUSAGE_SELF),
-            resource.getrusage(resource.RUSAGE_CHILDREN),
-        )
-    )
+    own = _cpu(resource.RUSAGE_SELF) - before  # the seed's part: not the imports, migrations
+    workers = _cpu(resource.RUSAGE_CHILDREN)
+    cpu = own + workers
     if result.skipped:
         print("the database already has members: use --reset on a scratch database")
         return 1
@@ -69,10 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     for table, count in sorted(result.counts.items(), key=lambda item: -item[1]):
         print(f"  {table:22} {count:>10}")
     print(f"total:     {elapsed:.1f} s")
+    for phase, seconds in result.phases.items():
+        print(f"  {phase:22} {seconds:>10.1f} s")
     print(f"members/s: {result.members / elapsed:.0f}")
     print(f"rows/s:    {result.rows / elapsed:.0f}")
     print(f"cpu:       {cpu:.0f} s of this process and its workers (not the database's)")
+    print(f"  this process {own:.1f} s from the seed's start, its workers {workers:.1f} s")
     print(f"members per cpu-second: {result.members / cpu:.0f}")
+    if postgres:
+        database = sampler.seconds
+        print(f"db cpu:    {database:.0f} s of the database's backends for this database")
+        print(f"members per cpu-second, seed + database: {result.members / (cpu + database):.0f}")
     print("load avg:  before " + " ".join(f"{x:.1f}" for x in load_before), end="")
     print(", after " + " ".join(f"{x:.1f}" for x in load_after))
     if dialect == "postgresql":

@@ -50,10 +50,14 @@ def period_rates(due_dates: Iterable[date], start_date: date, rates: RateSource)
     """
     rate_at = rate_lookup(rates)
     contract_rate = rate_at(start_date)
+    by_year: dict[int, Decimal] = {}  # a schedule has a dozen due years and hundreds of periods
     result = []
     for due in due_dates:
-        new_year = date(due.year, 1, 1)
-        result.append(rate_at(new_year) if new_year > start_date else contract_rate)
+        rate = by_year.get(due.year)
+        if rate is None:
+            new_year = date(due.year, 1, 1)
+            rate = by_year[due.year] = rate_at(new_year) if new_year > start_date else contract_rate
+        result.append(rate)
     return result
 
 

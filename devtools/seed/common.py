@@ -28,14 +28,40 @@ class Vault(Protocol):
     def phone_lookup(self, phone: str) -> str: ...
 
 
+class TupleRows(list[tuple[Any, ...]]):
+    """Rows of one table as tuples in the order of ``columns``: the hot tables (the ledger, the
+    repayments: nine rows in ten) skip a dict per row, which cost four times the tuple."""
+
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        super().__init__()
+        self.columns = columns
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self]
+
+
+def as_dicts(batch: list[Any]) -> list[dict[str, Any]]:
+    """A table's rows as dicts, whichever shape they were made in."""
+    return batch.dicts() if isinstance(batch, TupleRows) else batch
+
+
 @dataclass
 class Rows:
-    """Rows per table name, in the shape ``insert(table)`` and COPY take."""
+    """Rows per table name, in the shape ``insert(table)`` and COPY take: dicts, or
+    :class:`TupleRows` for the hot tables."""
 
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    tables: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         self.tables[table].append(row)
+
+    def tuples(self, table: str, columns: tuple[str, ...]) -> TupleRows:
+        """The tuple rows of ``table`` (made on first use with these columns)."""
+        rows = self.tables.get(table)
+        if rows is None:
+            rows = self.tables[table] = TupleRows(columns)
+        assert isinstance(rows, TupleRows) and rows.columns == columns
+        return rows
 
     def size(self) -> int:
         return sum(len(rows) for rows in self.tables.values())
@@ -43,7 +69,7 @@ class Rows:
     def clear(self) -> None:
         self.tables.clear()
 
-    def take(self) -> dict[str, list[dict[str, Any]]]:
+    def take(self) -> dict[str, list[Any]]:
         """Hand the rows over (to a writer) and start empty."""
         tables, self.tables = self.tables, defaultdict(list)
         return tables

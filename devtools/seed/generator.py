@@ -84,7 +84,7 @@ class CentreGenerator:
 
     def chunk(
         self, start: int, claims: Sequence[Claimed]
-    ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int], list[DemoMember]]:
+    ) -> tuple[dict[str, list[Any]], dict[str, int], list[DemoMember]]:
         """Members ``start``, ``start + 1``… (one per claim) with their ids counted from 0 in
         every table: (rows, how many ids each table took, the CSV lines). The caller moves the
         ids to the chunk's place in the centre when it writes the rows."""

@@ -25,6 +25,21 @@ from devtools.seed.common import (
 )
 from devtools.seed.context import Centre, MemberContext
 
+REPAYMENT_COLUMNS = (
+    "id",
+    "contract_id",
+    "period",
+    "due_date",
+    "paid_on",
+    "principal",
+    "interest",
+    "penalty",
+    "balance_after",
+    "channel",
+    "external_id",
+    "created_at",
+)
+
 # Before the 2022 benchmark (backend.loans.rates.BENCHMARK_RATES): the rates of 24 October 2015
 # (≤5 years, >5 years), second homes at 1.1 times.
 RATES_2015 = (
@@ -47,7 +62,7 @@ def rate_history(months: int, first_home: bool) -> tuple[tuple[dt.date, Decimal]
     return ((effective, early), *rates.benchmark_rate_history(months, second_home=not first_home))
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.cache  # a few thousand terms: amount × months × method × rate
 def estimated_payment(amount: Decimal, months: int, method: rules.Method, rate: Decimal) -> Decimal:
     """The first instalment an application quotes (at one rate it does not depend on dates)."""
     return amortisation.generate_schedule(
@@ -309,7 +324,7 @@ def _repayments(
         if loan.missed == 0:
             loan.state = "repaying"  # disbursed too recently to have missed a period
         due = late[: len(late) - loan.missed] if loan.missed else late
-    add = ctx.rows.tables["loan_repayments"].append
+    add = ctx.rows.tuples("loan_repayments", REPAYMENT_COLUMNS).append
     balance = schedule.principal
     for period in due:
         paid_on = period.due_date
@@ -322,20 +337,20 @@ def _repayments(
                 penalty = rules.overdue_penalty(period.payment, late_days, period.annual_rate)
                 channel = "self"
         add(
-            {
-                "id": centre.ids("loan_repayments"),
-                "contract_id": contract_id,
-                "period": period.period,
-                "due_date": period.due_date,
-                "paid_on": paid_on,
-                "principal": period.principal,
-                "interest": period.interest,
-                "penalty": penalty,
-                "balance_after": period.remaining,
-                "channel": channel,
-                "external_id": None,
-                "created_at": at(paid_on, 18),
-            }
+            (
+                centre.ids("loan_repayments"),
+                contract_id,
+                period.period,
+                period.due_date,
+                paid_on,
+                period.principal,
+                period.interest,
+                penalty,
+                period.remaining,
+                channel,
+                None,
+                at(paid_on, 18),
+            )
         )
         balance = period.remaining
     for period in due[-2:]:
@@ -356,20 +371,20 @@ def _repayments(
             schedule, loan.settle_on, prepayment_rules.PrepaymentKind.FULL, paid_periods=len(due)
         )
         add(
-            {
-                "id": centre.ids("loan_repayments"),
-                "contract_id": contract_id,
-                "period": len(due) + 1,
-                "due_date": loan.settle_on,
-                "paid_on": loan.settle_on,
-                "principal": quote.prepaid_principal,
-                "interest": quote.accrued_interest,
-                "penalty": Decimal("0.00"),
-                "balance_after": Decimal("0.00"),
-                "channel": "self",
-                "external_id": None,
-                "created_at": at(loan.settle_on, 18),
-            }
+            (
+                centre.ids("loan_repayments"),
+                contract_id,
+                len(due) + 1,
+                loan.settle_on,
+                loan.settle_on,
+                quote.prepaid_principal,
+                quote.accrued_interest,
+                Decimal("0.00"),
+                Decimal("0.00"),
+                "self",
+                None,
+                at(loan.settle_on, 18),
+            )
         )
         balance = Decimal("0.00")
     if loan.state == "settled":

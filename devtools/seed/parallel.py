@@ -15,6 +15,7 @@ database and seed again; ``gjj seed`` refuses a database that has members)."""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import queue
 import threading
@@ -142,6 +143,12 @@ def _tasks(shared: _Shared) -> Iterator[tuple[int, int, list[Claimed]]]:
 
 def _work(rt: Runtime, generator: CentreGenerator, shared: _Shared) -> None:
     rt.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
+    # A chunk is some 120,000 rows of dicts, Decimals and dates that live until it is written:
+    # the cyclic collector would walk them again and again while they are made (measured: 8-10 %
+    # of a worker's CPU). It runs once per chunk instead, after the chunk is gone; what the
+    # worker inherited is frozen (never walked, never copied on write by the walk).
+    gc.freeze()
+    gc.disable()
     try:
         with rt.engine.connect() as conn:
             _skip_row_triggers(conn)
@@ -155,6 +162,8 @@ def _work(rt: Runtime, generator: CentreGenerator, shared: _Shared) -> None:
                     writer.write(tables, shift=shift)
                 counts = {name: len(rows) for name, rows in tables.items()}
                 shared.results.put(("chunk", k, counts, demo))
+                del tables
+                gc.collect()
     except BaseException:  # noqa: BLE001 - reported to the parent, which stops the load
         shared.abort.set()
         shared.results.put(("error", traceback.format_exc()))

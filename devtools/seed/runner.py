@@ -52,6 +52,7 @@ class SeedResult:
     seconds: float = 0.0
     csv_path: Path | None = None
     demo_members: list[DemoMember] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)  # seconds of the parallel load's steps
 
     @property
     def rows(self) -> int:
@@ -114,8 +115,9 @@ def seed_centre(
         def advance(done: int) -> None:
             bar.update(done - bar.n)
 
+        phases: dict[str, float] = {}
         if workers > 1:
-            counts, demo = _parallel(rt, generator, members, workers, advance)
+            counts, demo = _parallel(rt, generator, members, workers, advance, phases)
         else:
             counts, demo = _in_one_transaction(rt, generator, members, advance)
     seed_services(rt, demo, as_of)
@@ -128,6 +130,7 @@ def seed_centre(
         seconds=time.perf_counter() - started,
         csv_path=csv_path,
         demo_members=demo,
+        phases=phases,
     )
     logger.info(
         "seeded",
@@ -177,7 +180,12 @@ def _in_one_transaction(
 
 
 def _parallel(
-    rt: Runtime, make: Make, members: int, workers: int, advance: Callable[[int], None]
+    rt: Runtime,
+    make: Make,
+    members: int,
+    workers: int,
+    advance: Callable[[int], None],
+    phases: dict[str, float],
 ) -> tuple[Counter[str], list[DemoMember]]:
     """Employers first; then the members by worker processes, with the plain indexes of their
     tables dropped and built once at the end; then the centre-wide rows and ANALYZE."""
@@ -191,13 +199,16 @@ def _parallel(
         for index in indexes:
             conn.execute(text(f"DROP INDEX {index.name}"))
     counts = writer.counts
+    started = time.perf_counter()
     try:
         loaded = parallel.load(rt, generator, members=members, workers=workers, on_progress=advance)
     finally:
+        phases["load"] = time.perf_counter() - started
         with rt.engine.begin() as conn:
             conn.execute(text(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"))
             for index in indexes:
                 index.create(conn)
+        phases["indexes"] = time.perf_counter() - started - phases["load"]
     generator.move_on(loaded.next_ids)
     with rt.engine.begin() as conn:
         writer = BulkWriter(conn)
@@ -207,6 +218,8 @@ def _parallel(
         generator.appointments(rows)
         writer.write(rows.take())
         writer.finish()
+    started = time.perf_counter()
     with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
+    phases["analyze"] = time.perf_counter() - started
     return writer.counts, loaded.demo

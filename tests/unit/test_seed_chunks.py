@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from backend.models import Base
-from devtools.seed.common import Rows
+from devtools.seed.common import Rows, as_dicts
 from devtools.seed.generator import CentreGenerator
 from devtools.seed.people import IdentityRegistry, Person, draw_person
 from devtools.seed.writer import id_moves
@@ -48,14 +48,14 @@ def _in_order() -> dict[str, list[dict[str, Any]]]:
     generator.employers(rows)
     for index in range(MEMBERS):
         generator.member(index, rows)
-    return rows.take()
+    return {name: as_dicts(batch) for name, batch in rows.take().items()}
 
 
 def _in_chunks(size: int) -> dict[str, list[dict[str, Any]]]:
     parent = _generator()
     rows = Rows()
     parent.employers(rows)
-    tables = rows.take()
+    tables = {name: as_dicts(batch) for name, batch in rows.take().items()}
     next_ids = parent.next_ids
     # a worker forked from the parent: its own generator, the parent's employers
     worker = _generator()
@@ -70,7 +70,7 @@ def _in_chunks(size: int) -> dict[str, list[dict[str, Any]]]:
         for name, count in taken.items():
             next_ids[name] = next_ids.get(name, 1) + count
         for name, batch in chunk.items():
-            for row in batch:
+            for row in as_dicts(batch):
                 columns = list(row)
                 moved = dict(row)
                 for position, offset in id_moves(TABLES[name], columns, shift):
