@@ -7,10 +7,10 @@ import functools
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, String, bindparam, cast, exists, func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from backend.accounts.models import FundAccount, FundTransaction
-from backend.applications.models import OPEN_STATUSES, Application
+from backend.applications.models import OPEN_STATUSES, Application, ApplicationNode
 from backend.loans.models import LoanContract, LoanPrepayment, LoanRate, LoanRepayment
 from backend.pagination import KeysetQuery, keyset_page
 
@@ -130,19 +130,53 @@ def repayments_page(
     )
 
 
+class ProgressRow(NamedTuple):
+    """One row of :func:`contract_progress`: the contract's number and status, its application's
+    number and one of its nodes (``None``s when it did not come through an application here)."""
+
+    contract_no: str
+    status: str
+    application_no: str | None
+    seq: int | None
+    name: str | None
+    state: str | None
+    opinion: str | None
+    handler: str | None
+    acted_at: dt.datetime | None
+
+
 @functools.cache
-def _application_with_nodes() -> Select[Application]:
+def _contract_progress() -> Select[Any]:
+    c = LoanContract.__table__.c
+    a = Application.__table__.c
+    n = ApplicationNode.__table__.c
     return (
-        select(Application)
-        .where(Application.id == bindparam("application_id"))
-        .options(joinedload(Application.nodes))
+        select(
+            c.contract_no,
+            c.status,
+            a.application_no,
+            n.seq,
+            n.name,
+            n.state,
+            n.opinion,
+            n.handler,
+            n.acted_at,
+        )
+        .select_from(
+            LoanContract.__table__.outerjoin(
+                Application.__table__, a.id == c.application_id
+            ).outerjoin(ApplicationNode.__table__, n.application_id == a.id)
+        )
+        .where(c.contract_no == bindparam("contract_no"), c.member_id == bindparam("member_id"))
+        .order_by(n.seq)
     )
 
 
-def application_with_nodes(session: Session, application_id: int) -> Application | None:
-    """The application and its nodes in one statement (a join: a handful of nodes)."""
-    params = {"application_id": application_id}
-    return session.scalars(_application_with_nodes(), params).unique().first()
+def contract_progress(session: Session, member_id: int, contract_no: str) -> list[ProgressRow]:
+    """The contract (if it is this member's), its application and the application's nodes in
+    order, in one statement of table columns: no rows when the contract is not the member's."""
+    params = {"contract_no": contract_no, "member_id": member_id}
+    return [ProgressRow(*row) for row in session.execute(_contract_progress(), params)]
 
 
 def member_account(session: Session, member_id: int) -> FundAccount | None:

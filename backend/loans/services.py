@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend import clock
-from backend.applications.models import ApplicationNode
 from backend.applications.services import LOAN_NODES
 from backend.errors import ValidationFailed
 from backend.loans import amortisation, queries, rules
@@ -151,7 +150,8 @@ def loan_info(
 
 @dataclass(frozen=True)
 class Node:
-    """A node read off the contract status (no application here to hold it)."""
+    """An approval node: the application's, or read off the contract status when the loan did
+    not come through an application here."""
 
     seq: int
     name: str
@@ -162,15 +162,21 @@ class Node:
 
 
 @dataclass(frozen=True)
+class ContractHead:
+    contract_no: str
+    status: str
+
+
+@dataclass(frozen=True)
 class LoanProgress:
-    contract: LoanContract
+    contract: ContractHead
     application_no: str | None
-    nodes: Sequence[ApplicationNode | Node]
+    nodes: Sequence[Node]
 
 
-def _synthesised_nodes(contract: LoanContract) -> list[Node]:
+def _synthesised_nodes(status: str) -> list[Node]:
     """Nodes read off the contract status when the loan did not come through an application here."""
-    done_count = {"approving": 1, "signed": 3}.get(contract.status, len(LOAN_NODES))
+    done_count = {"approving": 1, "signed": 3}.get(status, len(LOAN_NODES))
     return [
         Node(
             seq, name, "done" if seq < done_count else "current" if seq == done_count else "pending"
@@ -180,16 +186,20 @@ def _synthesised_nodes(contract: LoanContract) -> list[Node]:
 
 
 def loan_progress(session: Session, member_id: int, contract_no: str) -> LoanProgress:
-    """贷款进度: the application's nodes in order (done / current / pending)."""
-    contract = member_contract(session, member_id, contract_no)
-    application = (
-        queries.application_with_nodes(session, contract.application_id)
-        if contract.application_id is not None
-        else None
-    )
-    if application is None:
-        return LoanProgress(contract, None, _synthesised_nodes(contract))
-    return LoanProgress(contract, application.application_no, application.nodes)
+    """贷款进度: the application's nodes in order (done / current / pending), one statement."""
+    rows = queries.contract_progress(session, member_id, contract_no)
+    if not rows:
+        raise LoanNotFound()
+    first = rows[0]
+    contract = ContractHead(first.contract_no, first.status)
+    if first.application_no is None:
+        return LoanProgress(contract, None, _synthesised_nodes(first.status))
+    nodes = [
+        Node(row.seq, row.name, row.state, row.acted_at, row.opinion, row.handler)
+        for row in rows
+        if row.seq is not None and row.name is not None and row.state is not None
+    ]
+    return LoanProgress(contract, first.application_no, nodes)
 
 
 # --- 还款明细 ----------------------------------------------------------------------------------------

@@ -141,6 +141,22 @@ def test_member_get_sends_one_redis_command_and_only_data_selects_when_logged_in
     assert all(t.autocommit), "a read sent transaction bookkeeping (BEGIN/ROLLBACK)"
 
 
+def test_progress_reads_contract_application_and_nodes_in_one_select_when_applied_here(
+    client, login, member, make, trips
+):
+    application = make.application(member, kind="loan", reason="购买自住住房", amount="300000.00")
+    contract = make.loan(member, status="approving", application=application)
+    headers = login(member)
+    url = f"/api/v1/loans/{contract.contract_no}/progress"
+    with trips() as t:
+        r = client.get(url, headers=headers)
+    assert r.status_code == 200, r.json
+    assert r.json["application_no"] == application.application_no
+    assert [n["seq"] for n in r.json["nodes"]] == sorted(n.seq for n in application.nodes)
+    assert r.json["nodes"][0]["state"] == "current"
+    assert len(t.statements) == 1, t.statements
+
+
 def test_engine_does_not_ping_the_database_on_every_checkout_when_built(runtime):
     assert runtime.engine.pool._pre_ping is False
 
