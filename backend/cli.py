@@ -221,10 +221,12 @@ def seed(
     if_empty: bool,
     workers: int | None,
 ) -> None:
-    """Fill the database with a realistic demo centre (deterministic for a seed and a date)."""
+    """Fill the database with a realistic demo centre (deterministic for a seed and a date); a
+    new database gets the schema first."""
     runner = dev_tools("seed.runner")
     seed_centre, SeedRefused = runner.seed_centre, runner.SeedRefused
     csv_path = csv_path or c.settings.demo_csv_path
+    migrate.upgrade(c.runtime.engine)
     try:
         result = seed_centre(
             c.runtime,

@@ -47,6 +47,23 @@ def test_seed_command_writes_logins_when_database_is_empty(
     assert rows[0]["id_number"] in result.output  # the logins to try are printed
 
 
+def test_seed_command_creates_the_schema_when_database_is_new(
+    settings: Any, redis_client: Any, tmp_path: Path
+) -> None:
+    """What the README's benchmark section does first on a new database: ``gjj seed``."""
+    from backend.bootstrap import bootstrap
+    from backend.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    runtime = bootstrap(settings, engine=engine, redis_client=redis_client)
+    try:
+        result = _invoke(runtime, "seed", "--members", "3", "--csv", str(tmp_path / "a.csv"))
+    finally:
+        engine.dispose()
+    assert result.exit_code == 0, result.output
+    assert "seeded 3 members" in result.output
+
+
 def test_seed_command_refuses_when_members_exist(runtime: Runtime, tmp_path: Path) -> None:
     seed_centre(runtime, members=3, progress=False)
     refused = _invoke(runtime, "seed", "--members", "3", "--csv", str(tmp_path / "a.csv"))
