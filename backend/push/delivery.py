@@ -89,13 +89,9 @@ class _Reject(Exception):
 
 def claim(rt: Core, delivery_id: int, now: dt.datetime) -> bool:
     with rt.session() as session:
-        won = _claim(rt, session, delivery_id, now)
+        won = delivery_id in _claim_many(rt, session, [delivery_id], now)
         session.commit()
         return won
-
-
-def _claim(rt: Core, session: Session, delivery_id: int, now: dt.datetime) -> bool:
-    return delivery_id in _claim_many(rt, session, [delivery_id], now)
 
 
 def deliver(rt: Core, delivery_id: int, senders: Senders) -> Outcome:
@@ -587,7 +583,8 @@ def _give_back_unsent(session: Session, expired: Any, now: dt.datetime, limit: i
             .execution_options(synchronize_session=False)
         )
     )
-    for row in unsent:
-        if row.id in taken and row.consent_template_id is not None:
+    given_back = [row for row in unsent if row.id in taken]
+    for row in given_back:
+        if row.consent_template_id is not None:
             services.refund_consent(session, row.member_id, row.channel, row.consent_template_id)
-    return [row.id for row in unsent if row.id in taken]
+    return [row.id for row in given_back]

@@ -57,7 +57,8 @@ def run_deliveries(
     try:
         outcomes = deliver_many(core, delivery_ids, senders)
     except Exception:
-        # The rows stay 'sending' until their lock expires; the sweeper writes them off.
+        # The rows stay 'sending' until their lock expires; then the sweeper requeues those whose
+        # send never started and writes off those whose send did.
         logger.exception("push deliveries crashed", extra={"delivery_ids": delivery_ids[:20]})
         raise
     for delivery_id, outcome in outcomes.items():
