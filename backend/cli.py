@@ -151,11 +151,14 @@ def run_gunicorn(
     from backend import serving
 
     def _post_worker_init(_worker: object) -> None:
-        # Threads don't survive gunicorn's fork: start the embedded sweeper in the worker.
+        # Threads don't survive gunicorn's fork: start the embedded sweeper and the poller in
+        # the worker.
         if rt.settings.push_mode == "inline":
-            from backend.push.dispatch import start_inline_sweeper
+            from backend.push.dispatch import InlineDispatcher, start_inline_sweeper
 
             start_inline_sweeper(rt, rt.dispatcher)
+            if isinstance(rt.dispatcher, InlineDispatcher):
+                rt.dispatcher.poll(rt.settings.push_poll_interval)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

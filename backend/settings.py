@@ -162,6 +162,9 @@ class Settings:
     push_lock_seconds: int = 120  # a 'sending' delivery older than this lost its worker
     push_sweep_interval: int = 60
     push_inline_threads: int = 2
+    # Inline mode: seconds between a serving process's looks for due deliveries it did not
+    # commit itself (another worker's burst, a retry whose timer died with a restart).
+    push_poll_interval: float = 1.0
     # Announcement pushes are written this many members per transaction.
     announcement_fanout_batch: int = 500
     # Appointments: slots may be booked from now to this many days ahead.

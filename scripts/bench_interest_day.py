@@ -428,7 +428,9 @@ def main() -> None:
             time.sleep(0.2)
         delivery_seconds = time.perf_counter() - run_began
         cpu_after = cpu_ticks(server_pids)
-        server_cpu = sum(cpu_after[p] - cpu_before.get(p, cpu_after[p]) for p in cpu_after) / TICKS
+        spent = {p: cpu_after[p] - cpu_before.get(p, cpu_after[p]) for p in cpu_after}
+        server_cpu = sum(spent.values()) / TICKS
+        workers = [spent[p] for p in server_pids if p != server.pid and p in spent]
         reads.phase = None
         reads.stop.set()
         reads.join()
@@ -464,6 +466,8 @@ def main() -> None:
             # booking + delivery + the paced member reads, all gunicorn processes: what an idle
             # machine would have to spend per entry, whatever the load here
             "server_cpu_ms_per_entry": round(server_cpu / len(rows) * 1000, 1),
+            # each gunicorn worker's share of the workers' CPU in the run: the load spreads
+            "worker_cpu_split": [round(w / max(1, sum(workers)), 2) for w in workers],
             "deliveries": dict(statuses),
             "deliveries_per_s": round(deliveries_per_s, 1),
             "raw_send_ceiling_per_s": round(ceiling, 1),

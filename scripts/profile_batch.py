@@ -43,6 +43,9 @@ class Idle:
     def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
         return None
 
+    def dispatch_many(self, delivery_ids: list[int]) -> None:
+        return None
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -89,7 +89,7 @@ class _Reject(Exception):
 
 def claim(rt: Core, delivery_id: int, now: dt.datetime) -> bool:
     with rt.session() as session:
-        won = delivery_id in _claim_many(rt, session, [delivery_id], now)
+        won = delivery_id in _claim(rt, session, PushDelivery.id == delivery_id, now)
         session.commit()
         return won
 
@@ -129,51 +129,108 @@ def deliver_many(rt: Core, delivery_ids: Sequence[int], senders: Senders) -> dic
     its one-statement start mark; then the outcomes: every ``sent`` in one ``UPDATE``, the
     rarer refusals and failures one by one."""
     now = clock.utcnow()
-    outcomes: dict[int, Outcome] = {}
-    ready: list[_Ready] = []
-    refused: list[tuple[int, str, _Reject]] = []
-    spent: dict[str, list[int]] = {}
     with rt.session() as session:
-        claimed = _claim_many(rt, session, delivery_ids, now)
-        outcomes.update({i: Outcome("skipped") for i in delivery_ids if i not in claimed})
-        if not claimed:
-            session.rollback()
-            return outcomes
-        deliveries = [claimed[i] for i in sorted(claimed)]
-        context = _Context.read(session, deliveries)
-        for delivery in deliveries:
-            try:
-                plan = _plan(rt, context, delivery, senders)
-                template_id = plan.template.template_id if plan.template else None
-                if (
-                    template_id is not None
-                    and (delivery.member_id, delivery.channel, template_id) not in context.long_term
-                ):
-                    if not services.spend_consent(
-                        session, delivery.member_id, delivery.channel, template_id
-                    ):
-                        raise _Reject("no_consent")
-                    spent.setdefault(template_id, []).append(delivery.id)
-            except _Reject as reject:
-                refused.append((delivery.id, delivery.channel, reject))
-                continue
-            ready.append(
-                _Ready(delivery.id, delivery.member_id, delivery.channel, delivery.attempts, plan)
+        claimed = _claim(rt, session, PushDelivery.id.in_(delivery_ids), now)
+        prepared = _prepare(rt, session, claimed, senders)
+    outcomes = {i: Outcome("skipped") for i in delivery_ids if i not in claimed}
+    outcomes.update(_carry_out(rt, prepared, senders))
+    return outcomes
+
+
+def deliver_due(rt: Core, senders: Senders, limit: int) -> dict[int, Outcome]:
+    """:func:`deliver_many` of the ``limit`` oldest due deliveries that no other worker is
+    claiming at this moment (``FOR UPDATE SKIP LOCKED`` on PostgreSQL): how the pools of all
+    serving processes share whatever is due, whichever process committed it. Empty when
+    nothing is due."""
+    now = clock.utcnow()
+    # A CTE, evaluated once: as a plain ``IN (subquery … LIMIT)`` PostgreSQL may run the locking
+    # subquery more than once and claim more than ``limit`` rows.
+    due = (
+        select(PushDelivery.id)
+        .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now)
+        .order_by(PushDelivery.next_attempt_at, PushDelivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    with rt.session() as session:
+        claimed = _claim(rt, session, PushDelivery.id.in_(select(due.c.id)), now)
+        prepared = _prepare(rt, session, claimed, senders)
+    return _carry_out(rt, prepared, senders)
+
+
+def any_due(rt: Core) -> bool:
+    """Whether a pending delivery is due: one look at the due index."""
+    now = clock.utcnow()
+    with rt.session() as session:
+        return (
+            session.scalar(
+                select(PushDelivery.id)
+                .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now)
+                .limit(1)
             )
-        _remember_consents(session, spent)
-        session.commit()  # the claims, and the consents spent: _finish writes the outcomes over
-    for delivery_id, channel, why in refused:
+            is not None
+        )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Claims whose transaction committed: the ones to send, the ones refused before sending."""
+
+    ready: list[_Ready]
+    refused: list[tuple[int, str, _Reject]]
+
+
+def _prepare(rt: Core, session: Session, claimed: dict[int, _Claim], senders: Senders) -> _Prepared:
+    """Plans the claims, spends their consents and commits them with the claim: nothing is
+    sent before this commit, so a crash up to here undoes it all."""
+    prepared = _Prepared([], [])
+    if not claimed:
+        session.rollback()
+        return prepared
+    spent: dict[str, list[int]] = {}
+    deliveries = [claimed[i] for i in sorted(claimed)]
+    context = _Context.read(session, deliveries)
+    for delivery in deliveries:
+        try:
+            plan = _plan(rt, context, delivery, senders)
+            template_id = plan.template.template_id if plan.template else None
+            if (
+                template_id is not None
+                and (delivery.member_id, delivery.channel, template_id) not in context.long_term
+            ):
+                if not services.spend_consent(
+                    session, delivery.member_id, delivery.channel, template_id
+                ):
+                    raise _Reject("no_consent")
+                spent.setdefault(template_id, []).append(delivery.id)
+        except _Reject as reject:
+            prepared.refused.append((delivery.id, delivery.channel, reject))
+            continue
+        prepared.ready.append(
+            _Ready(delivery.id, delivery.member_id, delivery.channel, delivery.attempts, plan)
+        )
+    _remember_consents(session, spent)
+    session.commit()  # the claims, and the consents spent: _finish writes the outcomes over
+    return prepared
+
+
+def _carry_out(rt: Core, prepared: _Prepared, senders: Senders) -> dict[int, Outcome]:
+    """The refusals written, then each platform call with no transaction open, each preceded
+    by its start mark; every ``sent`` in one ``UPDATE`` at the end."""
+    outcomes: dict[int, Outcome] = {}
+    for delivery_id, channel, why in prepared.refused:
         outcomes[delivery_id] = _finish(
             rt, delivery_id, why.status, why.code, why.message, channel=channel
         )
-    if not ready:
+    if not prepared.ready:
         return outcomes
     sent: list[_Ready] = []
     # Marks commit one statement each (autocommit): no transaction is open during a send.
     with rt.engine.connect() as marks:
         marks.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            for item in ready:
+            for item in prepared.ready:
                 before_send = _StartMark(rt, marks, item.delivery_id, item.attempts)
                 outcome = _send(rt, senders, item, before_send)
                 if outcome is None:
@@ -268,14 +325,13 @@ def _remember_consents(session: Session, spent: dict[str, list[int]]) -> None:
         )
 
 
-def _claim_many(
-    rt: Core, session: Session, delivery_ids: Sequence[int], now: dt.datetime
-) -> dict[int, _Claim]:
-    """The deliveries won, by id, with what the plans need (no second read of the rows)."""
+def _claim(rt: Core, session: Session, which: Any, now: dt.datetime) -> dict[int, _Claim]:
+    """The deliveries ``which`` selects won (still pending and due), by id, with what the plans
+    need (no second read of the rows)."""
     result = session.execute(
         update(PushDelivery)
         .where(
-            PushDelivery.id.in_(delivery_ids),
+            which,
             PushDelivery.status == "pending",
             PushDelivery.next_attempt_at <= now,
         )

@@ -5,7 +5,9 @@ handlers (:mod:`backend.push.handlers`, subscribed at bootstrap) write its ``Pus
 before that transaction commits and hand their ids to the runtime's dispatcher after it commits.
 
 - :class:`InlineDispatcher` (``GJJ_PUSH_MODE=inline``, the embedded default): a small thread pool
-  in the web process; retries wait on timers.
+  in each serving process. A commit wakes its own process's pool; every pool claims whatever is
+  due, a chunk at a time, whichever process committed it (and a poller wakes it when another
+  process's commits left work), so all workers share a burst. Retries wait on timers.
 - ``CeleryDispatcher`` (``celery``, in :mod:`backend.push.celery`): sends the ids to the Celery
   worker (``gjj worker``), new deliveries a chunk to a task.
 - :class:`SyncDispatcher` (tests, one-off commands): delivers right away in the calling thread;
@@ -20,7 +22,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from backend.push.delivery import Outcome, Senders, SweepResult, deliver_many, sweep
+from backend.push.delivery import (
+    Outcome,
+    Senders,
+    SweepResult,
+    any_due,
+    deliver_due,
+    deliver_many,
+    sweep,
+)
 from backend.runtime import Core
 
 logger = logging.getLogger(__name__)
@@ -61,12 +71,29 @@ def run_deliveries(
         # send never started and writes off those whose send did.
         logger.exception("push deliveries crashed", extra={"delivery_ids": delivery_ids[:20]})
         raise
+    _follow_up(outcomes, dispatcher)
+    return outcomes
+
+
+def run_due(core: Core, senders: Senders, dispatcher: Dispatcher) -> dict[int, Outcome]:
+    """:func:`run_deliveries` of the next chunk of due deliveries nobody is claiming; empty
+    when none is left."""
+    try:
+        outcomes = deliver_due(core, senders, DISPATCH_CHUNK)
+    except Exception:
+        logger.exception("push deliveries crashed")  # the sweeper settles the chunk, as above
+        raise
+    _follow_up(outcomes, dispatcher)
+    return outcomes
+
+
+def _follow_up(outcomes: dict[int, Outcome], dispatcher: Dispatcher) -> None:
+    """What each outcome asks for next: a retry later, an SMS fallback now."""
     for delivery_id, outcome in outcomes.items():
         if outcome.retry_in is not None:
             dispatcher.dispatch(delivery_id, countdown=outcome.retry_in)
         if outcome.fallback_id is not None:
             dispatcher.dispatch(outcome.fallback_id)
-    return outcomes
 
 
 class SyncDispatcher:
@@ -92,14 +119,25 @@ class SyncDispatcher:
 
 
 class InlineDispatcher:
+    """The embedded pool. A commit's new deliveries wake up to ``threads`` drainers; a drainer
+    claims the oldest due deliveries nobody else is claiming, a chunk at a time, until none is
+    left. Any process's drainers take any process's deliveries, so a burst committed by one
+    worker (the core system's connections may all land on one) is shared by all of them:
+    :meth:`poll` wakes the pool when due deliveries wait that this process did not commit."""
+
     def __init__(self, core: Core, senders: Senders, threads: int = 2) -> None:
         self.core = core
         self.senders = senders
+        self.threads = threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gjj-push")
+        self._lock = threading.Lock()
+        self._draining = 0  # drainers running or queued
+        self._wakes = 0  # a drainer that found nothing leaves only if no wake came meanwhile
+        self._stopped = threading.Event()
 
     def dispatch(self, delivery_id: int, countdown: float = 0) -> None:
         if countdown > 0:
-            # Lost if the process stops first: the sweeper (`gjj push sweep`) picks it up.
+            # Lost if the process stops first: the poller or the sweeper picks it up when due.
             timer = threading.Timer(countdown, self.dispatch, args=(delivery_id,))
             timer.daemon = True
             timer.start()
@@ -107,9 +145,53 @@ class InlineDispatcher:
         self.pool.submit(self._run, delivery_id)
 
     def dispatch_many(self, delivery_ids: list[int]) -> None:
-        """Each pool thread claims, plans and finishes a chunk in a few transactions."""
-        for chunk in chunks(delivery_ids):
-            self.pool.submit(self._run_many, chunk)
+        """The ids are committed and due: wake a drainer for each chunk, up to the pool's size."""
+        self._wake(len(chunks(delivery_ids)))
+
+    def poll(self, interval: float) -> threading.Thread:
+        """A daemon thread waking the pool every ``interval`` seconds while deliveries are due
+        (one look at the due index): those another process committed, retries whose timer died
+        with a restart."""
+
+        def _loop() -> None:
+            while not self._stopped.wait(interval):
+                try:
+                    self.poll_once()
+                except Exception:  # the next pass tries again; the thread must not die
+                    logger.exception("push poll failed")
+
+        thread = threading.Thread(target=_loop, name="gjj-push-poller", daemon=True)
+        thread.start()
+        return thread
+
+    def poll_once(self) -> bool:
+        """One look: wakes the whole pool when a delivery is due; whether it did."""
+        if not any_due(self.core):
+            return False
+        self._wake(self.threads)
+        return True
+
+    def _wake(self, wanted: int) -> None:
+        with self._lock:
+            self._wakes += 1
+            start = max(0, min(wanted, self.threads - self._draining))
+            self._draining += start
+        for _ in range(start):
+            self.pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    seen = self._wakes
+                if not run_due(self.core, self.senders, self):
+                    with self._lock:
+                        if self._wakes == seen:
+                            self._draining -= 1
+                            return
+        except Exception:  # logged in run_due; the next wake, or the poller, starts another
+            with self._lock:
+                self._draining -= 1
 
     def _run(self, delivery_id: int) -> None:
         try:
@@ -117,13 +199,8 @@ class InlineDispatcher:
         except Exception:  # logged in run_delivery; a pool thread must not die silently
             return
 
-    def _run_many(self, delivery_ids: list[int]) -> None:
-        try:
-            run_deliveries(self.core, self.senders, delivery_ids, self)
-        except Exception:  # logged in run_deliveries; the sweeper picks the rows up
-            return
-
     def shutdown(self) -> None:
+        self._stopped.set()
         self.pool.shutdown(wait=True)
 
 

@@ -633,3 +633,112 @@ def test_chunk_of_deliveries_claimed_and_finished_in_two_commits_each_sent_once(
     rows = session.scalars(select(PushDelivery).order_by(PushDelivery.id)).all()
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 4 + [("sending", 1)]
     assert all(r.sent_at is not None for r in rows[:4])
+
+
+# --- every serving process shares a burst (issue 15) -----------------------------------------
+
+
+def _wx_members(make, wechat_fake, count):
+    members = []
+    for _ in range(count):
+        member = make.member()
+        user = wechat_fake.add_user(wechat_user(phone=member.plain_phone))
+        make.channel_identity(member, "wechat", user.openid)
+        wechat_fake.grant_consent(user.openid, WX_NOTICE, longterm=True)
+        make.consent(member, "wechat", WX_NOTICE, remaining=0, long_term=True)
+        member.openid = user.openid
+        members.append(member)
+    return members
+
+
+def test_idle_process_delivers_burst_another_process_committed_when_it_polls(
+    make_runtime, runtime, channels, make, wechat_fake, session
+):
+    """The core system's connections may all land on one worker: the deliveries its commits
+    write are due for every process's pool, not only for the one that committed them."""
+    from backend.push.dispatch import InlineDispatcher
+
+    committing = make_runtime(channels=channels, dispatcher=Recorder())  # its pool is busy
+    idle = make_runtime(
+        channels=channels, make_dispatcher=lambda core, senders: InlineDispatcher(core, senders, 2)
+    )
+    members = _wx_members(make, wechat_fake, 3)
+    for member in members:
+        _post(committing, member)
+
+    assert idle.dispatcher.poll_once()
+    idle.dispatcher.shutdown()  # waits for the pool
+
+    session.expire_all()
+    assert [d.status for d in session.scalars(select(PushDelivery))] == ["sent"] * 3
+    assert sorted(m["openid"] for m in wechat_fake.sent_messages) == sorted(
+        m.openid for m in members
+    )
+
+
+def test_poll_wakes_nobody_when_nothing_is_due(make_runtime, runtime, channels, make, wechat_fake):
+    from backend.push.dispatch import InlineDispatcher
+
+    pool = make_runtime(
+        channels=channels, make_dispatcher=lambda core, senders: InlineDispatcher(core, senders, 2)
+    )
+    member = _wx_members(make, wechat_fake, 1)[0]
+    _post(make_runtime(channels=channels, dispatcher=Recorder()), member)
+    assert pool.dispatcher.poll_once()
+    pool.dispatcher.shutdown()
+    assert not pool.dispatcher.poll_once()  # sent: nothing due any more
+    assert len(wechat_fake.sent_messages) == 1
+
+
+def test_due_deliveries_claimed_oldest_first_up_to_limit_and_each_once(
+    make_runtime, runtime, channels, make, wechat_fake, session, clock
+):
+    from backend.push.delivery import deliver_due
+
+    rt = make_runtime(channels=channels, dispatcher=Recorder())
+    members = _wx_members(make, wechat_fake, 4)
+    ids = []
+    for member in members:
+        ids.append(_deliveries(session, _post(rt, member))["wechat"].id)
+        clock.advance(seconds=1)
+    with rt.session() as s:  # the newest is a retry, not due yet
+        s.get(PushDelivery, ids[3]).next_attempt_at = clock.now + dt.timedelta(minutes=5)
+        s.commit()
+
+    first = deliver_due(rt, rt.push_senders, 2)
+    rest = deliver_due(rt, rt.push_senders, 2)
+
+    assert {i: o.status for i, o in first.items()} == {ids[0]: "sent", ids[1]: "sent"}
+    assert {i: o.status for i, o in rest.items()} == {ids[2]: "sent"}
+    assert deliver_due(rt, rt.push_senders, 2) == {}
+    assert len(wechat_fake.sent_messages) == 3
+
+
+def test_due_claim_skips_rows_another_worker_is_claiming_instead_of_waiting(
+    postgres_only, make_runtime, runtime, channels, make, wechat_fake, session
+):
+    """Two processes' drainers claim at once: the rows one has locked are skipped by the other
+    (``FOR UPDATE SKIP LOCKED``), which takes the next ones instead of queueing behind it."""
+    from backend.push.delivery import deliver_due
+
+    rt = make_runtime(channels=channels, dispatcher=Recorder())
+    ids = [
+        _deliveries(session, _post(rt, m))["wechat"].id for m in _wx_members(make, wechat_fake, 3)
+    ]
+    done: dict[int, str] = {}
+    with rt.engine.connect() as other:
+        other.execute(
+            select(PushDelivery.id).where(PushDelivery.id == ids[0]).with_for_update()
+        ).all()  # another worker's claim transaction, still open
+
+        def claim_next() -> None:
+            done.update({i: o.status for i, o in deliver_due(rt, rt.push_senders, 50).items()})
+
+        worker = threading.Thread(target=claim_next)
+        worker.start()
+        worker.join(timeout=60)  # with a lock wait it would still be blocked on ids[0]
+        blocked = worker.is_alive()
+        other.rollback()
+    worker.join()
+    assert not blocked
+    assert done == {ids[1]: "sent", ids[2]: "sent"}
