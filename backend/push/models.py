@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clock import utcnow
@@ -18,6 +18,14 @@ class PushDelivery(Base):
     __table_args__ = (
         UniqueConstraint("message_id", "channel"),
         Index("ix_push_deliveries_due", "status", "next_attempt_at"),
+        # The pools' claim of the oldest due deliveries reads the first rows of this and stops.
+        Index(
+            "ix_push_deliveries_pending",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
