@@ -147,7 +147,7 @@ def deliver_due(rt: Core, senders: Senders, limit: int) -> dict[int, Outcome]:
     # subquery more than once and claim more than ``limit`` rows.
     due = (
         select(PushDelivery.id)
-        .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now)
+        .where(*_due(now))
         .order_by(PushDelivery.next_attempt_at, PushDelivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -163,14 +163,13 @@ def any_due(rt: Core) -> bool:
     """Whether a pending delivery is due: one look at the due index."""
     now = clock.utcnow()
     with rt.session() as session:
-        return (
-            session.scalar(
-                select(PushDelivery.id)
-                .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now)
-                .limit(1)
-            )
-            is not None
-        )
+        return session.scalar(select(PushDelivery.id).where(*_due(now)).limit(1)) is not None
+
+
+def _due(now: dt.datetime) -> tuple[Any, ...]:
+    """A pending delivery whose time has come (the partial index ``ix_push_deliveries_pending``
+    holds exactly the pending rows)."""
+    return (PushDelivery.status == "pending", PushDelivery.next_attempt_at <= now)
 
 
 @dataclass(frozen=True)
@@ -330,11 +329,7 @@ def _claim(rt: Core, session: Session, which: Any, now: dt.datetime) -> dict[int
     need (no second read of the rows)."""
     result = session.execute(
         update(PushDelivery)
-        .where(
-            which,
-            PushDelivery.status == "pending",
-            PushDelivery.next_attempt_at <= now,
-        )
+        .where(which, *_due(now))
         .values(
             status="sending",
             attempts=PushDelivery.attempts + 1,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -146,23 +146,16 @@ class InlineDispatcher:
 
     def dispatch_many(self, delivery_ids: list[int]) -> None:
         """The ids are committed and due: wake a drainer for each chunk, up to the pool's size."""
-        self._wake(len(chunks(delivery_ids)))
+        self._wake(-(-len(delivery_ids) // DISPATCH_CHUNK))
 
     def poll(self, interval: float) -> threading.Thread:
         """A daemon thread waking the pool every ``interval`` seconds while deliveries are due
         (one look at the due index): those another process committed, retries whose timer died
         with a restart."""
 
-        def _loop() -> None:
-            while not self._stopped.wait(interval):
-                try:
-                    self.poll_once()
-                except Exception:  # the next pass tries again; the thread must not die
-                    logger.exception("push poll failed")
-
-        thread = threading.Thread(target=_loop, name="gjj-push-poller", daemon=True)
-        thread.start()
-        return thread
+        return _every(
+            interval, self.poll_once, "gjj-push-poller", "push poll failed", self._stopped
+        )
 
     def poll_once(self) -> bool:
         """One look: wakes the whole pool when a delivery is due; whether it did."""
@@ -226,15 +219,32 @@ def start_inline_sweeper(rt: Core, target: Dispatcher) -> threading.Thread:
     """Embedded mode has no Celery beat: a daemon thread of the serving process sweeps every
     ``GJJ_PUSH_SWEEP_INTERVAL`` seconds, so retries lost with a restart are picked up again."""
     interval = rt.settings.push_sweep_interval
+    return _every(
+        interval,
+        lambda: sweep_once(rt, target, stale_after=interval),
+        "gjj-push-sweeper",
+        "push sweeper pass failed",
+        threading.Event(),  # runs as long as the process
+    )
+
+
+def _every(
+    interval: float,
+    step: Callable[[], object],
+    name: str,
+    failure: str,
+    stopped: threading.Event,
+) -> threading.Thread:
+    """A daemon thread running ``step`` every ``interval`` seconds until ``stopped`` is set; a
+    failed pass is logged and the next one tries again (the thread must not die)."""
 
     def _loop() -> None:
-        while True:
-            time.sleep(interval)
+        while not stopped.wait(interval):
             try:
-                sweep_once(rt, target, stale_after=interval)
-            except Exception:  # the next pass tries again; the thread must not die
-                logger.exception("push sweeper pass failed")
+                step()
+            except Exception:
+                logger.exception(failure)
 
-    thread = threading.Thread(target=_loop, name="gjj-push-sweeper", daemon=True)
+    thread = threading.Thread(target=_loop, name=name, daemon=True)
     thread.start()
     return thread
