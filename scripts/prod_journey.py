@@ -294,9 +294,16 @@ class Load:
         self, http: requests.Session, member: dict[str, str], key: str, content: str
     ) -> requests.Response:
         """As the core system does: a nonce refused after a failover (the dead instance had
-        recorded it) or a gateway error is retried with the same dedupe key and a new nonce."""
+        recorded it), a gateway error, or a connection broken before the whole answer came (the
+        instance died while answering, too late for nginx to fail over) is retried with the same
+        dedupe key and a new nonce, so a write the dead instance committed is not made twice."""
         for _ in range(2):
-            r = self.hall.message(member, key, content, http=http)
+            try:
+                r = self.hall.message(member, key, content, http=http)
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                with self.lock:
+                    self.retried["broken write"] += 1
+                continue
             retry = r.status_code in (502, 504) or (
                 r.status_code == 401 and "internal.nonce_reused" in r.text
             )
