@@ -19,11 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from adapters.base import KeywordValueError
@@ -89,7 +90,7 @@ class _Reject(Exception):
 
 def claim(rt: Core, delivery_id: int, now: dt.datetime) -> bool:
     with rt.session() as session:
-        won = delivery_id in _claim(rt, session, PushDelivery.id == delivery_id, now)
+        won = delivery_id in _claim(rt, session, (PushDelivery.id == delivery_id, *_due(now)), now)
         session.commit()
         return won
 
@@ -130,7 +131,7 @@ def deliver_many(rt: Core, delivery_ids: Sequence[int], senders: Senders) -> dic
     rarer refusals and failures one by one."""
     now = clock.utcnow()
     with rt.session() as session:
-        claimed = _claim(rt, session, PushDelivery.id.in_(delivery_ids), now)
+        claimed = _claim(rt, session, (PushDelivery.id.in_(delivery_ids), *_due(now)), now)
         prepared = _prepare(rt, session, claimed, senders)
     outcomes = {i: Outcome("skipped") for i in delivery_ids if i not in claimed}
     outcomes.update(_carry_out(rt, prepared, senders))
@@ -154,9 +155,30 @@ def deliver_due(rt: Core, senders: Senders, limit: int) -> dict[int, Outcome]:
         .cte("due")
     )
     with rt.session() as session:
-        claimed = _claim(rt, session, PushDelivery.id.in_(select(due.c.id)), now)
+        with _unsorted(session):
+            # The rows ``due`` locked are due: the claim finds them by primary key.
+            claimed = _claim(rt, session, (PushDelivery.id.in_(select(due.c.id)),), now)
         prepared = _prepare(rt, session, claimed, senders)
     return _carry_out(rt, prepared, senders)
+
+
+_NO_SORT = text("SET LOCAL enable_sort = off")
+_SORT = text("SET LOCAL enable_sort TO DEFAULT")
+
+
+@contextmanager
+def _unsorted(session: Session) -> Iterator[None]:
+    """PostgreSQL plans the statements inside without a sort (when it has another way), so the
+    claim walks the pending index in due order and stops after its chunk. The table's statistics
+    describe a quiet day, or nothing yet: planned from them, a burst's claim read the whole
+    backlog through a bitmap and sorted it, for every chunk (27-29 ms a claim at 45,000
+    pending)."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.execute(_NO_SORT)
+    yield
+    session.execute(_SORT)
 
 
 def any_due(rt: Core) -> bool:
@@ -324,12 +346,15 @@ def _remember_consents(session: Session, spent: dict[str, list[int]]) -> None:
         )
 
 
-def _claim(rt: Core, session: Session, which: Any, now: dt.datetime) -> dict[int, _Claim]:
-    """The deliveries ``which`` selects won (still pending and due), by id, with what the plans
-    need (no second read of the rows)."""
+def _claim(
+    rt: Core, session: Session, which: tuple[Any, ...], now: dt.datetime
+) -> dict[int, _Claim]:
+    """The deliveries the conditions ``which`` select (they include :func:`_due`, or select
+    rows this transaction locked as due), by id, with what the plans need (no second read of
+    the rows)."""
     result = session.execute(
         update(PushDelivery)
-        .where(which, *_due(now))
+        .where(*which)
         .values(
             status="sending",
             attempts=PushDelivery.attempts + 1,
