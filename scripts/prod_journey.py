@@ -212,6 +212,10 @@ class Report:
 # --- load under faults ------------------------------------------------------------------------------
 
 
+# An answer cut off by the instance's death, too late for nginx to fail over.
+BROKEN = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)
+
+
 class Load:
     """Bounded traffic while a fault happens: core-system writes on the ops listener (each
     acknowledged one must be in the database afterwards) and member reads through nginx."""
@@ -285,7 +289,7 @@ class Load:
         url = f"{self.hall.public}/api/v1/messages/unread-count"
         try:
             return http.get(url, headers=headers, timeout=CLIENT_TIMEOUT)
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+        except BROKEN:
             with self.lock:
                 self.retried["broken read"] += 1
             return http.get(url, headers=headers, timeout=CLIENT_TIMEOUT)
@@ -300,7 +304,7 @@ class Load:
         for _ in range(2):
             try:
                 r = self.hall.message(member, key, content, http=http)
-            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+            except BROKEN:
                 with self.lock:
                     self.retried["broken write"] += 1
                 continue

@@ -39,7 +39,8 @@ class PushCollector(Collector):
     """The backlog, read at scrape time so every API process reports the same (database) truth.
 
     Only the ``pending`` rows are counted, through their partial index: the backlog stays small
-    however long the table grows. What became of deliveries that ended is counted as it happens (``gjj_push_deliveries_finished_total`` in ``backend.push.metrics``).
+    however long the table grows. What became of deliveries that ended is counted as it happens
+    (``gjj_push_deliveries_finished_total`` in ``backend.push.metrics``).
     """
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
