@@ -168,11 +168,11 @@ _SORT = text("SET LOCAL enable_sort TO DEFAULT")
 
 @contextmanager
 def _unsorted(session: Session) -> Iterator[None]:
-    """PostgreSQL plans the statements inside without a sort (when it has another way), so the
-    claim walks the pending index in due order and stops after its chunk. The table's statistics
-    describe a quiet day, or nothing yet: planned from them, a burst's claim read the whole
-    backlog through a bitmap and sorted it, for every chunk (27-29 ms a claim at 45,000
-    pending)."""
+    """PostgreSQL plans the statements inside without a sort (when it has another way), so a
+    claim, or the sweeper's list, walks the pending index in due order and stops after its
+    chunk. The table's statistics describe a quiet day, or nothing yet: planned from them, a
+    burst's claim read the whole backlog through a bitmap and sorted it, for every chunk (27-29
+    ms a claim at 45,000 pending)."""
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
@@ -603,17 +603,15 @@ def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
         ).rowcount  # type: ignore[attr-defined]
         given_back = _give_back_unsent(session, expired, now, limit)
         session.commit()
-        requeued = list(
-            session.scalars(
-                select(PushDelivery.id)
-                .where(
-                    PushDelivery.status == "pending",
-                    PushDelivery.next_attempt_at <= now - dt.timedelta(seconds=stale_after),
+        with _unsorted(session):
+            requeued = list(
+                session.scalars(
+                    select(PushDelivery.id)
+                    .where(*_due(now - dt.timedelta(seconds=stale_after)))
+                    .order_by(PushDelivery.next_attempt_at)
+                    .limit(limit)
                 )
-                .order_by(PushDelivery.next_attempt_at)
-                .limit(limit)
             )
-        )
     if lost:
         logger.warning("push sweeper: deliveries lost mid-send", extra={"count": lost})
     if given_back:
