@@ -5,7 +5,10 @@ are dropped and rebuilt) with --members members, each with a fund account, a WeC
 long-term consent; starts the WeChat fake and the API (gunicorn, ``--workers``, pushes delivered
 in-process by ``--push-threads`` threads per worker) as separate processes on loopback. Then:
 
-1. idle: member GETs (``/fund/account``) for a few seconds → idle p50/p99;
+1. idle: member GETs (``/fund/account``, timed in a process of their own) for a few seconds →
+   idle p50/p99, once every connection and both workers are warm (the first reads open the pools'
+   database connections and load the Redis script: 50-90 ms each, they are reported apart as
+   ``member_get_warm_up``);
 2. the run: the core system posts every member's interest with ``POST
    /internal/v1/fund/transactions/batch`` (``--batch`` entries a call), while member GETs keep
    going → ledger entries/s, member GET p99 during the run, deliveries/s until every push is final;
@@ -27,6 +30,7 @@ import argparse
 import datetime as dt
 import http.client
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -180,44 +184,84 @@ def wait_ready(port: int, timeout: float = 60) -> None:
     raise SystemExit("server did not become ready")
 
 
-class MemberReads(threading.Thread):
-    """Member GETs in a loop on keep-alive connections, recording latencies while ``phase``."""
+PHASES = (None, "warm-up", "idle", "run")
+
+
+class MemberReads:
+    """Member GETs in a loop on keep-alive connections, recording latencies while ``phase``.
+    They run in a process of their own: timed in this one, a GET also waited for the GIL behind
+    the posting threads, which encode and sign 1,000-entry batches."""
 
     def __init__(self, port: int, tokens: list[str], connections: int, pause: float) -> None:
-        super().__init__(daemon=True)
-        self.port, self.tokens, self.connections = port, tokens, connections
-        self.pause = pause  # members read, they don't hammer: the run gets the server too
-        self.samples: dict[str, list[float]] = {"idle": [], "run": []}
-        self.phase: str | None = None
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
+        context = multiprocessing.get_context("spawn")
+        self._phase = context.Value("i", 0)
+        self._stop = context.Event()
+        self._results = context.Queue()
+        # members read, they don't hammer (``pause``): the run gets the server too
+        self.process = context.Process(
+            target=read_members,
+            args=(port, tokens, connections, pause, self._phase, self._stop, self._results),
+            daemon=True,
+        )
 
-    def run(self) -> None:
-        clients = [threading.Thread(target=self.client, args=(n,)) for n in range(self.connections)]
-        for c in clients:
-            c.start()
-        for c in clients:
-            c.join()
+    def start(self) -> None:
+        self.process.start()
 
-    def client(self, n: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+    @property
+    def phase(self) -> str | None:
+        return PHASES[self._phase.value]
+
+    @phase.setter
+    def phase(self, name: str | None) -> None:
+        self._phase.value = PHASES.index(name)
+
+    def finish(self) -> dict[str, list[float]]:
+        """Stop reading; the latencies by phase."""
+        self._phase.value = 0
+        self._stop.set()
+        samples: dict[str, list[float]] = self._results.get()
+        self.process.join()
+        return samples
+
+
+def read_members(
+    port: int,
+    tokens: list[str],
+    connections: int,
+    pause: float,
+    phase: Any,
+    stop: Any,
+    results: Any,
+) -> None:
+    samples: dict[str, list[float]] = {name: [] for name in PHASES if name}
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         i = n
-        while not self.stop.is_set():
-            phase = self.phase
-            if phase is None:
+        while not stop.is_set():
+            name = PHASES[phase.value]
+            if name is None:
                 time.sleep(0.05)
                 continue
-            token = self.tokens[i % len(self.tokens)]
-            i += self.connections
+            token = tokens[i % len(tokens)]
+            i += connections
             began = time.perf_counter()
             conn.request(
                 "GET", "/api/v1/fund/account", headers={"Authorization": f"Bearer {token}"}
             )
             conn.getresponse().read()
-            with self.lock:
-                self.samples[phase].append(time.perf_counter() - began)
-            time.sleep(self.pause)
+            with lock:
+                samples[name].append(time.perf_counter() - began)
+            time.sleep(pause)
         conn.close()
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(connections)]
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join()
+    results.put(samples)
 
 
 def quantiles(values: list[float]) -> dict[str, float]:
@@ -343,6 +387,7 @@ def main() -> None:
     )
     parser.add_argument("--readers", type=int, default=4, help="member GET connections")
     parser.add_argument("--read-pause", type=float, default=0.1, help="seconds between GETs")
+    parser.add_argument("--warm-up-seconds", type=float, default=2, help="reads not counted idle")
     parser.add_argument("--idle-seconds", type=float, default=5)
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--port", type=int, default=18720)
@@ -404,6 +449,8 @@ def main() -> None:
         wait_ready(args.port)
         reads = MemberReads(args.port, tokens, args.readers, args.read_pause)
         reads.start()
+        reads.phase = "warm-up"
+        time.sleep(args.warm_up_seconds)
         reads.phase = "idle"
         time.sleep(args.idle_seconds)
         server_pids = process_tree(server.pid)
@@ -431,9 +478,7 @@ def main() -> None:
         spent = {p: cpu_after[p] - cpu_before.get(p, cpu_after[p]) for p in cpu_after}
         server_cpu = sum(spent.values()) / TICKS
         workers = [spent[p] for p in server_pids if p != server.pid and p in spent]
-        reads.phase = None
-        reads.stop.set()
-        reads.join()
+        samples = reads.finish()
         ceiling, raw_sent, raw_errors = raw_sends(
             args.fake_port, [oid for *_, oid in rows], args.workers * args.push_threads, rt
         )
@@ -478,8 +523,9 @@ def main() -> None:
             "lost_table_side": sum(1 for mid, _, _ in rows if per_member[mid] == 0)
             + sum(v for k, v in statuses.items() if k != "sent"),
             "duplicated_table_side": sum(1 for v in per_member.values() if v > 1),
-            "member_get_idle": quantiles(reads.samples["idle"]),
-            "member_get_during_run": quantiles(reads.samples["run"]),
+            "member_get_warm_up": quantiles(samples["warm-up"]),
+            "member_get_idle": quantiles(samples["idle"]),
+            "member_get_during_run": quantiles(samples["run"]),
             "loadavg_after": os.getloadavg(),
         }
     )
