@@ -319,8 +319,15 @@ def openapi(c: Context, output: Path) -> None:
     default=None,
     help="Serve this worker's Prometheus metrics on GJJ_HOST:PORT (an ops listener)",
 )
+@click.option(
+    "--name",
+    default=None,
+    help="The worker's node name (NAME@%h); each worker on one host needs a name of its own",
+)
 @pass_ctx
-def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None) -> None:
+def worker(
+    c: Context, concurrency: int, loglevel: str, metrics_port: int | None, name: str | None
+) -> None:
     """Run the Celery push worker (GJJ_PUSH_MODE=celery); the schedule runs in `gjj beat`."""
     from backend.ops.metrics import serve_metrics
     from backend.push.metrics import PUSH_METRICS
@@ -335,6 +342,8 @@ def worker(c: Context, concurrency: int, loglevel: str, metrics_port: int | None
     # Threads, not prefork: pushes wait on the network, and a forked copy of the engine's
     # connection pool would be shared between processes.
     argv = ["worker", f"--concurrency={concurrency}", "--pool=threads", f"--loglevel={loglevel}"]
+    if name:
+        argv += ["--hostname", name]
     app.worker_main(argv=argv)
 
 

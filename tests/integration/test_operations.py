@@ -154,6 +154,18 @@ def test_worker_runs_without_beat_when_started(tmp_path):
     assert not any(arg.startswith(("--beat", "-B")) for arg in argv)
 
 
+def test_workers_on_one_host_run_under_names_of_their_own(tmp_path):
+    """Two workers named alike on one host share a control queue, and the second dies on it
+    (RabbitMQ: RESOURCE_LOCKED on ``celery@host.celery.pidbox``)."""
+    with mock.patch("celery.Celery.worker_main") as worker_main:
+        result = CliRunner(env=_cli_env(tmp_path)).invoke(
+            cli, ["worker", "--name", "push2@%h"], obj=Context()
+        )
+    assert result.exit_code == 0, result.output
+    argv = worker_main.call_args.kwargs["argv"]
+    assert argv[argv.index("--hostname") + 1] == "push2@%h"
+
+
 def test_beat_runs_sweeper_prune_fanout_and_reminder_schedule_when_started(tmp_path):
     with mock.patch("celery.Celery.start") as start:
         result = CliRunner(env=_cli_env(tmp_path)).invoke(cli, ["beat"], obj=Context())
