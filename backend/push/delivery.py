@@ -8,8 +8,9 @@ on its claim, again by compare-and-set: a claim the sweeper took back meanwhile 
 A worker that dies leaves a ``sending`` row whose lock expires. If its send never started, the
 platform has nothing: the sweeper puts the row back to ``pending`` (the consent the claim spent
 given back) and hands it to a live worker. If the send had started, the platform may have it: the
-sweeper marks it ``failed``/``worker_lost`` and it is never sent again. Whatever the channel does,
-the inbox message itself is already committed and stays.
+sweeper marks it ``failed``/``worker_lost`` and it is never sent again; a business type that falls
+back to SMS (``GJJ_PUSH_SMS_FALLBACK_KINDS``) goes out by SMS then, as after a failure. Whatever
+the channel does, the inbox message itself is already committed and stays.
 
 No transaction is held open across a platform call.
 """
@@ -578,7 +579,8 @@ def _sms_fallback(rt: Core, session: Session, delivery_id: int) -> int | None:
 
 @dataclass(frozen=True)
 class SweepResult:
-    requeued: list[int]  # claims given back first, then pending deliveries nobody picked up
+    requeued: list[int]  # claims given back first, SMS fallbacks of the lost, then pending
+    # deliveries nobody picked up
     lost: int  # sends that started and never finished: in doubt, written off, never re-sent
     given_back: int = 0  # claims of a dead worker that never reached the platform
 
@@ -586,23 +588,30 @@ class SweepResult:
 def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
     """Settle deliveries whose worker died (the lock expired): a claim whose send never started
     goes back to ``pending`` with its consent refunded; one whose send started is written off as
-    ``worker_lost`` (the platform may have it). Then list pending ones nobody picked up."""
+    ``worker_lost`` (the platform may have it), with its SMS fallback. Then list pending ones
+    nobody picked up."""
     now = clock.utcnow()
     expired = (PushDelivery.status == "sending", PushDelivery.locked_until < now)
     with rt.session() as session:
-        lost = session.execute(
-            update(PushDelivery)
-            .where(*expired, PushDelivery.send_started_at.is_not(None))
-            .values(
-                status="failed",
-                last_error_code="worker_lost",
-                last_error="worker lost while sending; not re-sent",
-                locked_until=None,
-                updated_at=now,
+        lost = list(
+            session.scalars(
+                update(PushDelivery)
+                .where(*expired, PushDelivery.send_started_at.is_not(None))
+                .values(
+                    status="failed",
+                    last_error_code="worker_lost",
+                    last_error="worker lost while sending; not re-sent",
+                    locked_until=None,
+                    updated_at=now,
+                )
+                .returning(PushDelivery.id)
             )
-        ).rowcount  # type: ignore[attr-defined]
+        )
         given_back = _give_back_unsent(session, expired, now, limit)
         session.commit()
+        # In doubt the push is never re-sent; a kind that falls back to SMS goes out by SMS (a
+        # member may hear twice, never not at all).
+        told = [fid for did in lost if (fid := _sms_fallback(rt, session, did)) is not None]
         with _unsorted(session):
             requeued = list(
                 session.scalars(
@@ -613,12 +622,17 @@ def sweep(rt: Core, *, stale_after: int = 60, limit: int = 500) -> SweepResult:
                 )
             )
     if lost:
-        logger.warning("push sweeper: deliveries lost mid-send", extra={"count": lost})
+        logger.warning(
+            "push sweeper: deliveries lost mid-send",
+            extra={"count": len(lost), "sms_fallbacks": len(told)},
+        )
     if given_back:
         logger.warning(
             "push sweeper: claims of a lost worker requeued", extra={"count": len(given_back)}
         )
-    return SweepResult(requeued=given_back + requeued, lost=lost, given_back=len(given_back))
+    return SweepResult(
+        requeued=given_back + told + requeued, lost=len(lost), given_back=len(given_back)
+    )
 
 
 def _give_back_unsent(session: Session, expired: Any, now: dt.datetime, limit: int) -> list[int]:

@@ -301,7 +301,9 @@ class Killed(BaseException):
 
 class Dying:
     """The runtime's senders, but the worker dies on its first send: ``before`` the request is
-    on the wire (it never reached the platform) or ``after`` it (the platform may have it)."""
+    on the wire (it never reached the platform), ``marked``: its start mark committed, the
+    request not yet sent (in doubt for the sweeper, but the platform has nothing), or ``after``
+    it (the platform may have it)."""
 
     def __init__(self, senders, when, meanwhile=None):
         self.senders, self.when, self.meanwhile = senders, when, meanwhile
@@ -321,6 +323,9 @@ class Dying:
                     real.send_subscription(*args, before_send=before_send, **kwargs)
                     raise Killed
                 if dying.when == "before":
+                    raise Killed
+                if dying.when == "marked":
+                    before_send()
                     raise Killed
                 return real.send_subscription(*args, before_send=before_send, **kwargs)
 
@@ -377,6 +382,40 @@ def test_sweeper_writes_off_delivery_when_worker_lost_after_request_left(
     assert delivery.send_started_at is not None
     assert len(wechat_fake.sent_messages) == 1  # never a second time
     assert _consent(session, wx_member).remaining == 0  # the platform spent it
+
+
+def test_sweeper_tells_member_by_sms_when_it_writes_off_a_send_in_doubt(
+    make_runtime, runtime, channels, wx_member, wechat_fake, make, session, clock
+):
+    """The production check SIGKILLed a worker between its start mark and its request: the
+    sweeper wrote the delivery off as ``worker_lost`` (never re-sent: the platform may have it),
+    and the member heard of the message on no channel. In doubt, a kind that falls back to SMS
+    goes out by SMS: a member may hear twice, never not at all."""
+    runtime = make_runtime(
+        settings=runtime.settings.with_(push_sms_fallback_kinds=("notice",)),
+        channels=channels,
+        dispatcher=Recorder(),
+    )
+    push = SyncDispatcher(runtime, runtime.push_senders)
+    wechat_fake.grant_consent(wx_member.openid, WX_NOTICE)
+    make.consent(wx_member, "wechat", WX_NOTICE, remaining=1)
+    message_id = _post(runtime, wx_member)
+    delivery_id = _deliveries(session, message_id)["wechat"].id
+    _die_while_sending(runtime, delivery_id, "marked")
+    clock.advance(seconds=runtime.settings.push_lock_seconds + 1)
+
+    result = sweep_once(runtime, push, stale_after=60)
+
+    by_channel = _deliveries(session, message_id)
+    assert (by_channel["wechat"].status, by_channel["wechat"].last_error_code) == (
+        "failed",
+        "worker_lost",
+    )
+    assert result.lost == 1 and result.requeued == [by_channel["sms"].id]
+    assert by_channel["sms"].status == "sent"
+    assert wechat_fake.sent_messages == []  # the push is never re-sent
+    lines = [json.loads(x) for x in open(runtime.settings.sms_outbox, encoding="utf-8")]
+    assert lines[-1]["phone"] == wx_member.plain_phone
 
 
 def test_slow_worker_sends_nothing_when_sweeper_requeued_its_claim(
