@@ -41,7 +41,7 @@ start_service() {
   case $1 in
     postgres)
       spawn postgres runuser -u "$APP_USER" -- "$(pg_bin)/postgres" -D "$WORK/pgdata" \
-        -p "$CHECK_PG_PORT" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$WORK"
+        -p "$CHECK_PG_PORT" -c listen_addresses=127.0.0.1 -c unix_socket_directories="$WORK/pgsock"
       for _ in $(seq 60); do pg_isready -q -h 127.0.0.1 -p "$CHECK_PG_PORT" && break; sleep 0.5; done ;;
     redis)
       spawn redis runuser -u "$APP_USER" -- redis-server --bind 127.0.0.1 --port "$CHECK_REDIS_PORT" \
@@ -82,6 +82,10 @@ signal_service() {  # signal_service SIGNAL NAME
 
 case $ACTION in
   start)
+    if [ $# -gt 0 ]; then  # one service again (the journey's faults), not the whole stack
+      start_service "$1"
+      exit
+    fi
     mkdir -p "$PIDS" "$WORK/redis" "$WORK/instance-worker"
     id "$APP_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$APP_USER"
     chown "$APP_USER" "$WORK/redis" "$WORK/instance-worker"
@@ -91,11 +95,15 @@ case $ACTION in
     mkdir -p "$WORK/src"
     cp -r pyproject.toml README.md backend adapters "$WORK/src/"
     .venv/bin/python -m pip wheel --no-deps -q -w "$WORK/wheel" "$WORK/src"
-    python3 -m venv "$VENV"
+    # A Python the app user can run: the system's (as in the image), not one under root's home
+    # (pyenv's shims), which the venv would link to and gjjcheck could not execute.
+    "$(command -v /usr/bin/python3 || command -v python3)" -m venv "$VENV"
     "$VENV/bin/pip" install -q "$WORK"/wheel/gjj_hall-*.whl
     [ -f miniapp/dist/build/h5/index.html ] || make miniapp-h5 >/dev/null
     cp -r miniapp/dist/build/h5 "$WORK/h5"
     install -d -o "$APP_USER" -m 700 "$WORK/pgdata"
+    # The server's socket and lock file: a directory the app user owns ($WORK is root's, 0755).
+    install -d -o "$APP_USER" -m 700 "$WORK/pgsock"
     runuser -u "$APP_USER" -- "$(pg_bin)/initdb" -D "$WORK/pgdata" -U gjj --auth=trust >/dev/null
     start_service postgres
     createdb -h 127.0.0.1 -p "$CHECK_PG_PORT" -U gjj gjj
@@ -104,7 +112,6 @@ case $ACTION in
     for service in api1 api2 worker beat proxy; do start_service $service; done ;;
   kill) signal_service KILL "$1" ;;
   stop) signal_service TERM "$1" ;;
-  start) start_service "$1" ;;
   restart) signal_service TERM "$1"; start_service "$1" ;;
   cli) as_user GJJ_INSTANCE_DIR="$WORK/instance-worker" "$@" ;;
   stop-all)
