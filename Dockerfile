@@ -49,7 +49,8 @@ RUN apt-get update \
 COPY deploy/nginx.conf.template /etc/nginx/gjj.conf.template
 COPY deploy/nginx-entrypoint.sh /usr/local/bin/nginx-entrypoint
 COPY --from=h5 /miniapp/dist/build/h5 /srv/h5
-ENV GJJ_PUBLIC_LISTEN=8080 GJJ_OPS_LISTEN=8081 GJJ_API_1=api1:8000 GJJ_API_2=api2:8000
+ENV GJJ_PUBLIC_LISTEN=8080 GJJ_OPS_LISTEN=8081 GJJ_API_1=api1:8000 GJJ_API_2=api2:8000 \
+    GJJ_API_INTERNAL=api-internal:8000
 EXPOSE 8080
 CMD ["/usr/local/bin/nginx-entrypoint"]
 

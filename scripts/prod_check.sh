@@ -13,8 +13,9 @@
 # duration of the build (never committed). Only when the Docker engine cannot start does the check
 # run the same topology as plain processes, and it says so.
 #
-# Ports: GJJ_CHECK_PORT_BASE (18600) + 80 nginx public, +81 ops listener, +1/+2 the API instances,
-# +32 PostgreSQL, +79 Redis, +11/+12/+13 the Alipay/WeChat/dysms fakes, +91 worker metrics.
+# Ports: GJJ_CHECK_PORT_BASE (18600) + 80 nginx public, +81 ops listener, +1/+2 the members' API
+# instances, +3 the core system's, +32 PostgreSQL, +79 Redis, +11/+12/+13 the Alipay/WeChat/dysms
+# fakes, +91 worker metrics.
 # GJJ_CHECK_MODE=processes runs the fallback even where Docker works (to try it).
 # GJJ_CHECK_KEEP_IMAGES=1 keeps the built images (and their build cache) for the next run.
 # RabbitMQ: the machine's (GJJ_CHECK_AMQP, default amqp://guest:guest@127.0.0.1:5672) on a vhost
@@ -25,7 +26,7 @@ ROOT=$PWD
 
 BASE=${GJJ_CHECK_PORT_BASE:-18600}
 export CHECK_PUBLIC_PORT=$((BASE + 80)) CHECK_OPS_PORT=$((BASE + 81))
-export CHECK_API1_PORT=$((BASE + 1)) CHECK_API2_PORT=$((BASE + 2))
+export CHECK_API1_PORT=$((BASE + 1)) CHECK_API2_PORT=$((BASE + 2)) CHECK_API_INTERNAL_PORT=$((BASE + 3))
 export CHECK_PG_PORT=$((BASE + 32)) CHECK_REDIS_PORT=$((BASE + 79))
 export CHECK_WORKER_METRICS_PORT=$((BASE + 91))
 ALIPAY_PORT=$((BASE + 11)) WECHAT_PORT=$((BASE + 12)) DYSMS_PORT=$((BASE + 13))
@@ -214,6 +215,7 @@ CHECK_REDIS_PORT=$CHECK_REDIS_PORT
 CHECK_BROKER_URL=$CHECK_BROKER_URL
 CHECK_API1_PORT=$CHECK_API1_PORT
 CHECK_API2_PORT=$CHECK_API2_PORT
+CHECK_API_INTERNAL_PORT=$CHECK_API_INTERNAL_PORT
 CHECK_PUBLIC_PORT=$CHECK_PUBLIC_PORT
 CHECK_OPS_PORT=$CHECK_OPS_PORT
 CHECK_WORKER_METRICS_PORT=$CHECK_WORKER_METRICS_PORT
@@ -266,7 +268,7 @@ EOF
 # --- bring it up ---------------------------------------------------------------------------------
 
 up_docker() {
-  say "docker-compose up (migrate once, api1, api2, worker, beat, proxy, postgres, redis)"
+  say "docker-compose up (migrate once, api1, api2, api-internal, worker, beat, proxy, postgres, redis)"
   compose up -d --no-build >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log"; return 1; }
   local state
   state=$(docker inspect -f '{{.State.ExitCode}}' "$(compose ps -q migrate)")
@@ -275,7 +277,8 @@ up_docker() {
 
 wait_ready() {
   for _ in $(seq 90); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$CHECK_PUBLIC_PORT/readyz" 2>/dev/null && return 0
+    curl -fsS -o /dev/null "http://127.0.0.1:$CHECK_PUBLIC_PORT/readyz" 2>/dev/null &&
+      curl -fsS -o /dev/null "http://127.0.0.1:$CHECK_API_INTERNAL_PORT/readyz" 2>/dev/null && return 0
     sleep 1
   done
   say "the stack did not become ready"

@@ -7,7 +7,8 @@
 #   prod_check_processes.sh stop-all WORK
 # The wheel (not an editable install) in its own virtualenv, run as the unprivileged user
 # gjjcheck; PostgreSQL (a cluster of its own) and Redis on the check's ports; nginx from the same
-# template as the image, two gunicorn instances, one Celery worker, one beat.
+# template as the image, three gunicorn instances (two for members, one for the core system),
+# one Celery worker, one beat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ACTION=$1
@@ -16,6 +17,8 @@ shift 2
 APP_USER=gjjcheck
 VENV=$WORK/app
 PIDS=$WORK/pids
+# cpu_shares 256 of 1024 in docker-compose.yml; as a nice level for plain processes
+BACKGROUND_NICE=6
 # shellcheck disable=SC1091
 set -a && . "$WORK/compose.env" && set +a
 
@@ -47,14 +50,16 @@ start_service() {
       spawn redis runuser -u "$APP_USER" -- redis-server --bind 127.0.0.1 --port "$CHECK_REDIS_PORT" \
         --dir "$WORK/redis" --appendonly yes --save ""
       for _ in $(seq 60); do redis-cli -p "$CHECK_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.5; done ;;
-    api1 | api2)
-      local port=$CHECK_API1_PORT
+    api1 | api2 | api-internal)
+      local port=$CHECK_API1_PORT nice=0
       [ "$1" = api2 ] && port=$CHECK_API2_PORT
+      # The core system's instance and the worker below the members' (compose: cpu_shares).
+      [ "$1" = api-internal ] && port=$CHECK_API_INTERNAL_PORT nice=$BACKGROUND_NICE
       mkdir -p "$WORK/instance-$1" && chown "$APP_USER" "$WORK/instance-$1"
-      spawn "$1" "${AS_USER[@]}" GJJ_HOST=127.0.0.1 GJJ_PORT="$port" GJJ_INSTANCE_DIR="$WORK/instance-$1" \
-        gunicorn -c python:backend.gunicorn_conf backend.wsgi:app ;;
+      spawn "$1" nice -n "$nice" "${AS_USER[@]}" GJJ_HOST=127.0.0.1 GJJ_PORT="$port" \
+        GJJ_INSTANCE_DIR="$WORK/instance-$1" gunicorn -c python:backend.gunicorn_conf backend.wsgi:app ;;
     worker)
-      spawn worker "${AS_USER[@]}" GJJ_INSTANCE_DIR="$WORK/instance-worker" \
+      spawn worker nice -n "$BACKGROUND_NICE" "${AS_USER[@]}" GJJ_INSTANCE_DIR="$WORK/instance-worker" \
         gjj worker --concurrency 4 --metrics-port "$CHECK_WORKER_METRICS_PORT" ;;
     beat)
       mkdir -p "$WORK/instance-beat" && chown "$APP_USER" "$WORK/instance-beat"
@@ -62,7 +67,8 @@ start_service() {
     proxy)
       GJJ_PUBLIC_LISTEN=127.0.0.1:$CHECK_PUBLIC_PORT GJJ_OPS_LISTEN=127.0.0.1:$CHECK_OPS_PORT \
         GJJ_API_1=127.0.0.1:$CHECK_API1_PORT GJJ_API_2=127.0.0.1:$CHECK_API2_PORT \
-        envsubst '${GJJ_PUBLIC_LISTEN} ${GJJ_OPS_LISTEN} ${GJJ_API_1} ${GJJ_API_2}' \
+        GJJ_API_INTERNAL=127.0.0.1:$CHECK_API_INTERNAL_PORT \
+        envsubst '${GJJ_PUBLIC_LISTEN} ${GJJ_OPS_LISTEN} ${GJJ_API_1} ${GJJ_API_2} ${GJJ_API_INTERNAL}' \
         <deploy/nginx.conf.template |
         sed -e "s|^pid .*|pid $WORK/nginx.pid;|" -e "s|root /srv/h5;|root $WORK/h5;|" >"$WORK/nginx.conf"
       spawn proxy nginx -c "$WORK/nginx.conf" -g 'daemon off;' ;;
@@ -109,12 +115,12 @@ case $ACTION in
     createdb -h 127.0.0.1 -p "$CHECK_PG_PORT" -U gjj gjj
     start_service redis
     as_user GJJ_INSTANCE_DIR="$WORK/instance-worker" gjj db upgrade
-    for service in api1 api2 worker beat proxy; do start_service $service; done ;;
+    for service in api1 api2 api-internal worker beat proxy; do start_service $service; done ;;
   kill) signal_service KILL "$1" ;;
   stop) signal_service TERM "$1" ;;
   restart) signal_service TERM "$1"; start_service "$1" ;;
   cli) as_user GJJ_INSTANCE_DIR="$WORK/instance-worker" "$@" ;;
   stop-all)
-    for service in proxy beat worker api1 api2 redis postgres; do signal_service TERM $service; done ;;
+    for service in proxy beat worker api-internal api1 api2 redis postgres; do signal_service TERM $service; done ;;
   *) echo "usage: $0 start|kill|stop|start|restart|cli|stop-all WORK [SERVICE]" >&2; exit 2 ;;
 esac
