@@ -2,8 +2,20 @@
 
 Builds a throw-away schema in the database GJJ_DATABASE_URL names (use one of its own: the tables
 are dropped and rebuilt) with --members members, each with a fund account, a WeChat binding and a
-long-term consent; starts the WeChat fake and the API (gunicorn, ``--workers``, pushes delivered
-in-process by ``--push-threads`` threads per worker) as separate processes on loopback. Then:
+long-term consent; starts the WeChat fake and the API as separate processes on loopback, in one
+of two topologies (``--topology``):
+
+- embedded: one ``gjj serve`` (gunicorn, ``--workers``) serves the members and the core system,
+  and pushes in-process (``--push-threads`` threads per worker);
+- production, as ``docker-compose.yml`` runs it: the members' ``gjj serve`` (``--port``), the core
+  system's instance of its own (``--internal-port``; 0: the members' instance serves it too) and
+  ``--workers`` Celery push workers of ``--push-threads`` threads (``GJJ_PUSH_MODE=celery``, on
+  ``GJJ_BROKER_URL``). The core system's instance and the workers run ``--background-nice`` below
+  the members' side (the compose file's ``cpu_shares``), and so do the stand-ins for hosts that
+  are not the hall's: the WeChat fake and this process, which posts the batches. The member
+  reads' process and the members' instance keep this process's starting priority.
+
+Then:
 
 1. idle: member GETs (``/fund/account``, timed in a process of their own) for a few seconds →
    idle p50/p99, once every connection and both workers are warm (the first reads open the pools'
@@ -20,6 +32,9 @@ in-process by ``--push-threads`` threads per worker) as separate processes on lo
 
     GJJ_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/gjj_bench_interest \\
     GJJ_REDIS_URL=redis://127.0.0.1:6379/0 python scripts/bench_interest_day.py --members 10000
+    # the production topology, the broker the machine's RabbitMQ:
+    GJJ_BROKER_URL=amqp://guest:guest@127.0.0.1:5672// GJJ_DATABASE_URL=… GJJ_REDIS_URL=… \
+    python scripts/bench_interest_day.py --members 100000 --topology production
 
 Only 127.0.0.1 is contacted. Figures on a shared machine are noisy: read the ratios.
 """
@@ -171,6 +186,35 @@ def get_json(port: int, path: str, token: str | None = None) -> Any:
     body = conn.getresponse().read()
     conn.close()
     return json.loads(body)
+
+
+def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[Any]:
+    """``gjj serve`` (gunicorn, ``workers`` processes) on loopback ``port``."""
+    command = [
+        sys.executable,
+        "-m",
+        "backend.cli",
+        "serve",
+        f"--port={port}",
+        f"--workers={workers}",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def start_worker(n: int, threads: int, env: dict[str, str]) -> subprocess.Popen[Any]:
+    """``gjj worker``: Celery push worker ``n``, one process of ``threads`` threads."""
+    command = [
+        sys.executable, "-m", "backend.cli", "worker", f"--concurrency={threads}",
+        "--loglevel=WARNING", f"--name=push{n}@%h",
+    ]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def purge_broker(settings: Settings) -> None:
+    """Drop tasks an earlier run left on the broker: their delivery ids name this run's rows."""
+    from backend.worker import make_celery
+
+    make_celery(settings).control.purge()
 
 
 def wait_ready(port: int, timeout: float = 60) -> None:
@@ -392,6 +436,22 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--port", type=int, default=18720)
     parser.add_argument("--fake-port", type=int, default=18721)
+    parser.add_argument(
+        "--topology",
+        choices=("embedded", "production"),
+        default="embedded",
+        help="embedded: one gunicorn serves everything and pushes in-process; production: as"
+        " docker-compose.yml runs it (see the module's docstring)",
+    )
+    parser.add_argument("--internal-port", type=int, default=18722, help="production topology")
+    parser.add_argument(
+        "--background-nice",
+        type=int,
+        default=6,
+        help="production topology: the nice of the core system's API instance, the push worker"
+        " and the stand-ins for other hosts (6: about the weight of docker-compose.yml's"
+        " cpu_shares 256)",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("GJJ_DATABASE_URL", "")
@@ -409,7 +469,7 @@ def main() -> None:
         "GJJ_FAKES_WECHAT_PORT": str(args.fake_port),
         "GJJ_FAKES_WECHAT_APP_ID": APPID,
         "GJJ_FAKES_WECHAT_APP_SECRET": SECRET,
-        "GJJ_PUSH_MODE": "inline",
+        "GJJ_PUSH_MODE": "inline" if args.topology == "embedded" else "celery",
         "GJJ_PUSH_INLINE_THREADS": str(args.push_threads),
         "GJJ_REDIS_PREFIX": f"gjjinterest{os.getpid()}:",
     }
@@ -424,40 +484,47 @@ def main() -> None:
     store = TokenStore(rt.redis, rt.keys, settings.access_token_ttl, settings.refresh_token_ttl)
     tokens = [store.issue(mid).access_token for mid, _, _ in rows[:200]]
 
+    production = args.topology == "production"
+    if production:
+        purge_broker(settings)
+    server = start_server(args.port, args.workers, env)
+    # The members' side first, at this process's priority: its server, and the reads' process.
+    reads = MemberReads(args.port, tokens, args.readers, args.read_pause)
+    reads.start()
+    background: list[subprocess.Popen[Any]] = []
+    internal_port = args.port
+    if production:
+        # Everything else runs below the members' side: the core system's API instance and the
+        # push worker (the deployment's cpu_shares), and the stand-ins for the core system and
+        # WeChat, whose cores are not the hall's (this process posts the batches).
+        os.nice(args.background_nice)
+        if args.internal_port:
+            internal_port = args.internal_port
+            background.append(start_server(internal_port, args.workers, env))
+        background += [start_worker(n, args.push_threads, env) for n in range(args.workers)]
     fake = start_fake(args.fake_port, rows, workdir)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "backend.cli",
-            "serve",
-            f"--port={args.port}",
-            f"--workers={args.workers}",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
     report: dict[str, Any] = {
         "members": len(rows),
         "batch": args.batch,
         "workers": args.workers,
         "push_threads_per_worker": args.push_threads,
         "posters": args.posters,
+        "topology": args.topology,
         "loadavg_before": os.getloadavg(),
     }
     try:
         wait_ready(args.port)
-        reads = MemberReads(args.port, tokens, args.readers, args.read_pause)
-        reads.start()
+        wait_ready(internal_port)
         reads.phase = "warm-up"
         time.sleep(args.warm_up_seconds)
         reads.phase = "idle"
         time.sleep(args.idle_seconds)
         server_pids = process_tree(server.pid)
+        background_pids = [pid for p in background for pid in process_tree(p.pid)]
         reads.phase = "run"
-        cpu_before = cpu_ticks(server_pids)
+        cpu_before = cpu_ticks(server_pids + background_pids)
         run_began = time.perf_counter()
-        booking_seconds, outcomes = post_batches(args.port, rows, args.batch, args.posters)
+        booking_seconds, outcomes = post_batches(internal_port, rows, args.batch, args.posters)
         final = 0
         deadline = run_began + args.timeout
         while time.perf_counter() < deadline:
@@ -474,7 +541,7 @@ def main() -> None:
                 break
             time.sleep(0.2)
         delivery_seconds = time.perf_counter() - run_began
-        cpu_after = cpu_ticks(server_pids)
+        cpu_after = cpu_ticks(server_pids + background_pids)
         spent = {p: cpu_after[p] - cpu_before.get(p, cpu_after[p]) for p in cpu_after}
         server_cpu = sum(spent.values()) / TICKS
         workers = [spent[p] for p in server_pids if p != server.pid and p in spent]
@@ -486,8 +553,10 @@ def main() -> None:
             m["openid"] for m in get_json(args.fake_port, "/__admin/messages")["messages"]
         )
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        for process in [server, *background]:
+            process.terminate()
+        for process in [server, *background]:
+            process.wait(timeout=60)
     fake.terminate()
     fake.wait(timeout=30)
 
