@@ -57,7 +57,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench_api import TICKS, cpu_ticks, process_tree  # scripts/ is on the path when run
+from bench_api import (  # scripts/ is on the path when run
+    TICKS,
+    cpu_ticks,
+    process_tree,
+    wait_ready,
+)
 from sqlalchemy import func, insert, select, text
 
 import backend.models  # noqa: F401 - every mapper
@@ -215,17 +220,6 @@ def purge_broker(settings: Settings) -> None:
     from backend.worker import make_celery
 
     make_celery(settings).control.purge()
-
-
-def wait_ready(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if get_json(port, "/readyz"):
-                return
-        except (OSError, ValueError):
-            time.sleep(0.3)
-    raise SystemExit("server did not become ready")
 
 
 PHASES = (None, "warm-up", "idle", "run")
