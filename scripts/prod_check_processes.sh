@@ -17,7 +17,12 @@ shift 2
 APP_USER=gjjcheck
 VENV=$WORK/app
 PIDS=$WORK/pids
-# cpu_shares 256 of 1024 in docker-compose.yml; as a nice level for plain processes
+# docker-compose.yml's cpu_shares as the nice of a service's session: every service runs in a
+# session of its own, and with kernel.sched_autogroup_enabled the CPU is shared between sessions
+# first (a process's nice only weighs within its session), so the weight goes on the session's
+# autogroup and on the process (what counts when autogroups are off). 8192 and 256 against the
+# default 1024: nice -10 and 6.
+MEMBERS_NICE=-10
 BACKGROUND_NICE=6
 # shellcheck disable=SC1091
 set -a && . "$WORK/compose.env" && set +a
@@ -38,6 +43,15 @@ spawn() {  # spawn NAME COMMAND…: in the background, its own process group, pi
   echo $! >"$PIDS/$name"
 }
 
+weigh() {  # weigh NAME NICE: NAME's session weighs as its process does (see MEMBERS_NICE)
+  local pid
+  pid=$(cat "$PIDS/$1")
+  [ -e "/proc/$pid/autogroup" ] || return 0
+  # Not before setsid has made it a session of its own: until then it is the check's session.
+  for _ in $(seq 50); do [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] && break; sleep 0.1; done
+  if [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]; then echo "$2" >"/proc/$pid/autogroup"; fi
+}
+
 pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
 
 start_service() {
@@ -51,16 +65,18 @@ start_service() {
         --dir "$WORK/redis" --appendonly yes --save ""
       for _ in $(seq 60); do redis-cli -p "$CHECK_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.5; done ;;
     api1 | api2 | api-internal)
-      local port=$CHECK_API1_PORT nice=0
+      local port=$CHECK_API1_PORT nice=$MEMBERS_NICE
       [ "$1" = api2 ] && port=$CHECK_API2_PORT
       # The core system's instance and the worker below the members' (compose: cpu_shares).
       [ "$1" = api-internal ] && port=$CHECK_API_INTERNAL_PORT nice=$BACKGROUND_NICE
       mkdir -p "$WORK/instance-$1" && chown "$APP_USER" "$WORK/instance-$1"
       spawn "$1" nice -n "$nice" "${AS_USER[@]}" GJJ_HOST=127.0.0.1 GJJ_PORT="$port" \
-        GJJ_INSTANCE_DIR="$WORK/instance-$1" gunicorn -c python:backend.gunicorn_conf backend.wsgi:app ;;
+        GJJ_INSTANCE_DIR="$WORK/instance-$1" gunicorn -c python:backend.gunicorn_conf backend.wsgi:app
+      weigh "$1" "$nice" ;;
     worker)
       spawn worker nice -n "$BACKGROUND_NICE" "${AS_USER[@]}" GJJ_INSTANCE_DIR="$WORK/instance-worker" \
-        gjj worker --concurrency 4 --metrics-port "$CHECK_WORKER_METRICS_PORT" ;;
+        gjj worker --concurrency 4 --metrics-port "$CHECK_WORKER_METRICS_PORT"
+      weigh worker "$BACKGROUND_NICE" ;;
     beat)
       mkdir -p "$WORK/instance-beat" && chown "$APP_USER" "$WORK/instance-beat"
       spawn beat "${AS_USER[@]}" GJJ_INSTANCE_DIR="$WORK/instance-beat" gjj beat ;;
