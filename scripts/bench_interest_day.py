@@ -10,17 +10,23 @@ of two topologies (``--topology``):
 - production, as ``docker-compose.yml`` runs it: the members' ``gjj serve`` (``--port``), the core
   system's instance of its own (``--internal-port``; 0: the members' instance serves it too) and
   ``--workers`` Celery push workers of ``--push-threads`` threads (``GJJ_PUSH_MODE=celery``, on
-  ``GJJ_BROKER_URL``). The core system's instance and the workers run ``--background-nice`` below
-  the members' side (the compose file's ``cpu_shares``), and so do the stand-ins for hosts that
-  are not the hall's: the WeChat fake and this process, which posts the batches. The member
-  reads' process and the members' instance keep this process's starting priority.
+  ``GJJ_BROKER_URL``). The compose file's ``cpu_shares`` are emulated with Linux's scheduler
+  weights: the members' instance runs in a session of its own whose autogroup weighs
+  ``--members-nice`` (a container is a cgroup of its own; with ``kernel.sched_autogroup_enabled``
+  the CPU is shared between sessions first, PostgreSQL's and Redis's among them, and a nice only
+  weighs within its session), and so does the member reads' process, a stand-in for phones. The
+  core system's instance and the workers run ``--background-nice`` in this process's session,
+  and so do the stand-ins for hosts that are not the hall's: the WeChat fake and this process,
+  which posts the batches.
 
 Then:
 
 1. idle: member GETs (``/fund/account``, timed in a process of their own) for a few seconds →
    idle p50/p99, once every connection and both workers are warm (the first reads open the pools'
    database connections and load the Redis script: 50-90 ms each, they are reported apart as
-   ``member_get_warm_up``);
+   ``member_get_warm_up``); and what a GET's processes ran and waited for a core, idle and in
+   the run (``member_get_cpu_ms``: the members' instance and the reads' process, from Linux's
+   schedstat);
 2. the run: the core system posts every member's interest with ``POST
    /internal/v1/fund/transactions/batch`` (``--batch`` entries a call), while member GETs keep
    going → ledger entries/s, member GET p99 during the run, deliveries/s until every push is final;
@@ -193,8 +199,12 @@ def get_json(port: int, path: str, token: str | None = None) -> Any:
     return json.loads(body)
 
 
-def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[Any]:
-    """``gjj serve`` (gunicorn, ``workers`` processes) on loopback ``port``."""
+def start_server(
+    port: int, workers: int, env: dict[str, str], *, nice: int | None = None
+) -> tuple[subprocess.Popen[Any], str]:
+    """``gjj serve`` (gunicorn, ``workers`` processes) on loopback ``port``; with ``nice``, in a
+    session of its own that weighs as a process of that nice would (see :func:`weigh`). Returns
+    the process and its weight as applied."""
     command = [
         sys.executable,
         "-m",
@@ -203,7 +213,44 @@ def start_server(port: int, workers: int, env: dict[str, str]) -> subprocess.Pop
         f"--port={port}",
         f"--workers={workers}",
     ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=nice is not None)
+    return server, weigh(server.pid, nice) if nice is not None else "this process's"
+
+
+def waits(sides: dict[str, list[int]]) -> dict[str, tuple[int, int]]:
+    """Per side, the nanoseconds its processes' threads have run and have waited to run
+    (``/proc/<pid>/task/<tid>/schedstat``; zeros where the kernel keeps none)."""
+    totals = {}
+    for side, pids in sides.items():
+        ran = waited = 0
+        for pid in pids:
+            try:
+                tasks = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tasks:
+                try:
+                    fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+                except OSError:
+                    continue
+                ran, waited = ran + int(fields[0]), waited + int(fields[1])
+        totals[side] = (ran, waited)
+    return totals
+
+
+def weigh(pid: int, nice: int) -> str:
+    """Give the session of ``pid`` (a leader that has not forked yet) the CPU weight of ``nice``:
+    its autogroup's nice, and the nice of the process, which its children inherit (what counts
+    when autogroups are off). A nice below 0 needs CAP_SYS_NICE; without it the weight stays, and
+    the answer says so."""
+    group = Path(f"/proc/{pid}/autogroup")
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, nice)
+        if group.exists():
+            group.write_text(str(nice))
+    except OSError as exc:
+        return f"not applied ({exc.strerror})"
+    return group.read_text().strip() if group.exists() else f"nice {nice}"
 
 
 def start_worker(n: int, threads: int, env: dict[str, str]) -> subprocess.Popen[Any]:
@@ -228,9 +275,14 @@ PHASES = (None, "warm-up", "idle", "run")
 class MemberReads:
     """Member GETs in a loop on keep-alive connections, recording latencies while ``phase``.
     They run in a process of their own: timed in this one, a GET also waited for the GIL behind
-    the posting threads, which encode and sign 1,000-entry batches."""
+    the posting threads, which encode and sign 1,000-entry batches. With ``nice``, in a session
+    of its own of that weight (:func:`weigh`): the process stands in for the members' phones,
+    whose cores are not the hall's, and a GET's time must not be its own wait for a core (on 2
+    busy cores it was most of what a GET lost in the run)."""
 
-    def __init__(self, port: int, tokens: list[str], connections: int, pause: float) -> None:
+    def __init__(
+        self, port: int, tokens: list[str], connections: int, pause: float, nice: int | None
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         self._phase = context.Value("i", 0)
         self._stop = context.Event()
@@ -238,7 +290,7 @@ class MemberReads:
         # members read, they don't hammer (``pause``): the run gets the server too
         self.process = context.Process(
             target=read_members,
-            args=(port, tokens, connections, pause, self._phase, self._stop, self._results),
+            args=(port, tokens, connections, pause, nice, self._phase, self._stop, self._results),
             daemon=True,
         )
 
@@ -267,10 +319,14 @@ def read_members(
     tokens: list[str],
     connections: int,
     pause: float,
+    nice: int | None,
     phase: Any,
     stop: Any,
     results: Any,
 ) -> None:
+    if nice is not None:
+        os.setsid()
+        weigh(os.getpid(), nice)
     samples: dict[str, list[float]] = {name: [] for name in PHASES if name}
     lock = threading.Lock()
 
@@ -439,6 +495,14 @@ def main() -> None:
     )
     parser.add_argument("--internal-port", type=int, default=18722, help="production topology")
     parser.add_argument(
+        "--members-nice",
+        type=int,
+        default=-10,
+        help="production topology: the weight of the members' instance, as the nice of its"
+        " session (-10: about docker-compose.yml's cpu_shares 8192 for api1 and api2 against"
+        " PostgreSQL's 1024; needs CAP_SYS_NICE)",
+    )
+    parser.add_argument(
         "--background-nice",
         type=int,
         default=6,
@@ -481,9 +545,14 @@ def main() -> None:
     production = args.topology == "production"
     if production:
         purge_broker(settings)
-    server = start_server(args.port, args.workers, env)
-    # The members' side first, at this process's priority: its server, and the reads' process.
-    reads = MemberReads(args.port, tokens, args.readers, args.read_pause)
+    server, members_weight = start_server(
+        args.port, args.workers, env, nice=args.members_nice if production else None
+    )
+    # The members' side first: its server and the reads' process (production: each weighing as
+    # the compose file's api1 and api2 do).
+    reads = MemberReads(
+        args.port, tokens, args.readers, args.read_pause, args.members_nice if production else None
+    )
     reads.start()
     background: list[subprocess.Popen[Any]] = []
     internal_port = args.port
@@ -494,7 +563,7 @@ def main() -> None:
         os.nice(args.background_nice)
         if args.internal_port:
             internal_port = args.internal_port
-            background.append(start_server(internal_port, args.workers, env))
+            background.append(start_server(internal_port, args.workers, env)[0])
         background += [start_worker(n, args.push_threads, env) for n in range(args.workers)]
     fake = start_fake(args.fake_port, rows, workdir)
     report: dict[str, Any] = {
@@ -504,6 +573,7 @@ def main() -> None:
         "push_threads_per_worker": args.push_threads,
         "posters": args.posters,
         "topology": args.topology,
+        "members_weight": members_weight,
         "loadavg_before": os.getloadavg(),
     }
     try:
@@ -511,10 +581,16 @@ def main() -> None:
         wait_ready(internal_port)
         reads.phase = "warm-up"
         time.sleep(args.warm_up_seconds)
+        members_side: dict[str, list[int]] = {
+            "server": process_tree(server.pid),
+            "reads": [reads.process.pid or 0],
+        }
+        waited = [waits(members_side)]
         reads.phase = "idle"
         time.sleep(args.idle_seconds)
         server_pids = process_tree(server.pid)
         background_pids = [pid for p in background for pid in process_tree(p.pid)]
+        waited.append(waits(members_side))
         reads.phase = "run"
         cpu_before = cpu_ticks(server_pids + background_pids)
         run_began = time.perf_counter()
@@ -535,6 +611,7 @@ def main() -> None:
                 break
             time.sleep(0.2)
         delivery_seconds = time.perf_counter() - run_began
+        waited.append(waits(members_side))
         cpu_after = cpu_ticks(server_pids + background_pids)
         spent = {p: cpu_after[p] - cpu_before.get(p, cpu_after[p]) for p in cpu_after}
         server_cpu = sum(spent.values()) / TICKS
@@ -595,6 +672,21 @@ def main() -> None:
     idle, run = report["member_get_idle"], report["member_get_during_run"]
     if idle and run:
         report["run_p99_vs_idle_p99"] = round(run["p99_ms"] / idle["p99_ms"], 2)
+        # where a GET's time went: its server's threads and the reads' process, running and
+        # waiting for a core (ms per GET; Linux's schedstat)
+        report["member_get_cpu_ms"] = {
+            phase: {
+                side: {
+                    key: round((after[side][k] - before[side][k]) / 1e6 / stats["n"], 2)
+                    for k, key in enumerate(("running", "waiting_for_a_core"))
+                }
+                for side in members_side
+            }
+            for phase, stats, before, after in (
+                ("idle", idle, waited[0], waited[1]),
+                ("run", run, waited[1], waited[2]),
+            )
+        }
     print(json.dumps(report, ensure_ascii=False, indent=2))
 
 
