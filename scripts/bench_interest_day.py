@@ -17,19 +17,23 @@ of two topologies (``--topology``):
   weighs within its session), and so does the member reads' process, a stand-in for phones. The
   core system's instance and the workers run ``--background-nice`` in this process's session,
   and so do the stand-ins for hosts that are not the hall's: the WeChat fake and this process,
-  which posts the batches.
+  which posts the batches. With ``kernel.sched_autogroup_enabled=0`` (the hall's host as the
+  README deploys it without containers) the same nices weigh per process, PostgreSQL's backends
+  one by one among them: the report's ``cpu_groups`` says which way the run was weighed.
 
 Then:
 
-1. idle: member GETs (``/fund/account``, timed in a process of their own) for a few seconds →
-   idle p50/p99, once every connection and both workers are warm (the first reads open the pools'
+1. idle: member GETs (``/fund/account``, timed in a process of their own) for ``--idle-seconds``
+   (30: about 1,100 GETs, so that the idle p99 is not the second-slowest of 190) → idle p50/p99,
+   once every connection and both workers are warm (the first reads open the pools'
    database connections and load the Redis script: 50-90 ms each, they are reported apart as
    ``member_get_warm_up``); and what a GET's processes ran and waited for a core, idle and in
    the run (``member_get_cpu_ms``: the members' instance and the reads' process, from Linux's
    schedstat);
 2. the run: the core system posts every member's interest with ``POST
    /internal/v1/fund/transactions/batch`` (``--batch`` entries a call), while member GETs keep
-   going → ledger entries/s, member GET p99 during the run, deliveries/s until every push is final;
+   going → ledger entries/s, member GET p99 during the run (and apart: while the batches are
+   booked, and after, while the pushes go out), deliveries/s until every push is final;
 3. the ceiling: the same number of raw ``subscribeMessage.send`` calls to the same fake from the
    same number of threads, no database → raw sends/s;
 4. the count: from the fake's side (messages per openid) and from the deliveries table — lost
@@ -200,11 +204,10 @@ def get_json(port: int, path: str, token: str | None = None) -> Any:
 
 
 def start_server(
-    port: int, workers: int, env: dict[str, str], *, nice: int | None = None
-) -> tuple[subprocess.Popen[Any], str]:
-    """``gjj serve`` (gunicorn, ``workers`` processes) on loopback ``port``; with ``nice``, in a
-    session of its own that weighs as a process of that nice would (see :func:`weigh`). Returns
-    the process and its weight as applied."""
+    port: int, workers: int, env: dict[str, str], *, own_session: bool = False
+) -> subprocess.Popen[Any]:
+    """``gjj serve`` (gunicorn, ``workers`` processes) on loopback ``port``; with
+    ``own_session``, in a session of its own, to be weighed (:func:`weigh`)."""
     command = [
         sys.executable,
         "-m",
@@ -213,8 +216,17 @@ def start_server(
         f"--port={port}",
         f"--workers={workers}",
     ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=nice is not None)
-    return server, weigh(server.pid, nice) if nice is not None else "this process's"
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=own_session)
+
+
+def cpu_groups() -> str:
+    """How the scheduler groups this machine's processes before it weighs them: by session
+    (autogroups, a nice weighs within its session only) or not at all (a nice weighs per
+    process)."""
+    switch = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    if switch.exists() and switch.read_text().strip() == "1":
+        return "autogroups: one group per session, weighed by the session's nice"
+    return "none: every process weighs by its own nice"
 
 
 def waits(sides: dict[str, list[int]]) -> dict[str, tuple[int, int]]:
@@ -269,7 +281,8 @@ def purge_broker(settings: Settings) -> None:
     make_celery(settings).control.purge()
 
 
-PHASES = (None, "warm-up", "idle", "run")
+# the run: the core system booking, then the pushes going out after the last batch
+PHASES = (None, "warm-up", "idle", "booking", "delivering")
 
 
 class MemberReads:
@@ -482,7 +495,9 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=4, help="member GET connections")
     parser.add_argument("--read-pause", type=float, default=0.1, help="seconds between GETs")
     parser.add_argument("--warm-up-seconds", type=float, default=2, help="reads not counted idle")
-    parser.add_argument("--idle-seconds", type=float, default=5)
+    parser.add_argument(
+        "--idle-seconds", type=float, default=30, help="about 1,100 GETs: a p99 of a hundred"
+    )
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--port", type=int, default=18720)
     parser.add_argument("--fake-port", type=int, default=18721)
@@ -545,14 +560,12 @@ def main() -> None:
     production = args.topology == "production"
     if production:
         purge_broker(settings)
-    server, members_weight = start_server(
-        args.port, args.workers, env, nice=args.members_nice if production else None
-    )
     # The members' side first: its server and the reads' process (production: each weighing as
     # the compose file's api1 and api2 do).
-    reads = MemberReads(
-        args.port, tokens, args.readers, args.read_pause, args.members_nice if production else None
-    )
+    members_nice = args.members_nice if production else None
+    server = start_server(args.port, args.workers, env, own_session=production)
+    members_weight = weigh(server.pid, args.members_nice) if production else "this process's"
+    reads = MemberReads(args.port, tokens, args.readers, args.read_pause, members_nice)
     reads.start()
     background: list[subprocess.Popen[Any]] = []
     internal_port = args.port
@@ -563,7 +576,7 @@ def main() -> None:
         os.nice(args.background_nice)
         if args.internal_port:
             internal_port = args.internal_port
-            background.append(start_server(internal_port, args.workers, env)[0])
+            background.append(start_server(internal_port, args.workers, env))
         background += [start_worker(n, args.push_threads, env) for n in range(args.workers)]
     fake = start_fake(args.fake_port, rows, workdir)
     report: dict[str, Any] = {
@@ -574,6 +587,7 @@ def main() -> None:
         "posters": args.posters,
         "topology": args.topology,
         "members_weight": members_weight,
+        "cpu_groups": cpu_groups(),
         "loadavg_before": os.getloadavg(),
     }
     try:
@@ -591,10 +605,11 @@ def main() -> None:
         server_pids = process_tree(server.pid)
         background_pids = [pid for p in background for pid in process_tree(p.pid)]
         waited.append(waits(members_side))
-        reads.phase = "run"
+        reads.phase = "booking"
         cpu_before = cpu_ticks(server_pids + background_pids)
         run_began = time.perf_counter()
         booking_seconds, outcomes = post_batches(internal_port, rows, args.batch, args.posters)
+        reads.phase = "delivering"
         final = 0
         deadline = run_began + args.timeout
         while time.perf_counter() < deadline:
@@ -665,7 +680,9 @@ def main() -> None:
             "duplicated_table_side": sum(1 for v in per_member.values() if v > 1),
             "member_get_warm_up": quantiles(samples["warm-up"]),
             "member_get_idle": quantiles(samples["idle"]),
-            "member_get_during_run": quantiles(samples["run"]),
+            "member_get_during_run": quantiles(samples["booking"] + samples["delivering"]),
+            "member_get_while_booking": quantiles(samples["booking"]),
+            "member_get_while_delivering": quantiles(samples["delivering"]),
             "loadavg_after": os.getloadavg(),
         }
     )
