@@ -48,8 +48,13 @@ weigh() {  # weigh NAME NICE: NAME's session weighs as its process does (see MEM
   pid=$(cat "$PIDS/$1")
   [ -e "/proc/$pid/autogroup" ] || return 0
   # Not before setsid has made it a session of its own: until then it is the check's session.
-  for _ in $(seq 50); do [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ] && break; sleep 0.1; done
-  if [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]; then echo "$2" >"/proc/$pid/autogroup"; fi
+  for _ in $(seq 50); do
+    if [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]; then
+      echo "$2" >"/proc/$pid/autogroup"
+      return 0
+    fi
+    sleep 0.1
+  done
 }
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
@@ -74,12 +79,12 @@ start_service() {
         GJJ_INSTANCE_DIR="$WORK/instance-$1" gunicorn -c python:backend.gunicorn_conf backend.wsgi:app
       weigh "$1" "$nice" ;;
     worker)
-      spawn worker nice -n "$BACKGROUND_NICE" "${AS_USER[@]}" GJJ_INSTANCE_DIR="$WORK/instance-worker" \
-        gjj worker --concurrency 4 --metrics-port "$CHECK_WORKER_METRICS_PORT" ;;
       # Its session is not weighed (its nice weighs within it only). Weighed at 6, the worker
       # the fan-out kills was caught between a send's start mark and its request in 2 runs of 2:
       # a send in doubt, written off by design (at most once) and counted lost by the journey.
       # Docker's worker has weighed 256 all along (README: the production check).
+      spawn worker nice -n "$BACKGROUND_NICE" "${AS_USER[@]}" GJJ_INSTANCE_DIR="$WORK/instance-worker" \
+        gjj worker --concurrency 4 --metrics-port "$CHECK_WORKER_METRICS_PORT" ;;
     beat)
       mkdir -p "$WORK/instance-beat" && chown "$APP_USER" "$WORK/instance-beat"
       spawn beat "${AS_USER[@]}" GJJ_INSTANCE_DIR="$WORK/instance-beat" gjj beat ;;
