@@ -496,7 +496,7 @@ def main() -> None:
     parser.add_argument("--read-pause", type=float, default=0.1, help="seconds between GETs")
     parser.add_argument("--warm-up-seconds", type=float, default=2, help="reads not counted idle")
     parser.add_argument(
-        "--idle-seconds", type=float, default=30, help="about 1,100 GETs: a p99 of a hundred"
+        "--idle-seconds", type=float, default=30, help="30: about 1,100 GETs at the default pace"
     )
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--port", type=int, default=18720)
@@ -564,7 +564,9 @@ def main() -> None:
     # the compose file's api1 and api2 do).
     members_nice = args.members_nice if production else None
     server = start_server(args.port, args.workers, env, own_session=production)
-    members_weight = weigh(server.pid, args.members_nice) if production else "this process's"
+    members_weight = (
+        weigh(server.pid, members_nice) if members_nice is not None else "this process's"
+    )
     reads = MemberReads(args.port, tokens, args.readers, args.read_pause, members_nice)
     reads.start()
     background: list[subprocess.Popen[Any]] = []
