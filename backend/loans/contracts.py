@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -72,11 +73,23 @@ class LoanState:
         return self.paid[-1].remaining if self.paid else self.contract.amount
 
 
-def disbursed(contract: LoanContract) -> bool:
+class ContractHeader(Protocol):
+    """What is read of a contract to tell whether it was disbursed: the entity, or a Core row of
+    its columns (:func:`backend.loans.queries.member_contract_versioned`)."""
+
+    @property
+    def contract_no(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def disbursed_on(self) -> dt.date | None: ...
+
+
+def disbursed(contract: ContractHeader) -> bool:
     return contract.disbursed_on is not None and contract.status not in NOT_DISBURSED_STATUSES
 
 
-def not_disbursed_notice(contract: LoanContract) -> str:
+def not_disbursed_notice(contract: ContractHeader) -> str:
     return NOT_DISBURSED_NOTICE.format(contract_no=contract.contract_no)
 
 

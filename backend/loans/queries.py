@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, String, bindparam, cast, exists, func, select
+from sqlalchemy import Row, Select, String, bindparam, cast, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.accounts.models import FundAccount, FundTransaction
@@ -82,22 +82,43 @@ PLAN_INPUTS = (
 )
 
 
+# The contract's columns a versioned read gives: what the schedule engine reads of the row and what
+# 贷款信息 shows of the contract itself. The version covers each of them.
+VERSIONED_COLUMNS = (
+    "id",
+    "contract_no",
+    "status",
+    "amount",
+    "term_months",
+    "method",
+    "first_home",
+    "signed_on",
+    "disbursed_on",
+    "first_due_date",
+    "repayment_day",
+    "balance",
+    "bank_name",
+    "updated_at",
+)
+
+
 @functools.cache
 def _member_contract_versioned() -> Select[*tuple[Any, ...]]:
-    return select(LoanContract, *PLAN_INPUTS).where(
-        LoanContract.contract_no == bindparam("contract_no"),
-        LoanContract.member_id == bindparam("member_id"),
+    table = LoanContract.__table__
+    return select(*(table.c[name] for name in VERSIONED_COLUMNS), *PLAN_INPUTS).where(
+        table.c.contract_no == bindparam("contract_no"),
+        table.c.member_id == bindparam("member_id"),
     )
 
 
 def member_contract_versioned(
     session: Session, member_id: int, contract_no: str
-) -> tuple[LoanContract, tuple[Any, ...]] | None:
-    """The member's contract with what its plan is computed from besides the row (see
-    :mod:`backend.loans.plans`), in one statement (built once)."""
+) -> Row[Any] | None:
+    """The member's contract, :data:`VERSIONED_COLUMNS` then what its plan is computed from besides
+    the row (see :mod:`backend.loans.plans`), in one statement (built once). A Core row: a read
+    that a cached answer serves builds no entity."""
     params = {"contract_no": contract_no, "member_id": member_id}
-    row = session.execute(_member_contract_versioned(), params).first()
-    return None if row is None else (row[0], tuple(row[1:]))
+    return session.connection().execute(_member_contract_versioned(), params).first()
 
 
 def contract_repayments(session: Session, contract_id: int) -> list[LoanRepayment]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 
 from backend.api import Blueprint, db, runtime
@@ -12,6 +12,7 @@ from backend.auth import current_member, current_member_id, member_view, money_r
 from backend.certificates import services as certificates
 from backend.certificates.schemas import CertificateIssuedSchema
 from backend.clock import today
+from backend.dumping import compiled_dump
 from backend.idempotency.schemas import IdempotencyHeaderSchema
 from backend.loans import calculator, loan_applications, prepayments, services, settlement
 from backend.loans.models import LoanContract, LoanPrepayment, LoanRepayment
@@ -63,10 +64,21 @@ class LoanInfo(MethodView):
     @member_view(blp)
     @blp.response(200, LoanInfoSchema)
     @blp.alt_response(404, description=NOT_FOUND)
-    def get(self, contract_no: str) -> services.LoanInfo:
+    def get(self, contract_no: str) -> Response:
         """贷款信息: amounts, rate, monthly payment, balance, next due"""
+        # The body is LoanInfoSchema's dump, formatted here and kept for the day by the service.
         plans = runtime().loan_plans
-        return services.loan_info(db(), plans, current_member_id(), contract_no, today())
+        body = services.loan_info(
+            db(), plans, current_member_id(), contract_no, today(), render=_loan_info_json
+        )
+        return Response(body, mimetype="application/json")
+
+
+_dump_loan_info = compiled_dump(LoanInfoSchema())
+
+
+def _loan_info_json(info: services.LoanInfo) -> str:
+    return current_app.json.dumps(_dump_loan_info(info))
 
 
 @blp.route("/loans/<string:contract_no>/progress")

@@ -1,8 +1,9 @@
 """What a member sees of their loans: 借款合同, 贷款信息, 进度, 还款明细 and 还款计划.
 
 No Flask here. Each view returns domain objects (contracts, repayments, the frozen dataclasses
-below) that the loans schemas dump; 还款计划 is the exception: its body is formatted once and cached
-(:mod:`backend.loans.plans`), as is the plan behind 贷款信息's figures.
+below) that the loans schemas dump; 还款计划 and 贷款信息 are the exceptions: their bodies are
+formatted once and cached (:mod:`backend.loans.plans`), 贷款信息's for the day it answers, formatted
+by the function the HTTP layer passes in.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from backend import clock
@@ -100,9 +102,10 @@ class Term:
 
 @dataclass(frozen=True)
 class LoanInfo:
-    """贷款信息: the contract, and its figures once disbursed (before: the ``notice`` instead)."""
+    """贷款信息: the contract (a row of its columns, see :func:`versioned_contract`), and its
+    figures once disbursed (before: the ``notice`` instead)."""
 
-    contract: LoanContract
+    contract: Row[Any]
     figures: LoanFigures | None
     notice: str | None
 
@@ -118,30 +121,41 @@ class LoanInfo:
 
 
 def loan_info(
-    session: Session, plans: PlanCache, member_id: int, contract_no: str, today: dt.date
-) -> LoanInfo:
-    """贷款信息. An undisbursed contract answers with the manual's notice and no figures. The
-    figures come from the contract's computed plan (:mod:`backend.loans.plans`)."""
+    session: Session,
+    plans: PlanCache,
+    member_id: int,
+    contract_no: str,
+    today: dt.date,
+    render: Callable[[LoanInfo], str],
+) -> str:
+    """贷款信息 as its JSON body, ``render`` formatting a :class:`LoanInfo` (the HTTP layer's schema).
+    An undisbursed contract answers with the manual's notice and no figures. The figures come from
+    the contract's computed plan; the answer is kept for the day (:mod:`backend.loans.plans`)."""
     contract, version = versioned_contract(session, member_id, contract_no)
     if not disbursed(contract):
-        return LoanInfo(contract, None, not_disbursed_notice(contract))
-    figures = json.loads(cached_plan(session, plans, contract, version, "info"))
+        return render(LoanInfo(contract, None, not_disbursed_notice(contract)))
+    body = plans.get_answer(contract.id, version, today)
+    if body is None:
+        figures = json.loads(cached_plan(session, plans, contract.id, version, "info"))
+        body = render(LoanInfo(contract, loan_figures(figures, today), None))
+        plans.put_answer(contract.id, version, today, body)
+    return body
+
+
+def loan_figures(figures: dict[str, Any], today: dt.date) -> LoanFigures:
+    """贷款信息's figures on ``today``, from a plan entry's ``info`` (see :func:`plan_entry`)."""
     upcoming = [_period_of(row) for row in figures["upcoming"]]
     following = amortisation.next_instalment(upcoming, today)
     current_rate = following.annual_rate if following else Decimal(figures["last_rate"])
-    return LoanInfo(
-        contract,
-        LoanFigures(
-            annual_rate=percent(current_rate),
-            monthly_payment=following.payment if following else None,
-            remaining_balance=Decimal(figures["remaining_balance"]),
-            paid_periods=figures["paid_periods"],
-            remaining_periods=figures["remaining_periods"],
-            end_date=dt.date.fromisoformat(figures["end_date"]),
-            next_due=following,
-            overdue=overdue([p for p in upcoming if p.due_date < today], today),
-        ),
-        None,
+    return LoanFigures(
+        annual_rate=percent(current_rate),
+        monthly_payment=following.payment if following else None,
+        remaining_balance=Decimal(figures["remaining_balance"]),
+        paid_periods=figures["paid_periods"],
+        remaining_periods=figures["remaining_periods"],
+        end_date=dt.date.fromisoformat(figures["end_date"]),
+        next_due=following,
+        overdue=overdue([p for p in upcoming if p.due_date < today], today),
     )
 
 
@@ -334,39 +348,28 @@ def plan_entry(
     return {"info": to_json(info), "plan": to_json(plan_answer(contract, state))}
 
 
-def versioned_contract(
-    session: Session, member_id: int, contract_no: str
-) -> tuple[LoanContract, str]:
-    """The member's contract and the version of its plan (see :mod:`backend.loans.plans`)."""
-    found = queries.member_contract_versioned(session, member_id, contract_no)
-    if found is None:
+def versioned_contract(session: Session, member_id: int, contract_no: str) -> tuple[Row[Any], str]:
+    """The member's contract (its :data:`backend.loans.queries.VERSIONED_COLUMNS` by name) and the
+    version of its plan and answers: a digest of the whole row read (:mod:`backend.loans.plans`)."""
+    row = queries.member_contract_versioned(session, member_id, contract_no)
+    if row is None:
         raise LoanNotFound()
-    contract, inputs = found
-    terms = (
-        contract.amount,
-        contract.term_months,
-        contract.method,
-        contract.status,
-        contract.first_home,
-        contract.disbursed_on,
-        contract.first_due_date,
-        contract.repayment_day,
-        contract.balance,
-        contract.updated_at,
-    )
-    digest = hashlib.blake2b("|".join(map(str, (*terms, *inputs))).encode(), digest_size=12)
-    return contract, digest.hexdigest()
+    digest = hashlib.blake2b("|".join(map(str, row)).encode(), digest_size=12)
+    return row, digest.hexdigest()
 
 
 def cached_plan(
-    session: Session, plans: PlanCache, contract: LoanContract, version: str, field: str
+    session: Session, plans: PlanCache, contract_id: int, version: str, field: str
 ) -> str:
     """One field of the contract's plan entry: from the cache, or computed and cached."""
-    hit = plans.get(contract.id, version, field)
+    hit = plans.get(contract_id, version, field)
     if hit is not None:
         return hit
+    contract = session.get(LoanContract, contract_id)
+    if contract is None:  # removed since the version was read: as good as absent
+        raise LoanNotFound()
     entry = plan_entry(session, contract, clock.today(), plans.horizon_days)
-    plans.put(contract.id, version, entry)
+    plans.put(contract_id, version, entry)
     return entry[field]
 
 
@@ -382,4 +385,4 @@ def repayment_plan(session: Session, plans: PlanCache, member_id: int, contract_
                 "schedule": [],
             }
         )
-    return cached_plan(session, plans, contract, version, "plan")
+    return cached_plan(session, plans, contract.id, version, "plan")

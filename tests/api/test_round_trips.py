@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from backend.accounts.models import FundAccount
 from backend.loans.models import LoanContract, LoanRate
@@ -134,8 +134,9 @@ def test_member_get_sends_one_redis_command_and_only_data_selects_when_logged_in
     with trips() as t:
         r = client.get(url, headers=headers)
     assert r.status_code == 200, r.json
-    plan_reads = 1 if "{no}" in path and "progress" not in path else 0
-    assert t.redis == ["EVALSHA"] + ["HGET"] * plan_reads
+    # Loan info reads its answer for the day, the schedule its plan's body: one command each.
+    cached = {"/api/v1/loans/{no}": ["GET"], "/api/v1/loans/{no}/schedule": ["HGET"]}
+    assert t.redis == ["EVALSHA", *cached.get(path, [])]
     assert len(t.statements) == selects, t.statements
     assert all(s.lstrip().upper().startswith("SELECT") for s in t.statements)
     assert all(t.autocommit), "a read sent transaction bookkeeping (BEGIN/ROLLBACK)"
@@ -204,6 +205,37 @@ def test_loan_info_and_schedule_compute_the_plan_once_when_read_repeatedly(
     assert info.json == again.json
     assert info.json["monthly_payment"] == plan.json["schedule"][0]["payment"]
     assert info.json["remaining_periods"] == 360
+
+
+def test_loan_info_answers_for_the_day_it_is_read_when_its_answer_is_cached(
+    client, login, member, contract, clock
+):
+    headers = login(member)
+    url = f"/api/v1/loans/{contract.contract_no}"
+    clock.set(dt.datetime(2026, 12, 15, 2, 0, tzinfo=dt.UTC))  # 10:00 on a due day
+    first = client.get(url, headers=headers).json
+    assert first["next_due"]["due_date"] == "2026-12-15"
+    assert client.get(url, headers=headers).json == first
+    clock.advance(days=1)  # the instalment due yesterday is now overdue
+    later = client.get(url, headers=headers).json
+    assert later["overdue"]["days"] == first["overdue"]["days"] + 1
+    assert later["overdue"]["periods"] == first["overdue"]["periods"] + 1
+    assert later["next_due"]["due_date"] == "2027-01-15"
+
+
+def test_loan_info_shows_a_contract_change_at_once_when_its_answer_is_cached(
+    client, login, member, contract, session
+):
+    """A change made outside the application (no ``updated_at`` bump) is seen at the next read."""
+    headers = login(member)
+    url = f"/api/v1/loans/{contract.contract_no}"
+    assert client.get(url, headers=headers).json["bank_name"] == "中国建设银行示范市分行"
+    session.execute(
+        text("UPDATE loan_contracts SET bank_name = '中国工商银行示范市分行' WHERE id = :id"),
+        {"id": contract.id},
+    )
+    session.commit()
+    assert client.get(url, headers=headers).json["bank_name"] == "中国工商银行示范市分行"
 
 
 def _repay(make, client, contract_no, period, external_id, principal, interest, paid_on):
