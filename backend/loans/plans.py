@@ -26,7 +26,11 @@ import redis
 from backend.cache import Keys
 
 FIELDS = ("info", "plan")
-DAY = 86400
+DAY = 86400  # seconds
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class PlanCache:
@@ -38,14 +42,13 @@ class PlanCache:
     @property
     def horizon_days(self) -> int:
         """Days an entry can still be read after it was put (its TTL, rounded up, plus one)."""
-        return -(-self.ttl // 86400) + 1
+        return -(-self.ttl // DAY) + 1
 
     def _key(self, contract_id: int, version: str) -> str:
         return self.k("loan", "plan", contract_id, version)
 
     def get(self, contract_id: int, version: str, field: str) -> str | None:
-        value = self.r.hget(self._key(contract_id, version), field)
-        return value.decode() if isinstance(value, bytes) else value
+        return _text(self.r.hget(self._key(contract_id, version), field))
 
     def put(self, contract_id: int, version: str, entry: dict[str, str]) -> None:
         key = self._key(contract_id, version)
@@ -59,8 +62,7 @@ class PlanCache:
 
     def get_answer(self, contract_id: int, version: str, day: dt.date) -> str | None:
         """贷款信息's JSON body as answered on ``day``, if it was."""
-        value = self.r.get(self._answer_key(contract_id, version, day))
-        return value.decode() if isinstance(value, bytes) else value
+        return _text(self.r.get(self._answer_key(contract_id, version, day)))
 
     def put_answer(self, contract_id: int, version: str, day: dt.date, body: str) -> None:
         self.r.set(self._answer_key(contract_id, version, day), body, ex=min(self.ttl, DAY))
